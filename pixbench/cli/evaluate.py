@@ -1,0 +1,9 @@
+"""`pixbench evaluate` (placeholder until its issue lands)."""
+
+from pixbench.cli._common import fail, handle_errors
+
+
+@handle_errors
+def evaluate() -> None:
+    """Not available yet in this version of pixbench."""
+    raise fail("this command is not available yet")
