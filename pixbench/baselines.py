@@ -1,0 +1,253 @@
+"""Classical baselines that go through the same evaluator as any user model.
+
+Most are real ONNX files built with ``onnx.helper`` (``pixbench baseline NAME -o
+file.onnx``), so scoring a baseline exercises exactly the path a user's model
+takes. Biharmonic inpainting is an iterative solver that ONNX cannot express; it
+is written as a *Python model file* instead: a small JSON document
+
+```json
+{"format": "pixbench-python-model", "format_version": 1, "baseline": "biharmonic",
+ "props": {"pixbench.task": "inpaint", ...}}
+```
+
+which :func:`pixbench.runtime.load_model` turns into a :class:`PythonModel`
+with the same inputs, outputs and props interface as an onnxruntime session.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixbench import __version__
+from pixbench.errors import ModelError
+from pixbench.images import write_bytes_atomic
+from pixbench.registry import Registry
+from pixbench.runtime import Model, TensorInfo
+
+PYTHON_MODEL_FORMAT = "pixbench-python-model"
+OPSET, IR_VERSION = 17, 8
+RESTORATION_TASKS = ("depixelate", "jpeg", "blockcnn", "inpaint")
+
+
+def _model(nodes: list, inputs: list, outputs: list, inits: list, props: dict[str, str]):
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "baseline", inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="pixbench", producer_version=__version__)
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, {**props, "pixbench.version": __version__})
+    onnx.checker.check_model(model)
+    return model
+
+
+def _image(name: str, channels: int):
+    from onnx import TensorProto, helper
+
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", channels, "H", "W"])
+
+
+def _const(name: str, values: Any, dtype: Any = np.float32):
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
+
+
+def identity(*, task: str = "jpeg") -> Any:
+    """The degraded input, unchanged: the "do nothing" line every model must beat.
+
+    For ``inpaint`` the model takes the mask as a 4th channel and returns the first
+    three; for ``blockcnn`` it returns the centre 8x8 block of each 24x24 context.
+    """
+    from onnx import helper
+
+    if task not in RESTORATION_TASKS:
+        raise ModelError(f"identity baseline: task {task!r} is not one of {', '.join(RESTORATION_TASKS)}")
+    props = {"pixbench.task": task, "pixbench.model": "identity", "pixbench.layout": "nchw",
+             "pixbench.range": "01", "pixbench.channels": "rgb"}
+    if task in ("depixelate", "jpeg"):
+        props.update({"pixbench.input": "full"} if task == "depixelate" else {})
+        return _model([helper.make_node("Identity", ["x"], ["y"])], [_image("x", 3)], [_image("y", 3)], [], props)
+    if task == "inpaint":
+        props["pixbench.mask_input"] = "channel"
+        starts, ends, axes = [0], [3], [1]
+        x = _image("x", 4)
+    else:
+        starts, ends, axes = [8, 8], [16, 16], [2, 3]
+        x = _image("x", 3)
+    inits = [_const("starts", starts, np.int64), _const("ends", ends, np.int64), _const("axes", axes, np.int64)]
+    return _model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])], [x], [_image("y", 3)],
+                  inits, props)
+
+
+def _upscale_props(name: str, scale: int) -> dict[str, str]:
+    return {"pixbench.task": "depixelate", "pixbench.model": f"{name}-x{scale}", "pixbench.layout": "nchw",
+            "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.input": "lowres",
+            "pixbench.scale": str(scale)}
+
+
+def bicubic(*, scale: int = 4) -> Any:
+    """Bicubic re-interpolation of the low-res grid (ONNX ``Resize``, a = -0.5 as in Pillow, half-pixel centres)."""
+    from onnx import helper
+
+    _check_scale(scale)
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic", cubic_coeff_a=-0.5,
+                            coordinate_transformation_mode="half_pixel", exclude_outside=0)
+    return _model([node], [_image("x", 3)], [_image("y", 3)],
+                  [_const("scales", [1.0, 1.0, scale, scale])], _upscale_props("bicubic", scale))
+
+
+def lanczos_kernel(scale: int, a: int = 3) -> tuple[np.ndarray, int]:
+    """1-D Lanczos-``a`` upscaling kernel as a transposed-convolution filter.
+
+    Output pixel ``o`` has centre ``(o + 0.5) / scale - 0.5`` on the low-res grid,
+    so input ``i`` contributes ``L(t)`` with ``t = o - i * scale`` as offset. Each of
+    the ``scale`` phases is normalised to sum to 1 (as Pillow does).
+
+    Returns:
+        The filter taps and the offset ``t`` of the first tap.
+    """
+    t_min, t_max = math.floor(-(a - 0.5) * scale - 0.5), math.ceil((a + 0.5) * scale - 0.5)
+    t = np.arange(t_min, t_max + 1)
+    u = (t + 0.5) / scale - 0.5
+    taps = np.where(np.abs(u) < a, np.sinc(u) * np.sinc(u / a), 0.0)
+    for phase in range(scale):
+        sel = (t % scale) == phase
+        taps[sel] /= taps[sel].sum()
+    return taps.astype(np.float32), t_min
+
+
+def lanczos(*, scale: int = 4) -> Any:
+    """Lanczos-3 re-interpolation of the low-res grid as a fixed-kernel depthwise ``ConvTranspose``.
+
+    The grid is edge-padded by 3 pixels first so the border sees whole kernels.
+    """
+    from onnx import helper
+
+    _check_scale(scale)
+    taps, t_min = lanczos_kernel(scale)
+    k, pad = len(taps), 3
+    weight = np.broadcast_to(np.outer(taps, taps), (3, 1, k, k))
+    start = pad * scale - t_min
+    end_off = (pad - 1) * scale + k + t_min  # pixels after the wanted output (see lanczos_kernel)
+    if start < 0 or end_off <= 0:
+        raise ModelError(f"lanczos baseline: scale {scale} gives an unusable kernel layout")
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["xp"], mode="edge"),
+        helper.make_node("ConvTranspose", ["xp", "w"], ["up"], group=3, strides=[scale, scale], kernel_shape=[k, k]),
+        helper.make_node("Slice", ["up", "starts", "ends", "axes"], ["y"]),
+    ]
+    inits = [_const("pads", [0, 0, pad, pad, 0, 0, pad, pad], np.int64), _const("w", weight),
+             _const("starts", [start, start], np.int64), _const("ends", [-end_off, -end_off], np.int64),
+             _const("axes", [2, 3], np.int64)]
+    return _model(nodes, [_image("x", 3)], [_image("y", 3)], inits, _upscale_props("lanczos", scale))
+
+
+def constant_detector(*, value: float = 1.0) -> Any:
+    """A detector that answers ``value`` (a probability) for every image; 1.0 says "always degraded"."""
+    from onnx import TensorProto, helper
+
+    if not 0.0 <= value <= 1.0:
+        raise ModelError(f"constant baseline: value {value} is not a probability in [0, 1]")
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "value"], ["p0"]),
+        helper.make_node("Unsqueeze", ["p0", "one"], ["p"]),
+    ]
+    out = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])
+    props = {"pixbench.task": "detect", "pixbench.model": f"constant-{value:g}", "pixbench.layout": "nchw",
+             "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.output": "probability"}
+    inits = [_const("zero", 0.0), _const("value", value), _const("one", [1], np.int64)]
+    return _model(nodes, [_image("x", 3)], [out], inits, props)
+
+
+def _check_scale(scale: int) -> None:
+    if not isinstance(scale, int) or not 2 <= scale <= 16:
+        raise ModelError(f"--scale {scale!r} must be an integer from 2 to 16 (the dataset's pixelation factor)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Python models (baselines ONNX cannot express)
+
+
+def _biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    from skimage.restoration import inpaint_biharmonic
+
+    return inpaint_biharmonic(image, mask, channel_axis=-1).astype(np.float32)
+
+
+#: Python model functions: ``(HxWx3 float [0,1], HxW bool hole mask) -> HxWx3 float [0,1]``.
+PYTHON_MODELS: Registry[Callable[[np.ndarray, np.ndarray], np.ndarray]] = Registry("python model")
+PYTHON_MODELS.register("biharmonic", _biharmonic)
+
+
+class PythonModel(Model):
+    """A Python model file (see the module docstring), run with the same interface as ONNX sessions.
+
+    Inputs are ``image`` ``[N,H,W,3]`` float in [0, 1] and ``mask`` ``[N,H,W,1]``
+    (1 = hole); the output is ``[N,H,W,3]``.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{self.path}: unreadable Python model file: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != PYTHON_MODEL_FORMAT or doc.get("format_version") != 1:
+            raise ModelError(f"{self.path}: not a {PYTHON_MODEL_FORMAT} file (format_version 1)")
+        self.fn = PYTHON_MODELS.get(str(doc.get("baseline")))
+        self.props = {k: str(v) for k, v in sorted(doc.get("props", {}).items()) if k.startswith("pixbench.")}
+        f32 = np.dtype(np.float32)
+        self.inputs = [TensorInfo("image", (None, None, None, 3), f32), TensorInfo("mask", (None, None, None, 1), f32)]
+        self.outputs = [TensorInfo("output", (None, None, None, 3), f32)]
+        self.provider, self.threads = "python", 1
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        images, masks = feeds["image"], feeds["mask"]
+        return [np.stack([self.fn(img, m[..., 0] > 0.5) for img, m in zip(images, masks)])]
+
+    @property
+    def params(self) -> int:
+        return 0
+
+
+def biharmonic() -> dict[str, Any]:
+    """Biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``) as a Python model file."""
+    props = {"pixbench.task": "inpaint", "pixbench.model": "biharmonic", "pixbench.layout": "nhwc",
+             "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.mask_input": "separate",
+             "pixbench.version": __version__}
+    return {"format": PYTHON_MODEL_FORMAT, "format_version": 1, "baseline": "biharmonic", "props": props}
+
+
+#: Baseline name -> (factory, options it takes, what it is).
+BASELINES: Registry[tuple[Callable[..., Any], tuple[str, ...], str]] = Registry("baseline")
+BASELINES.register("identity", (identity, ("task",), "the degraded input unchanged (restoration tasks)"))
+BASELINES.register("bicubic", (bicubic, ("scale",), "bicubic upscale of the low-res grid (depixelate)"))
+BASELINES.register("lanczos", (lanczos, ("scale",), "Lanczos-3 upscale of the low-res grid (depixelate)"))
+BASELINES.register("constant", (constant_detector, ("value",), "constant-probability detector (detect)"))
+BASELINES.register("biharmonic", (biharmonic, (), "biharmonic inpainting, a Python model file (inpaint)"))
+
+
+def write_baseline(name: str, output: str | os.PathLike, **options: Any) -> Path:
+    """Build baseline ``name`` and write it atomically to ``output`` (``.onnx``, or ``.json`` for Python models).
+
+    Options a baseline does not take are ignored (the CLI offers all of them).
+    """
+    factory, takes, _ = BASELINES.get(name)
+    built = factory(**{k: v for k, v in options.items() if k in takes and v is not None})
+    out = Path(output)
+    if isinstance(built, dict):
+        write_bytes_atomic(out, (json.dumps(built, indent=2, sort_keys=True) + "\n").encode())
+    else:
+        write_bytes_atomic(out, built.SerializeToString())
+    return out
