@@ -1,9 +1,57 @@
-"""`pixbench leaderboard` (placeholder until its issue lands)."""
+"""`pixbench leaderboard`: tables (Markdown + CSV) and comparison figures from result files."""
 
-from pixbench.cli._common import fail, handle_errors
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pixbench.cli._common import console, err_console, handle_errors
 
 
 @handle_errors
-def leaderboard() -> None:
-    """Not available yet in this version of pixbench."""
-    raise fail("this command is not available yet")
+def leaderboard(
+    results: list[Path] = typer.Argument(
+        ..., help="Result JSON files written by `pixbench evaluate`, or folders searched recursively for them.",
+        show_default=False,
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for the tables; links in them are relative to it. Created if missing.",
+        show_default=False,
+    ),
+    strict: bool = typer.Option(
+        False, "--strict",
+        help="Fail when results of one benchmark were scored on different dataset fingerprints, splits or sample "
+             "counts. Without it they are written as separate tables, never ranked together.",
+    ),
+    figures: bool = typer.Option(
+        True, "--figures/--no-figures",
+        help="Write a visual comparison PNG (degraded | each model | clean) per restoration benchmark, "
+             "built from the `<stem>.crops.png` files beside the results.",
+    ),
+    zoom: int = typer.Option(2, "--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures."),
+) -> None:
+    """Build one leaderboard per benchmark (task x recipe@version x source) from result files.
+
+    Each benchmark gets DIR/<name>.md and DIR/<name>.csv, rows sorted by the task's
+    primary metric (detect: accuracy; inpaint: PSNR over the holes; others: PSNR),
+    and for restoration tasks DIR/<name>.png. DIR/index.md lists them all.
+    Rebuilding from the same results writes the same bytes.
+    """
+    from pixbench.leaderboard import build_leaderboards, primary_metric, table_title
+
+    with console.status("building leaderboards") as status:
+        written, warnings = build_leaderboards(
+            results, out, strict=strict, figures=figures, zoom=zoom,
+            progress=lambda stem: status.update(f"writing {stem}"),
+        )
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for item in written:
+        table = item.table
+        console.print(
+            f"[green]{table_title(table)}[/green]: {len(table.results)} models, best {table.results[0].model} "
+            f"by {primary_metric(table.task)} -> {', '.join(str(p) for p in item.files)}",
+            highlight=False, soft_wrap=True,
+        )
+    console.print(f"index: {Path(out) / 'index.md'}", highlight=False, soft_wrap=True)
