@@ -17,6 +17,7 @@ The conversion rule (documented in ``docs/recipes.md``):
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tempfile
@@ -53,7 +54,11 @@ def decode_image(data: bytes | str | os.PathLike, *, max_pixels: int = MAX_PIXEL
             raise ImageDecodeError(f"{name}: empty file (0 bytes)")
         fp: io.BytesIO | str | os.PathLike = io.BytesIO(data)
     else:
-        if os.path.getsize(data) == 0:
+        try:
+            size = os.path.getsize(data)
+        except OSError as exc:
+            raise ImageDecodeError(f"{name}: cannot read file: {exc.strerror or exc}") from None
+        if size == 0:
             raise ImageDecodeError(f"{name}: empty file (0 bytes)")
         fp = data
     try:
@@ -142,3 +147,17 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
     """Atomically write ``array`` as a deterministic PNG (see :func:`encode_png`)."""
     write_bytes_atomic(path, encode_png(array))
+
+
+def pixel_sha256(array: np.ndarray) -> str:
+    """SHA-256 of decoded pixels (shape included), independent of the file's encoding.
+
+    Two files that decode to the same pixels (a PNG and its re-save with other
+    compression settings) get the same hash; this is the identity a source image has
+    in a dataset, and what its per-sample seeds derive from.
+    """
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 uint8 image, got shape {array.shape} {array.dtype}")
+    digest = hashlib.sha256(f"{array.shape[0]}x{array.shape[1]}x3:".encode())
+    digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()

@@ -1,0 +1,28 @@
+"""Pure degradation ops. Each op separates sampling from applying.
+
+``params = op.sample(rng)`` draws the parameters from a ``numpy.random.Generator``
+(seeded per sample by the builder); ``op.apply(image, params)`` is a pure function
+of the image and the params. The plain functions (:func:`pixelate`,
+:func:`jpeg_roundtrip`, :func:`make_holes`, ...) are reused by the metrics,
+baselines and evaluation code.
+"""
+
+from __future__ import annotations
+
+from pixbench.degradations.blocks import block_positions, extract_triplets
+from pixbench.degradations.holes import HolesOp, fill_holes, holes_mask, make_holes
+from pixbench.degradations.jpeg import JpegOp, encoder_name, jpeg_roundtrip
+from pixbench.degradations.pixelate import KERNELS, PixelateOp, downscale, pixelate, upscale
+from pixbench.registry import Registry
+
+#: Degradation op name (as written in a recipe's ``op:`` field) -> op class.
+DEGRADATIONS: Registry[type] = Registry("degradation")
+DEGRADATIONS.register("pixelate", PixelateOp)
+DEGRADATIONS.register("jpeg", JpegOp)
+DEGRADATIONS.register("holes", HolesOp)
+
+__all__ = [
+    "DEGRADATIONS", "KERNELS", "HolesOp", "JpegOp", "PixelateOp", "block_positions", "downscale",
+    "encoder_name", "extract_triplets", "fill_holes", "holes_mask", "jpeg_roundtrip", "make_holes",
+    "pixelate", "upscale",
+]
