@@ -1,0 +1,85 @@
+"""``blockcnn``: the BlockCNN JPEG artifact remover, 24x24x3 context -> 8x8x3 centre block.
+
+The public BlockCNN code is the compression (block prediction) variant: its unpadded
+kernels do not map a 24x24 input to an 8x8 output. This artifact-removal variant keeps
+the 24x24 grid through the whole body (all 3x3 convolutions are zero-padded, so the
+centre block sees all of its eight neighbouring blocks), then cuts out the centre 8x8
+and adds it to the centre of the input: the network predicts the *correction* to the
+JPEG-decoded block. The body is a 3x3 stem, residual blocks (3x3 conv, BN, ReLU,
+3x3 conv, BN, skip), and a 1x1 bottleneck to the 3 output channels. Only 24x24 inputs
+are accepted; the batch size is dynamic.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pixbench.models.base import ModelSpec
+
+#: Input side (three 8x8 JPEG blocks) and the centre block it predicts.
+CONTEXT, BLOCK = 24, 8
+
+# -- blocks ----------------------------------------------------------------------------
+
+
+class ResidualBlock(nn.Module):
+    """Two padded 3x3 convolutions with BN, ReLU between, and an identity skip."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.body(x))
+
+
+# -- model -----------------------------------------------------------------------------
+
+
+class BlockCNN(nn.Module):
+    """Residual CNN that restores the centre 8x8 block of a 24x24 JPEG context.
+
+    Args:
+        channels: Feature channels of the body.
+        blocks: Number of residual blocks.
+    """
+
+    def __init__(self, *, channels: int, blocks: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.body = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
+        self.tail = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True), nn.Conv2d(channels // 2, 3, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, 3, 24, 24)`` in [0, 1] to the restored centre ``(N, 3, 8, 8)``."""
+        delta = self.tail(self.body(self.stem(x)))[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK]
+        return torch.clamp(x[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK] + delta, 0.0, 1.0)
+
+
+# -- factory ---------------------------------------------------------------------------
+
+
+def blockcnn(channels: int = 64, blocks: int = 4) -> BlockCNN:
+    """Build the BlockCNN artifact remover."""
+    if channels < 2 or blocks < 0:
+        raise ValueError(f"blockcnn: need channels >= 2 and blocks >= 0, got channels={channels}, blocks={blocks}")
+    return BlockCNN(channels=channels, blocks=blocks)
+
+
+SPEC = ModelSpec(
+    name="blockcnn",
+    factory=blockcnn,
+    tasks=("blockcnn",),
+    input_kind="triplet",
+    output="image",
+    size_budget_mb=5.0,
+    train_crop=None,
+    default_lr=1e-3,
+    fixed_hw=(CONTEXT, CONTEXT),
+    tiny_args={"channels": 4, "blocks": 1},
+    summary="BlockCNN artifact remover: 24x24 context -> 8x8 centre, padded residual body, 1x1 tail",
+)

@@ -1,0 +1,87 @@
+"""``sepunet-depixelator``: the separable U-Net of the separable U-Net paper, for full-size inputs.
+
+Two translate encoders (stride 1), five encoders (stride 2), five decoders (2x nearest
+upsample, separable conv, BN, ReLU, then *add* the encoder skip) and two translate
+decoders. The last translate decoder has no ReLU: its output is added to the input
+image and passed through a sigmoid. Upsample-then-convolve is used instead of a
+transposed convolution because the paper saw checkerboard artifacts with the latter.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pixbench.models.base import ModelSpec
+from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, upsample_to
+
+# -- blocks ----------------------------------------------------------------------------
+
+
+class Decoder(nn.Module):
+    """Upsample to the skip's size, separable conv + BN + ReLU, then add the skip."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.conv = SepConvBNReLU(in_ch, out_ch)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.conv(upsample_to(x, skip)) + skip
+
+
+# -- model -----------------------------------------------------------------------------
+
+
+class SepUNetDepixelator(nn.Module):
+    """Separable U-Net with additive skips and a residual sigmoid output.
+
+    Args:
+        width: Channels at full resolution; encoder ``i`` has ``width * 2**(i+1)``
+            channels, capped at ``max_width``.
+        max_width: Largest number of channels in any block.
+    """
+
+    def __init__(self, *, width: int, max_width: int) -> None:
+        super().__init__()
+        chans = [width] + [min(width * 2 ** (i + 1), max_width) for i in range(5)]
+        self.translate_in = nn.Sequential(SepConvBNReLU(3, width), SepConvBNReLU(width, width))
+        self.encoders = nn.ModuleList(SepConvBNReLU(chans[i], chans[i + 1], stride=2) for i in range(5))
+        # decoder i brings level i+1 back to level i, whose skip it adds
+        self.decoders = nn.ModuleList(Decoder(chans[i + 1], chans[i]) for i in reversed(range(5)))
+        self.translate_mid = SepConvBNReLU(width, width)
+        self.translate_out = SeparableConv2d(width, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a pixelated ``(N, 3, H, W)`` image in [0, 1] to its restoration, any H and W."""
+        skips = [self.translate_in(x)]
+        for enc in self.encoders:
+            skips.append(enc(skips[-1]))
+        y = skips.pop()
+        for dec in self.decoders:
+            y = dec(y, skips.pop())
+        return torch.sigmoid(self.translate_out(self.translate_mid(y)) + x)
+
+
+# -- factory ---------------------------------------------------------------------------
+
+
+def sepunet_depixelator(width: int = 8, max_width: int = 64) -> SepUNetDepixelator:
+    """Build the separable U-Net depixelator (kept narrow at full resolution for 1080p speed)."""
+    if width < 1 or max_width < width:
+        raise ValueError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")
+    return SepUNetDepixelator(width=width, max_width=max_width)
+
+
+SPEC = ModelSpec(
+    name="sepunet-depixelator",
+    factory=sepunet_depixelator,
+    tasks=("depixelate",),
+    input_kind="full",
+    output="image",
+    size_budget_mb=10.0,
+    train_crop=128,
+    crop_align=0,
+    default_lr=1e-3,
+    tiny_args={"width": 4, "max_width": 8},
+    summary="separable U-Net (2 translate, 5 encoders, 5 upsample+conv decoders, additive skips, residual sigmoid)",
+)
