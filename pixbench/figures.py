@@ -130,7 +130,16 @@ def compose(columns: list[tuple[str, str, np.ndarray]], *, zoom: int) -> np.ndar
     return np.asarray(canvas, dtype=np.uint8)
 
 
-def comparison_figure(table: Table, *, zoom: int = 2) -> tuple[bytes | None, list[str]]:
+@dataclass
+class Figure:
+    """A comparison figure: PNG bytes (None if nothing could be drawn), a caption, and what was left out."""
+
+    png: bytes | None
+    caption: str
+    notes: list[str]
+
+
+def comparison_figure(table: Table, *, zoom: int = 2) -> Figure:
     """The visual comparison PNG of a restoration table, and notes on what was left out.
 
     Columns follow the table's ranking. Crops line up only when they were taken
@@ -140,9 +149,9 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> tuple[bytes | None, lis
     missing, or do not parse.
 
     Returns:
-        PNG bytes (None when no result has usable crops) and the notes.
+        The figure; its ``png`` is None when no result has usable crops.
     """
-    from pixbench.leaderboard import _fmt, metric, primary_metric
+    from pixbench.leaderboard import metric, primary_metric
 
     notes: list[str] = []
     usable: list[tuple[Result, Crops, tuple]] = []
@@ -158,7 +167,7 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> tuple[bytes | None, lis
             continue
         usable.append((result, crops, (tuple(crops.samples), crops.clean.shape, crops.clean.tobytes())))
     if not usable:
-        return None, notes
+        return Figure(None, "", notes)
     counts: dict[tuple, int] = {}
     for _, _, key in usable:
         counts[key] = counts.get(key, 0) + 1
@@ -173,8 +182,17 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> tuple[bytes | None, lis
             notes.append(f"figure: {result.model} left out: only {MAX_MODELS} models are shown")
         else:
             score = metric(result.model_metrics, metric_key)
-            models.append((result.model, f"{metric_key} {_fmt(score, 'f2')}", crops.output))
+            models.append((result.model, _score_label(metric_key, score), crops.output))
     degraded_score = metric(table.results[0].degraded_metrics, metric_key)
-    columns = [("degraded input", f"{metric_key} {_fmt(degraded_score, 'f2')}", reference.degraded), *models,
-               ("clean target", ", ".join(reference.samples), reference.clean)]
-    return encode_png(compose(columns, zoom=zoom)), notes
+    columns = [("degraded input", _score_label(metric_key, degraded_score), reference.degraded), *models,
+               ("clean target", "reference", reference.clean)]
+    caption = (f"Rows: crops at the centres of test samples {', '.join(reference.samples)}; "
+               f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest).")
+    return Figure(encode_png(compose(columns, zoom=zoom)), caption, notes)
+
+
+def _score_label(key: str, value: float | None) -> str:
+    from pixbench.leaderboard import _fmt
+
+    name = {"psnr": "PSNR", "psnr_hole": "PSNR holes"}.get(key, key)
+    return f"{name} {_fmt(value, 'f2')} dB"

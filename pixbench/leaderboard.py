@@ -91,6 +91,7 @@ class Table:
     results: list[Result]
     stem: str
     notes: list[str] = field(default_factory=list)
+    figure_caption: str = ""
 
 
 # --------------------------------------------------------------------------- reading
@@ -325,6 +326,7 @@ def lpips_reason(result: Result) -> str | None:
     metrics = result.doc.get("metrics") or {}
     candidates = [
         value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None,
+        result.model_metrics.get("lpips_note"), metrics.get("lpips_note"),
         result.model_metrics.get("lpips_reason"), metrics.get("lpips_reason"),
         (metrics.get("unavailable") or {}).get("lpips"), (result.doc.get("notes") or {}).get("lpips"),
     ]
@@ -479,7 +481,8 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
         lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
     lines += [f"- {note}" for note in table.notes]
     if figure:
-        lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)"]
+        lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "",
+                  table.figure_caption]
     return "\n".join(lines) + "\n"
 
 
@@ -543,12 +546,13 @@ def build_leaderboards(
         files = []
         figure_name = None
         if figures and table.task in RESTORATION_TASKS:
-            png, figure_notes = comparison_figure(table, zoom=zoom)
-            warnings.extend(f"{table.stem}: {note}" for note in figure_notes)
-            table.notes.extend(figure_notes)
-            if png is not None:
+            figure = comparison_figure(table, zoom=zoom)
+            warnings.extend(f"{table.stem}: {note}" for note in figure.notes)
+            table.notes.extend(figure.notes)
+            if figure.png is not None:
                 figure_name = f"{table.stem}.png"
-                write_bytes_atomic(out / figure_name, png)
+                table.figure_caption = figure.caption
+                write_bytes_atomic(out / figure_name, figure.png)
                 files.append(out / figure_name)
         write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out).encode("utf-8"))
         write_bytes_atomic(out / f"{table.stem}.md", table_markdown(table, out, figure_name).encode("utf-8"))

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Reproduce the published leaderboards from the repository, through the ``pixbench`` command line.
+
+For each benchmark in :data:`BENCHMARKS` this runs, in order:
+
+1. ``pixbench build-dataset`` twice: the training set from BSD68 and the test set from Kodak;
+2. ``pixbench train`` and ``pixbench export`` for each reference model;
+3. ``pixbench baseline`` for each classical baseline;
+4. ``pixbench evaluate`` for every model on the Kodak test set;
+
+and finally ``pixbench leaderboard`` over all result files. Every step is a
+subprocess call of the same ``pixbench`` command a user types, and each command is
+printed and recorded in ``leaderboards/results/COMMANDS.md``.
+
+Steps are resumable: a step whose output already exists is skipped (``--force``
+redoes it), an interrupted training run is continued with ``--resume``. Because
+training on a small CPU is slow, epochs and image limits are options; a run
+shortened with them writes under ``leaderboards/work/smoke/`` (unless
+``--publish``), so it never replaces a published model, result or table.
+
+Usage (from anywhere; paths are relative to the repository root)::
+
+    python leaderboards/reproduce.py                     # everything, with the epochs below
+    python leaderboards/reproduce.py --only jpeg-q10 --epochs 1 --limit-train 20
+    python leaderboards/reproduce.py --steps evaluate,leaderboard
+    python leaderboards/reproduce.py --dry-run           # print the commands only
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# ----------------------------------------------------------------------------------------------
+# Settings. Every command line below is built from these, so adjust them here and nowhere else.
+# ----------------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = 0
+#: Training images (BSD68) and test images (Kodak); they do not overlap.
+TRAIN_SOURCE = "folder:../shared/datasets/bsd68"
+TEST_SOURCE = "kodak:../shared/datasets/kodak"
+#: Split of the Kodak build that is scored. The recipe assigns Kodak images to splits by hash.
+EVAL_SPLIT = "test"
+#: Where the published files go (committed) and where the bulky intermediates go (git-ignored).
+TABLES_DIR = Path("leaderboards")
+MODELS_DIR = Path("leaderboards/models")
+RESULTS_DIR = Path("leaderboards/results")
+WORK_DIR = Path("leaderboards/work")
+#: File that `pixbench train -o RUN_DIR` leaves for export (best checkpoint by validation metric).
+CHECKPOINT = "best.pt"
+#: Extension of baseline model files (`pixbench baseline`): ONNX, except Python models such as biharmonic.
+PYTHON_BASELINES = {"biharmonic": ".json"}
+
+
+@dataclass
+class Trained:
+    """A reference model trained with ``pixbench train`` and exported with ``pixbench export``."""
+
+    model: str
+    epochs: int
+    batch_size: int = 16
+    lr: float = 1e-3
+    train_args: list[str] = field(default_factory=list)
+    eval_args: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.model
+
+
+@dataclass
+class Baseline:
+    """A classical baseline written by ``pixbench baseline``."""
+
+    baseline: str
+    args: list[str] = field(default_factory=list)
+    eval_args: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.baseline
+
+
+@dataclass
+class Benchmark:
+    """One published table: a recipe, how its datasets are built, and the models scored on it."""
+
+    name: str
+    recipe: str
+    entries: list[Trained | Baseline]
+    build_args: list[str] = field(default_factory=list)
+
+
+#: The published benchmarks. Epochs are sized for a 2-core CPU; see leaderboards/README.md.
+BENCHMARKS: list[Benchmark] = [
+    Benchmark("detect", "detect", [
+        Trained("sepunet-detector", epochs=5),
+        Trained("mobilenetv2-classifier", epochs=5),
+        Baseline("constant", ["--value", "1.0"]),
+    ]),
+    Benchmark("depixelate-nearest", "depixelate-nearest", [
+        Trained("sepunet-depixelator", epochs=5),
+        Trained("sepunet-restorer", epochs=5),
+        Trained("espcn", epochs=10, train_args=["--scale", "4"], name="espcn-x4"),
+        Baseline("identity", ["--task", "depixelate"]),
+        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
+        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
+    ]),
+    Benchmark("depixelate-lanczos", "depixelate-lanczos", [
+        Trained("sepunet-depixelator", epochs=5),
+        Trained("sepunet-restorer", epochs=5),
+        Trained("espcn", epochs=10, train_args=["--scale", "4"], name="espcn-x4"),
+        Baseline("identity", ["--task", "depixelate"]),
+        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
+        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
+    ]),
+    Benchmark("jpeg", "jpeg", [
+        Trained("blockcnn", epochs=5),
+        Baseline("identity", ["--task", "jpeg"]),
+    ]),
+    Benchmark("inpaint-2x75", "inpaint-2x75", [
+        Trained("pix2pix-inpainter", epochs=5),
+        Baseline("identity", ["--task", "inpaint"]),
+        Baseline("biharmonic"),
+    ]),
+]
+
+STEPS = ("build", "train", "export", "baseline", "evaluate", "leaderboard")
+
+# ----------------------------------------------------------------------------------------------
+
+
+class Runner:
+    """Runs (or, with ``dry_run``, prints) pixbench commands and records them."""
+
+    def __init__(self, *, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.log: list[str] = []
+        exe = Path(sys.executable).with_name("pixbench")
+        self.pixbench = [str(exe)] if exe.is_file() else (
+            [shutil.which("pixbench")] if shutil.which("pixbench") else [sys.executable, "-m", "pixbench"])
+
+    def __call__(self, *args: str | Path) -> None:
+        words = [str(a) for a in args]
+        line = "pixbench " + shlex.join(words)
+        self.log.append(line)
+        print(f"$ {line}", flush=True)
+        if not self.dry_run:
+            done = subprocess.run([*self.pixbench, *words], cwd=REPO, check=False)
+            if done.returncode != 0:
+                sys.exit(f"reproduce: step failed (exit {done.returncode}): {line}\n"
+                         "fix the cause and rerun the same command; finished steps are skipped")
+
+
+@dataclass
+class Outputs:
+    """Where models, results, tables and training runs go."""
+
+    models: Path = MODELS_DIR
+    results: Path = RESULTS_DIR
+    tables: Path = TABLES_DIR
+    runs: Path = WORK_DIR / "runs"
+    data: Path = WORK_DIR / "data"
+
+    @classmethod
+    def smoke(cls) -> Outputs:
+        root = WORK_DIR / "smoke"
+        return cls(models=root / "models", results=root / "results", tables=root / "tables", runs=root / "runs",
+                   data=root / "data")
+
+
+def dataset_dirs(bench: Benchmark, args: argparse.Namespace) -> tuple[Path, Path]:
+    return args.out.data / f"{bench.name}-bsd68", args.out.data / f"{bench.name}-kodak"
+
+
+def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
+    recipe = f"recipes/{bench.recipe}.yaml" if (REPO / "recipes" / f"{bench.recipe}.yaml").is_file() else bench.recipe
+    train_dir, test_dir = dataset_dirs(bench, args)
+    for out, source, limit in ((train_dir, TRAIN_SOURCE, args.limit_train), (test_dir, TEST_SOURCE, None)):
+        if (REPO / out / "dataset.json").is_file() and not args.force:
+            print(f"skip build: {out} is complete")
+            continue
+        extra = ["--limit", str(limit)] if limit else []
+        overwrite = ["--overwrite"] if args.force else []
+        run("build-dataset", recipe, "-o", out, "--source", source, *extra, *overwrite, *bench.build_args)
+
+
+def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argparse.Namespace, steps: set[str]) -> None:
+    train_dir, _ = dataset_dirs(bench, args)
+    run_dir = args.out.runs / bench.name / entry.name
+    onnx_path = model_path(bench, entry, args)
+    if "train" in steps:
+        if (REPO / onnx_path).is_file() and not args.force:
+            print(f"skip train: {onnx_path} exists")
+        else:
+            epochs = args.epochs or entry.epochs
+            resume = ["--resume"] if (REPO / run_dir).is_dir() and not args.force else []
+            device = ["--device", args.device] if args.device else []
+            run("train", entry.model, "--dataset", train_dir, "-o", run_dir, "--epochs", str(epochs),
+                "--batch-size", str(entry.batch_size), "--lr", str(entry.lr), "--seed", str(SEED),
+                *device, *resume, *entry.train_args)
+    if "export" in steps:
+        if (REPO / onnx_path).is_file() and not args.force:
+            print(f"skip export: {onnx_path} exists")
+        else:
+            run("export", run_dir / CHECKPOINT, "-o", onnx_path)
+
+
+def model_path(bench: Benchmark, entry: Trained | Baseline, args: argparse.Namespace) -> Path:
+    suffix = PYTHON_BASELINES.get(entry.baseline, ".onnx") if isinstance(entry, Baseline) else ".onnx"
+    return args.out.models / bench.name / f"{entry.name}{suffix}"
+
+
+def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline, args: argparse.Namespace) -> None:
+    _, test_dir = dataset_dirs(bench, args)
+    result = args.out.results / bench.name / f"{entry.name}.json"
+    if (REPO / result).is_file() and not args.force:
+        print(f"skip evaluate: {result} exists")
+        return
+    limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
+    run("evaluate", model_path(bench, entry, args), "--dataset", test_dir, "--split", EVAL_SPLIT, "-o", result,
+        *limit, *entry.eval_args)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    names = [b.name for b in BENCHMARKS]
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default=",".join(names),
+                   help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})")
+    p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default: {','.join(STEPS)})")
+    p.add_argument("--epochs", type=int, default=None, help="override every model's epochs (e.g. 1 for a smoke run)")
+    p.add_argument("--limit-train", type=int, default=None, help="use only the first N BSD68 images for training")
+    p.add_argument("--limit-eval", type=int, default=None,
+                   help="score only N test samples (quick check; such results are not for publishing)")
+    p.add_argument("--device", default=None, help="training device passed to `pixbench train --device`")
+    p.add_argument("--force", action="store_true", help="redo steps whose outputs already exist")
+    p.add_argument("--publish", action="store_true",
+                   help="write into the published folders even with --epochs/--limit-*; without it such "
+                        f"shortened runs go to {WORK_DIR}/smoke/ so they never replace published files")
+    p.add_argument("--dry-run", action="store_true", help="print the commands without running them")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.only.split(",")) - set(names))
+    bad_steps = sorted(set(args.steps.split(",")) - set(STEPS))
+    if unknown or bad_steps:
+        p.error(f"unknown benchmark(s) {unknown} (known: {names})" if unknown
+                else f"unknown step(s) {bad_steps} (known: {list(STEPS)})")
+    shortened = args.epochs is not None or args.limit_train or args.limit_eval
+    args.out = Outputs.smoke() if shortened and not args.publish else Outputs()
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    steps = set(args.steps.split(","))
+    only = args.only.split(",")
+    run = Runner(dry_run=args.dry_run)
+    for bench in (b for b in BENCHMARKS if b.name in only):
+        print(f"== {bench.name} ({bench.recipe})", flush=True)
+        if "build" in steps:
+            build(run, bench, args)
+        for entry in bench.entries:
+            if isinstance(entry, Trained):
+                train_and_export(run, bench, entry, args, steps)
+            elif "baseline" in steps:
+                path = model_path(bench, entry, args)
+                if (REPO / path).is_file() and not args.force:
+                    print(f"skip baseline: {path} exists")
+                else:
+                    run("baseline", entry.baseline, "-o", path, *entry.args)
+            if "evaluate" in steps:
+                evaluate(run, bench, entry, args)
+    if "leaderboard" in steps:
+        run("leaderboard", args.out.results, "-o", args.out.tables, "--strict")
+    if run.log and not args.dry_run:
+        record = REPO / args.out.results / "COMMANDS.md"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        previous = record.read_text(encoding="utf-8").splitlines()[2:] if record.is_file() else []
+        lines = list(dict.fromkeys([*previous, *(f"    {line}" for line in run.log)]))
+        record.write_text("# Commands run by leaderboards/reproduce.py (from the repository root)\n\n"
+                          + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
