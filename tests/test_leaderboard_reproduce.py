@@ -1,0 +1,60 @@
+"""`leaderboards/reproduce.py` builds the user's command lines from its one table of benchmarks."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    spec = importlib.util.spec_from_file_location("reproduce", REPO_ROOT / "leaderboards" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reproduce"] = module  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules["reproduce"]
+
+
+def commands(capsys) -> list[str]:
+    return [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+
+
+def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "jpeg"])
+    recipe = "recipes/jpeg.yaml" if (REPO_ROOT / "recipes" / "jpeg.yaml").is_file() else "jpeg"
+    assert commands(capsys) == [
+        f"pixbench build-dataset {recipe} -o leaderboards/work/data/jpeg-bsd68 --source folder:../shared/datasets/bsd68",
+        f"pixbench build-dataset {recipe} -o leaderboards/work/data/jpeg-kodak --source kodak:../shared/datasets/kodak",
+        "pixbench train blockcnn --dataset leaderboards/work/data/jpeg-bsd68 -o leaderboards/work/runs/jpeg/blockcnn "
+        "--epochs 5 --batch-size 16 --lr 0.001 --seed 0",
+        "pixbench export leaderboards/work/runs/jpeg/blockcnn/best.pt -o leaderboards/models/jpeg/blockcnn.onnx",
+        "pixbench evaluate leaderboards/models/jpeg/blockcnn.onnx --dataset leaderboards/work/data/jpeg-kodak "
+        "--split test -o leaderboards/results/jpeg/blockcnn.json",
+        "pixbench baseline identity -o leaderboards/models/jpeg/identity.onnx --task jpeg",
+        "pixbench evaluate leaderboards/models/jpeg/identity.onnx --dataset leaderboards/work/data/jpeg-kodak "
+        "--split test -o leaderboards/results/jpeg/identity.json",
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict",
+    ]
+
+
+def test_shortened_runs_never_write_published_folders(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "detect", "--epochs", "1", "--limit-train", "8",
+                    "--steps", "train,leaderboard"])
+    lines = commands(capsys)
+    assert lines[0].startswith("pixbench train sepunet-detector --dataset leaderboards/work/smoke/data/detect-bsd68 "
+                               "-o leaderboards/work/smoke/runs/detect/sepunet-detector --epochs 1 ")
+    assert lines[-1] == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict"
+    assert not any("leaderboards/models" in line or "leaderboards/results" in line for line in lines)
+
+
+def test_unknown_benchmark_is_refused(reproduce, capsys):
+    with pytest.raises(SystemExit):
+        reproduce.main(["--only", "depixelate"])
+    assert "unknown benchmark(s) ['depixelate']" in capsys.readouterr().err
