@@ -94,61 +94,79 @@ def _upscale_props(name: str, scale: int) -> dict[str, str]:
             "pixbench.scale": str(scale)}
 
 
-def bicubic(*, scale: int = 4) -> Any:
-    """Bicubic re-interpolation of the low-res grid (ONNX ``Resize``, a = -0.5 as in Pillow, half-pixel centres)."""
-    from onnx import helper
-
-    _check_scale(scale)
-    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic", cubic_coeff_a=-0.5,
-                            coordinate_transformation_mode="half_pixel", exclude_outside=0)
-    return _model([node], [_image("x", 3)], [_image("y", 3)],
-                  [_const("scales", [1.0, 1.0, scale, scale])], _upscale_props("bicubic", scale))
-
-
-def lanczos_kernel(scale: int, a: int = 3) -> tuple[np.ndarray, int]:
-    """1-D Lanczos-``a`` upscaling kernel as a transposed-convolution filter.
+def cubic_kernel(scale: int, a: float = -0.5) -> tuple[np.ndarray, int]:
+    """1-D Keys cubic upscaling kernel (``a = -0.5``, as Pillow's bicubic) as a transposed-convolution filter.
 
     Output pixel ``o`` has centre ``(o + 0.5) / scale - 0.5`` on the low-res grid,
-    so input ``i`` contributes ``L(t)`` with ``t = o - i * scale`` as offset. Each of
-    the ``scale`` phases is normalised to sum to 1 (as Pillow does).
+    so input ``i`` contributes ``W(u)`` with ``u`` that centre minus ``i``; the filter
+    is indexed by ``t = o - i * scale``.
 
     Returns:
         The filter taps and the offset ``t`` of the first tap.
     """
-    t_min, t_max = math.floor(-(a - 0.5) * scale - 0.5), math.ceil((a + 0.5) * scale - 0.5)
-    t = np.arange(t_min, t_max + 1)
-    u = (t + 0.5) / scale - 0.5
+    t, u = _offsets(scale, 2)
+    x = np.abs(u)
+    taps = np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
+                    np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
+    return _normalise(taps, t, scale), int(t[0])
+
+
+def lanczos_kernel(scale: int, a: int = 3) -> tuple[np.ndarray, int]:
+    """1-D Lanczos-``a`` upscaling kernel as a transposed-convolution filter (see :func:`cubic_kernel`)."""
+    t, u = _offsets(scale, a)
     taps = np.where(np.abs(u) < a, np.sinc(u) * np.sinc(u / a), 0.0)
+    return _normalise(taps, t, scale), int(t[0])
+
+
+def _offsets(scale: int, support: int) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(math.floor(-(support - 0.5) * scale - 0.5), math.ceil((support + 0.5) * scale - 0.5) + 1)
+    return t, (t + 0.5) / scale - 0.5
+
+
+def _normalise(taps: np.ndarray, t: np.ndarray, scale: int) -> np.ndarray:
+    """Make each of the ``scale`` output phases sum to 1 (as Pillow does), so flat areas stay flat."""
     for phase in range(scale):
         sel = (t % scale) == phase
         taps[sel] /= taps[sel].sum()
-    return taps.astype(np.float32), t_min
+    return taps.astype(np.float32)
 
 
-def lanczos(*, scale: int = 4) -> Any:
-    """Lanczos-3 re-interpolation of the low-res grid as a fixed-kernel depthwise ``ConvTranspose``.
+def _separable_upscale(name: str, scale: int, taps: np.ndarray, t_min: int, pad: int) -> Any:
+    """Edge-pad the grid, then two depthwise ``ConvTranspose`` passes (rows, columns), then crop.
 
-    The grid is edge-padded by 3 pixels first so the border sees whole kernels.
+    Separable passes cost ``2 k`` instead of ``k * k`` multiplies per tap position.
     """
     from onnx import helper
 
-    _check_scale(scale)
-    taps, t_min = lanczos_kernel(scale)
-    k, pad = len(taps), 3
-    weight = np.broadcast_to(np.outer(taps, taps), (3, 1, k, k))
+    k = len(taps)
     start = pad * scale - t_min
-    end_off = (pad - 1) * scale + k + t_min  # pixels after the wanted output (see lanczos_kernel)
+    end_off = (pad - 1) * scale + k + t_min  # output pixels after the wanted ones
     if start < 0 or end_off <= 0:
-        raise ModelError(f"lanczos baseline: scale {scale} gives an unusable kernel layout")
+        raise ModelError(f"{name} baseline: scale {scale} gives an unusable kernel layout")
     nodes = [
         helper.make_node("Pad", ["x", "pads"], ["xp"], mode="edge"),
-        helper.make_node("ConvTranspose", ["xp", "w"], ["up"], group=3, strides=[scale, scale], kernel_shape=[k, k]),
+        helper.make_node("ConvTranspose", ["xp", "wy"], ["up_y"], group=3, strides=[scale, 1], kernel_shape=[k, 1]),
+        helper.make_node("ConvTranspose", ["up_y", "wx"], ["up"], group=3, strides=[1, scale], kernel_shape=[1, k]),
         helper.make_node("Slice", ["up", "starts", "ends", "axes"], ["y"]),
     ]
-    inits = [_const("pads", [0, 0, pad, pad, 0, 0, pad, pad], np.int64), _const("w", weight),
+    inits = [_const("pads", [0, 0, pad, pad, 0, 0, pad, pad], np.int64),
+             _const("wy", np.broadcast_to(taps.reshape(k, 1), (3, 1, k, 1))),
+             _const("wx", np.broadcast_to(taps.reshape(1, k), (3, 1, 1, k))),
              _const("starts", [start, start], np.int64), _const("ends", [-end_off, -end_off], np.int64),
              _const("axes", [2, 3], np.int64)]
-    return _model(nodes, [_image("x", 3)], [_image("y", 3)], inits, _upscale_props("lanczos", scale))
+    return _model(nodes, [_image("x", 3)], [_image("y", 3)], inits, _upscale_props(name, scale))
+
+
+def bicubic(*, scale: int = 4) -> Any:
+    """Bicubic re-interpolation of the low-res grid (Keys a = -0.5, half-pixel centres, edge-padded)."""
+    _check_scale(scale)
+    return _separable_upscale("bicubic", scale, *cubic_kernel(scale), pad=2)
+
+
+def lanczos(*, scale: int = 4) -> Any:
+    """Lanczos-3 re-interpolation of the low-res grid as fixed-kernel depthwise ``ConvTranspose`` passes."""
+    _check_scale(scale)
+    return _separable_upscale("lanczos", scale, *lanczos_kernel(scale), pad=3)
 
 
 def constant_detector(*, value: float = 1.0) -> Any:
@@ -214,7 +232,10 @@ class PythonModel(Model):
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         images, masks = feeds["image"], feeds["mask"]
-        return [np.stack([self.fn(img, m[..., 0] > 0.5) for img, m in zip(images, masks)])]
+        try:
+            return [np.stack([self.fn(img, m[..., 0] > 0.5) for img, m in zip(images, masks)])]
+        except ValueError as exc:  # e.g. a mask with no known pixel left
+            raise ModelError(f"{self.path.name}: {exc}") from None
 
     @property
     def params(self) -> int:

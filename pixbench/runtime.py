@@ -122,7 +122,12 @@ class OnnxModel(Model):
         self._output_names = [o.name for o in self.outputs]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self.session.run(self._output_names, feeds)
+        try:
+            return self.session.run(self._output_names, feeds)
+        except Exception as exc:  # onnxruntime's own error types; the message says what did not fit
+            shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in feeds.items())
+            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{self.path.name}: onnxruntime failed on {shapes}: {reason}") from None
 
     @property
     def params(self) -> int | None:
@@ -516,7 +521,7 @@ def frame_call(runner: Runner, height: int, width: int, *, seed: int = 0) -> Any
 
     The frame is random noise (content does not change the work a network does);
     a low-res model gets the grid that upscales to this size, an inpainting model a
-    centred 75x75 hole.
+    centred 75x75 hole (at most half the frame on each side).
     """
     rng = np.random.default_rng(seed)
     spec = runner.spec
@@ -527,8 +532,9 @@ def frame_call(runner: Runner, height: int, width: int, *, seed: int = 0) -> Any
     mask = None
     if spec.task == "inpaint":
         mask = np.zeros((height, width), bool)
-        cy, cx = height // 2, width // 2
-        mask[max(0, cy - 37):cy + 38, max(0, cx - 37):cx + 38] = True
+        hh, hw = min(75, height // 2), min(75, width // 2)
+        y0, x0 = (height - hh) // 2, (width - hw) // 2
+        mask[y0:y0 + hh, x0:x0 + hw] = True
     return lambda: runner.restore(image, mask=mask, lowres=lowres)
 
 

@@ -1,9 +1,34 @@
-"""`pixbench baseline` (placeholder until its issue lands)."""
+"""`pixbench baseline NAME -o FILE`: write a classical baseline as a model file for `pixbench evaluate`."""
 
-from pixbench.cli._common import fail, handle_errors
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pixbench.cli._common import console, handle_errors
 
 
 @handle_errors
-def baseline() -> None:
-    """Not available yet in this version of pixbench."""
-    raise fail("this command is not available yet")
+def baseline(
+    name: Optional[str] = typer.Argument(
+        None, help="Baseline: identity, bicubic, lanczos, constant or biharmonic (omit to list them)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="File to write: .onnx, or .json for biharmonic (a Python model file)."),
+    task: str = typer.Option("jpeg", "--task", help="identity only: the restoration task (depixelate, jpeg, blockcnn, inpaint)."),
+    scale: int = typer.Option(4, "--scale", help="bicubic/lanczos only: upscale factor; must equal the dataset's pixelation factor."),
+    value: float = typer.Option(1.0, "--value", help="constant only: the probability it answers for every image."),
+) -> None:
+    """Write a classical baseline that runs through `pixbench evaluate` like any model."""
+    from pixbench.baselines import BASELINES, write_baseline
+    from pixbench.errors import ModelError
+
+    if name is None:
+        for key in BASELINES:
+            console.print(f"{key:12s} {BASELINES.get(key)[2]}", highlight=False)
+        return
+    if output is None:
+        raise ModelError("--output/-o is required: the file to write the baseline to")
+    path = write_baseline(name, output, task=task, scale=scale, value=value)
+    console.print(f"wrote {path}", highlight=False)

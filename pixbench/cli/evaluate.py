@@ -1,9 +1,115 @@
-"""`pixbench evaluate` (placeholder until its issue lands)."""
+"""`pixbench evaluate MODEL DATASET`: score a model, print a summary, write the result files."""
 
-from pixbench.cli._common import fail, handle_errors
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from pixbench.cli._common import console, fail, handle_errors
+
+_CHOICES = {"layout": ("nchw", "nhwc"), "range": ("01", "11", "255"), "channels": ("rgb", "y")}
 
 
 @handle_errors
-def evaluate() -> None:
-    """Not available yet in this version of pixbench."""
-    raise fail("this command is not available yet")
+def evaluate(
+    model: Path = typer.Argument(..., help="The model: an .onnx file, or a Python model file from `pixbench baseline`."),
+    dataset: Path = typer.Argument(..., help="A dataset folder built by `pixbench build-dataset`; its task decides the metrics."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o",
+        help="Result JSON to write (default results/<model>--<dataset>.json); the per-sample CSV and crops PNG go beside it."),
+    split: str = typer.Option("test", "--split", help="Dataset split to score: train, val or test."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Score only the first N samples (quick runs)."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="Override the input layout: nchw or nhwc."),
+    range_: Optional[str] = typer.Option(
+        None, "--range", help="Override the value range: 01 (float [0,1]), 11 (float [-1,1]) or 255 ([0,255])."),
+    channels: Optional[str] = typer.Option(
+        None, "--channels", help="Override the colour channels: rgb, or y (BT.601 luma; chroma taken from the input)."),
+    overlap: int = typer.Option(32, "--overlap", help="Pixels shared by neighbouring tiles of a fixed-size restorer (blended linearly)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="onnxruntime intra-op threads (default: every logical core)."),
+    lpips: bool = typer.Option(True, "--lpips/--no-lpips", help="Compute LPIPS (needs the AlexNet weights on disk)."),
+    speed: bool = typer.Option(True, "--speed/--no-speed", help="Measure FPS and latency at 1920x1080 and at the native size."),
+    runs: int = typer.Option(10, "--runs", help="Timed frames per size, after the warm-up."),
+    warmup: int = typer.Option(2, "--warmup", help="Untimed frames per size before timing."),
+) -> None:
+    """Score a model on a built dataset: task metrics next to the degraded input's, speed, size, targets."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pixbench.evaluate import EvaluateOptions, default_output
+    from pixbench.evaluate import evaluate as run_evaluate
+
+    for flag, value in (("layout", layout), ("range", range_), ("channels", channels)):
+        if value is not None and value not in _CHOICES[flag]:
+            raise fail(f"--{flag} {value!r} is not one of {', '.join(_CHOICES[flag])}")
+    if runs < 1 or warmup < 0 or overlap < 0:
+        raise fail(f"--runs must be >= 1, --warmup and --overlap >= 0 (got {runs}, {warmup}, {overlap})")
+    out = output or default_output(model, dataset)
+    opts = EvaluateOptions(split=split, limit=limit, layout=layout, range=range_, channels=channels, overlap=overlap,
+                           threads=threads, lpips=lpips, speed=speed, runs=runs, warmup=warmup)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        doc = run_evaluate(model, dataset, out, opts, progress=progress, on_ready=lambda m: _print_assumed(m))
+    _print_summary(doc, out)
+
+
+def _print_assumed(model_doc: dict[str, Any]) -> None:
+    src = model_doc.get("assumed_from", {})
+    parts = [f"{k}={v}" + (f" ({src[k]})" if k in src else "") for k, v in model_doc["assumed"].items()]
+    console.print(f"[bold]{model_doc['file']}[/bold]: " + ", ".join(parts), highlight=False)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _print_summary(doc: dict[str, Any], out: Path) -> None:
+    from rich.table import Table
+
+    metrics = doc["metrics"]
+    table = Table(title=f"{doc['model']['name']} on {doc['dataset']['recipe']['name']} "
+                        f"({doc['dataset']['split']}, {doc['dataset']['samples']} samples)")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    if doc["task"] != "detect":
+        table.add_column("degraded input", justify="right")
+    for key, value in metrics.get("model", {}).items():
+        if isinstance(value, (dict, list)):
+            continue
+        cells = [key, _fmt(value)]
+        if doc["task"] != "detect":
+            cells.append(_fmt(metrics.get("degraded", {}).get(key)))
+        table.add_row(*cells)
+    if "triplets" in metrics:
+        t = metrics["triplets"]
+        table.add_row(f"psnr (triplets, n={t['n']})", _fmt(t["model"]["psnr"]), _fmt(t["degraded"]["psnr"]))
+    console.print(table)
+    if metrics.get("lpips_note"):
+        console.print(f"LPIPS: n/a ({metrics['lpips_note']})", highlight=False)
+    if doc["failures"]["count"]:
+        console.print(f"[yellow]{doc['failures']['count']} samples failed[/yellow]: "
+                      + "; ".join(f"{n}x {r}" for r, n in doc["failures"]["reasons"].items()), highlight=False)
+    speed = doc.get("speed")
+    if speed:
+        console.print(f"speed ({speed['provider']}, {speed['threads']} threads): "
+                      f"1080p {speed['fps_1080p']:.2f} FPS (median {speed['latency_ms_median_1080p']:.1f} ms, "
+                      f"p90 {speed['latency_ms_p90_1080p']:.1f} ms); native {speed['native_size']} "
+                      f"{speed['fps_native']:.1f} FPS", highlight=False)
+    model = doc["model"]
+    flops = f"{model['flops_1080p']:.3g}" if model.get("flops_1080p") else "n/a"
+    console.print(f"size {model['size_mb']:.3f} MB, {model['params']} parameters, FLOPs at 1080p {flops}",
+                  highlight=False)
+    marks = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "n/a"}
+    console.print("targets: " + ", ".join(f"{k} {marks[v]}" for k, v in doc["targets"].items()))
+    console.print(f"wrote {out}", highlight=False)
