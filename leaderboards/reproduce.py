@@ -69,6 +69,8 @@ class Trained:
     train_args: list[str] = field(default_factory=list)
     eval_args: list[str] = field(default_factory=list)
     name: str = ""
+    #: Recipe of the training set when it differs from the benchmark's (BlockCNN trains on triplets).
+    train_recipe: str | None = None
 
     def __post_init__(self) -> None:
         self.name = self.name or self.model
@@ -88,12 +90,21 @@ class Baseline:
 
 
 @dataclass
+class Reuse:
+    """A model published by an earlier benchmark of this list, scored here too."""
+
+    name: str
+    benchmark: str
+    eval_args: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Benchmark:
     """One published table: a recipe, how its datasets are built, and the models scored on it."""
 
     name: str
     recipe: str
-    entries: list[Trained | Baseline]
+    entries: list[Trained | Baseline | Reuse]
     build_args: list[str] = field(default_factory=list)
 
 
@@ -120,8 +131,12 @@ BENCHMARKS: list[Benchmark] = [
         Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
         Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
     ]),
-    Benchmark("jpeg", "jpeg", [
+    Benchmark("blockcnn-triplets", "blockcnn-triplets", [
         Trained("blockcnn", epochs=5),
+        Baseline("identity", ["--task", "blockcnn"]),
+    ]),
+    Benchmark("jpeg", "jpeg", [
+        Reuse("blockcnn", "blockcnn-triplets"),  # slid over whole JPEG images by the evaluator
         Baseline("identity", ["--task", "jpeg"]),
     ]),
     Benchmark("inpaint-2x75", "inpaint-2x75", [
@@ -175,24 +190,34 @@ class Outputs:
                    data=root / "data")
 
 
-def dataset_dirs(bench: Benchmark, args: argparse.Namespace) -> tuple[Path, Path]:
-    return args.out.data / f"{bench.name}-bsd68", args.out.data / f"{bench.name}-kodak"
+def train_dir(bench: Benchmark, recipe: str, args: argparse.Namespace) -> Path:
+    """The BSD68 training dataset of ``recipe`` for ``bench``."""
+    name = bench.name if recipe == bench.recipe else f"{bench.name}-{recipe}"
+    return args.out.data / f"{name}-bsd68"
+
+
+def test_dir(bench: Benchmark, args: argparse.Namespace) -> Path:
+    """The Kodak test dataset of ``bench``."""
+    return args.out.data / f"{bench.name}-kodak"
 
 
 def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
-    recipe = f"recipes/{bench.recipe}.yaml" if (REPO / "recipes" / f"{bench.recipe}.yaml").is_file() else bench.recipe
-    train_dir, test_dir = dataset_dirs(bench, args)
-    for out, source, limit in ((train_dir, TRAIN_SOURCE, args.limit_train), (test_dir, TEST_SOURCE, None)):
+    train_recipes = dict.fromkeys(e.train_recipe or bench.recipe for e in bench.entries if isinstance(e, Trained))
+    jobs = [(recipe, train_dir(bench, recipe, args), TRAIN_SOURCE, args.limit_train) for recipe in train_recipes]
+    jobs.append((bench.recipe, test_dir(bench, args), TEST_SOURCE, None))
+    for recipe, out, source, limit in jobs:
         if (REPO / out / "dataset.json").is_file() and not args.force:
             print(f"skip build: {out} is complete")
             continue
+        shipped = REPO / "recipes" / f"{recipe}.yaml"
         extra = ["--limit", str(limit)] if limit else []
         overwrite = ["--overwrite"] if args.force else []
-        run("build-dataset", recipe, "-o", out, "--source", source, *extra, *overwrite, *bench.build_args)
+        run("build-dataset", f"recipes/{recipe}.yaml" if shipped.is_file() else recipe, "-o", out,
+            "--source", source, *extra, *overwrite, *bench.build_args)
 
 
 def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argparse.Namespace, steps: set[str]) -> None:
-    train_dir, _ = dataset_dirs(bench, args)
+    dataset = train_dir(bench, entry.train_recipe or bench.recipe, args)
     run_dir = args.out.runs / bench.name / entry.name
     onnx_path = model_path(bench, entry, args)
     if "train" in steps:
@@ -202,7 +227,7 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
             epochs = args.epochs or entry.epochs
             resume = ["--resume"] if (REPO / run_dir).is_dir() and not args.force else []
             device = ["--device", args.device] if args.device else []
-            run("train", entry.model, "--dataset", train_dir, "-o", run_dir, "--epochs", str(epochs),
+            run("train", entry.model, "--dataset", dataset, "-o", run_dir, "--epochs", str(epochs),
                 "--batch-size", str(entry.batch_size), "--lr", str(entry.lr), "--seed", str(SEED),
                 *device, *resume, *entry.train_args)
     if "export" in steps:
@@ -212,19 +237,20 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
             run("export", run_dir / CHECKPOINT, "-o", onnx_path)
 
 
-def model_path(bench: Benchmark, entry: Trained | Baseline, args: argparse.Namespace) -> Path:
+def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse, args: argparse.Namespace) -> Path:
+    if isinstance(entry, Reuse):
+        return args.out.models / entry.benchmark / f"{entry.name}.onnx"
     suffix = PYTHON_BASELINES.get(entry.baseline, ".onnx") if isinstance(entry, Baseline) else ".onnx"
     return args.out.models / bench.name / f"{entry.name}{suffix}"
 
 
-def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline, args: argparse.Namespace) -> None:
-    _, test_dir = dataset_dirs(bench, args)
+def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse, args: argparse.Namespace) -> None:
     result = args.out.results / bench.name / f"{entry.name}.json"
     if (REPO / result).is_file() and not args.force:
         print(f"skip evaluate: {result} exists")
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
-    run("evaluate", model_path(bench, entry, args), "--dataset", test_dir, "--split", EVAL_SPLIT, "-o", result,
+    run("evaluate", model_path(bench, entry, args), "--dataset", test_dir(bench, args), "--split", EVAL_SPLIT, "-o", result,
         *limit, *entry.eval_args)
 
 
@@ -268,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         for entry in bench.entries:
             if isinstance(entry, Trained):
                 train_and_export(run, bench, entry, args, steps)
-            elif "baseline" in steps:
+            elif isinstance(entry, Baseline) and "baseline" in steps:
                 path = model_path(bench, entry, args)
                 if (REPO / path).is_file() and not args.force:
                     print(f"skip baseline: {path} exists")

@@ -27,21 +27,32 @@ def commands(capsys) -> list[str]:
 
 
 def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
-    reproduce.main(["--dry-run", "--only", "jpeg"])
-    recipe = "recipes/jpeg.yaml" if (REPO_ROOT / "recipes" / "jpeg.yaml").is_file() else "jpeg"
+    reproduce.main(["--dry-run", "--only", "inpaint-2x75"])
+    recipe = "recipes/inpaint-2x75.yaml" if (REPO_ROOT / "recipes" / "inpaint-2x75.yaml").is_file() else "inpaint-2x75"
+    data, models, results = "leaderboards/work/data", "leaderboards/models/inpaint-2x75", "leaderboards/results/inpaint-2x75"
+    evaluate = f"--dataset {data}/inpaint-2x75-kodak --split test -o {results}"
     assert commands(capsys) == [
-        f"pixbench build-dataset {recipe} -o leaderboards/work/data/jpeg-bsd68 --source folder:../shared/datasets/bsd68",
-        f"pixbench build-dataset {recipe} -o leaderboards/work/data/jpeg-kodak --source kodak:../shared/datasets/kodak",
-        "pixbench train blockcnn --dataset leaderboards/work/data/jpeg-bsd68 -o leaderboards/work/runs/jpeg/blockcnn "
-        "--epochs 5 --batch-size 16 --lr 0.001 --seed 0",
-        "pixbench export leaderboards/work/runs/jpeg/blockcnn/best.pt -o leaderboards/models/jpeg/blockcnn.onnx",
-        "pixbench evaluate leaderboards/models/jpeg/blockcnn.onnx --dataset leaderboards/work/data/jpeg-kodak "
-        "--split test -o leaderboards/results/jpeg/blockcnn.json",
-        "pixbench baseline identity -o leaderboards/models/jpeg/identity.onnx --task jpeg",
-        "pixbench evaluate leaderboards/models/jpeg/identity.onnx --dataset leaderboards/work/data/jpeg-kodak "
-        "--split test -o leaderboards/results/jpeg/identity.json",
+        f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-bsd68 --source folder:../shared/datasets/bsd68",
+        f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-kodak --source kodak:../shared/datasets/kodak",
+        f"pixbench train pix2pix-inpainter --dataset {data}/inpaint-2x75-bsd68 "
+        "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 5 --batch-size 16 --lr 0.001 --seed 0",
+        "pixbench export leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter/best.pt "
+        f"-o {models}/pix2pix-inpainter.onnx",
+        f"pixbench evaluate {models}/pix2pix-inpainter.onnx {evaluate}/pix2pix-inpainter.json",
+        f"pixbench baseline identity -o {models}/identity.onnx --task inpaint",
+        f"pixbench evaluate {models}/identity.onnx {evaluate}/identity.json",
+        f"pixbench baseline biharmonic -o {models}/biharmonic.json",
+        f"pixbench evaluate {models}/biharmonic.json {evaluate}/biharmonic.json",
         "pixbench leaderboard leaderboards/results -o leaderboards --strict",
     ]
+
+
+def test_a_reused_model_is_evaluated_not_retrained(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "jpeg"])
+    lines = commands(capsys)
+    assert not any(line.startswith("pixbench train") for line in lines)
+    assert ("pixbench evaluate leaderboards/models/blockcnn-triplets/blockcnn.onnx --dataset "
+            "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/jpeg/blockcnn.json") in lines
 
 
 def test_shortened_runs_never_write_published_folders(reproduce, capsys):
