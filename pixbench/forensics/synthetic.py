@@ -1,0 +1,138 @@
+"""Labelled pixelated / clean samples for fitting and testing the detector.
+
+The samples mirror the ``detect`` recipe (256x256 crops, never a resize of the
+whole frame; factors 2..16; down and up kernels from nearest, box, bilinear,
+bicubic and lanczos) and add the hard negatives the detector must not flag:
+JPEG-compressed crops (q >= 50, whose 8x8 blocking is periodic too), the
+flattest and the busiest crop of an image, and clean images that were only
+downscaled (resampled, but not pixelated). Tuning uses BSD68 and scikit-image's
+bundled photos; Kodak and Set14 are kept for testing.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pixbench.images import decode_image
+
+KERNELS = {
+    "nearest": Image.Resampling.NEAREST,
+    "box": Image.Resampling.BOX,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+NEGATIVE_KINDS = ("clean", "jpeg", "flat", "texture", "downscaled")
+#: scikit-image's bundled colour photos used as tuning material (natural scenes only).
+SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
+
+
+@dataclass
+class Sample:
+    """One labelled image and the parameters that made it (``factor`` is 0 for negatives)."""
+
+    image: np.ndarray
+    label: int
+    kind: str
+    factor: float = 0.0
+    down_kernel: str = ""
+    up_kernel: str = ""
+
+
+def resize(image: np.ndarray, size: tuple[int, int], kernel: str) -> np.ndarray:
+    """Pillow resize of an ``HxWx3`` uint8 array to ``size = (width, height)``."""
+    return np.asarray(Image.fromarray(image).resize(size, KERNELS[kernel]))
+
+
+def pixelate(image: np.ndarray, factor: float, down_kernel: str, up_kernel: str) -> np.ndarray:
+    """Downscale by ``factor`` (rounded to whole low-res pixels) and upscale back to the same size."""
+    h, w = image.shape[:2]
+    small = resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), down_kernel)
+    return resize(small, (w, h), up_kernel)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG round trip with Pillow (4:2:0 chroma subsampling, Pillow's default)."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    return image[y: y + size, x: x + size]
+
+
+def _extreme_crop(image: np.ndarray, size: int, rng: np.random.Generator, *, flattest: bool) -> np.ndarray:
+    candidates = [random_crop(image, size, rng) for _ in range(12)]
+    spread = [float(np.abs(np.diff(c.astype(np.int16), axis=1)).mean()) for c in candidates]
+    return candidates[int(np.argmin(spread) if flattest else np.argmax(spread))]
+
+
+def sample_factor(rng: np.random.Generator) -> float:
+    """Half integer factors 2..16, half real factors in [2, 16]."""
+    if rng.random() < 0.5:
+        return float(rng.integers(2, 17))
+    return float(rng.uniform(2.0, 16.0))
+
+
+def positive(image: np.ndarray, size: int, rng: np.random.Generator) -> Sample:
+    """A pixelated crop, its grid at a random phase (pixelate a larger crop, then cut)."""
+    factor = sample_factor(rng)
+    down, up = (str(k) for k in rng.choice(list(KERNELS), size=2))
+    margin = min(int(np.ceil(factor)), image.shape[0] - size, image.shape[1] - size)
+    big = random_crop(image, size + max(margin, 0), rng)
+    out = random_crop(pixelate(big, factor, down, up), size, rng)
+    return Sample(np.ascontiguousarray(out), 1, "pixelated", factor, down, up)
+
+
+def negative(image: np.ndarray, size: int, rng: np.random.Generator, kind: str) -> Sample:
+    """A clean crop of one of :data:`NEGATIVE_KINDS`."""
+    if kind == "clean":
+        out = random_crop(image, size, rng)
+    elif kind == "jpeg":
+        out = jpeg(random_crop(image, size, rng), int(rng.integers(50, 96)))
+    elif kind in ("flat", "texture"):
+        out = _extreme_crop(image, size, rng, flattest=kind == "flat")
+    elif kind == "downscaled":
+        h, w = image.shape[:2]
+        scale = float(rng.uniform(1.1, 4.0))
+        kernel = str(rng.choice(["box", "bilinear", "bicubic", "lanczos"]))
+        small = resize(image, (max(size, round(w / scale)), max(size, round(h / scale))), kernel)
+        out = random_crop(small, size, rng)
+    else:
+        raise ValueError(f"kind: unknown negative kind {kind!r}; expected one of {', '.join(NEGATIVE_KINDS)}")
+    return Sample(np.ascontiguousarray(out), 0, kind)
+
+
+def make_samples(images: list[np.ndarray], n: int, rng: np.random.Generator, *, size: int = 256) -> list[Sample]:
+    """``n`` balanced samples (half pixelated, half clean of rotating hard-negative kinds)."""
+    out = []
+    for i in range(n):
+        image = images[int(rng.integers(len(images)))]
+        s = min(size, image.shape[0] - 16, image.shape[1] - 16)
+        if i % 2 == 0:
+            out.append(positive(image, s, rng))
+        else:
+            out.append(negative(image, s, rng, NEGATIVE_KINDS[(i // 2) % len(NEGATIVE_KINDS)]))
+    return out
+
+
+def load_folder(path: str | Path) -> list[np.ndarray]:
+    """Every image of a folder (sorted by name), through pixbench's one image door."""
+    files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif"))
+    return [decode_image(p) for p in files]
+
+
+def skimage_photos() -> list[np.ndarray]:
+    """scikit-image's bundled colour photos (no network needed)."""
+    import skimage.data
+
+    return [np.ascontiguousarray(getattr(skimage.data, name)()[..., :3]) for name in SKIMAGE_PHOTOS]
