@@ -1,9 +1,65 @@
-"""`pixbench build` (placeholder until its issue lands)."""
+"""`pixbench build-dataset`: recipe x source -> a dataset folder."""
 
-from pixbench.cli._common import fail, handle_errors
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pixbench.cli._common import console, err_console, handle_errors
+
+
+class _RichProgress:
+    """Adapts a rich progress bar to the builder's progress hook."""
+
+    def __init__(self, progress, description: str) -> None:
+        self.progress = progress
+        self.description = description
+        self.task = None
+
+    def start(self, total: int | None) -> None:
+        self.task = self.progress.add_task(self.description, total=total)
+
+    def advance(self, count: int = 1) -> None:
+        self.progress.advance(self.task, count)
 
 
 @handle_errors
-def build_dataset() -> None:
-    """Not available yet in this version of pixbench."""
-    raise fail("this command is not available yet")
+def build_dataset(
+    recipe: str = typer.Argument(..., help="A shipped recipe name (list them with `pixbench recipes`) or the path to a recipe .yaml file."),
+    out: Path = typer.Option(..., "-o", "--out", help="Dataset folder to write. Rerunning the same command resumes an interrupted build."),
+    source: Optional[str] = typer.Option(None, "--source", help="Image source overriding the recipe's: embedded, folder:PATH, hf:REPO_ID[:split[:column]], urls:FILE, kodak[:PATH]."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N images of the source."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores). The output is the same for any number."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different pixbench dataset already in OUT (other folders are never deleted)."),
+) -> None:
+    """Build a dataset from a recipe: crops, degradations, metadata, and a dataset card."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pixbench.build import build_dataset as build
+    from pixbench.recipes import resolve_recipe
+
+    parsed, path = resolve_recipe(recipe)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        result = build(parsed, out, source=source, limit=limit, workers=workers, overwrite=overwrite,
+                       progress=_RichProgress(bar, f"{parsed.label}: source images"))
+    info = result.info
+    if result.up_to_date:
+        console.print(f"[green]{out}[/green] already holds this dataset; nothing to do.", highlight=False, soft_wrap=True)
+    else:
+        resumed = f", {result.reused} reused from an interrupted run" if result.reused else ""
+        console.print(f"[green]built[/green] {parsed.label} in {out} ({result.processed} images processed{resumed})",
+                      highlight=False, soft_wrap=True)
+    splits = ", ".join(f"{s}: {c['samples']} samples from {c['source_images']} images" for s, c in info["splits"].items())
+    console.print(f"  task {info['task']}; {splits or 'no samples'}", highlight=False, soft_wrap=True)
+    if "triplets" in info:
+        console.print("  triplets: " + ", ".join(f"{s}: {n}" for s, n in info["triplets"].items()), highlight=False, soft_wrap=True)
+    console.print(f"  source {info['source']['spec']}: {info['source']['images']} images, "
+                  f"{len(info['skipped'])} skipped", highlight=False, soft_wrap=True)
+    for item in info["skipped"][:10]:
+        console.print(f"    [yellow]skipped[/yellow] {item['source_id']}: {item['reason']}", highlight=False, soft_wrap=True)
+    if len(info["skipped"]) > 10:
+        console.print(f"    ... and {len(info['skipped']) - 10} more (see dataset.json)", highlight=False, soft_wrap=True)
+    console.print(f"  fingerprint {info['fingerprint']}", highlight=False, soft_wrap=True)

@@ -1,9 +1,46 @@
-"""`pixbench recipes` (placeholder until its issue lands)."""
+"""`pixbench recipes`: list and validate the shipped recipes (and any recipe files given)."""
 
-from pixbench.cli._common import fail, handle_errors
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pixbench.cli._common import console, err_console, handle_errors
 
 
 @handle_errors
-def recipes() -> None:
-    """Not available yet in this version of pixbench."""
-    raise fail("this command is not available yet")
+def recipes(
+    files: Optional[list[Path]] = typer.Argument(None, help="Recipe .yaml files to validate as well as the shipped ones."),
+    show: Optional[str] = typer.Option(None, "--show", help="Print one recipe (shipped name or path) in canonical form and exit."),
+) -> None:
+    """List the shipped recipes, validate them, and exit 1 if any recipe is invalid."""
+    from rich.table import Table
+
+    from pixbench.errors import RecipeError
+    from pixbench.recipes import load_recipe_file, resolve_recipe, shipped_recipes
+
+    if show:
+        recipe, _ = resolve_recipe(show)
+        console.print(recipe.canonical_yaml(), end="", highlight=False, markup=False)
+        return
+    table = Table("recipe", "version", "task", "default source", "sha256")
+    errors = []
+    candidates = list(shipped_recipes().values()) + list(files or [])
+    for path in candidates:
+        try:
+            recipe = load_recipe_file(path)
+        except RecipeError as exc:
+            errors.append(str(exc))
+            continue
+        if path.parent == Path(str(shipped_recipes().get(recipe.name, Path()))).parent and path.stem != recipe.name:
+            errors.append(f"{path}: name {recipe.name!r} differs from the file name {path.stem!r}")
+            continue
+        table.add_row(recipe.name, str(recipe.version), recipe.task, recipe.source, recipe.sha256()[:12])
+    console.print(table)
+    for message in errors:
+        err_console.print(f"[bold red]invalid:[/bold red] {message}", highlight=False, soft_wrap=True)
+    if errors:
+        raise typer.Exit(code=1)
+    console.print(f"{len(candidates)} recipe(s) valid.", highlight=False)

@@ -39,9 +39,13 @@ def min_side(recipe: Recipe) -> int:
     """The smallest source side the recipe can crop from."""
     size = recipe.crop.size
     if recipe.task == "detect":
-        # positives pixelate a region that holds whole factor x factor blocks
-        return max(math.ceil(size / f) * f for f in recipe.degradations[0].factors)
+        return max(_region(size, f) for f in recipe.degradations[0].factors)
     return size
+
+
+def _region(size: int, factor: int) -> int:
+    """Side of the square a positive is pixelated in: whole blocks, one spare block for the grid phase."""
+    return (math.ceil(size / factor) + 1) * factor
 
 
 def _crop_origin(rng: np.random.Generator, h: int, w: int, size: int, align: int) -> tuple[int, int]:
@@ -69,9 +73,10 @@ def _detect(image: np.ndarray, recipe: Recipe, rng: np.random.Generator, index: 
     if index % 2 == 0:  # even crop indices are positives: classes are balanced per image
         params = recipe.ops()[0].sample(rng)
         f = params["factor"]
-        region = math.ceil(size / f) * f
+        region = _region(size, f)
         rx, ry = _crop_origin(rng, h, w, region, 1)
-        # the crop starts at a random phase of the block grid inside the region
+        # the crop starts at a random phase of the block grid inside the region, so
+        # block edges are not always at the crop's origin
         ox, oy = (int(rng.integers(0, region - size + 1)) for _ in range(2))
         degraded = pixelate(_cut(image, rx, ry, region), **params)
         crop = np.ascontiguousarray(degraded[oy:oy + size, ox:ox + size])
