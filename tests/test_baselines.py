@@ -1,0 +1,105 @@
+"""Baselines: real ONNX files (and the biharmonic Python model) checked against independent references."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from pixbench.baselines import cubic_kernel, lanczos_kernel, write_baseline
+from pixbench.cli import app
+from pixbench.errors import ModelError
+from pixbench.registry import UnknownNameError
+from pixbench.runtime import Runner, load_model, resolve_spec
+
+
+@pytest.mark.parametrize("name, pil_filter", [("bicubic", Image.BICUBIC), ("lanczos", Image.LANCZOS)])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_upscalers_match_pillow_away_from_the_border(tmp_path, name, pil_filter, scale):
+    model = load_model(write_baseline(name, tmp_path / f"{name}.onnx", scale=scale))
+    low = np.random.default_rng(scale).random((14, 18, 3), dtype=np.float32)
+    out = model.run({"x": low.transpose(2, 0, 1)[None]})[0][0].transpose(1, 2, 0)
+    # Reference: Pillow's float ("F" mode) resize, which has no uint8 rounding between its two passes.
+    ref = np.stack([np.asarray(Image.fromarray(low[..., c], "F").resize((18 * scale, 14 * scale), pil_filter))
+                    for c in range(3)], axis=-1)
+    assert out.shape == ref.shape
+    inner = slice(3 * scale, -3 * scale)  # Pillow renormalises at the border where pixbench edge-pads
+    np.testing.assert_allclose(out[inner, inner], ref[inner, inner], atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [cubic_kernel, lanczos_kernel])
+def test_kernel_phases_sum_to_one(kernel):
+    taps, t0 = kernel(4)
+    t = np.arange(t0, t0 + len(taps))
+    for phase in range(4):
+        assert taps[t % 4 == phase].sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_upscaler_through_the_runner_matches_pillow_uint8_interior(tmp_path):
+    model = load_model(write_baseline("bicubic", tmp_path / "b.onnx", scale=2))
+    spec = resolve_spec(model, "depixelate")
+    assert (spec.input, spec.scale, spec.sources["input"]) == ("lowres", 2, "metadata")
+    yy, xx = np.mgrid[0:16, 0:16]
+    low = np.stack([xx * 10, yy * 12, xx + yy * 5], -1).astype(np.uint8)  # smooth: no clipping in Pillow's passes
+    out = Runner(model, spec).restore(np.zeros((32, 32, 3), np.uint8), lowres=low)
+    ref = np.asarray(Image.fromarray(low).resize((32, 32), Image.BICUBIC))
+    assert np.abs(out[6:-6, 6:-6].astype(int) - ref[6:-6, 6:-6]).max() <= 1  # Pillow uses fixed-point weights
+
+
+@pytest.mark.parametrize("task", ["depixelate", "jpeg", "blockcnn", "inpaint"])
+def test_identity_returns_the_degraded_input(tmp_path, task):
+    model = load_model(write_baseline("identity", tmp_path / "i.onnx", task=task))
+    spec = resolve_spec(model, task)
+    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    mask = np.zeros((40, 48), bool)
+    mask[5:15, 5:15] = True
+    out = Runner(model, spec).restore(img, mask=mask if task == "inpaint" else None)
+    np.testing.assert_array_equal(out, img)
+
+
+def test_constant_detector(tmp_path):
+    model = load_model(write_baseline("constant", tmp_path / "c.onnx", value=0.25))
+    out = model.run({"x": np.random.default_rng(0).random((3, 3, 10, 12), dtype=np.float32)})[0]
+    np.testing.assert_allclose(out, np.full((3, 1), 0.25))
+    with pytest.raises(ModelError, match="not a probability"):
+        write_baseline("constant", tmp_path / "bad.onnx", value=2.0)
+
+
+def test_biharmonic_python_model_equals_skimage(tmp_path):
+    from skimage.restoration import inpaint_biharmonic
+
+    path = write_baseline("biharmonic", tmp_path / "bh.json")
+    assert json.loads(path.read_text())["format"] == "pixbench-python-model"
+    model = load_model(path)
+    spec = resolve_spec(model, "inpaint")
+    assert (spec.layout, spec.mask_input, spec.mask_name) == ("nhwc", "separate", "mask")
+    yy, xx = np.mgrid[0:32, 0:32]
+    img = np.stack([xx * 7, yy * 7, (xx + yy) * 3], -1).astype(np.uint8)
+    mask = np.zeros((32, 32), bool)
+    mask[10:18, 12:20] = True
+    holed = img.copy()
+    holed[mask] = 0
+    out = Runner(model, spec).restore(holed, mask=mask)
+    ref = inpaint_biharmonic(holed / 255.0, mask, channel_axis=-1)  # the reference implementation itself
+    np.testing.assert_array_equal(out, np.clip(np.rint(ref * 255), 0, 255).astype(np.uint8))
+    assert np.abs(out[mask].astype(int) - img[mask]).mean() < 3  # a linear ramp is biharmonic: near-exact fill
+
+
+def test_unknown_baseline_suggests_names(tmp_path):
+    with pytest.raises(UnknownNameError, match="did you mean 'lanczos'"):
+        write_baseline("lanczoz", tmp_path / "x.onnx")
+
+
+def test_cli_writes_and_lists(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["baseline", "lanczos", "--scale", "2", "-o", str(tmp_path / "l.onnx")])
+    assert res.exit_code == 0, res.output
+    assert load_model(tmp_path / "l.onnx").props["pixbench.scale"] == "2"
+    res = runner.invoke(app, ["baseline"])
+    assert res.exit_code == 0 and "biharmonic" in res.output
+    res = runner.invoke(app, ["baseline", "bicubic", "--scale", "1", "-o", str(tmp_path / "b.onnx")])
+    assert res.exit_code == 1 and "--scale 1 must be an integer from 2 to 16" in res.output
+    assert not (tmp_path / "b.onnx").exists()
