@@ -1,9 +1,27 @@
-"""`pixbench export` (placeholder until its issue lands)."""
+"""`pixbench export`: a training checkpoint -> one self-contained ONNX file with pixbench metadata."""
 
-from pixbench.cli._common import fail, handle_errors
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pixbench.cli._common import console, handle_errors
 
 
 @handle_errors
-def export() -> None:
-    """Not available yet in this version of pixbench."""
-    raise fail("this command is not available yet")
+def export(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint written by `pixbench train` (RUN_DIR/best.pt or last.pt)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Destination .onnx file (weights inside it; no external .data file)."),
+    atol: float = typer.Option(1e-4, "--atol", min=0.0, help="Largest allowed |onnxruntime - torch| in the parity check; the export fails above it."),
+    exporter: str = typer.Option("torchscript", "--exporter", help="torchscript (fast tracing exporter) or dynamo (torch.export-based)."),
+) -> None:
+    """Export CHECKPOINT to ONNX, write pixbench.* metadata, and check onnxruntime against torch."""
+    from pixbench.export import export_checkpoint
+
+    report = export_checkpoint(checkpoint, output, atol=atol, exporter=exporter)  # type: ignore[arg-type]
+    shape = "dynamic height/width" if report.dynamic_hw else "fixed height/width"
+    console.print(
+        f"wrote {report.path} ({report.size_mb:.2f} MB, {shape}); onnxruntime matches torch within "
+        f"{report.max_abs_diff:.2g} (tolerance {report.atol:g})"
+    )

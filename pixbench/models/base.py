@@ -36,6 +36,7 @@ class ModelSpec:
             ``pixbench.output=probability``), ``image`` for restorers ([0, 1] RGB).
         size_budget_mb: Largest allowed ONNX file size in MB.
         train_crop: Side of the random training crops, or ``None`` to train on whole samples.
+        min_crop: Smallest training crop the architecture accepts.
         crop_align: Crop offsets are multiples of this (8 keeps the JPEG grid; ``0`` means
             "the sample's pixelation factor" so crops keep the block grid).
         default_lr: Adam learning rate used when ``--lr`` is not given.
@@ -54,6 +55,7 @@ class ModelSpec:
     size_budget_mb: float
     train_crop: int | None
     crop_align: int = 1
+    min_crop: int = 8
     default_lr: float = 1e-3
     fixed_hw: tuple[int, int] | None = None
     tiny_args: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
 
 #: Input side (three 8x8 JPEG blocks) and the centre block it predicts.
@@ -66,7 +67,7 @@ class BlockCNN(nn.Module):
 def blockcnn(channels: int = 64, blocks: int = 4) -> BlockCNN:
     """Build the BlockCNN artifact remover."""
     if channels < 2 or blocks < 0:
-        raise ValueError(f"blockcnn: need channels >= 2 and blocks >= 0, got channels={channels}, blocks={blocks}")
+        raise ModelError(f"blockcnn: need channels >= 2 and blocks >= 0, got channels={channels}, blocks={blocks}")
     return BlockCNN(channels=channels, blocks=blocks)
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
 
 # -- blocks ----------------------------------------------------------------------------
@@ -77,9 +78,9 @@ class ESPCN(nn.Module):
 def espcn(scale: int = 4, channels: int = 16) -> ESPCN:
     """Build the ESPCN upscaler for one pixelation factor."""
     if not 2 <= scale <= 32:
-        raise ValueError(f"espcn: scale must be in 2..32, got {scale}")
+        raise ModelError(f"espcn: scale must be in 2..32, got {scale}")
     if channels < 1:
-        raise ValueError(f"espcn: channels must be >= 1, got {channels}")
+        raise ModelError(f"espcn: channels must be >= 1, got {channels}")
     return ESPCN(scale=scale, channels=channels)
 
 

@@ -124,11 +124,11 @@ def mobilenetv2_classifier(
         WeightsNotFoundError: ``pretrained`` is set and the weights file is missing.
     """
     if input_size < 0 or (0 < input_size < 32):
-        raise ValueError(f"mobilenetv2-classifier: input_size must be 0 (keep) or >= 32, got {input_size}")
+        raise ModelError(f"mobilenetv2-classifier: input_size must be 0 (keep) or >= 32, got {input_size}")
     if not 0 <= freeze_depth <= 19:
-        raise ValueError(f"mobilenetv2-classifier: freeze_depth must be in 0..19 (features blocks), got {freeze_depth}")
+        raise ModelError(f"mobilenetv2-classifier: freeze_depth must be in 0..19 (features blocks), got {freeze_depth}")
     if pretrained and width_mult != 1.0:
-        raise ValueError(f"mobilenetv2-classifier: ImageNet weights exist only for width_mult=1.0, got {width_mult}")
+        raise ModelError(f"mobilenetv2-classifier: ImageNet weights exist only for width_mult=1.0, got {width_mult}")
     model = MobileNetV2Classifier(input_size=input_size, width_mult=width_mult, freeze_depth=freeze_depth)
     if pretrained:
         load_imagenet_features(model.features, find_imagenet_weights(weights_path))

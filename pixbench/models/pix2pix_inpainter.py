@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
 from pixbench.models.layers import upsample_to
 
@@ -122,7 +123,7 @@ class PatchDiscriminator(nn.Module):
 def pix2pix_inpainter(width: int = 16, depth: int = 6, max_width: int = 128) -> Pix2PixInpainter:
     """Build the pix2pix U-Net inpainting generator (narrow by default, for CPU training)."""
     if width < 1 or not 2 <= depth <= 8 or max_width < width:
-        raise ValueError(
+        raise ModelError(
             f"pix2pix-inpainter: need width >= 1, depth in 2..8, max_width >= width; "
             f"got width={width}, depth={depth}, max_width={max_width}"
         )
@@ -132,7 +133,7 @@ def pix2pix_inpainter(width: int = 16, depth: int = 6, max_width: int = 128) -> 
 def patch_discriminator(width: int = 16) -> PatchDiscriminator:
     """Build the PatchGAN discriminator that trains with :func:`pix2pix_inpainter`."""
     if width < 1:
-        raise ValueError(f"pix2pix discriminator: width must be >= 1, got {width}")
+        raise ModelError(f"pix2pix discriminator: width must be >= 1, got {width}")
     return PatchDiscriminator(width=width)
 
 
@@ -144,6 +145,7 @@ SPEC = ModelSpec(
     output="image",
     size_budget_mb=20.0,
     train_crop=None,
+    min_crop=32,  # the PatchGAN's 4x4 convolutions need at least 32x32
     default_lr=2e-4,
     tiny_args={"width": 4, "depth": 3, "max_width": 8},
     discriminator=patch_discriminator,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
 from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, upsample_to
 
@@ -68,7 +69,7 @@ class SepUNetDepixelator(nn.Module):
 def sepunet_depixelator(width: int = 8, max_width: int = 64) -> SepUNetDepixelator:
     """Build the separable U-Net depixelator (kept narrow at full resolution for 1080p speed)."""
     if width < 1 or max_width < width:
-        raise ValueError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")
+        raise ModelError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")
     return SepUNetDepixelator(width=width, max_width=max_width)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
 from pixbench.models.layers import SepConvBNReLU
 
@@ -54,7 +55,7 @@ def sepunet_detector(width: int = 8, max_width: int = 256, hidden: int = 64) -> 
     """Build the separable U-Net pixelation detector (a few hundred kB at the defaults)."""
     for name, value in (("width", width), ("max_width", max_width), ("hidden", hidden)):
         if value < 1:
-            raise ValueError(f"sepunet-detector: {name} must be >= 1, got {value}")
+            raise ModelError(f"sepunet-detector: {name} must be >= 1, got {value}")
     return SepUNetDetector(width=width, max_width=max_width, hidden=hidden)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
 from pixbench.models.layers import SepConvBNReLU, upsample_to
 
@@ -64,7 +65,7 @@ class SepUNetRestorer(nn.Module):
 def sepunet_restorer(width: int = 16, depth: int = 3) -> SepUNetRestorer:
     """Build the small separable U-Net restorer."""
     if width < 1 or not 1 <= depth <= 6:
-        raise ValueError(f"sepunet-restorer: need width >= 1 and depth in 1..6, got width={width}, depth={depth}")
+        raise ModelError(f"sepunet-restorer: need width >= 1 and depth in 1..6, got width={width}, depth={depth}")
     return SepUNetRestorer(width=width, depth=depth)
 
 

@@ -1,0 +1,110 @@
+"""Training losses: BCE for detectors, L1/MSE/VGG-19 perceptual for restorers, L1 + GAN for pix2pix.
+
+The perceptual loss compares VGG-19 features at ``block3_conv4``, ``block4_conv1`` and
+``block4_conv2`` (the layers named in the separable U-Net paper, after their ReLU as in
+Keras). It needs torchvision's ImageNet file ``vgg19-dcbb9e9d.pth``, which pixbench never
+downloads: without it, :class:`~pixbench.errors.WeightsNotFoundError` says where to put it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchvision.models import vgg19
+
+from pixbench.errors import ModelError, WeightsNotFoundError
+
+VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
+#: Indices in ``torchvision.models.vgg19().features`` of the ReLUs after block3_conv4,
+#: block4_conv1 and block4_conv2 (convs sit at 16, 19, 21; each ReLU follows its conv).
+VGG_LAYERS = (17, 20, 22)
+RESTORER_LOSSES = ("l1", "mse", "perceptual")
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def find_vgg19_weights(weights_path: str | None) -> Path:
+    """Locate ``vgg19-dcbb9e9d.pth`` (given path, else the torch hub cache).
+
+    Raises:
+        WeightsNotFoundError: The file is in neither place.
+    """
+    if weights_path:
+        path = Path(weights_path)
+        if not path.is_file():
+            raise WeightsNotFoundError(f"--vgg-weights {path}: no such file (expected torchvision's {VGG19_WEIGHTS_FILE})")
+        return path
+    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
+    if not path.is_file():
+        raise WeightsNotFoundError(
+            f"--loss perceptual needs the ImageNet VGG-19 weights {VGG19_WEIGHTS_FILE}; pixbench does not "
+            f"download them: copy the file to {path} or pass --vgg-weights"
+        )
+    return path
+
+
+class VGGPerceptualLoss(nn.Module):
+    """Mean L1 distance between frozen VGG-19 features of output and target, plus pixel L1.
+
+    Args:
+        weights: Path to a torchvision VGG-19 state dict. Every ``features`` tensor up to
+            ``block4_conv2`` must be present with the right shape; others are not used.
+        pixel_weight: Weight of the pixel L1 term that anchors colours.
+    """
+
+    def __init__(self, weights: Path, *, pixel_weight: float = 1.0) -> None:
+        super().__init__()
+        features = vgg19(weights=None).features[: max(VGG_LAYERS) + 1]
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a corrupt file
+            raise ModelError(f"{weights}: cannot read VGG-19 weights: {exc}") from None
+        wanted = {k[len("features."):]: v for k, v in state.items()
+                  if k.startswith("features.") and int(k.split(".")[1]) <= max(VGG_LAYERS)}
+        try:
+            features.load_state_dict(wanted, strict=True)
+        except RuntimeError as exc:
+            raise ModelError(f"{weights}: not torchvision VGG-19 weights: {str(exc).splitlines()[0]}") from None
+        self.features = features.eval().requires_grad_(False)
+        self.pixel_weight = pixel_weight
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def _taps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        x = (x - self.mean) / self.std
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in VGG_LAYERS:
+                out.append(x)
+        return out
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = self.pixel_weight * F.l1_loss(output, target)
+        for a, b in zip(self._taps(output), self._taps(target), strict=True):
+            loss = loss + F.l1_loss(a, b)
+        return loss
+
+
+def restorer_loss(name: str, *, vgg_weights: str | None = None) -> nn.Module:
+    """The pixel loss called ``name``: ``l1``, ``mse`` or ``perceptual``.
+
+    Raises:
+        ModelError: Unknown name.
+        WeightsNotFoundError: ``perceptual`` without the VGG-19 weights file.
+    """
+    if name == "l1":
+        return nn.L1Loss()
+    if name == "mse":
+        return nn.MSELoss()
+    if name == "perceptual":
+        return VGGPerceptualLoss(find_vgg19_weights(vgg_weights))
+    raise ModelError(f"--loss {name!r}: expected one of {', '.join(RESTORER_LOSSES)}")
+
+
+def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of PatchGAN logits against all-real or all-fake labels."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
