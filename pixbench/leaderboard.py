@@ -64,6 +64,7 @@ class Result:
     source: str
     split: str
     samples: int | None
+    limit: int | None
     model_metrics: dict[str, Any]
     degraded_metrics: dict[str, Any]
     hardware: str
@@ -73,8 +74,9 @@ class Result:
         return (self.task, self.recipe, self.version, self.source)
 
     @property
-    def evalset_key(self) -> tuple[str, str, int]:
-        return (self.fingerprint, self.split, -1 if self.samples is None else self.samples)
+    def evalset_key(self) -> tuple[str, str, int, int]:
+        return (self.fingerprint, self.split, -1 if self.samples is None else self.samples,
+                -1 if self.limit is None else self.limit)
 
 
 @dataclass
@@ -160,6 +162,7 @@ def read_result(path: Path) -> Result:
     if task not in TASKS:
         raise ResultFileError(f"{path}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
     samples = (doc.get("dataset") or {}).get("samples")
+    limit = (doc.get("settings") or {}).get("limit")
     metrics = _required(doc, "metrics", path)
     return Result(
         path=path,
@@ -173,6 +176,7 @@ def read_result(path: Path) -> Result:
         source=_source_name(doc["dataset"].get("source")),
         split=str(doc["dataset"].get("split") or "test"),
         samples=int(samples) if isinstance(samples, (int, float)) else None,
+        limit=int(limit) if isinstance(limit, (int, float)) else None,
         model_metrics=_required(doc, "metrics.model", path),
         degraded_metrics=metrics.get("degraded") or {},
         hardware=hardware_label(doc),
@@ -259,14 +263,15 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
             a, b = (group[0] for group in list(evalsets.values())[:2])
             message = (
                 f"{recipe}@{version} on {source}: results disagree on the evaluation set "
-                f"({a.path}: {short(a.fingerprint)}, split {a.split}, {a.samples} samples; "
-                f"{b.path}: {short(b.fingerprint)}, split {b.split}, {b.samples} samples)"
+                f"({a.path}: {_evalset_text(a)}; {b.path}: {_evalset_text(b)})"
             )
             if strict:
                 raise ResultFileError(message + "; rebuild the dataset or re-evaluate so that they match")
             warnings.append(message + "; written as separate tables")
-        for (fingerprint, split, n), group in evalsets.items():
+        for (fingerprint, split, n, limit), group in evalsets.items():
             stem = base if len(evalsets) == 1 else f"{base}-{short(fingerprint, 8)}-{split}-n{n}"
+            if len(evalsets) > 1 and limit >= 0:
+                stem += f"-limit{limit}"
             first = group[0]
             table = Table(task=task, recipe=recipe, version=version, source=source, fingerprint=fingerprint,
                           split=split, samples=first.samples, results=sorted(group, key=_rank_key), stem=stem)
@@ -277,6 +282,11 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
                 )
             tables.append(table)
     return sorted(tables, key=lambda t: t.stem), warnings
+
+
+def _evalset_text(result: Result) -> str:
+    limit = "" if result.limit is None else f", --limit {result.limit}"
+    return f"fingerprint {short(result.fingerprint)}, split {result.split}, {result.samples} samples{limit}"
 
 
 def short(digest: str, n: int = SHORT_HASH) -> str:
@@ -379,7 +389,7 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
         model = result.doc.get("model") or {}
         speed = result.doc.get("speed") or {}
         raw: dict[str, Any] = {"rank": rank, "model": result.model}
-        md: dict[str, str] = {"#": str(rank), "model": result.model.replace("|", "\\|")}
+        md: dict[str, str] = {"#": str(rank), "model": _md(result.model)}
         for csv_name, header, key, kind in TASK_COLUMNS[table.task]:
             raw[csv_name] = metric(result.model_metrics, key)
             md[header] = _fmt(raw[csv_name], kind)
@@ -417,6 +427,11 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
         raw_rows.append(raw)
         md_rows.append(md)
     return raw_rows, md_rows
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _header(task: str, key: str) -> str:
@@ -479,6 +494,14 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
                      f">= {TARGET_FPS:g} FPS at 1080p on the hw shown.")
     else:
         lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
+    for result in table.results:
+        failures = result.doc.get("failures") or {}
+        if isinstance(failures, dict) and failures.get("count"):
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted((failures.get("reasons") or {}).items()))
+            lines.append(f"- {_md(result.model)}: {failures['count']} samples failed"
+                         + (f" ({reasons})" if reasons else "") + "; see its result file.")
+    if table.results[0].limit is not None:
+        lines.append(f"- Scored with `--limit {table.results[0].limit}`: a quick run, not the whole split.")
     lines += [f"- {note}" for note in table.notes]
     if figure:
         lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "",
@@ -493,7 +516,7 @@ def index_markdown(tables: list[Table]) -> str:
         best = t.results[0]
         score = metric(best.model_metrics, primary_metric(t.task))
         shown = _fmt(score, "pct" if t.task == "detect" else "f2")
-        lines.append(f"| {table_title(t)} | {t.task} | {len(t.results)} | {best.model} ({shown}) "
+        lines.append(f"| {_md(table_title(t))} | {t.task} | {len(t.results)} | {_md(best.model)} ({shown}) "
                      f"| [{t.stem}.md](<{t.stem}.md>) | [csv](<{t.stem}.csv>) |")
     return "\n".join(lines) + "\n"
 

@@ -254,3 +254,26 @@ def test_cli(tmp_path):
     assert "Traceback" not in bad.output
     help_text = runner.invoke(app, ["leaderboard", "--help"]).output
     assert "--strict" in help_text and "--zoom" in help_text
+
+
+def test_limited_runs_are_not_ranked_with_full_runs(tmp_path):
+    results = tmp_path / "results"
+    write_result(results, "full", metrics={"psnr": 27.0})
+    write_result(results, "quick", metrics={"psnr": 29.0}, settings={"limit": 4})
+    written, warnings = build_leaderboards([results], tmp_path / "out", figures=False)
+    assert sorted(w.table.stem for w in written) == [
+        "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24", "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4"]
+    assert "--limit 4" in warnings[0]
+    quick = (tmp_path / "out" / "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4.md").read_text()
+    assert "Scored with `--limit 4`" in quick
+
+
+def test_failures_are_noted_and_names_escaped(tmp_path):
+    results = tmp_path / "results"
+    write_result(results, "odd", model="odd|name", metrics={"psnr": 27.0},
+                 failures={"count": 3, "reasons": {"nan": 2, "shape": 1}})
+    build_leaderboards([results], tmp_path / "out", figures=False)
+    md = (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text()
+    assert "| 1 | odd\\|name | 27.00 |" in md
+    assert "odd\\|name: 3 samples failed (nan: 2, shape: 1)" in md
+    assert pd.read_csv(tmp_path / "out" / "depixelate-nearest-v1-kodak.csv")["model"][0] == "odd|name"
