@@ -23,7 +23,7 @@ def recipes(
 
     if show:
         recipe, _ = resolve_recipe(show)
-        console.print(recipe.canonical_yaml(), end="", highlight=False, markup=False)
+        typer.echo(recipe.canonical_yaml(), nl=False)
         return
     table = Table("recipe", "version", "task", "default source", "sha256")
     errors = []
