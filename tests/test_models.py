@@ -1,0 +1,139 @@
+"""Registry-wide model checks: forward, backward, no NaN, ONNX export with parity, size budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from torchvision.models import mobilenet_v2
+
+from pixbench.errors import ModelError, WeightsNotFoundError
+from pixbench.export import PARITY_ATOL, export_model
+from pixbench.models import MODELS
+from pixbench.registry import UnknownNameError
+
+# (C, H, W) of a tiny input per input kind; odd sizes check the U-Nets' any-size path.
+TINY_INPUT = {"full": (3, 45, 67), "masked": (4, 75, 99), "lowres": (3, 9, 11), "triplet": (3, 24, 24)}
+
+
+def _expected_shape(spec, model, n: int) -> tuple[int, ...]:
+    c, h, w = TINY_INPUT[spec.input_kind]
+    if spec.output == "logit":
+        return (n, 1)
+    if spec.input_kind == "lowres":
+        return (n, 3, h * model.scale, w * model.scale)
+    if spec.input_kind == "triplet":
+        return (n, 3, 8, 8)
+    return (n, 3, h, w)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_forward_backward_no_nan(name):
+    spec = MODELS.get(name)
+    torch.manual_seed(0)
+    model = spec.build(spec.tiny_args).train()
+    x = torch.rand(2, *TINY_INPUT[spec.input_kind])
+    y = model(x)
+    assert y.shape == _expected_shape(spec, model, 2)
+    assert torch.isfinite(y).all()
+    if spec.output == "image":
+        assert 0.0 <= float(y.detach().min()) and float(y.detach().max()) <= 1.0
+    y.float().mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(float(g.abs().sum()) > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_export_parity_and_size_budget(name, tmp_path):
+    """The model at its *default* size exports to one file under its budget, and onnxruntime agrees."""
+    spec = MODELS.get(name)
+    torch.manual_seed(0)
+    args = spec.full_args()
+    model = spec.build(args)
+    report = export_model(model, spec, tmp_path / f"{name}.onnx", model_args=args)
+    assert report.max_abs_diff <= PARITY_ATOL
+    assert [p.name for p in tmp_path.iterdir()] == [f"{name}.onnx"]  # single file, no .data, no temp left
+    assert report.size_mb <= spec.size_budget_mb
+    proto = onnx.load(str(report.path), load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert props["pixbench.model"] == name and props["pixbench.layout"] == "nchw" and props["pixbench.range"] == "01"
+    assert report.dynamic_hw == (spec.fixed_hw is None)
+    # a second, independent run at another size: dynamic dims really are dynamic
+    session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, *TINY_INPUT[spec.input_kind])
+    got = session.run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        want = model.eval()(x)
+    if spec.output == "logit":
+        want = torch.sigmoid(want)  # exported detectors declare pixbench.output=probability
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got, want.numpy(), atol=PARITY_ATOL, rtol=0)
+
+
+def test_detector_under_10mb_and_param_counts():
+    # ESPCN parameters by hand: conv5x5 3*16*25+16 = 1216, conv3x3 16*16*9+16 = 2320,
+    # conv2x2 16*16*4+16 = 1040, attention 1x1 16*16+16 = 272, sub-pixel 16*48*9+48 = 6960 -> 11808
+    assert sum(p.numel() for p in MODELS.get("espcn").build().parameters()) == 11808
+    detector = MODELS.get("sepunet-detector").build()
+    assert sum(p.numel() for p in detector.parameters()) * 4 / 1e6 < 10.0  # float32 bytes, the paper's bound
+
+
+def test_espcn_scale_and_blockcnn_shapes():
+    esp = MODELS.get("espcn").build({"scale": 8, "channels": 4})
+    assert esp(torch.rand(1, 3, 5, 7)).shape == (1, 3, 40, 56)
+    block = MODELS.get("blockcnn").build({"channels": 4, "blocks": 1}).eval()
+    x = torch.rand(4, 3, 24, 24)
+    assert block(x).shape == (4, 3, 8, 8)
+    # with a zero tail the model returns the input's centre block unchanged (residual design)
+    torch.nn.init.zeros_(block.tail[-1].weight)
+    torch.nn.init.zeros_(block.tail[-1].bias)
+    torch.testing.assert_close(block(x), x[:, :, 8:16, 8:16])
+
+
+def test_inpainter_keeps_known_pixels():
+    gen = MODELS.get("pix2pix-inpainter").build({"width": 4, "depth": 3, "max_width": 8}).eval()
+    image = torch.rand(1, 3, 40, 40)
+    mask = torch.zeros(1, 1, 40, 40)
+    mask[..., 10:20, 10:20] = 1
+    out = gen(torch.cat([image * (1 - mask), mask], 1))
+    known = mask.expand_as(image) == 0
+    torch.testing.assert_close(out[known], image[known])
+
+
+def test_registry_errors():
+    with pytest.raises(UnknownNameError, match="did you mean 'espcn'"):
+        MODELS.get("espnc")
+    with pytest.raises(ModelError, match="no option 'widht'"):
+        MODELS.get("sepunet-detector").build({"widht": 3})
+    with pytest.raises(ModelError, match="scale must be in 2..32, got 1"):
+        MODELS.get("espcn").build({"scale": 1})
+
+
+def test_mobilenet_pretrained_missing_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    with pytest.raises(WeightsNotFoundError, match="mobilenet_v2-b0353104.pth.*copy the file to"):
+        MODELS.get("mobilenetv2-classifier").build({"pretrained": True})
+    with pytest.raises(WeightsNotFoundError, match="--weights-path .*nope.pth: no such file"):
+        MODELS.get("mobilenetv2-classifier").build({"pretrained": True, "weights_path": str(tmp_path / "nope.pth")})
+
+
+def test_mobilenet_pretrained_loads_given_weights_strictly(tmp_path, monkeypatch):
+    torch.manual_seed(1)
+    reference = mobilenet_v2(weights=None)
+    state = reference.state_dict()
+    cache = tmp_path / "torch" / "hub" / "checkpoints"  # torch.hub.get_dir() is $TORCH_HOME/hub
+    cache.mkdir(parents=True)
+    torch.save(state, cache / "mobilenet_v2-b0353104.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    model = MODELS.get("mobilenetv2-classifier").build({"pretrained": True, "freeze_depth": 5})
+    torch.testing.assert_close(model.features.state_dict(), reference.features.state_dict())
+    assert not any(p.requires_grad for p in model.features[:5].parameters())
+    assert all(p.requires_grad for p in model.features[5:].parameters())
+    # a file missing one feature tensor is refused, not half-loaded
+    broken = {k: v for k, v in state.items() if k != "features.3.conv.1.0.weight"}
+    torch.save(broken, tmp_path / "broken.pth")
+    with pytest.raises(ModelError, match="not MobileNetV2 .*weights"):
+        MODELS.get("mobilenetv2-classifier").build({"pretrained": True, "weights_path": str(tmp_path / "broken.pth")})
