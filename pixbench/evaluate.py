@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pixbench.datasets import open_dataset
-from pixbench.errors import DatasetError, ModelError
+from pixbench.errors import DatasetError, ModelError, PixbenchError
 from pixbench.evaluation import detect as det
 from pixbench.evaluation import report
 from pixbench.evaluation import restore as rest
@@ -39,6 +39,7 @@ class EvaluateOptions:
 
     split: str = "test"
     limit: int | None = None
+    factor: int | None = None
     layout: str | None = None
     range: str | None = None
     channels: str | None = None
@@ -84,18 +85,17 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
     """
     opts = options or EvaluateOptions()
     if opts.limit is not None and opts.limit < 1:
-        raise ModelError(f"--limit {opts.limit} must be at least 1")
+        raise PixbenchError(f"--limit {opts.limit} must be at least 1")
     dataset = open_dataset(dataset_path)
     split = dataset.split(opts.split)
     task = dataset.task
     model = load_model(model_path, threads=opts.threads)
     spec = resolve_spec(model, task, layout=opts.layout, range_=opts.range, channels=opts.channels)
     runner = Runner(model, spec, overlap=opts.overlap)
-    n = len(split) if opts.limit is None else min(opts.limit, len(split))
-    if n == 0:
-        raise DatasetError(f"{dataset.root}: split {opts.split!r} has no samples")
+    indices = _select(split, opts, dataset.root)
+    n = len(indices)
     columns = [c for c in BREAKDOWN_COLUMNS if c in split.metadata.columns]
-    _check_inputs(spec, split.metadata.iloc[:n], model.path.name)
+    _check_inputs(spec, split.metadata.iloc[indices], model.path.name)
     model_doc = {
         "name": model.props.get("pixbench.model") or model.path.stem, "file": model.path.name,
         "sha256": model.sha256, "size_mb": round(model.size_mb, 6), "params": model.params,
@@ -113,11 +113,11 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
                 progress(phase, count[0], total)
         return step
 
-    samples = (split[i] for i in range(n))
+    samples = (split[i] for i in indices)
     doc: dict[str, Any] = {"format": RESULT_FORMAT, "format_version": RESULT_FORMAT_VERSION, "task": task}
     out = Path(output)
     stem = out.name[:-5] if out.name.endswith(".json") else out.name
-    native = tuple(split[0].input.shape[:2])
+    native = tuple(split[indices[0]].input.shape[:2])
     if task == "detect":
         scores = det.score_detection(runner, samples, columns=columns, on_sample=tick("scoring", n))
         overall, by = det.detection_metrics(scores.rows, columns)
@@ -161,7 +161,7 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
                     "recipe": {"name": dataset.recipe_name, "version": dataset.recipe_version},
                     "source": (dataset.info.get("source") or {}).get("name"), "split": opts.split,
                     "samples": n, "split_samples": len(split)},
-        "settings": {"split": opts.split, "limit": opts.limit, "tile": list(spec.tile) if spec.tile else None,
+        "settings": {"split": opts.split, "limit": opts.limit, "factor": opts.factor, "tile": list(spec.tile) if spec.tile else None,
                      "overlap": opts.overlap if spec.tile and task != "blockcnn" else None,
                      "overrides": {"layout": opts.layout, "range": opts.range, "channels": opts.channels},
                      "lpips": opts.lpips, "speed_warmup": opts.warmup, "speed_runs": opts.runs},
@@ -177,6 +177,23 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
     return doc
 
 
+def _select(split: Any, opts: EvaluateOptions, root: Path) -> list[int]:
+    """Indices of the samples to score: those of ``--factor`` (if given), then the first ``--limit``."""
+    meta = split.metadata
+    indices = list(range(len(meta)))
+    if opts.factor is not None:
+        if "factor" not in meta.columns:
+            raise DatasetError(f"{root}: --factor {opts.factor} given, but this dataset has no factor column")
+        indices = [i for i in indices if str(meta["factor"].iloc[i]) == str(opts.factor)]
+        if not indices:
+            have = sorted({str(f) for f in meta["factor"] if str(f)})
+            raise DatasetError(f"{root}: no {opts.split!r} samples with factor {opts.factor}; "
+                               f"factors present: {', '.join(have) or 'none'}")
+    if not indices:
+        raise DatasetError(f"{root}: split {opts.split!r} has no samples")
+    return indices if opts.limit is None else indices[:opts.limit]
+
+
 def _check_inputs(spec: Any, meta: pd.DataFrame, name: str) -> None:
     """Fail before scoring when the dataset cannot give the model what it wants."""
     if spec.input != "lowres":
@@ -187,7 +204,7 @@ def _check_inputs(spec: Any, meta: pd.DataFrame, name: str) -> None:
     factors = sorted({str(f) for f in meta.get("factor", pd.Series(dtype=str)) if str(f) != ""})
     if factors != [str(spec.scale)]:
         raise ModelError(f"{name}: the model upscales by {spec.scale} (pixbench.scale) but the dataset's "
-                         f"factors are {', '.join(factors) or 'unknown'}; use a dataset built with factor {spec.scale}")
+                         f"factors are {', '.join(factors) or 'unknown'}; pass --factor {spec.scale} to score only those samples")
 
 
 def _crop_rule(spec: Any, native: tuple[int, ...]) -> str:

@@ -121,6 +121,21 @@ def test_depixelate_scale_must_match_dataset_factor(tmp_path):
     assert set(doc["breakdown"]["factor"]) == {"4"}
 
 
+def test_factor_selects_samples_of_a_mixed_set(tmp_path):
+    ds = write_tiny_dataset(tmp_path / "ds", "depixelate", n=3, size=32, factor=4)
+    meta = pd.read_csv(ds / "test" / "metadata.csv", keep_default_na=False, dtype=str)
+    meta.loc[0, "factor"] = "2"  # pretend the first sample was pixelated at x2
+    meta.to_csv(ds / "test" / "metadata.csv", index=False)
+    model = write_baseline("lanczos", tmp_path / "l4.onnx", scale=4)
+    with pytest.raises(ModelError, match="factors are 2, 4; pass --factor 4"):
+        evaluate(model, ds, tmp_path / "r.json", QUICK)
+    doc, _ = run(model, ds, tmp_path, EvaluateOptions(speed=False, lpips=False, factor=4))
+    assert doc["dataset"]["samples"] == 2 and doc["settings"]["factor"] == 4
+    assert doc["crops"]["samples"] == ["test0001", "test0002"]
+    with pytest.raises(DatasetError, match="no 'test' samples with factor 8; factors present: 2, 4"):
+        evaluate(model, ds, tmp_path / "r.json", EvaluateOptions(factor=8))
+
+
 def test_blockcnn_triplets_and_whole_images(tmp_path):
     ds = write_tiny_dataset(tmp_path / "ds", "blockcnn", n=2, size=32)
     doc, _ = run(write_baseline("identity", tmp_path / "b.onnx", task="blockcnn"), ds, tmp_path)
@@ -219,16 +234,16 @@ def test_cli_prints_assumptions_and_fails_cleanly(tmp_path):
     model = affine_model(tmp_path / "m.onnx", layout="nhwc")
     runner = CliRunner()
     out = tmp_path / "res" / "m.json"
-    res = runner.invoke(app, ["evaluate", str(model), str(ds), "-o", str(out), "--no-speed", "--no-lpips",
-                              "--limit", "1"])
+    res = runner.invoke(app, ["evaluate", str(model), "--dataset", str(ds), "-o", str(out), "--no-speed",
+                              "--no-lpips", "--limit", "1"])
     assert res.exit_code == 0, res.output
     assert "layout=nhwc (inferred from input shape [?,?,?,3])" in res.output
     assert "range=01 (default)" in res.output and "psnr" in res.output
     assert json.loads(out.read_text())["dataset"]["samples"] == 1
     bad = tmp_path / "bad.onnx"
     bad.write_text("hello")
-    res = runner.invoke(app, ["evaluate", str(bad), str(ds), "-o", str(tmp_path / "x.json"), "--no-speed"])
+    res = runner.invoke(app, ["evaluate", str(bad), "-d", str(ds), "-o", str(tmp_path / "x.json"), "--no-speed"])
     assert res.exit_code == 1 and "not a loadable ONNX model" in res.output and "Traceback" not in res.output
-    res = runner.invoke(app, ["evaluate", str(model), str(ds), "--layout", "chw", "--no-speed"])
+    res = runner.invoke(app, ["evaluate", str(model), "-d", str(ds), "--layout", "chw", "--no-speed"])
     assert res.exit_code == 1 and "--layout 'chw' is not one of nchw, nhwc" in res.output
     assert not (tmp_path / "x.json").exists()

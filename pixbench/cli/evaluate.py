@@ -1,4 +1,4 @@
-"""`pixbench evaluate MODEL DATASET`: score a model, print a summary, write the result files."""
+"""`pixbench evaluate MODEL --dataset DIR`: score a model, print a summary, write the result files."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ _CHOICES = {"layout": ("nchw", "nhwc"), "range": ("01", "11", "255"), "channels"
 @handle_errors
 def evaluate(
     model: Path = typer.Argument(..., help="The model: an .onnx file, or a Python model file from `pixbench baseline`."),
-    dataset: Path = typer.Argument(..., help="A dataset folder built by `pixbench build-dataset`; its task decides the metrics."),
+    dataset: Path = typer.Option(
+        ..., "--dataset", "-d", help="A dataset folder built by `pixbench build-dataset`; its task decides the metrics."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o",
         help="Result JSON to write (default results/<model>--<dataset>.json); the per-sample CSV and crops PNG go beside it."),
     split: str = typer.Option("test", "--split", help="Dataset split to score: train, val or test."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Score only the first N samples (quick runs)."),
+    factor: Optional[int] = typer.Option(
+        None, "--factor", help="Score only samples of this pixelation factor (a low-res x4 model on a mixed-factor set: --factor 4)."),
     layout: Optional[str] = typer.Option(None, "--layout", help="Override the input layout: nchw or nhwc."),
     range_: Optional[str] = typer.Option(
         None, "--range", help="Override the value range: 01 (float [0,1]), 11 (float [-1,1]) or 255 ([0,255])."),
@@ -45,7 +48,7 @@ def evaluate(
     if runs < 1 or warmup < 0 or overlap < 0:
         raise fail(f"--runs must be >= 1, --warmup and --overlap >= 0 (got {runs}, {warmup}, {overlap})")
     out = output or default_output(model, dataset)
-    opts = EvaluateOptions(split=split, limit=limit, layout=layout, range=range_, channels=channels, overlap=overlap,
+    opts = EvaluateOptions(split=split, limit=limit, factor=factor, layout=layout, range=range_, channels=channels, overlap=overlap,
                            threads=threads, lpips=lpips, speed=speed, runs=runs, warmup=warmup)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
