@@ -246,7 +246,7 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
 
 def _probe(model: Model, spec: ModelSpec) -> None:
     """Run the model once on a small input to learn its output and fail early if it does not fit."""
-    side = CONTEXT if spec.task == "blockcnn" else 32
+    side = CONTEXT if spec.task == "blockcnn" else 64  # 64: deep enough for a few downsamplings
     h, w = spec.tile or (side, side)
     runner = Runner(model, spec)
     x = np.zeros((1, h, w, 1 if spec.channels == "y" else 3), np.float32)
