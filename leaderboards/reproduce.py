@@ -45,8 +45,11 @@ SEED = 0
 #: Training images (BSD68) and test images (Kodak); they do not overlap.
 TRAIN_SOURCE = "folder:../shared/datasets/bsd68"
 TEST_SOURCE = "kodak:../shared/datasets/kodak"
-#: Split of the Kodak build that is scored. The recipe assigns Kodak images to splits by hash.
+#: Split of the Kodak build that is scored. The shipped recipes assign source images to
+#: train/val/test by hash (70/15/15), so this split holds only part of the 24 Kodak photos; when
+#: `build-dataset` can put every image of a source into one split, pass that here via TEST_BUILD_ARGS.
 EVAL_SPLIT = "test"
+TEST_BUILD_ARGS: list[str] = []
 #: Where the published files go (committed) and where the bulky intermediates go (git-ignored).
 TABLES_DIR = Path("leaderboards")
 MODELS_DIR = Path("leaderboards/models")
@@ -56,11 +59,9 @@ WORK_DIR = Path("leaderboards/work")
 CHECKPOINT = "best.pt"
 #: Extension of baseline model files (`pixbench baseline`): ONNX, except Python models such as biharmonic.
 PYTHON_BASELINES = {"biharmonic": ".json"}
-#: Extra `pixbench evaluate` arguments for low-res-grid (x4) models on the depixelate sets, which mix
-#: factors 2, 4 and 8: `evaluate` refuses a `pixbench.scale` that differs from a sample's factor.
-#: Put here however the evaluator restricts a run to the factor-4 samples (or build an x4-only recipe
-#: variant and name it in the benchmark instead).
-X4_EVAL_ARGS: list[str] = []
+#: The depixelate recipes mix factors 2, 4 and 8; their tables score every model on the x4 samples
+#: only, because a low-res-grid model (ESPCN, bicubic, lanczos) upscales by one fixed factor.
+X4 = ["--factor", "4"]
 
 
 @dataclass
@@ -69,8 +70,8 @@ class Trained:
 
     model: str
     epochs: int
-    batch_size: int = 16
-    lr: float = 1e-3
+    batch_size: int | None = None  # None: the harness default
+    lr: float | None = None  # None: the model's own default
     train_args: list[str] = field(default_factory=list)
     eval_args: list[str] = field(default_factory=list)
     name: str = ""
@@ -104,13 +105,24 @@ class Reuse:
 
 
 @dataclass
+class Existing:
+    """A model file already in the repository (not trained by this script), scored as it is."""
+
+    name: str
+    path: str
+    eval_args: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Benchmark:
     """One published table: a recipe, how its datasets are built, and the models scored on it."""
 
     name: str
     recipe: str
-    entries: list[Trained | Baseline | Reuse]
+    entries: list[Trained | Baseline | Reuse | Existing]
     build_args: list[str] = field(default_factory=list)
+    #: `pixbench evaluate` arguments for every model of this benchmark.
+    eval_args: list[str] = field(default_factory=list)
 
 
 #: The published benchmarks. Epochs are sized for a 2-core CPU; see leaderboards/README.md.
@@ -118,23 +130,24 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("detect", "detect", [
         Trained("sepunet-detector", epochs=5),
         Trained("mobilenetv2-classifier", epochs=5),
+        Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
         Baseline("constant", ["--value", "1.0"]),
     ]),
-    Benchmark("depixelate-nearest", "depixelate-nearest", [
+    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=[
         Trained("sepunet-depixelator", epochs=5),
         Trained("sepunet-restorer", epochs=5),
-        Trained("espcn", epochs=10, train_args=["--scale", "4"], name="espcn-x4", eval_args=X4_EVAL_ARGS),
+        Trained("espcn", epochs=10, train_args=["--arg", "scale=4"], name="espcn-x4"),
         Baseline("identity", ["--task", "depixelate"]),
-        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4", eval_args=X4_EVAL_ARGS),
-        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4", eval_args=X4_EVAL_ARGS),
+        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
+        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
     ]),
-    Benchmark("depixelate-lanczos", "depixelate-lanczos", [
+    Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=[
         Trained("sepunet-depixelator", epochs=5),
         Trained("sepunet-restorer", epochs=5),
-        Trained("espcn", epochs=10, train_args=["--scale", "4"], name="espcn-x4", eval_args=X4_EVAL_ARGS),
+        Trained("espcn", epochs=10, train_args=["--arg", "scale=4"], name="espcn-x4"),
         Baseline("identity", ["--task", "depixelate"]),
-        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4", eval_args=X4_EVAL_ARGS),
-        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4", eval_args=X4_EVAL_ARGS),
+        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
+        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
     ]),
     Benchmark("blockcnn-triplets", "blockcnn-triplets", [
         Trained("blockcnn", epochs=5),
@@ -209,8 +222,8 @@ def test_dir(bench: Benchmark, args: argparse.Namespace) -> Path:
 def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
     train_recipes = dict.fromkeys(e.train_recipe or bench.recipe for e in bench.entries if isinstance(e, Trained))
     jobs = [(recipe, train_dir(bench, recipe, args), TRAIN_SOURCE, args.limit_train) for recipe in train_recipes]
-    jobs.append((bench.recipe, test_dir(bench, args), TEST_SOURCE, None))
-    for recipe, out, source, limit in jobs:
+    jobs = [(*job, []) for job in jobs] + [(bench.recipe, test_dir(bench, args), TEST_SOURCE, None, TEST_BUILD_ARGS)]
+    for recipe, out, source, limit, more in jobs:
         if (REPO / out / "dataset.json").is_file() and not args.force:
             print(f"skip build: {out} is complete")
             continue
@@ -218,7 +231,7 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
         extra = ["--limit", str(limit)] if limit else []
         overwrite = ["--overwrite"] if args.force else []
         run("build-dataset", f"recipes/{recipe}.yaml" if shipped.is_file() else recipe, "-o", out,
-            "--source", source, *extra, *overwrite, *bench.build_args)
+            "--source", source, *extra, *overwrite, *bench.build_args, *more)
 
 
 def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argparse.Namespace, steps: set[str]) -> None:
@@ -232,9 +245,10 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
             epochs = args.epochs or entry.epochs
             resume = ["--resume"] if (REPO / run_dir).is_dir() and not args.force else []
             device = ["--device", args.device] if args.device else []
+            batch = ["--batch-size", str(entry.batch_size)] if entry.batch_size else []
+            lr = ["--lr", str(entry.lr)] if entry.lr else []
             run("train", entry.model, "--dataset", dataset, "-o", run_dir, "--epochs", str(epochs),
-                "--batch-size", str(entry.batch_size), "--lr", str(entry.lr), "--seed", str(SEED),
-                *device, *resume, *entry.train_args)
+                *batch, *lr, "--seed", str(SEED), *device, *resume, *entry.train_args)
     if "export" in steps:
         if (REPO / onnx_path).is_file() and not args.force:
             print(f"skip export: {onnx_path} exists")
@@ -242,21 +256,23 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
             run("export", run_dir / CHECKPOINT, "-o", onnx_path)
 
 
-def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse, args: argparse.Namespace) -> Path:
+def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, args: argparse.Namespace) -> Path:
+    if isinstance(entry, Existing):
+        return Path(entry.path)
     if isinstance(entry, Reuse):
         return args.out.models / entry.benchmark / f"{entry.name}.onnx"
     suffix = PYTHON_BASELINES.get(entry.baseline, ".onnx") if isinstance(entry, Baseline) else ".onnx"
     return args.out.models / bench.name / f"{entry.name}{suffix}"
 
 
-def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse, args: argparse.Namespace) -> None:
+def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, args: argparse.Namespace) -> None:
     result = args.out.results / bench.name / f"{entry.name}.json"
     if (REPO / result).is_file() and not args.force:
         print(f"skip evaluate: {result} exists")
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
     run("evaluate", model_path(bench, entry, args), "--dataset", test_dir(bench, args), "--split", EVAL_SPLIT, "-o", result,
-        *limit, *entry.eval_args)
+        *limit, *bench.eval_args, *entry.eval_args)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

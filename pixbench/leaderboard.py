@@ -41,6 +41,8 @@ RESTORATION_TASKS = ("depixelate", "jpeg", "blockcnn", "inpaint")
 TARGET_ACCURACY = 0.90
 TARGET_SIZE_MB = 10.0
 TARGET_FPS = 30.0
+#: Result ``settings`` that select part of a split (``pixbench evaluate --limit/--factor``).
+SUBSET_SETTINGS = ("limit", "factor")
 #: Hex digits kept when a hash is shown in a table.
 SHORT_HASH = 12
 
@@ -64,7 +66,7 @@ class Result:
     source: str
     split: str
     samples: int | None
-    limit: int | None
+    subset: str
     model_metrics: dict[str, Any]
     degraded_metrics: dict[str, Any]
     hardware: str
@@ -74,9 +76,8 @@ class Result:
         return (self.task, self.recipe, self.version, self.source)
 
     @property
-    def evalset_key(self) -> tuple[str, str, int, int]:
-        return (self.fingerprint, self.split, -1 if self.samples is None else self.samples,
-                -1 if self.limit is None else self.limit)
+    def evalset_key(self) -> tuple[str, str, int, str]:
+        return (self.fingerprint, self.split, -1 if self.samples is None else self.samples, self.subset)
 
 
 @dataclass
@@ -162,7 +163,9 @@ def read_result(path: Path) -> Result:
     if task not in TASKS:
         raise ResultFileError(f"{path}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
     samples = (doc.get("dataset") or {}).get("samples")
-    limit = (doc.get("settings") or {}).get("limit")
+    settings = doc.get("settings") or {}
+    # Options of `pixbench evaluate` that score only part of the split; such runs are their own evaluation set.
+    subset = " ".join(f"--{k} {settings[k]}" for k in SUBSET_SETTINGS if settings.get(k) not in (None, ""))
     metrics = _required(doc, "metrics", path)
     return Result(
         path=path,
@@ -176,7 +179,7 @@ def read_result(path: Path) -> Result:
         source=_source_name(doc["dataset"].get("source")),
         split=str(doc["dataset"].get("split") or "test"),
         samples=int(samples) if isinstance(samples, (int, float)) else None,
-        limit=int(limit) if isinstance(limit, (int, float)) else None,
+        subset=subset,
         model_metrics=_required(doc, "metrics.model", path),
         degraded_metrics=metrics.get("degraded") or {},
         hardware=hardware_label(doc),
@@ -268,10 +271,10 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
             if strict:
                 raise ResultFileError(message + "; rebuild the dataset or re-evaluate so that they match")
             warnings.append(message + "; written as separate tables")
-        for (fingerprint, split, n, limit), group in evalsets.items():
+        for (fingerprint, split, n, subset), group in evalsets.items():
             stem = base if len(evalsets) == 1 else f"{base}-{short(fingerprint, 8)}-{split}-n{n}"
-            if len(evalsets) > 1 and limit >= 0:
-                stem += f"-limit{limit}"
+            if len(evalsets) > 1 and subset:
+                stem += "-" + _slug(subset.replace("--", "").replace(" ", ""))
             first = group[0]
             table = Table(task=task, recipe=recipe, version=version, source=source, fingerprint=fingerprint,
                           split=split, samples=first.samples, results=sorted(group, key=_rank_key), stem=stem)
@@ -285,8 +288,8 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
 
 
 def _evalset_text(result: Result) -> str:
-    limit = "" if result.limit is None else f", --limit {result.limit}"
-    return f"fingerprint {short(result.fingerprint)}, split {result.split}, {result.samples} samples{limit}"
+    subset = f", {result.subset}" if result.subset else ""
+    return f"fingerprint {short(result.fingerprint)}, split {result.split}, {result.samples} samples{subset}"
 
 
 def short(digest: str, n: int = SHORT_HASH) -> str:
@@ -313,9 +316,11 @@ TASK_COLUMNS: dict[str, list[tuple[str, str, str, str]]] = {
     "inpaint": [("psnr_hole", "PSNR holes dB", "psnr_hole", "f2"), ("l1_hole", "L1 holes", "l1_hole", "f4"),
                 ("psnr_full", "PSNR full dB", "psnr_full", "f2"), ("ssim", "SSIM", "ssim", "f4")],
 }
-TASK_COLUMNS["blockcnn"] = TASK_COLUMNS["jpeg"]
+#: BlockCNN: whole-image numbers (the model slid over the JPEG grid) plus the score on the 24x24 -> 8x8 blocks.
+TASK_COLUMNS["blockcnn"] = [*TASK_COLUMNS["jpeg"], ("psnr_blocks", "PSNR blocks dB", "triplets.psnr", "f2")]
 #: Restoration metrics whose gain over the degraded input gets a column (L1 is left out: lower is better).
-GAIN_KEYS = {"depixelate": ("psnr", "ssim"), "jpeg": ("psnr", "psnr_b", "ssim"), "blockcnn": ("psnr", "psnr_b", "ssim"),
+GAIN_KEYS = {"depixelate": ("psnr", "ssim"), "jpeg": ("psnr", "psnr_b", "ssim"),
+             "blockcnn": ("psnr", "psnr_b", "ssim", "triplets.psnr"),
              "inpaint": ("psnr_hole", "psnr_full")}
 
 
@@ -326,6 +331,17 @@ def metric(metrics: dict[str, Any], key: str) -> float | None:
         if value is not None:
             return value
     return None
+
+
+def value(result: Result, key: str, *, who: str = "model") -> float | None:
+    """A metric of the model (``who="model"``) or of the degraded input (``"degraded"``).
+
+    Keys ``triplets.<name>`` read the BlockCNN block scores under ``metrics.triplets``.
+    """
+    if key.startswith("triplets."):
+        node = ((result.doc.get("metrics") or {}).get("triplets") or {}).get(who) or {}
+        return metric(node, key.removeprefix("triplets."))
+    return metric(result.model_metrics if who == "model" else result.degraded_metrics, key)
 
 
 def lpips_reason(result: Result) -> str | None:
@@ -361,7 +377,7 @@ def _fmt(value: Any, kind: str) -> str:
 
 
 def _gain(result: Result, key: str) -> float | None:
-    model, degraded = metric(result.model_metrics, key), metric(result.degraded_metrics, key)
+    model, degraded = value(result, key), value(result, key, who="degraded")
     if model is None or degraded is None or math.isinf(model) or math.isinf(degraded):
         return None
     # Rounded so that float noise (0.8 - 0.7 = 0.10000000000000009) does not reach the CSV.
@@ -391,11 +407,12 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
         raw: dict[str, Any] = {"rank": rank, "model": result.model}
         md: dict[str, str] = {"#": str(rank), "model": _md(result.model)}
         for csv_name, header, key, kind in TASK_COLUMNS[table.task]:
-            raw[csv_name] = metric(result.model_metrics, key)
+            raw[csv_name] = value(result, key)
             md[header] = _fmt(raw[csv_name], kind)
         for key in GAIN_KEYS.get(table.task, ()):
-            raw[f"gain_{key}"] = _gain(result, key)
-            md[f"Δ {_header(table.task, key)}"] = _fmt(raw[f"gain_{key}"], "gain")
+            name = _csv_name(table.task, key)
+            raw[f"gain_{name}"] = _gain(result, key)
+            md[f"Δ {_header(table.task, key)}"] = _fmt(raw[f"gain_{name}"], "gain")
         if table.task in RESTORATION_TASKS:
             why = lpips_reason(result)
             raw["lpips"], raw["lpips_note"] = metric(result.model_metrics, "lpips"), why or ""
@@ -432,6 +449,10 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _csv_name(task: str, key: str) -> str:
+    return next(c for c, _, k, _ in TASK_COLUMNS[task] if k == key)
 
 
 def _header(task: str, key: str) -> str:
@@ -472,11 +493,10 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
     )
     lines.append("")
     if table.task in RESTORATION_TASKS:
-        degraded = table.results[0].degraded_metrics
         reference = {h: "" for h in md_rows[0]}
         reference["model"] = "*degraded input*"
         for _, header, key, kind in TASK_COLUMNS[table.task]:
-            reference[header] = _fmt(metric(degraded, key), kind)
+            reference[header] = _fmt(value(table.results[0], key, who="degraded"), kind)
         md_rows = md_rows + [reference]
     lines += _markdown_grid(md_rows)
     lines += ["", "Notes:", ""]
@@ -500,8 +520,8 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted((failures.get("reasons") or {}).items()))
             lines.append(f"- {_md(result.model)}: {failures['count']} samples failed"
                          + (f" ({reasons})" if reasons else "") + "; see its result file.")
-    if table.results[0].limit is not None:
-        lines.append(f"- Scored with `--limit {table.results[0].limit}`: a quick run, not the whole split.")
+    if table.results[0].subset:
+        lines.append(f"- Scored with `{table.results[0].subset}`: only part of the `{table.split}` split.")
     lines += [f"- {note}" for note in table.notes]
     if figure:
         lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "",

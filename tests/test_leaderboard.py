@@ -263,6 +263,10 @@ def test_limited_runs_are_not_ranked_with_full_runs(tmp_path):
     written, warnings = build_leaderboards([results], tmp_path / "out", figures=False)
     assert sorted(w.table.stem for w in written) == [
         "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24", "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4"]
+    # a --factor run is a subset too, even with the same sample count
+    write_result(results, "x4", metrics={"psnr": 26.0}, settings={"limit": None, "factor": 4})
+    written, _ = build_leaderboards([results], tmp_path / "out3", figures=False)
+    assert len(written) == 3 and "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-factor4" in [w.table.stem for w in written]
     assert "--limit 4" in warnings[0]
     quick = (tmp_path / "out" / "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4.md").read_text()
     assert "Scored with `--limit 4`" in quick
@@ -277,3 +281,18 @@ def test_failures_are_noted_and_names_escaped(tmp_path):
     assert "| 1 | odd\\|name | 27.00 |" in md
     assert "odd\\|name: 3 samples failed (nan: 2, shape: 1)" in md
     assert pd.read_csv(tmp_path / "out" / "depixelate-nearest-v1-kodak.csv")["model"][0] == "odd|name"
+
+
+def test_blockcnn_shows_whole_image_and_block_scores(tmp_path):
+    results = tmp_path / "results"
+    triplets = {"n": 64, "model": {"psnr": 30.5}, "degraded": {"psnr": 28.0}}
+    write_result(results, "blockcnn", task="blockcnn", metrics={"psnr": 29.0, "psnr_b": 28.5, "ssim": 0.85},
+                 degraded={"psnr": 27.0, "psnr_b": 25.5, "ssim": 0.8})
+    doc = json.loads((results / "blockcnn.json").read_text())
+    doc["metrics"]["triplets"] = triplets  # as `pixbench evaluate` records the 24x24 -> 8x8 block scores
+    (results / "blockcnn.json").write_text(json.dumps(doc))
+    build_leaderboards([results], tmp_path / "out", figures=False)
+    frame = pd.read_csv(tmp_path / "out" / "blockcnn-triplets-v1-kodak.csv")
+    assert frame["psnr_blocks"].tolist() == [30.5] and frame["gain_psnr_blocks"].tolist() == [2.5]  # 30.5 - 28.0
+    md = (tmp_path / "out" / "blockcnn-triplets-v1-kodak.md").read_text()
+    assert "| *degraded input* | 27.00 | 25.50 | 0.8000 | 28.00 |" in md

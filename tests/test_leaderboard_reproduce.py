@@ -35,7 +35,7 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
         f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-bsd68 --source folder:../shared/datasets/bsd68",
         f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-kodak --source kodak:../shared/datasets/kodak",
         f"pixbench train pix2pix-inpainter --dataset {data}/inpaint-2x75-bsd68 "
-        "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 5 --batch-size 16 --lr 0.001 --seed 0",
+        "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 5 --seed 0",
         "pixbench export leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter/best.pt "
         f"-o {models}/pix2pix-inpainter.onnx",
         f"pixbench evaluate {models}/pix2pix-inpainter.onnx {evaluate}/pix2pix-inpainter.json",
@@ -69,3 +69,10 @@ def test_unknown_benchmark_is_refused(reproduce, capsys):
     with pytest.raises(SystemExit):
         reproduce.main(["--only", "depixelate"])
     assert "unknown benchmark(s) ['depixelate']" in capsys.readouterr().err
+
+
+def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "depixelate-nearest-x4", "--steps", "evaluate"])
+    lines = commands(capsys)
+    assert len(lines) == 6  # 3 trained models and 3 baselines
+    assert all(line.startswith("pixbench evaluate") and line.endswith("--factor 4") for line in lines)
