@@ -1,0 +1,22 @@
+"""Image-quality and classification metrics with stated conventions (see ``docs/metrics.md``).
+
+Every function scores one image pair (or one set of predictions) and returns plain
+Python numbers; dataset means are taken explicitly with :func:`aggregate`.
+"""
+
+from pixbench.metrics.aggregate import aggregate
+from pixbench.metrics.classification import breakdown, classification_metrics
+from pixbench.metrics.perceptual import LPIPS
+from pixbench.metrics.restoration import blocking_effect_factor, masked_metrics, psnr, psnr_b, ssim
+
+__all__ = [
+    "LPIPS",
+    "aggregate",
+    "blocking_effect_factor",
+    "breakdown",
+    "classification_metrics",
+    "masked_metrics",
+    "psnr",
+    "psnr_b",
+    "ssim",
+]

@@ -1,0 +1,236 @@
+"""Full-reference restoration metrics: PSNR, SSIM, PSNR-B and masked (inpainting) errors.
+
+All functions score one image pair and return plain floats; averaging over a
+dataset is done explicitly with :func:`pixbench.metrics.aggregate`. Conventions
+are written out in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pixbench.metrics._inputs import check_channel, check_pair, crop, to_channel
+
+#: SSIM constants of Wang et al. (2004): an 11x11 Gaussian window (radius
+#: ``int(3.5 * 1.5 + 0.5) = 5``, as scikit-image truncates it), sigma 1.5, K1, K2.
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def _psnr_from_mse(mse: float, data_range: float) -> float:
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range * data_range / mse)
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    if a.dtype == np.uint8 and b.dtype == np.uint8:
+        d = np.subtract(a, b, dtype=np.int16).ravel().astype(np.float64)
+        return float(np.dot(d, d)) / d.size  # integer squares: the float64 sum is exact
+    d = np.subtract(a, b, dtype=np.float64).ravel()
+    return float(np.dot(d, d)) / d.size
+
+
+def psnr(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "rgb",
+         crop_border: int = 0) -> float:
+    """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` in dB.
+
+    Args:
+        reference: Ground truth, ``HxWx3`` or ``HxW``, uint8 or float.
+        test: Image to score, same shape.
+        data_range: Peak-to-peak range of the pixel values (255 for uint8, 1.0 for [0, 1]).
+        channel: ``"rgb"`` (MSE over all channels), ``"y"`` (BT.601 full-range luma) or
+            ``"y_studio"`` (BT.601 16-235 luma, the MATLAB/BasicSR convention).
+        crop_border: Pixels dropped from each side before comparing.
+
+    Returns:
+        PSNR in dB; ``math.inf`` for identical images.
+
+    Raises:
+        ValueError: Shapes differ, a dtype or value range is wrong, or an option is invalid.
+    """
+    ref, tst, dr = check_pair(reference, test, data_range)
+    check_channel(channel)
+    if crop_border == 0 and (channel == "rgb" or ref.ndim == 2):
+        return _psnr_from_mse(_mse(ref, tst), dr)
+    a = crop(to_channel(ref, channel, dr), crop_border)
+    b = crop(to_channel(tst, channel, dr), crop_border)
+    return _psnr_from_mse(_mse(a, b), dr)
+
+
+def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "rgb",
+         crop_border: int = 0) -> float:
+    """Mean structural similarity (Wang et al. 2004), as scikit-image computes it.
+
+    Gaussian-weighted local statistics (11x11 window, sigma 1.5, population
+    covariance, K1 = 0.01, K2 = 0.03) on each plane; the SSIM map is averaged over
+    the positions whose window lies wholly inside the image (scikit-image crops 5
+    pixels per side before its mean), then over channels. This equals
+    ``skimage.metrics.structural_similarity(ref, test, gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=data_range, channel_axis=-1)``.
+
+    Args:
+        reference: Ground truth, ``HxWx3`` or ``HxW``, uint8 or float.
+        test: Image to score, same shape.
+        data_range: Peak-to-peak range of the pixel values.
+        channel: ``"rgb"``, ``"y"`` or ``"y_studio"`` (see :func:`psnr`).
+        crop_border: Pixels dropped from each side before computing SSIM.
+
+    Returns:
+        Mean SSIM, at most 1.0.
+
+    Raises:
+        ValueError: Bad inputs, or an image (after cropping) smaller than 11x11.
+    """
+    # Imported here so that importing pixbench.metrics does not load numba.
+    from pixbench.metrics._ssim_kernel import ssim_sums
+
+    ref, tst, dr = check_pair(reference, test, data_range)
+    check_channel(channel)
+    win = 2 * SSIM_RADIUS + 1
+    if ref.ndim == 3 and channel == "rgb" and crop_border == 0:
+        # Fast path: one strided cast per image, straight to float32 planes.
+        shift = _centre(ref[::8, ::8])
+        x = np.subtract(ref.transpose(2, 0, 1), shift, dtype=np.float32)
+        y = np.subtract(tst.transpose(2, 0, 1), shift, dtype=np.float32)
+    else:
+        a = crop(to_channel(ref, channel, dr), crop_border)
+        b = crop(to_channel(tst, channel, dr), crop_border)
+        shift = _centre(a[:, ::8, ::8])
+        x = np.subtract(a, shift, dtype=np.float32)
+        y = np.subtract(b, shift, dtype=np.float32)
+    n_ch, h, w = x.shape
+    if h < win or w < win:
+        raise ValueError(f"SSIM needs images of at least {win}x{win} pixels after cropping, got {h}x{w}")
+    g = _gaussian_window().astype(np.float32)
+    c1 = np.float32((SSIM_K1 * dr) ** 2)
+    c2 = np.float32((SSIM_K2 * dr) ** 2)
+    n_strips = max(1, min(16, (h - win + 1) // 32))
+    sums = ssim_sums(x, y, g, c1, c2, np.float32(shift), n_strips)
+    return float(sums.sum() / (n_ch * (h - win + 1) * (w - win + 1)))
+
+
+def _centre(sample: np.ndarray) -> float:
+    """A constant near the image mean; subtracting it keeps float32 variances accurate.
+
+    Any constant gives the same SSIM in exact arithmetic (the luminance term adds it
+    back), so a subsample's mean is good enough.
+    """
+    return float(sample.mean(dtype=np.float64))
+
+
+def _gaussian_window() -> np.ndarray:
+    """The normalised 1-D Gaussian of scipy.ndimage (sigma 1.5, truncate 3.5 -> 11 taps)."""
+    x = np.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
+    return g / g.sum()
+
+
+def blocking_effect_factor(planes: np.ndarray, block_size: int = 8) -> float:
+    """Blocking effect factor of Yim and Bovik (2011), averaged over planes.
+
+    For each plane, ``D_B`` is the mean squared difference of neighbouring pixels
+    across block boundaries (horizontal and vertical pairs pooled) and ``D_Bc``
+    the same over all other neighbouring pairs; ``BEF = eta * max(D_B - D_Bc, 0)``
+    with ``eta = log2(B) / log2(min(H, W))``. Block boundaries are between pixels
+    ``kB - 1`` and ``kB`` for ``k >= 1``, counted from the top-left corner.
+
+    Args:
+        planes: ``(C, H, W)`` float array.
+        block_size: Block size ``B`` (8 for JPEG).
+    """
+    _, h, w = planes.shape
+    eta = math.log2(block_size) / math.log2(min(h, w))
+    dh = np.diff(planes, axis=2)  # pairs (j, j + 1) along rows
+    dv = np.diff(planes, axis=1)
+    bh = np.arange(1, w) % block_size == 0  # pair (j-1, j) crosses a boundary when j % B == 0
+    bv = np.arange(1, h) % block_size == 0
+    values = []
+    for p in range(planes.shape[0]):
+        sh = dh[p] ** 2
+        sv = dv[p] ** 2
+        cross = sh[:, bh].sum() + sv[bv, :].sum()
+        n_cross = h * int(bh.sum()) + w * int(bv.sum())
+        inner = sh.sum() + sv.sum() - cross
+        n_inner = h * (w - 1) + w * (h - 1) - n_cross
+        d_b = cross / n_cross
+        d_bc = inner / n_inner
+        values.append(eta * (d_b - d_bc) if d_b > d_bc else 0.0)
+    return float(np.mean(values))
+
+
+def psnr_b(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "y",
+           block_size: int = 8) -> float:
+    """PSNR-B of Yim and Bovik (2011): PSNR with the test image's blocking effect added to the MSE.
+
+    ``PSNR-B = 10 log10(data_range^2 / (MSE + BEF(test)))``. The reference image only
+    enters through the MSE. On ``"rgb"`` the MSE is over all channels and the BEF is the
+    mean of the per-channel BEFs.
+
+    Args:
+        reference: Ground truth, ``HxWx3`` or ``HxW``, uint8 or float.
+        test: Decoded (possibly blocky) image, same shape.
+        data_range: Peak-to-peak range of the pixel values.
+        channel: ``"y"`` (default, BT.601 full-range luma), ``"y_studio"`` or ``"rgb"``.
+        block_size: Coding block size (8 for JPEG and BlockCNN).
+
+    Returns:
+        PSNR-B in dB; ``math.inf`` when the images are identical and the test image has no
+        blocking effect.
+
+    Raises:
+        ValueError: Bad inputs, or an image not larger than one block in each direction.
+    """
+    ref, tst, dr = check_pair(reference, test, data_range)
+    check_channel(channel)
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 2:
+        raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
+    h, w = ref.shape[:2]
+    if min(h, w) <= block_size:
+        raise ValueError(f"PSNR-B needs images larger than one {block_size}x{block_size} block, got {h}x{w}")
+    a = to_channel(ref, channel, dr)
+    b = to_channel(tst, channel, dr)
+    mse = _mse(a, b)
+    return _psnr_from_mse(mse + blocking_effect_factor(b, block_size), dr)
+
+
+def masked_metrics(reference: np.ndarray, test: np.ndarray, mask: np.ndarray, *,
+                   data_range: float) -> dict[str, float]:
+    """Errors inside the holes of an inpainting mask and over the whole image.
+
+    Args:
+        reference: Ground truth, ``HxWx3`` or ``HxW``.
+        test: Inpainted image, same shape.
+        mask: ``HxW`` boolean array, True where the hole is (non-bool masks must be 0/1 or 0/255).
+        data_range: Peak-to-peak range of the pixel values.
+
+    Returns:
+        ``mse_hole``, ``l1_hole``, ``psnr_hole`` (over hole pixels, all channels) and
+        ``mse_full``, ``l1_full``, ``psnr_full`` (over every pixel). MSE and L1 are in
+        pixel units of ``data_range``; PSNR is ``inf`` where the MSE is 0.
+
+    Raises:
+        ValueError: Bad inputs, a mask of the wrong shape or values, or a mask with no holes.
+    """
+    ref, tst, dr = check_pair(reference, test, data_range)
+    m = np.asarray(mask)
+    if m.shape != ref.shape[:2]:
+        raise ValueError(f"mask shape {m.shape} does not match the images' HxW {ref.shape[:2]}")
+    if m.dtype != np.bool_:
+        values = np.unique(m)
+        if not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
+            raise ValueError(f"mask must be boolean (True = hole) or 0/1 or 0/255, got values {values[:5].tolist()}")
+        m = m > 0
+    if not m.any():
+        raise ValueError("mask has no hole pixels (all False); hole metrics are undefined")
+    diff = np.subtract(ref, tst, dtype=np.float64)
+    hole = diff[m]
+    out = {}
+    for key, d in (("hole", hole), ("full", diff)):
+        mse = float(np.mean(d * d))
+        out[f"mse_{key}"] = mse
+        out[f"l1_{key}"] = float(np.mean(np.abs(d)))
+        out[f"psnr_{key}"] = _psnr_from_mse(mse, dr)
+    return out
