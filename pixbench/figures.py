@@ -192,7 +192,7 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> Figure:
 
 
 def _score_label(key: str, value: float | None) -> str:
-    from pixbench.leaderboard import _fmt
+    from pixbench.tables import fmt
 
     name = {"psnr": "PSNR", "psnr_hole": "PSNR holes"}.get(key, key)
-    return f"{name} {_fmt(value, 'f2')} dB"
+    return f"{name} {fmt(value, 'f2')} dB"

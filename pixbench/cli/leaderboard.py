@@ -38,7 +38,8 @@ def leaderboard(
     and for restoration tasks DIR/<name>.png. DIR/index.md lists them all.
     Rebuilding from the same results writes the same bytes.
     """
-    from pixbench.leaderboard import build_leaderboards, primary_metric, table_title
+    from pixbench.leaderboard import build_leaderboards, primary_metric
+    from pixbench.tables import table_title
 
     with console.status("building leaderboards") as status:
         written, warnings = build_leaderboards(
