@@ -186,7 +186,7 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> Figure:
     degraded_score = metric(table.results[0].degraded_metrics, metric_key)
     columns = [("degraded input", _score_label(metric_key, degraded_score), reference.degraded), *models,
                ("clean target", "reference", reference.clean)]
-    caption = (f"Rows: crops at the centres of test samples {', '.join(reference.samples)}; "
+    caption = (f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples)}; "
                f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest).")
     return Figure(encode_png(compose(columns, zoom=zoom)), caption, notes)
 

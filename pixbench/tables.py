@@ -86,7 +86,7 @@ def fmt(value: Any, kind: str) -> str:
     if kind == "params":
         return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k" if value >= 1e3 else str(int(value))
     if kind == "mb":
-        return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+        return f"{value:.2f}" if value >= 1 else f"{value:.3f}" if value >= 0.01 else "<0.01"
     return f"{value:.{int(kind[1:])}f}"
 
 
@@ -149,8 +149,9 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
             md["targets"] = ("fail: " + ", ".join(failed)) if failed else (
                 "n/a: " + ", ".join(unknown)) if unknown else "pass"
         link = relative_link(result.path, out_dir)
-        raw["dataset_fingerprint"] = short(result.fingerprint)
-        raw["model_sha256"] = short(result.sha256)
+        # Full values in the CSV: a short hex prefix made only of digits would be read back as a number.
+        raw["dataset_fingerprint"] = result.fingerprint
+        raw["model_sha256"] = result.sha256
         raw["result"] = link
         md["dataset"] = f"`{short(result.fingerprint)}`"
         md["model sha256"] = f"`{short(result.sha256)}`"

@@ -99,7 +99,8 @@ def test_detect_table_ranks_by_accuracy_and_checks_targets(tmp_path):
     assert frame["target_fps"].fillna("").tolist() == ["pass", "pass", ""]
     assert frame["params"].tolist() == [24000] * 3
     assert frame["result"].tolist() == ["../results/big.json", "../results/small.json", "../results/constant.json"]
-    assert frame["dataset_fingerprint"].tolist() == ["a" * 12] * 3
+    assert frame["dataset_fingerprint"].tolist() == [FP_A] * 3
+    assert frame["model_sha256"][0] == ("big".encode().hex() * 64)[:64]
     md = (tmp_path / "out" / "detect-v1-kodak.md").read_text()
     assert "| 1 | big | 97.00% | 97.00% | 97.00% | 97.00% | 3.00% | 0.9950 | 31.0 | H1 | 12.00 | 24.0k |" in md
     assert "fail: size" in md and "fail: accuracy" in md
