@@ -8,7 +8,8 @@ to one result file, which each row links to.
 
 A *benchmark* is task x recipe ``name@version`` x source. Inside one benchmark,
 rows are ranked together only when they were scored on the same *evaluation set*:
-the same dataset fingerprint, split and number of samples. Results of one
+the same dataset fingerprint, split, number of samples and subset options
+(``evaluate --limit/--factor``). Results of one
 benchmark that disagree on any of these are **separated** into their own tables
 (with a warning), or rejected with ``strict=True``; they are never mixed.
 
@@ -251,7 +252,7 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
 
     Raises:
         ResultFileError: ``strict`` is set and one benchmark holds results from
-            different evaluation sets (fingerprint, split or sample count).
+            different evaluation sets (fingerprint, split, sample count or subset).
     """
     benchmarks: dict[tuple, dict[tuple, list[Result]]] = {}
     for result in results:

@@ -21,8 +21,8 @@ def leaderboard(
     ),
     strict: bool = typer.Option(
         False, "--strict",
-        help="Fail when results of one benchmark were scored on different dataset fingerprints, splits or sample "
-             "counts. Without it they are written as separate tables, never ranked together.",
+        help="Fail when results of one benchmark were scored on different dataset fingerprints, splits, sample "
+             "counts or subsets (evaluate --limit/--factor). Without it they are written as separate tables, never ranked together.",
     ),
     figures: bool = typer.Option(
         True, "--figures/--no-figures",
