@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ RANGES = ("01", "11", "255")
 CHANNELS = ("rgb", "y")
 #: BlockCNN maps a 24x24 context to the 8x8 block at its centre.
 BLOCK, CONTEXT = 8, 24
-#: Largest batch of tiles, blocks or crops sent to a model with a dynamic batch axis.
-MAX_BATCH = 64
+#: Largest batch of tiles, blocks or crops sent to a model with a dynamic batch axis, and the
+#: most pixels per batch: bigger batches of big tiles run slower (activations leave the cache).
+MAX_BATCH, MAX_BATCH_PIXELS = 64, 128 * 128
 
 
 @dataclass(frozen=True)
@@ -320,24 +322,36 @@ class Runner:
 
     # -- one batch ----------------------------------------------------------------------------
     def run_raw(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """Run one batch. ``x`` is ``NHWC`` float in [0, 255]; ``mask`` ``NHW1`` with 1 = hole. Returns output 0."""
+        """Run one batch and return output 0 as onnxruntime gives it.
+
+        Args:
+            x: ``NHWC`` values in [0, 255], uint8 or float.
+            mask: ``NHW1``, 1 = hole (inpaint only).
+        """
         spec = self.spec
         mul, add = _TO_MODEL[spec.range]
-        t = x * mul + add
-        if mask is not None:
-            hole = 255.0 if spec.dtype == np.uint8 else 1.0
-            if spec.mask_input == "channel":
-                t = np.concatenate([t, mask * hole], axis=-1)
-        if spec.dtype == np.uint8:
-            t = np.clip(np.rint(t), 0, 255)
-        feeds = {spec.image_input: self._layout_in(t).astype(spec.dtype, copy=False)}
+        n, h, w, c = x.shape
+        hole = 255.0 if spec.dtype == np.uint8 else 1.0
+        channel_mask = mask is not None and spec.mask_input == "channel"
+        cm = c + 1 if channel_mask else c
+        direct = spec.dtype == np.uint8 and x.dtype == np.uint8 and spec.range == "255"  # no arithmetic at all
+        t = np.empty((n, cm, h, w) if spec.layout == "nchw" else (n, h, w, cm), np.uint8 if direct else np.float32)
+        view = t.transpose(0, 2, 3, 1) if spec.layout == "nchw" else t  # NHWC view of the model-layout buffer
+        if direct or mul == 1.0:
+            np.copyto(view[..., :c], x, casting="unsafe")  # one pass: layout change and dtype cast together
+        else:
+            np.multiply(x, np.float32(mul), out=view[..., :c], casting="unsafe")  # the same, scaled
+        if not direct and add != 0.0:
+            view[..., :c] += np.float32(add)
+        if channel_mask:
+            np.copyto(view[..., c:], mask * hole, casting="unsafe")
+        if spec.dtype == np.uint8 and not direct:
+            np.clip(np.rint(t, out=t), 0, 255, out=t)
+        feeds = {spec.image_input: t.astype(spec.dtype, copy=False)}
         if mask is not None and spec.mask_input == "separate":
-            feeds[spec.mask_name] = self._layout_in(mask * (255.0 if spec.dtype == np.uint8 else 1.0)).astype(
-                spec.dtype, copy=False)
+            m = mask.transpose(0, 3, 1, 2) if spec.layout == "nchw" else mask
+            feeds[spec.mask_name] = np.ascontiguousarray(m * hole, dtype=spec.dtype)
         return np.asarray(self.model.run(feeds)[0])
-
-    def _layout_in(self, t: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(t.transpose(0, 3, 1, 2)) if self.spec.layout == "nchw" else t
 
     def output_hw_c(self, out: np.ndarray) -> tuple[int, int, int]:
         """Spatial size and channel count of a 4-D image output in the model's layout."""
@@ -345,40 +359,50 @@ class Runner:
             raise ModelError(f"{self.model.path.name}: expected a 4-D image output, got shape {out.shape}")
         return (out.shape[2], out.shape[3], out.shape[1]) if self.spec.layout == "nchw" else out.shape[1:4]
 
-    def predict(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """Run a batch and return ``NHWC`` float32 in [0, 255] (not clipped).
+    def predict(self, x: np.ndarray, mask: np.ndarray | None = None, *, to_pixels: bool = True) -> np.ndarray:
+        """Run a batch and return ``NHWC`` float32 (may be a strided view of the model's output).
+
+        Args:
+            x: ``NHWC`` values in [0, 255].
+            mask: ``NHW1``, 1 = hole.
+            to_pixels: Convert to [0, 255] (not clipped); ``False`` leaves the model's range.
 
         Raises:
-            ModelError: The output has the wrong shape or holds NaN or Inf (counted per sample by callers).
+            ModelError: The output has the wrong shape (counted per sample by callers). NaN and
+                Inf are caught later, when the image is rounded to uint8.
         """
-        out = self.run_raw(x, mask).astype(np.float32, copy=False)
-        if not np.isfinite(out).all():
-            raise ModelError("output holds NaN or Inf")
+        out = self.run_raw(x, mask)
+        out = out.astype(np.float32) if out.dtype != np.float32 or not out.flags.writeable else out
         h, w, c = self.output_hw_c(out)
         s = self.spec.scale
         want = (BLOCK, BLOCK) if self.spec.task == "blockcnn" else (x.shape[1] * s, x.shape[2] * s)
         if out.shape[0] != x.shape[0] or (h, w) != want:
             raise ModelError(f"output shape {out.shape} does not fit input {x.shape[1:3]} (scale {self.spec.scale})")
-        if self.spec.layout == "nchw":
-            out = out.transpose(0, 2, 3, 1)
         mul, add = _TO_MODEL[self.spec.range]
-        return (out - add) / mul
+        if to_pixels and (mul, add) != (1.0, 0.0):  # in place on the buffer onnxruntime handed over
+            if add:
+                out -= np.float32(add)
+            out *= np.float32(1.0 / mul)
+        return out.transpose(0, 2, 3, 1) if self.spec.layout == "nchw" else out
 
-    def predict_batched(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def predict_batched(self, x: np.ndarray, mask: np.ndarray | None = None, *, to_pixels: bool = True) -> np.ndarray:
         """:meth:`predict` over any number of items, in chunks the model's batch axis accepts."""
-        return self._chunked(self.predict, x, mask)
+        return self._chunked(lambda xb, mb: self.predict(xb, mb, to_pixels=to_pixels), x, mask)
 
     def _chunked(self, fn: Any, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        step = self.spec.batch or MAX_BATCH
-        outs = []
+        return np.concatenate([np.asarray(fn(xb, mb))[:n] for _, n, xb, mb in self._chunks(x, mask)], axis=0)
+
+    def _chunks(self, x: np.ndarray, mask: np.ndarray | None) -> Iterator[tuple[int, int, np.ndarray, Any]]:
+        """``(start, n, batch, mask batch)`` in sizes the model's batch axis accepts; a fixed batch
+        axis gets its last chunk padded by repetition (only the first ``n`` results count)."""
+        step = self.spec.batch or max(1, min(MAX_BATCH, MAX_BATCH_PIXELS // (x.shape[1] * x.shape[2])))
         for i in range(0, len(x), step):
             xb, mb = x[i:i + step], None if mask is None else mask[i:i + step]
             n = len(xb)
-            if self.spec.batch and n < step:  # a fixed batch axis: pad the last chunk by repetition
+            if self.spec.batch and n < step:
                 xb = np.concatenate([xb, np.repeat(xb[-1:], step - n, 0)])
                 mb = None if mb is None else np.concatenate([mb, np.repeat(mb[-1:], step - n, 0)])
-            outs.append(np.asarray(fn(xb, mb))[:n])
-        return np.concatenate(outs, axis=0)
+            yield i, n, xb, mb
 
     # -- whole images -------------------------------------------------------------------------
     def restore(self, image: np.ndarray, *, mask: np.ndarray | None = None,
@@ -400,16 +424,16 @@ class Runner:
         else:
             def apply(x: np.ndarray, mm: np.ndarray | None) -> np.ndarray:
                 return self.predict(x[None], None if mm is None else mm[None])[0]
-        return self._with_luma(src.astype(np.float32), lambda x: apply(x, m))
+        return self._with_luma(src, lambda x: apply(x, m))
 
     def restore_triplets(self, contexts: np.ndarray) -> np.ndarray:
         """BlockCNN: ``(N, 24, 24, 3)`` uint8 contexts -> ``(N, 8, 8, 3)`` uint8 centre blocks."""
-        x = np.asarray(contexts, np.float32)
+        x = np.asarray(contexts)
         if self.spec.channels == "y":
             ycc = rgb_to_ycbcr(x)
             luma = self.predict_batched(ycc[..., :1])
             return to_uint8(ycbcr_to_rgb(np.concatenate([luma, ycc[:, BLOCK:2 * BLOCK, BLOCK:2 * BLOCK, 1:]], -1)))
-        return to_uint8(self.predict_batched(x))
+        return _to_uint8_inplace(self.predict_batched(x))
 
     def detect_raw(self, image: np.ndarray) -> np.ndarray:
         """Raw detector outputs for one image, one row per crop (``(n_crops, k)``).
@@ -418,9 +442,7 @@ class Runner:
         of non-overlapping crops of their size covering the image (the last row and
         column aligned to the far edge; images smaller than the model are edge-padded).
         """
-        x = image.astype(np.float32)
-        if self.spec.channels == "y":
-            x = rgb_to_ycbcr(x)[..., :1]
+        x = rgb_to_ycbcr(image)[..., :1] if self.spec.channels == "y" else image
         if self.spec.tile is None:
             return self.run_raw(x[None]).reshape(1, -1)
         x = _pad_to(x, self.spec.tile)
@@ -428,28 +450,55 @@ class Runner:
         return self._chunked(lambda xb, _: self.run_raw(xb).reshape(len(xb), -1), crops, None)
 
     def _with_luma(self, x: np.ndarray, apply: Any) -> np.ndarray:
+        """Apply to RGB, or to the luma of a Y-only model and put the input's chroma back."""
         if self.spec.channels != "y":
-            return to_uint8(apply(x))
+            return _to_uint8_inplace(apply(x))
         ycc = rgb_to_ycbcr(x)
         luma = apply(ycc[..., :1])
         chroma = ycc[..., 1:] if luma.shape[:2] == ycc.shape[:2] else bicubic_resize(ycc[..., 1:], luma.shape[:2])
-        return to_uint8(ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1)))
+        return _to_uint8_inplace(ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1)))
 
     def _tiled(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Overlapping tiles, blended with linear ramps; returns an ``HxWxC`` float (strided) view.
+
+        Accumulation happens in the model's own layout, so no tile is transposed.
+        """
         (th, tw), s = self.spec.tile, self.spec.scale
+        nchw = self.spec.layout == "nchw"
         h, w = x.shape[:2]
         xp = _pad_to(x, (th, tw))
         ov = (min(self.overlap, th // 4), min(self.overlap, tw // 4))
         tiles, where = _crops(xp, (th, tw), ov)
         mtiles = None if mask is None else _crops(_pad_to(mask, (th, tw)), (th, tw), ov)[0]
-        out = self.predict_batched(tiles, mtiles)
-        weight = (_ramp(th * s, ov[0] * s)[:, None] * _ramp(tw * s, ov[1] * s)[None, :])[..., None]
-        acc = np.zeros((xp.shape[0] * s, xp.shape[1] * s, out.shape[-1]), np.float32)
-        wsum = np.zeros((xp.shape[0] * s, xp.shape[1] * s, 1), np.float32)
-        for tile, (y, x0) in zip(out, where):
-            acc[y * s:(y + th) * s, x0 * s:(x0 + tw) * s] += tile * weight
-            wsum[y * s:(y + th) * s, x0 * s:(x0 + tw) * s] += weight
-        return (acc / wsum)[:h * s, :w * s]
+        wy, wx = _ramp(th * s, ov[0] * s), _ramp(tw * s, ov[1] * s)
+        mul, add = _TO_MODEL[self.spec.range]
+        # One pass weights each tile and converts it to pixels, (out - add) / mul: the -add/mul
+        # part, blended with weights that sum to 1, is added once at the end.
+        weight = wy[:, None] * wx[None, :] * np.float32(1.0 / mul)
+        c = 1 if self.spec.channels == "y" else 3
+        hp, wp = xp.shape[0] * s, xp.shape[1] * s
+        acc = np.zeros((c, hp, wp) if nchw else (hp, wp, c), np.float32)
+        for start, n, xb, mb in self._chunks(tiles, mtiles):
+            out = self.predict(xb, mb, to_pixels=False)[:n]
+            out = out.transpose(0, 3, 1, 2) if nchw else out  # back to the buffer's own layout
+            out *= weight if nchw else weight[..., None]
+            for tile, (y, x0) in zip(out, where[start:start + n]):
+                if nchw:
+                    acc[:, y * s:(y + th) * s, x0 * s:(x0 + tw) * s] += tile
+                else:
+                    acc[y * s:(y + th) * s, x0 * s:(x0 + tw) * s] += tile
+        # The summed weights are separable: the sum over tile rows times the sum over tile columns.
+        wsum_y, wsum_x = np.zeros(hp, np.float32), np.zeros(wp, np.float32)
+        for y in sorted({y for y, _ in where}):
+            wsum_y[y * s:(y + th) * s] += wy
+        for x0 in sorted({x0 for _, x0 in where}):
+            wsum_x[x0 * s:(x0 + tw) * s] += wx
+        acc = acc.transpose(1, 2, 0) if nchw else acc
+        acc = acc[:h * s, :w * s]
+        acc /= (wsum_y[:h * s, None] * wsum_x[None, :w * s])[..., None]
+        if add:
+            acc -= np.float32(add / mul)
+        return acc
 
     def _slide_blocks(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         h, w, c = x.shape
@@ -469,6 +518,19 @@ class Runner:
 def to_uint8(x: np.ndarray) -> np.ndarray:
     """Round and clip float [0, 255] values to uint8, as saving the image would."""
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def _to_uint8_inplace(x: np.ndarray) -> np.ndarray:
+    """:func:`to_uint8` reusing ``x`` (an intermediate the runner owns) as scratch space.
+
+    Raises:
+        ModelError: ``x`` holds NaN or Inf (the model's output did; they survive blending).
+    """
+    if not np.isfinite(x.sum(dtype=np.float64)):  # one pass, no temporary: NaN and Inf propagate into the sum
+        raise ModelError("output holds NaN or Inf")
+    np.rint(x, out=x)
+    np.clip(x, 0, 255, out=x)
+    return x.astype(np.uint8, order="C")
 
 
 def _pad_to(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
