@@ -184,12 +184,19 @@ def _prepare_out(out: Path, key: dict[str, Any], overwrite: bool) -> str:
     if not ours:
         raise DatasetError(f"-o {out}: folder is not empty and is not a pixbench dataset; "
                            "choose a new or empty folder (pixbench never deletes folders it did not write)")
+    if state.is_dir() and not (state / "build.json").is_file() and not info_path.is_file():
+        # killed before the build wrote anything but its working folder
+        shutil.rmtree(state)
+        return _prepare_out(out, key, overwrite)
     old = None
-    if (state / "build.json").is_file():
-        old = json.loads((state / "build.json").read_text(encoding="utf-8"))
-    elif info_path.is_file():
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        old = info.get("build") if info.get("format") == FORMAT_NAME else None
+    try:
+        if (state / "build.json").is_file():
+            old = json.loads((state / "build.json").read_text(encoding="utf-8"))
+        elif info_path.is_file():
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            old = info.get("build") if isinstance(info, dict) and info.get("format") == FORMAT_NAME else None
+    except (OSError, json.JSONDecodeError):
+        old = None  # unreadable: treated as a different dataset
     if old == key and not overwrite:
         return "resume" if state.is_dir() else "complete"
     if not overwrite:
@@ -241,8 +248,8 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
         return BuildResult(out, info, up_to_date=True)
     state = out / BUILD_STATE_DIR
-    (state / "done").mkdir(parents=True, exist_ok=True)
-    (state / "build.json").write_text(json.dumps(key, sort_keys=True), encoding="utf-8")
+    write_bytes_atomic(state / "build.json", json.dumps(key, sort_keys=True).encode())
+    (state / "done").mkdir(exist_ok=True)
     total = _count(src, limit)
     if progress is not None:
         progress.start(total)
@@ -439,8 +446,11 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
         parts = [name.removesuffix(".json") for name, s in included if s == split]
         if not parts:
             continue
-        records = [json.loads((state / "done" / f"{p}.json").read_text(encoding="utf-8")) for p in parts]
-        n = sum(len(r.get("triplets", [])) for r in records)
+        def records() -> Iterator[dict[str, Any]]:
+            for p in parts:
+                yield json.loads((state / "done" / f"{p}.json").read_text(encoding="utf-8"))
+
+        n = sum(len(r.get("triplets", [])) for r in records())
         for suffix, shape, final in (("x", (24, 24, 3), "triplets_input.npy"), ("y", (8, 8, 3), "triplets_target.npy")):
             tmp = state / f"{split}-{final}"
             if n == 0:
@@ -461,7 +471,7 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(TRIPLET_COLUMNS)
             tid = 0
-            for rec in records:
+            for rec in records():
                 for t in rec.get("triplets", []):
                     writer.writerow([tid] + [t[c] for c in TRIPLET_COLUMNS[1:]])
                     tid += 1

@@ -183,6 +183,9 @@ def test_output_folder_rules(tmp_path):
     replaced = build_dataset(tiny_recipe("inpaint"), tmp_path / "out", source=f"folder:{src}", workers=1,
                              overwrite=True)
     assert open_dataset(tmp_path / "out").task == "inpaint" and replaced.processed == 2
+    (tmp_path / "out" / "dataset.json").write_text("{not json")
+    with pytest.raises(DatasetError, match="different dataset \\(an unknown build\\)"):
+        build_dataset(tiny_recipe("inpaint"), tmp_path / "out", source=f"folder:{src}", workers=1)
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
