@@ -156,14 +156,20 @@ def block_starts(axis: AxisGrid, length: int) -> np.ndarray:
 
 
 def recover_lowres(image: np.ndarray, grid: GridEstimate) -> np.ndarray:
-    """The low-resolution grid behind a pixelated image: one pixel per block.
+    """The low-resolution grid behind a pixelated image.
 
-    For replicating upscales every block is constant and this is exact. For
-    interpolating ones the block centre is sampled, the best single point of an
-    interpolated block (its low-res sample position).
+    For replicating upscales every block is constant and one pixel per block is
+    taken: this is exact. For interpolating ones each block is averaged (a box
+    downscale by the estimated factor), which undoes most of the interpolation
+    when the factor is right; the phase is not used there.
     """
     F.check_image(image)
     h, w = image.shape[:2]
+    if not grid.kernel_family == "replicating":
+        from pixbench.forensics.synthetic import resize
+
+        size = (max(1, round(w / grid.x.factor)), max(1, round(h / grid.y.factor)))
+        return np.ascontiguousarray(resize(image, size, "box"))
     ys, xs = block_starts(grid.y, h), block_starts(grid.x, w)
     cy = (ys + np.append(ys[1:], h) - 1) // 2
     cx = (xs + np.append(xs[1:], w) - 1) // 2
