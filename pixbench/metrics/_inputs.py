@@ -87,11 +87,11 @@ def to_channel(image: np.ndarray, channel: str, data_range: float) -> np.ndarray
         return image.astype(np.float64)[None]
     if channel == "rgb":
         return np.moveaxis(image, -1, 0).astype(np.float64)
+    from pixbench.metrics._kernels import luma
+
     weights = _BT601 if channel == "y" else _STUDIO
-    luma = image @ weights  # float64 result for uint8 and float inputs alike
-    if channel == "y_studio":
-        luma += _STUDIO_OFFSET * data_range
-    return luma[None]
+    offset = _STUDIO_OFFSET * data_range if channel == "y_studio" else 0.0
+    return luma(np.ascontiguousarray(image), weights, offset)[None]
 
 
 def crop(planes: np.ndarray, crop_border: int) -> np.ndarray:

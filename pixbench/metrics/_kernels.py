@@ -1,4 +1,6 @@
-"""The fused SSIM kernel: Gaussian moments, SSIM map and its sum in one pass.
+"""Compiled kernels: the fused SSIM pass, and single-pass sums for PSNR and PSNR-B.
+
+The SSIM kernel computes Gaussian moments, the SSIM map and its sum in one pass.
 
 A plain numpy version needs five full-size filtered maps per channel and a dozen
 full-size temporaries, which makes it memory-bound (about as slow as scikit-image).
@@ -20,13 +22,13 @@ def ssim_sums(x, y, g, c1, c2, shift, n_strips):  # pragma: no cover - compiled
     """Sum of the valid SSIM map of each ``(channel, strip)`` job.
 
     Args:
-        x: ``(C, H, W)`` reference, float32 or float64, already shifted by ``-shift``.
+        x: ``(C, H, W)`` float64 reference, already shifted by ``-shift``.
         y: ``(C, H, W)`` test image, same dtype and shift.
         g: 1-D normalised Gaussian window of odd length ``K``.
         c1: ``(K1 * data_range) ** 2``.
         c2: ``(K2 * data_range) ** 2``.
         shift: Constant subtracted from both images; the luminance term adds it back.
-            Centring keeps ``E[x^2] - E[x]^2`` well conditioned in float32.
+            Centring keeps ``E[x^2] - E[x]^2`` well conditioned.
         n_strips: Number of row strips per channel (the unit of parallel work).
 
     Returns:
@@ -100,3 +102,65 @@ def _row_products(xr, yr, dst):  # pragma: no cover - compiled
         dst[1, j] = b
         dst[2, j] = a * a + b * b
         dst[3, j] = a * b
+
+
+@njit(parallel=True, cache=True)
+def squared_error_sum_u8(a, b):  # pragma: no cover - compiled
+    """Exact sum of squared differences of two equally shaped uint8 arrays (flattened)."""
+    fa = a.reshape(-1)
+    fb = b.reshape(-1)
+    n = fa.shape[0]
+    n_chunks = 64
+    parts = np.zeros(n_chunks, np.int64)
+    step = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        acc = 0
+        for i in range(c * step, min(n, (c + 1) * step)):
+            d = np.int64(fa[i]) - np.int64(fb[i])
+            acc += d * d
+        parts[c] = acc
+    return parts.sum()
+
+
+@njit(parallel=True, cache=True)
+def luma(image, weights, offset):  # pragma: no cover - compiled
+    """``HxWx3`` -> ``HxW`` float64: ``offset + sum_c weights[c] * image[..., c]``."""
+    h, w, _ = image.shape
+    out = np.empty((h, w))
+    for i in prange(h):
+        for j in range(w):
+            out[i, j] = offset + weights[0] * image[i, j, 0] + weights[1] * image[i, j, 1] + weights[2] * image[i, j, 2]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def neighbour_sums(plane, block):  # pragma: no cover - compiled
+    """Squared differences of horizontal and vertical neighbours, split by block boundaries.
+
+    Returns ``(sum across boundaries, sum of the other pairs)``; a pair ``(j - 1, j)``
+    crosses a boundary when ``j % block == 0``.
+    """
+    h, w = plane.shape
+    cross = np.zeros(h)
+    inner = np.zeros(h)
+    for i in prange(h):
+        c = 0.0
+        s = 0.0
+        for j in range(1, w):
+            d = plane[i, j] - plane[i, j - 1]
+            if j % block == 0:
+                c += d * d
+            else:
+                s += d * d
+        if i > 0:
+            vert = 0.0
+            for j in range(w):
+                d = plane[i, j] - plane[i - 1, j]
+                vert += d * d
+            if i % block == 0:
+                c += vert
+            else:
+                s += vert
+        cross[i] = c
+        inner[i] = s
+    return cross.sum(), inner.sum()
