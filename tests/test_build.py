@@ -270,3 +270,31 @@ def test_quick_start_parameters_are_pinned(tmp_path):
 
 
 PINNED_FIRST = (3978972757991338048, 16, "bicubic", "lanczos")
+
+
+def test_build_from_a_streamed_hub_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import io
+
+    import datasets
+
+    def png(i):
+        buf = io.BytesIO()
+        Image.fromarray(photo(i)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    rows = {"image": [{"bytes": png(i), "path": None} for i in range(4)] + [{"bytes": b"junk", "path": None}]}
+    table = datasets.Dataset.from_dict(rows, features=datasets.Features({"image": datasets.Image()}))
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    table.to_parquet(str(tmp_path / "hub" / "data" / "train-00000-of-00001.parquet"))
+    folder = write_photos(tmp_path / "src", 4)
+    recipe = tiny_recipe("jpeg")
+    hub = build_dataset(recipe, tmp_path / "a", source=f"hf:{tmp_path / 'hub'}", workers=2).info
+    local = build_dataset(recipe, tmp_path / "b", source=f"folder:{folder}", workers=1).info
+    assert [s["source_id"] for s in hub["skipped"]] == ["train/00000004"]
+    assert "cannot decode image" in hub["skipped"][0]["reason"]
+    # same pixels, same samples: the source ids differ but every sample file is identical
+    files_a = {k: v for k, v in tree(tmp_path / "a").items() if k.endswith(".png")}
+    assert files_a == {k: v for k, v in tree(tmp_path / "b").items() if k.endswith(".png")}
+    assert hub["splits"] == local["splits"]
