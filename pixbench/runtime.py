@@ -33,7 +33,7 @@ CHANNELS = ("rgb", "y")
 BLOCK, CONTEXT = 8, 24
 #: Largest batch of tiles, blocks or crops sent to a model with a dynamic batch axis, and the
 #: most pixels per batch: bigger batches of big tiles run slower (activations leave the cache).
-MAX_BATCH, MAX_BATCH_PIXELS = 64, 128 * 128
+MAX_BATCH, MAX_BATCH_PIXELS = 256, 256 * 256
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def _print_summary(doc: dict[str, Any], out: Path) -> None:
                       f"p90 {speed['latency_ms_p90_1080p']:.1f} ms); native {speed['native_size']} "
                       f"{speed['fps_native']:.1f} FPS", highlight=False)
     model = doc["model"]
-    flops = f"{model['flops_1080p']:.3g}" if model.get("flops_1080p") else "n/a"
+    flops = "n/a" if model.get("flops_1080p") is None else f"{model['flops_1080p']:.3g}"
     console.print(f"size {model['size_mb']:.3f} MB, {model['params']} parameters, FLOPs at 1080p {flops}",
                   highlight=False)
     marks = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "n/a"}
