@@ -27,14 +27,15 @@ def recipes(
         return
     table = Table("recipe", "version", "task", "default source", "sha256")
     errors = []
-    candidates = list(shipped_recipes().values()) + list(files or [])
+    shipped = list(shipped_recipes().values())
+    candidates = shipped + list(files or [])
     for path in candidates:
         try:
             recipe = load_recipe_file(path)
         except RecipeError as exc:
             errors.append(str(exc))
             continue
-        if path.parent == Path(str(shipped_recipes().get(recipe.name, Path()))).parent and path.stem != recipe.name:
+        if path in shipped and path.stem != recipe.name:  # shipped recipes are found by file name
             errors.append(f"{path}: name {recipe.name!r} differs from the file name {path.stem!r}")
             continue
         table.add_row(recipe.name, str(recipe.version), recipe.task, recipe.source, recipe.sha256()[:12])
