@@ -52,7 +52,9 @@ def build_dataset(
         resumed = f", {result.reused} reused from an interrupted run" if result.reused else ""
         console.print(f"[green]built[/green] {parsed.label} in {out} ({result.processed} images processed{resumed})",
                       highlight=False, soft_wrap=True)
-    splits = ", ".join(f"{s}: {c['samples']} samples from {c['source_images']} images" for s, c in info["splits"].items())
+    order = [s for s in ("train", "val", "test") if s in info["splits"]]
+    splits = ", ".join(f"{s}: {info['splits'][s]['samples']} samples from {info['splits'][s]['source_images']} images"
+                       for s in order)
     console.print(f"  task {info['task']}; {splits or 'no samples'}", highlight=False, soft_wrap=True)
     if "triplets" in info:
         console.print("  triplets: " + ", ".join(f"{s}: {n}" for s, n in info["triplets"].items()), highlight=False, soft_wrap=True)
