@@ -337,10 +337,15 @@ class Runner:
         direct = spec.dtype == np.uint8 and x.dtype == np.uint8 and spec.range == "255"  # no arithmetic at all
         t = np.empty((n, cm, h, w) if spec.layout == "nchw" else (n, h, w, cm), np.uint8 if direct else np.float32)
         view = t.transpose(0, 2, 3, 1) if spec.layout == "nchw" else t  # NHWC view of the model-layout buffer
+        dst, src = view[..., :c], x
+        if spec.layout == "nchw" and x.dtype == np.uint8:
+            # Transposing bytes first, then scaling contiguous memory, is about twice as fast as
+            # one strided pass that transposes and converts together.
+            dst, src = t[:, :c], np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         if direct or mul == 1.0:
-            np.copyto(view[..., :c], x, casting="unsafe")  # one pass: layout change and dtype cast together
+            np.copyto(dst, src, casting="unsafe")
         else:
-            np.multiply(x, np.float32(mul), out=view[..., :c], casting="unsafe")  # the same, scaled
+            np.multiply(src, np.float32(mul), out=dst, casting="unsafe")
         if not direct and add != 0.0:
             view[..., :c] += np.float32(add)
         if channel_mask:
