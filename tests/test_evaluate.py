@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from PIL import Image
 from typer.testing import CliRunner
 
