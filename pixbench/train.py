@@ -124,10 +124,10 @@ def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any]) -> None:
             column = ds.split(name).metadata.get("factor") if name in ds.splits else None
             if column is not None:
                 factors |= {int(float(f)) for f in column if str(f) != ""}
-        if factors != {int(args["scale"])}:
+        if int(args["scale"]) not in factors:
             raise ModelError(
-                f"{spec.name} with scale={args['scale']} needs a dataset pixelated by exactly that factor; "
-                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: pass --arg scale=N for a single-factor dataset"
+                f"{spec.name} with scale={args['scale']} trains on the samples pixelated by that factor, but "
+                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: pass --arg scale=N with one of them"
             )
 
 

@@ -82,8 +82,8 @@ def test_task_and_run_folder_errors(datasets, tmp_path):
         train_model("sepunet-detector", datasets["jpeg"], tmp_path / "r")
     with pytest.raises(ModelError, match="--resume: .* has no last.pt"):
         train_model("espcn", datasets["depixelate"], tmp_path / "none", resume=True)
-    # the synthetic depixelate dataset is pixelated by 4; an x8 ESPCN cannot learn it
-    with pytest.raises(ModelError, match=r"scale=8 needs .* factor\(s\) \[4\]"):
+    # the synthetic depixelate dataset is pixelated by 4 only; an x8 ESPCN has nothing to learn from
+    with pytest.raises(ModelError, match=r"scale=8 trains on .* has factor\(s\) \[4\]: pass --arg scale=N"):
         train_model("espcn", datasets["depixelate"], tmp_path / "r", model_args={"scale": 8})
     with pytest.raises(ModelError, match="--crop 16: pix2pix-inpainter needs crops of at least 64"):
         train_model("pix2pix-inpainter", datasets["inpaint"], tmp_path / "r", settings=TrainSettings(crop=16))
@@ -148,3 +148,20 @@ def test_train_command(datasets, tmp_path):
     assert bad.exit_code == 1 and "error:" in bad.output and "Traceback" not in bad.output
     pre = runner.invoke(app, ["train", "espcn", "--dataset", str(datasets["depixelate"]), "-o", str(tmp_path / "y"), "--pretrained"])
     assert pre.exit_code == 1 and "applies to mobilenetv2-classifier" in pre.output
+
+
+def test_lowres_model_trains_on_its_factor_only(tmp_path):
+    from pixbench.datasets import open_dataset
+    from pixbench.training.data import SplitBatches
+
+    root = write_tiny_dataset(tmp_path / "mixed", "depixelate", n=4, size=32)
+    for split in ("train", "val"):
+        meta = pd.read_csv(root / split / "metadata.csv")
+        meta.loc[:1, "factor"] = 2  # two of four samples now claim factor 2
+        meta.to_csv(root / split / "metadata.csv", index=False)
+    spec = MODELS.get("espcn")
+    batches = SplitBatches(open_dataset(root).split("train"), spec, crop=None, scale=4)
+    assert len(batches) == 2
+    assert sum(len(b.input) for b in batches.batches(8)) == 2
+    result = train_model("espcn", root, tmp_path / "run", model_args=_tiny("espcn"), settings=TrainSettings(epochs=1, crop=16))
+    assert result.history[0]["psnr"] > 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from pixbench.datasets import DatasetSplit
@@ -67,8 +68,15 @@ class SplitBatches:
         else:
             self._triplets = None
             self._n = len(split)
+        self._rows = np.arange(self._n)
+        if spec.input_kind == "lowres" and "factor" in split.metadata:
+            # a low-resolution model learns one factor: it trains on that factor's samples only
+            factors = pd.to_numeric(split.metadata["factor"], errors="coerce").to_numpy()
+            self._rows = np.flatnonzero(factors == scale)
+            self._n = len(self._rows)
         if self._n == 0:
-            raise DatasetError(f"{split.root}: split {split.name!r} is empty; nothing to train or validate on")
+            what = f"samples of factor {scale}" if spec.input_kind == "lowres" else "samples"
+            raise DatasetError(f"{split.root}: split {split.name!r} has no {what}; nothing to train or validate on")
 
     def __len__(self) -> int:
         return self._n
@@ -77,7 +85,7 @@ class SplitBatches:
         if self._triplets is not None:
             x, y = self._triplets
             return _chw(np.asarray(x[index])), _chw(np.asarray(y[index])), None
-        s = self.split[index]
+        s = self.split[int(self._rows[index])]
         kind = self.spec.input_kind
         if kind == "full" and s.label is not None:  # detection
             image = s.input
