@@ -102,11 +102,17 @@ def record_name(source_id: str) -> str:
 
 # ---------------------------------------------------------------- worker side
 
-def process_item(item: SourceItem, recipe: Recipe, out: Path) -> dict[str, Any]:
+def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | None = None) -> dict[str, Any]:
     """Make and write every sample of one source image, then its done record.
 
     Unusable inputs (undecodable, too small, failed download or hash) become a
     ``skipped`` record with a one-line reason; they never raise.
+
+    Args:
+        item: The source image.
+        recipe: A validated recipe.
+        out: The dataset folder.
+        split: Put the image into this split instead of the one its hash picks.
     """
     state = out / BUILD_STATE_DIR
     record: dict[str, Any] = {"source_id": item.source_id}
@@ -122,7 +128,7 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path) -> dict[str, Any]:
         record.update(status="skipped", reason=f"smaller than the crop: {w}x{h}, the recipe needs at least {need}x{need}")
         return write_record(state, record_name(item.source_id), record)
     sha = pixel_sha256(pixels)
-    split = assign_split(sha, recipe.splits)
+    split = split or assign_split(sha, recipe.splits)
     rows, trip_x, trip_y, trip_rows = [], [], [], []
     for index in range(recipe.crop.per_image):
         seed = sample_seed(recipe.seed, sha, index)
@@ -154,18 +160,19 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path) -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(recipe: Recipe, out: str) -> None:
-    _WORKER.update(recipe=recipe, out=Path(out))
+def _init_worker(recipe: Recipe, out: str, split: str | None) -> None:
+    _WORKER.update(recipe=recipe, out=Path(out), split=split)
 
 
 def _work(item: SourceItem) -> dict[str, Any]:
-    return process_item(item, _WORKER["recipe"], _WORKER["out"])
+    return process_item(item, _WORKER["recipe"], _WORKER["out"], split=_WORKER["split"])
 
 
 # ---------------------------------------------------------------- main side
 
-def _build_key(recipe: Recipe, spec: str, limit: int | None) -> dict[str, Any]:
-    return {"recipe": recipe.label, "recipe_sha256": recipe.sha256(), "source": spec, "limit": limit}
+def _build_key(recipe: Recipe, spec: str, limit: int | None, split: str | None) -> dict[str, Any]:
+    """What makes two builds the same build (``dataset.json`` ``build``; ``split`` None: by fractions)."""
+    return {"recipe": recipe.label, "recipe_sha256": recipe.sha256(), "source": spec, "limit": limit, "split": split}
 
 
 def _prepare_out(out: Path, key: dict[str, Any], overwrite: bool) -> str:
@@ -197,11 +204,13 @@ def _prepare_out(out: Path, key: dict[str, Any], overwrite: bool) -> str:
             old = info.get("build") if isinstance(info, dict) and info.get("format") == FORMAT_NAME else None
     except (OSError, json.JSONDecodeError):
         old = None  # unreadable: treated as a different dataset
+    if isinstance(old, dict):
+        old = {"split": None, **old}  # keys written before --split existed meant "by fractions"
     if old == key and not overwrite:
         return "resume" if state.is_dir() else "complete"
     if not overwrite:
-        what = (f"recipe {old.get('recipe')} from source {old.get('source')!r}, limit {old.get('limit')}"
-                if isinstance(old, dict) else "an unknown build")
+        what = (f"recipe {old.get('recipe')} from source {old.get('source')!r}, limit {old.get('limit')}, "
+                f"split {old.get('split') or 'by fractions'}" if isinstance(old, dict) else "an unknown build")
         raise DatasetError(f"-o {out}: already holds a different dataset ({what}); "
                            "pass --overwrite to replace it or choose another folder")
     shutil.rmtree(out)
@@ -214,7 +223,7 @@ def _items(source: Any, limit: int | None) -> Iterator[SourceItem]:
 
 
 def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None, limit: int | None = None,
-                  workers: int | None = None, overwrite: bool = False,
+                  split: str | None = None, workers: int | None = None, overwrite: bool = False,
                   progress: ProgressHook | None = None) -> BuildResult:
     """Build (or resume, or confirm) the dataset ``recipe`` makes from ``source``.
 
@@ -223,6 +232,8 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         out: The dataset folder to write.
         source: Source spec overriding the recipe's default (``folder:PATH``, ...).
         limit: Use only the first ``limit`` source images.
+        split: Put every source image into this split (``train``, ``val`` or ``test``)
+            instead of dividing them by the recipe's fractions.
         workers: Worker processes (default: all cores); the output does not depend on it.
         overwrite: Replace a different dataset already in ``out``.
         progress: Receives the number of source images and one ``advance`` per image.
@@ -231,18 +242,21 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         A :class:`BuildResult`; ``info`` is the written ``dataset.json``.
 
     Raises:
-        DatasetError: ``out`` cannot be used (see ``--overwrite``).
+        DatasetError: ``out`` cannot be used (see ``--overwrite``), or a bad
+            ``limit``, ``split`` or ``workers``.
         SourceError: The source cannot be opened or listed.
     """
     out = Path(out)
     if limit is not None and limit < 1:
         raise DatasetError(f"--limit: expected a positive number of images, got {limit}")
+    if split is not None and split not in SPLITS:
+        raise DatasetError(f"--split: expected one of {', '.join(SPLITS)}, got {split!r}")
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise DatasetError(f"--workers: expected 1 or more, got {workers}")
     spec = source or recipe.source
     src = open_source(spec)
-    key = _build_key(recipe, spec, limit)
+    key = _build_key(recipe, spec, limit, split)
     mode = _prepare_out(out, key, overwrite)
     if mode == "complete":
         info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
@@ -270,12 +284,12 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
     if workers == 1:
         processed = 0
         for item in todo():
-            process_item(item, recipe, out)
+            process_item(item, recipe, out, split=split)
             processed += 1
             if progress is not None:
                 progress.advance()
     else:
-        processed = _run_pool(todo(), recipe, out, workers, progress)
+        processed = _run_pool(todo(), recipe, out, workers, progress, split)
     info = _assemble(out, recipe, src, key, names)
     return BuildResult(out, info, processed=processed, reused=reused)
 
@@ -288,12 +302,12 @@ def _count(src: Any, limit: int | None) -> int | None:
 
 
 def _run_pool(items: Iterator[SourceItem], recipe: Recipe, out: Path, workers: int,
-              progress: ProgressHook | None) -> int:
+              progress: ProgressHook | None, split: str | None) -> int:
     """Process ``items`` on ``workers`` processes, at most ``2 * workers`` in flight."""
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     done_count = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(recipe, str(out))) as pool:
+                             initargs=(recipe, str(out), split)) as pool:
         pending: set[Future] = set()
         queue = iter(items)
         try:
@@ -418,7 +432,7 @@ def _assemble(out: Path, recipe: Recipe, src: Any, key: dict[str, Any], names: l
         os.replace(state / f"metadata-{split}.csv", out / split / "metadata.csv")
     triplet_counts = _write_triplets(out, included) if recipe.task == "blockcnn" else None
     _remove_temp_files(out)
-    fingerprint = dataset_fingerprint(out, recipe.sha256())
+    fingerprint = dataset_fingerprint(out, recipe.sha256(), split=key["split"])
     info = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": recipe.task,
         "recipe": {"name": recipe.name, "version": recipe.version, "sha256": recipe.sha256()},
@@ -488,9 +502,15 @@ def _remove_temp_files(out: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-def dataset_fingerprint(root: Path, recipe_sha256: str) -> str:
-    """``sha256:<hex>`` over the recipe hash and every split file's path and SHA-256, sorted."""
+def dataset_fingerprint(root: Path, recipe_sha256: str, *, split: str | None = None) -> str:
+    """``sha256:<hex>`` over the recipe hash, the split override and every split file's path and SHA-256, sorted.
+
+    The ``split`` line is only hashed when a split was forced, so builds by fractions keep
+    the fingerprints they always had.
+    """
     digest = hashlib.sha256(f"recipe {recipe_sha256}\n".encode())
+    if split is not None:
+        digest.update(f"split {split}\n".encode())
     paths = sorted((p.relative_to(root).as_posix(), p) for s in SPLITS if (root / s).is_dir()
                    for p in (root / s).rglob("*") if p.is_file())
     for rel, path in paths:
@@ -503,11 +523,16 @@ def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:
     build = info["build"]
     command = f"pixbench build-dataset {recipe.name} --source {build['source']}"
     command += f" --limit {build['limit']}" if build["limit"] else ""
+    forced = build.get("split")
+    command += f" --split {forced}" if forced else ""
+    placement = (f"Every source image is in split `{forced}` (`--split {forced}`), not divided by the recipe's fractions."
+                 if forced else "Source images are divided among the splits by the recipe's fractions, by pixel hash.")
     lines = [
         f"# {recipe.name} (recipe version {recipe.version})", "", recipe.description or "", "",
         f"Task `{info['task']}`; `input` holds: {info['inputs']}. Built by pixbench {info['pixbench_version']} with:",
         "", f"    {command}", "",
         f"Fingerprint `{info['fingerprint']}` (equal fingerprints mean byte-identical datasets).", "",
+        placement, "",
         "| split | samples | source images |", "| --- | --- | --- |",
         *[f"| {s} | {c['samples']} | {c['source_images']} |" for s, c in info["splits"].items()], "",
         "## Source and licence", "",

@@ -31,6 +31,7 @@ def build_dataset(
     out: Path = typer.Option(..., "-o", "--out", help="Dataset folder to write. Rerunning the same command resumes an interrupted build."),
     source: Optional[str] = typer.Option(None, "--source", help="Image source overriding the recipe's: embedded, folder:PATH, hf:REPO_ID[:split[:column]], urls:FILE, kodak[:PATH]."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N images of the source."),
+    split: Optional[str] = typer.Option(None, "--split", help="Put every source image into this one split (train, val or test) instead of the recipe's fractions, e.g. a test set from Kodak."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores). The output is the same for any number."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different pixbench dataset already in OUT (other folders are never deleted)."),
 ) -> None:
@@ -43,7 +44,7 @@ def build_dataset(
     parsed, path = resolve_recipe(recipe)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
-        result = build(parsed, out, source=source, limit=limit, workers=workers, overwrite=overwrite,
+        result = build(parsed, out, source=source, limit=limit, split=split, workers=workers, overwrite=overwrite,
                        progress=_RichProgress(bar, f"{parsed.label}: source images"))
     info = result.info
     if result.up_to_date:
