@@ -29,6 +29,8 @@ from pixbench.models import MODELS, ModelSpec
 from pixbench.training.losses import gan_loss
 
 TARGET_FPS = 30.0
+#: Speed variants measured after the defaults: the 1080p option of the full-size models.
+VARIANTS = (("sepunet-detector", {"unshuffle": 4}), ("sepunet-depixelator", {"unshuffle": 4}))
 
 
 def _train_batch(spec: ModelSpec, model: nn.Module, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,20 +97,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="training batch size")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps per model")
     parser.add_argument("--runs", type=int, default=5, help="timed 1080p frames per model")
+    parser.add_argument("--no-variants", action="store_true", help="skip the unshuffle speed variants")
     args = parser.parse_args()
+    names = args.models.split(",")
+    todo = [(n, {}) for n in names] + ([] if args.no_variants else [v for v in VARIANTS if v[0] in names])
     print(f"torch threads {torch.get_num_threads()}, onnxruntime threads 2, target {TARGET_FPS:g} FPS at 1080p")
-    print(f"{'model':24} {'params':>9} {'onnx MB':>8} {'train samples/s':>16} {'ORT FPS 1080p':>14} {'vs 30 FPS':>10}")
+    print(f"{'model':32} {'params':>9} {'onnx MB':>8} {'train samples/s':>16} {'ORT FPS 1080p':>14} {'vs 30 FPS':>10}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
+        for name, options in todo:
             spec = MODELS.get(name)
             torch.manual_seed(0)
-            model_args = spec.full_args()
+            model_args = spec.full_args(options)
             model = spec.build(model_args)
             params = sum(p.numel() for p in model.parameters())
             sps = train_samples_per_s(spec, model, batch=args.batch, steps=args.steps)
             report = export_model(model, spec, Path(tmp) / f"{name}.onnx", model_args=model_args)
             fps = fps_1080p(report.path, spec, model, runs=args.runs)
-            print(f"{name:24} {params:9d} {report.size_mb:8.3f} {sps:16.1f} {fps:14.2f} {fps / TARGET_FPS:9.2f}x")
+            label = name + "".join(f"[{k}={v}]" for k, v in options.items())
+            print(f"{label:32} {params:9d} {report.size_mb:8.3f} {sps:16.1f} {fps:14.2f} {fps / TARGET_FPS:9.2f}x")
 
 
 if __name__ == "__main__":

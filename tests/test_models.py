@@ -137,3 +137,20 @@ def test_mobilenet_pretrained_loads_given_weights_strictly(tmp_path, monkeypatch
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(ModelError, match="not MobileNetV2 .*weights"):
         MODELS.get("mobilenetv2-classifier").build({"pretrained": True, "weights_path": str(tmp_path / "broken.pth")})
+
+
+@pytest.mark.parametrize("name", ["sepunet-detector", "sepunet-depixelator"])
+def test_unshuffle_speed_option_exports_at_odd_sizes(name, tmp_path):
+    """The PixelUnshuffle option pads to a multiple of r; onnxruntime must agree on a 45x67 frame."""
+    spec = MODELS.get(name)
+    args = spec.full_args({"width": 4, "max_width": 8, "unshuffle": 4})
+    torch.manual_seed(0)
+    model = spec.build(args).eval()
+    path = export_model(model, spec, tmp_path / "m.onnx", model_args=args).path
+    x = torch.rand(1, 3, 45, 67)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        want = model(x)
+    want = torch.sigmoid(want) if spec.output == "logit" else want
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got, want.numpy(), atol=PARITY_ATOL, rtol=0)

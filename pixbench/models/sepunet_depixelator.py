@@ -5,12 +5,19 @@ upsample, separable conv, BN, ReLU, then *add* the encoder skip) and two transla
 decoders. The last translate decoder has no ReLU: its output is added to the input
 image and passed through a sigmoid. Upsample-then-convolve is used instead of a
 transposed convolution because the paper saw checkerboard artifacts with the latter.
+
+``unshuffle=r`` (default 1, the paper's network) is a speed option: the image is first
+rearranged into ``3*r*r`` channels at ``1/r`` of the resolution (``PixelUnshuffle``), the
+U-Net runs there, and ``PixelShuffle`` restores full size before the residual sigmoid.
+Full-resolution tensors then carry 3 channels instead of ``width``, which is what
+memory-bound 1080p inference on a small CPU pays for (see ``docs/models.md``).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
@@ -40,37 +47,51 @@ class SepUNetDepixelator(nn.Module):
         width: Channels at full resolution; encoder ``i`` has ``width * 2**(i+1)``
             channels, capped at ``max_width``.
         max_width: Largest number of channels in any block.
+        unshuffle: Run the U-Net on ``PixelUnshuffle(unshuffle)`` of the input (1: full resolution).
     """
 
-    def __init__(self, *, width: int, max_width: int) -> None:
+    def __init__(self, *, width: int, max_width: int, unshuffle: int) -> None:
         super().__init__()
+        self.unshuffle = unshuffle
+        io_ch = 3 * unshuffle * unshuffle
         chans = [width] + [min(width * 2 ** (i + 1), max_width) for i in range(5)]
-        self.translate_in = nn.Sequential(SepConvBNReLU(3, width), SepConvBNReLU(width, width))
+        self.translate_in = nn.Sequential(SepConvBNReLU(io_ch, width), SepConvBNReLU(width, width))
         self.encoders = nn.ModuleList(SepConvBNReLU(chans[i], chans[i + 1], stride=2) for i in range(5))
         # decoder i brings level i+1 back to level i, whose skip it adds
         self.decoders = nn.ModuleList(Decoder(chans[i + 1], chans[i]) for i in reversed(range(5)))
         self.translate_mid = SepConvBNReLU(width, width)
-        self.translate_out = SeparableConv2d(width, 3)
+        self.translate_out = SeparableConv2d(width, io_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map a pixelated ``(N, 3, H, W)`` image in [0, 1] to its restoration, any H and W."""
-        skips = [self.translate_in(x)]
+        r = self.unshuffle
+        h, w = x.shape[-2], x.shape[-1]
+        if r > 1:  # pad to a multiple of r (replicating the edge), fold r x r pixels into channels
+            x_in = F.pixel_unshuffle(F.pad(x, (0, (r - w % r) % r, 0, (r - h % r) % r), mode="replicate"), r)
+        else:
+            x_in = x
+        skips = [self.translate_in(x_in)]
         for enc in self.encoders:
             skips.append(enc(skips[-1]))
         y = skips.pop()
         for dec in self.decoders:
             y = dec(y, skips.pop())
-        return torch.sigmoid(self.translate_out(self.translate_mid(y)) + x)
+        y = self.translate_out(self.translate_mid(y))
+        if r > 1:
+            y = F.pixel_shuffle(y, r)[:, :, :h, :w]
+        return torch.sigmoid(y + x)
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
-def sepunet_depixelator(width: int = 8, max_width: int = 64) -> SepUNetDepixelator:
+def sepunet_depixelator(width: int = 8, max_width: int = 64, unshuffle: int = 1) -> SepUNetDepixelator:
     """Build the separable U-Net depixelator (kept narrow at full resolution for 1080p speed)."""
     if width < 1 or max_width < width:
         raise ModelError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")
-    return SepUNetDepixelator(width=width, max_width=max_width)
+    if not 1 <= unshuffle <= 8:
+        raise ModelError(f"sepunet-depixelator: unshuffle must be in 1..8, got {unshuffle}")
+    return SepUNetDepixelator(width=width, max_width=max_width, unshuffle=unshuffle)
 
 
 SPEC = ModelSpec(
@@ -83,6 +104,6 @@ SPEC = ModelSpec(
     train_crop=128,
     crop_align=0,
     default_lr=1e-3,
-    tiny_args={"width": 4, "max_width": 8},
+    tiny_args={"width": 4, "max_width": 8, "unshuffle": 2},
     summary="separable U-Net (2 translate, 5 encoders, 5 upsample+conv decoders, additive skips, residual sigmoid)",
 )
