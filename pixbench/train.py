@@ -131,6 +131,16 @@ def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any]) -> None:
             )
 
 
+@contextlib.contextmanager
+def _shape_errors(spec: ModelSpec, what: str) -> Iterator[None]:
+    """Turn torch's shape errors (an input too small for the network) into one clear line."""
+    try:
+        yield
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{spec.name} cannot run on the {what} ({first}); use larger samples/--crop or a shallower model") from None
+
+
 def _supervised_step(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, b: Batch,
                      device: torch.device) -> float:
     opt.zero_grad(set_to_none=True)
@@ -259,17 +269,19 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
             batch_task = progress.add_task(f"epoch {epoch}", total=steps) if progress else None
             total, count = 0.0, 0
             for b in train_data.batches(settings.batch_size, rng):
-                if disc is not None and opt_d is not None:
-                    loss = _gan_step(net, disc, opt, opt_d, b, device, settings)
-                else:
-                    loss = _supervised_step(net, opt, loss_fn, b, device)
+                with _shape_errors(spec, f"training batch of shape {tuple(b.input.shape)}"):
+                    if disc is not None and opt_d is not None:
+                        loss = _gan_step(net, disc, opt, opt_d, b, device, settings)
+                    else:
+                        loss = _supervised_step(net, opt, loss_fn, b, device)
                 total, count = total + loss * len(b.input), count + len(b.input)
                 if progress and batch_task is not None:
                     progress.advance(batch_task)
             if progress and batch_task is not None:
                 progress.remove_task(batch_task)
-            scores = validate(net, val_data, task=ds.task, batch_size=settings.batch_size, device=device,
-                              loss_fn=nn.BCEWithLogitsLoss() if spec.output == "logit" else nn.L1Loss())
+            with _shape_errors(spec, "validation images"):
+                scores = validate(net, val_data, task=ds.task, batch_size=settings.batch_size, device=device,
+                                  loss_fn=nn.BCEWithLogitsLoss() if spec.output == "logit" else nn.L1Loss())
             row = {"epoch": epoch, "train_loss": total / max(count, 1), **scores, "lr": lr,
                    "seconds": round(time.perf_counter() - t0, 3)}
             history.append(row)

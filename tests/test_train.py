@@ -87,6 +87,9 @@ def test_task_and_run_folder_errors(datasets, tmp_path):
         train_model("espcn", datasets["depixelate"], tmp_path / "r", model_args={"scale": 8})
     with pytest.raises(ModelError, match="--crop 16: pix2pix-inpainter needs crops of at least 64"):
         train_model("pix2pix-inpainter", datasets["inpaint"], tmp_path / "r", settings=TrainSettings(crop=16))
+    # six stride-2 steps cannot run on 32x32 samples: one line, not a torch traceback
+    with pytest.raises(ModelError, match=r"pix2pix-inpainter cannot run on the training batch of shape \(2, 4, 32, 32\)"):
+        train_model("pix2pix-inpainter", datasets["inpaint"], tmp_path / "p", settings=TrainSettings(batch_size=2))
     no_val = write_tiny_dataset(tmp_path / "noval", "jpeg", n=2, size=32, splits=("train", "test"))
     with pytest.raises(DatasetError, match="no 'val' split"):
         train_model("sepunet-restorer", no_val, tmp_path / "r")
