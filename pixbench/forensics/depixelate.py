@@ -108,9 +108,13 @@ def depixelate(image: np.ndarray, session, *, scale: int) -> tuple[np.ndarray, G
     """Full pipeline on one ``HxWx3 uint8`` image with an onnxruntime session of the upscaler.
 
     The grid is estimated, the low-res image recovered, upscaled by ``scale`` and
-    cut (or edge-padded) back to the input size.
+    cut (or edge-padded) back to the input size. For an interpolating upscale the
+    spectral factor estimate is not reliable enough, so the upscaler's own
+    ``scale`` sets the box downscale (see docs/detector.md, "Where it fails").
     """
     est = G.estimate_grid(image, probability=1.0)
+    if est.kernel_family != "replicating":
+        est.x.factor = est.y.factor = float(scale)
     low = G.recover_lowres(image, est)
     out = session.run(None, {"lowres": (low.transpose(2, 0, 1)[None] / 255.0).astype(np.float32)})[0][0]
     out = np.clip(np.round(out.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
