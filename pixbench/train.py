@@ -224,6 +224,9 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
             raise DatasetError(f"{ds.root}: no {name!r} split; training needs train and val (has {', '.join(ds.splits)})")
     device = resolve_device(settings.device)
     crop = settings.crop or spec.train_crop
+    if settings.loss != "l1" and (spec.output == "logit" or spec.discriminator is not None):
+        fixed = "BCE" if spec.output == "logit" else "L1 + GAN"
+        raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
     train_data = SplitBatches(ds.split("train"), spec, crop=crop, scale=args.get("scale"))

@@ -90,6 +90,8 @@ def test_task_and_run_folder_errors(datasets, tmp_path):
     # six stride-2 steps cannot run on 32x32 samples: one line, not a torch traceback
     with pytest.raises(ModelError, match=r"pix2pix-inpainter cannot run on the training batch of shape \(2, 4, 32, 32\)"):
         train_model("pix2pix-inpainter", datasets["inpaint"], tmp_path / "p", settings=TrainSettings(batch_size=2))
+    with pytest.raises(ModelError, match="--loss mse: sepunet-detector always trains with BCE"):
+        train_model("sepunet-detector", datasets["detect"], tmp_path / "r", settings=TrainSettings(loss="mse"))
     no_val = write_tiny_dataset(tmp_path / "noval", "jpeg", n=2, size=32, splits=("train", "test"))
     with pytest.raises(DatasetError, match="no 'val' split"):
         train_model("sepunet-restorer", no_val, tmp_path / "r")
