@@ -14,7 +14,6 @@ for ``blockcnn`` (timed in chunks of 1,024). Other processes share the CPU, so r
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
