@@ -104,3 +104,32 @@ def crop(planes: np.ndarray, crop_border: int) -> np.ndarray:
     if 2 * crop_border >= min(h, w):
         raise ValueError(f"crop_border={crop_border} leaves nothing of a {h}x{w} image")
     return planes[:, crop_border:-crop_border, crop_border:-crop_border]
+
+
+def kernel_layout(image: np.ndarray, channel: str, data_range: float, crop_border: int) -> np.ndarray:
+    """The ``(H, W, C)`` array the compiled kernels read: C-contiguous ``uint8`` or ``float64``.
+
+    ``uint8`` RGB stays ``uint8`` (a view when already contiguous and uncropped), so the
+    kernels convert pixels on the fly; other dtypes become ``float64``. ``"y"`` and
+    ``"y_studio"`` give one luma plane; greyscale images are one plane under every setting.
+    """
+    if image.ndim == 2:
+        planes = image[None]
+    elif channel == "rgb":
+        planes = image.transpose(2, 0, 1)
+    else:
+        planes = to_channel(image, channel, data_range)
+    hwc = crop(planes, crop_border).transpose(1, 2, 0)
+    return np.ascontiguousarray(hwc, dtype=np.uint8 if hwc.dtype == np.uint8 else np.float64)
+
+
+def plane_weights(channel: str, n_channels: int, data_range: float) -> list[tuple[np.ndarray, float]]:
+    """``(weights, offset)`` of each plane a metric compares, for an image with ``n_channels``.
+
+    A plane is ``offset + sum_c weights[c] * image[..., c]``: BT.601 luma for ``"y"`` and
+    ``"y_studio"``, and one-hot weights (each channel as it is) for ``"rgb"`` and greyscale.
+    """
+    if n_channels == 1 or channel == "rgb":
+        return [(np.eye(n_channels)[c], 0.0) for c in range(n_channels)]
+    weights = _BT601 if channel == "y" else _STUDIO
+    return [(weights, _STUDIO_OFFSET * data_range if channel == "y_studio" else 0.0)]

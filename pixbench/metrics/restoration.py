@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from pixbench.metrics._inputs import check_channel, check_pair, crop, to_channel
+from pixbench.metrics._inputs import check_channel, check_pair, crop, kernel_layout, plane_weights, to_channel
 
 #: SSIM constants of Wang et al. (2004): an 11x11 Gaussian window (radius
 #: ``int(3.5 * 1.5 + 0.5) = 5``, as scikit-image truncates it), sigma 1.5, K1, K2.
@@ -19,6 +19,12 @@ SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
+
+# Rows per parallel job. Fixed numbers (never derived from the thread count) so that
+# the jobs, and hence the order in which partial sums are added, never change.
+SSIM_ROWS_PER_JOB = 32
+BLOCK_ROWS_PER_JOB = 64
+_ONE = np.ones(1)
 
 
 def _psnr_from_mse(mse: float, data_range: float) -> float:
@@ -91,25 +97,16 @@ def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel:
 
     ref, tst, dr = check_pair(reference, test, data_range)
     check_channel(channel)
+    x = kernel_layout(ref, channel, dr, crop_border)
+    y = kernel_layout(tst, channel, dr, crop_border)
+    h, w, n_ch = x.shape
     win = 2 * SSIM_RADIUS + 1
-    if ref.ndim == 3 and channel == "rgb" and crop_border == 0:
-        # Fast path: one strided cast per image, straight to planes.
-        shift = _centre(ref[::8, ::8])
-        x = np.subtract(ref.transpose(2, 0, 1), shift, dtype=np.float64)
-        y = np.subtract(tst.transpose(2, 0, 1), shift, dtype=np.float64)
-    else:
-        a = crop(to_channel(ref, channel, dr), crop_border)
-        b = crop(to_channel(tst, channel, dr), crop_border)
-        shift = _centre(a[:, ::8, ::8])
-        x = a - shift
-        y = b - shift
-    n_ch, h, w = x.shape
     if h < win or w < win:
         raise ValueError(f"SSIM needs images of at least {win}x{win} pixels after cropping, got {h}x{w}")
+    shift = _centre(x[::8, ::8])
     # float64 throughout: in float32 the weights' rounding biases E[x^2] - E[x]^2 by
     # about 1e-7 * mean^2 everywhere, which moves the mean SSIM by up to ~5e-6.
-    n_strips = max(1, min(16, (h - win + 1) // 32))
-    sums = ssim_sums(x, y, _gaussian_window(), (SSIM_K1 * dr) ** 2, (SSIM_K2 * dr) ** 2, shift, n_strips)
+    sums = ssim_sums(x, y, _gaussian_window(), (SSIM_K1 * dr) ** 2, (SSIM_K2 * dr) ** 2, shift, SSIM_ROWS_PER_JOB)
     return float(sums.sum() / (n_ch * (h - win + 1) * (w - win + 1)))
 
 
@@ -129,6 +126,17 @@ def _gaussian_window() -> np.ndarray:
     return g / g.sum()
 
 
+def _bef(cross: float, inner: float, h: int, w: int, block_size: int) -> float:
+    """``eta * max(D_B - D_Bc, 0)`` of one plane from its neighbour sums."""
+    eta = math.log2(block_size) / math.log2(min(h, w))
+    # Pairs crossing a boundary: (h rows x (w - 1) // B columns) + (w x (h - 1) // B).
+    n_cross = h * ((w - 1) // block_size) + w * ((h - 1) // block_size)
+    n_inner = h * (w - 1) + w * (h - 1) - n_cross
+    d_b = cross / n_cross
+    d_bc = inner / n_inner
+    return eta * (d_b - d_bc) if d_b > d_bc else 0.0
+
+
 def blocking_effect_factor(planes: np.ndarray, block_size: int = 8) -> float:
     """Blocking effect factor of Yim and Bovik (2011), averaged over planes.
 
@@ -142,19 +150,14 @@ def blocking_effect_factor(planes: np.ndarray, block_size: int = 8) -> float:
         planes: ``(C, H, W)`` float array.
         block_size: Block size ``B`` (8 for JPEG).
     """
-    from pixbench.metrics._kernels import neighbour_sums
+    from pixbench.metrics._kernels import block_sums
 
     _, h, w = planes.shape
-    eta = math.log2(block_size) / math.log2(min(h, w))
-    # Pairs crossing a boundary: (h rows x (w - 1) // B columns) + (w x (h - 1) // B).
-    n_cross = h * ((w - 1) // block_size) + w * ((h - 1) // block_size)
-    n_inner = h * (w - 1) + w * (h - 1) - n_cross
     values = []
     for plane in planes:
-        cross, inner = neighbour_sums(np.ascontiguousarray(plane, dtype=np.float64), block_size)
-        d_b = cross / n_cross
-        d_bc = inner / n_inner
-        values.append(eta * (d_b - d_bc) if d_b > d_bc else 0.0)
+        hwc = np.ascontiguousarray(plane, dtype=np.float64)[:, :, None]
+        _, cross, inner = block_sums(hwc, hwc, _ONE, 0.0, block_size, BLOCK_ROWS_PER_JOB)
+        values.append(_bef(cross, inner, h, w, block_size))
     return float(np.mean(values))
 
 
@@ -180,6 +183,8 @@ def psnr_b(reference: np.ndarray, test: np.ndarray, *, data_range: float, channe
     Raises:
         ValueError: Bad inputs, or an image not larger than one block in each direction.
     """
+    from pixbench.metrics._kernels import block_sums
+
     ref, tst, dr = check_pair(reference, test, data_range)
     check_channel(channel)
     if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 2:
@@ -187,10 +192,18 @@ def psnr_b(reference: np.ndarray, test: np.ndarray, *, data_range: float, channe
     h, w = ref.shape[:2]
     if min(h, w) <= block_size:
         raise ValueError(f"PSNR-B needs images larger than one {block_size}x{block_size} block, got {h}x{w}")
-    a = to_channel(ref, channel, dr)
-    b = to_channel(tst, channel, dr)
-    mse = _mse(a, b)
-    return _psnr_from_mse(mse + blocking_effect_factor(b, block_size), dr)
+    x = kernel_layout(ref, "rgb", dr, 0)
+    y = kernel_layout(tst, "rgb", dr, 0)
+    # One pass per plane: the plane (luma, or one channel by one-hot weights) is formed
+    # on the fly from the pixels, so neither image is converted as a whole.
+    sse = 0.0
+    befs = []
+    for weights, offset in plane_weights(channel, x.shape[2], dr):
+        err, cross, inner = block_sums(x, y, weights, offset, int(block_size), BLOCK_ROWS_PER_JOB)
+        sse += err
+        befs.append(_bef(cross, inner, h, w, int(block_size)))
+    mse = sse / (len(befs) * h * w)
+    return _psnr_from_mse(mse + float(np.mean(befs)), dr)
 
 
 def masked_metrics(reference: np.ndarray, test: np.ndarray, mask: np.ndarray, *,
