@@ -315,6 +315,38 @@ def metric(metrics: dict[str, Any], key: str) -> float | None:
     return None
 
 
+# --------------------------------------------------------------------------- notes written by hand
+
+
+def read_notes(path: str | os.PathLike) -> dict[str, list[str]]:
+    """Read a notes file: a JSON object mapping a table's stem to the notes listed under that table.
+
+    The notes say what result files cannot, for example how long the models were trained.
+
+    Args:
+        path: The JSON file, e.g. ``{"detect-v1-kodak": ["Trained for 3 epochs: not converged."]}``.
+
+    Returns:
+        The notes per table stem.
+
+    Raises:
+        ResultFileError: The file is missing, not JSON, or not an object of string lists.
+    """
+    where = Path(path)
+    try:
+        doc = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultFileError(f"--notes {where}: cannot read it as JSON ({exc})") from exc
+    if not isinstance(doc, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v) for k, v in doc.items()
+    ):
+        raise ResultFileError(
+            f"--notes {where}: expected a JSON object mapping table stems to lists of strings, "
+            'e.g. {"detect-v1-kodak": ["Trained for 3 epochs."]}'
+        )
+    return doc
+
+
 # --------------------------------------------------------------------------- the whole command
 
 
@@ -333,6 +365,7 @@ def build_leaderboards(
     strict: bool = False,
     figures: bool = True,
     zoom: int = 2,
+    notes: dict[str, list[str]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[Written], list[str]]:
     """Read result files and write every table (Markdown, CSV, figure) and an index.
@@ -344,6 +377,7 @@ def build_leaderboards(
             instead of writing them as separate tables.
         figures: Write the visual comparison PNG of each restoration table.
         zoom: Nearest-neighbour magnification of the crops in figures.
+        notes: Extra notes per table stem (:func:`read_notes`), listed under that table.
         progress: Called with each table's stem before it is written.
 
     Returns:
@@ -357,10 +391,16 @@ def build_leaderboards(
     out = Path(out_dir)
     results = [read_result(p) for p in collect_result_files(inputs)]
     tables, warnings = group_results(results, strict=strict)
+    notes = notes or {}
+    unused = sorted(set(notes) - {t.stem for t in tables})
+    if unused:
+        # A stem without results is normal for a partial run; say so in case it is a typo.
+        warnings.append(f"notes for tables that were not written: {', '.join(unused)}")
     written: list[Written] = []
     for table in tables:
         if progress:
             progress(table.stem)
+        table.notes.extend(notes.get(table.stem, []))
         files = []
         figure_name = None
         if figures and table.task in RESTORATION_TASKS:

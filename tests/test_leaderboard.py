@@ -297,3 +297,22 @@ def test_blockcnn_shows_whole_image_and_block_scores(tmp_path):
     assert frame["psnr_blocks"].tolist() == [30.5] and frame["gain_psnr_blocks"].tolist() == [2.5]  # 30.5 - 28.0
     md = (tmp_path / "out" / "blockcnn-triplets-v1-kodak.md").read_text()
     assert "| *degraded input* | 27.00 | 25.50 | 0.8000 | 28.00 |" in md
+
+
+def test_notes_file_adds_lines_under_its_table(tmp_path):
+    detect_results(tmp_path / "results")
+    notes = tmp_path / "notes.json"
+    notes.write_text(json.dumps({"detect-v1-kodak": ["Trained for 2 epochs: not converged."],
+                                 "jpeg-v1-kodak": ["no such table in this run"]}), encoding="utf-8")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["leaderboard", str(tmp_path / "results"), "-o", str(tmp_path / "out"),
+                             "--notes", str(notes)])
+    assert ok.exit_code == 0, ok.output
+    page = (tmp_path / "out" / "detect-v1-kodak.md").read_text(encoding="utf-8")
+    assert "\n- Trained for 2 epochs: not converged.\n" in page
+    assert "notes for tables that were not written: jpeg-v1-kodak" in ok.output
+    notes.write_text('{"detect-v1-kodak": "one string, not a list"}', encoding="utf-8")
+    bad = runner.invoke(app, ["leaderboard", str(tmp_path / "results"), "-o", str(tmp_path / "out"),
+                              "--notes", str(notes)])
+    assert bad.exit_code == 1 and "expected a JSON object mapping table stems to lists of strings" in bad.output
+    assert "Traceback" not in bad.output

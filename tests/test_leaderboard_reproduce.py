@@ -33,7 +33,8 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
     evaluate = f"--dataset {data}/inpaint-2x75-kodak --split test -o {results}"
     assert commands(capsys) == [
         f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-bsd68 --source folder:../shared/datasets/bsd68",
-        f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-kodak --source kodak:../shared/datasets/kodak",
+        f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-kodak --source kodak:../shared/datasets/kodak "
+        "--split test",
         f"pixbench train pix2pix-inpainter --dataset {data}/inpaint-2x75-bsd68 "
         "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 5 --seed 0",
         "pixbench export leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter/best.pt "

@@ -30,6 +30,12 @@ def leaderboard(
              "built from the `<stem>.crops.png` files beside the results.",
     ),
     zoom: int = typer.Option(2, "--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures."),
+    notes: Path | None = typer.Option(
+        None, "--notes",
+        help='JSON file mapping a table stem to notes listed under that table, e.g. '
+             '{"detect-v1-kodak": ["Trained for 3 epochs: not converged."]}: what the result files cannot say.',
+        show_default=False,
+    ),
 ) -> None:
     """Build one leaderboard per benchmark (task x recipe@version x source) from result files.
 
@@ -38,12 +44,13 @@ def leaderboard(
     and for restoration tasks DIR/<name>.png. DIR/index.md lists them all.
     Rebuilding from the same results writes the same bytes.
     """
-    from pixbench.leaderboard import build_leaderboards, primary_metric
+    from pixbench.leaderboard import build_leaderboards, primary_metric, read_notes
     from pixbench.tables import table_title
 
+    extra = read_notes(notes) if notes is not None else None
     with console.status("building leaderboards") as status:
         written, warnings = build_leaderboards(
-            results, out, strict=strict, figures=figures, zoom=zoom,
+            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra,
             progress=lambda stem: status.update(f"writing {stem}"),
         )
     for warning in warnings:
