@@ -22,6 +22,13 @@ def reproduce():
         del sys.modules["reproduce"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_checkout(reproduce, tmp_path, monkeypatch):
+    """Dry runs see a checkout without published or work files, so every step is listed."""
+    (tmp_path / "recipes").symlink_to(REPO_ROOT / "recipes", target_is_directory=True)
+    monkeypatch.setattr(reproduce, "REPO", tmp_path)
+
+
 def commands(capsys) -> list[str]:
     return [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
 
@@ -75,5 +82,8 @@ def test_unknown_benchmark_is_refused(reproduce, capsys):
 def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "depixelate-nearest-x4", "--steps", "evaluate"])
     lines = commands(capsys)
-    assert len(lines) == 6  # 3 trained models and 3 baselines
+    assert len(lines) == 7  # 3 trained models, 3 baselines and grid-upscaler-x4
+    assert ("pixbench evaluate leaderboards/models/grid-upscaler-x4.onnx --dataset "
+            "leaderboards/work/data/depixelate-nearest-x4-kodak --split test -o "
+            "leaderboards/results/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4") in lines
     assert all(line.startswith("pixbench evaluate") and line.endswith("--factor 4") for line in lines)
