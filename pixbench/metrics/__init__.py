@@ -8,6 +8,7 @@ from pixbench.metrics.aggregate import aggregate
 from pixbench.metrics.classification import breakdown, classification_metrics
 from pixbench.metrics.perceptual import LPIPS
 from pixbench.metrics.restoration import blocking_effect_factor, masked_metrics, psnr, psnr_b, ssim
+from pixbench.metrics.threads import get_threads, set_threads
 
 __all__ = [
     "LPIPS",
@@ -15,8 +16,10 @@ __all__ = [
     "blocking_effect_factor",
     "breakdown",
     "classification_metrics",
+    "get_threads",
     "masked_metrics",
     "psnr",
     "psnr_b",
+    "set_threads",
     "ssim",
 ]

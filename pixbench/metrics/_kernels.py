@@ -27,99 +27,176 @@ SSIM_TAPS = 11
 
 
 @njit(inline="always")
-def _row_products(x, y, r, ch, shift, ring, base):  # pragma: no cover - compiled
-    """Products of input row ``r`` into ring rows ``base .. base + 3``.
+def _row_products(x, y, r, c0, n, shift, ring, base):  # pragma: no cover - compiled
+    """Products of ``n`` values of input row ``r`` from flat column ``c0`` into ring rows ``base .. base + 3``.
 
     The SSIM map needs only the sum of the two variances, so ``x^2`` and ``y^2``
     share one filtered moment: the four moments are x, y, x^2 + y^2 and x*y.
     """
-    for j in range(x.shape[1]):
-        a = x[r, j, ch] - shift
-        b = y[r, j, ch] - shift
-        ring[base, j] = a
-        ring[base + 1, j] = b
-        ring[base + 2, j] = a * a + b * b
-        ring[base + 3, j] = a * b
+    # 1-D views with unit stride, so the loop vectorises.
+    xr = x[r, c0:c0 + n]
+    yr = y[r, c0:c0 + n]
+    d0 = ring[base]
+    d1 = ring[base + 1]
+    d2 = ring[base + 2]
+    d3 = ring[base + 3]
+    for q in range(n):
+        a = xr[q] - shift
+        b = yr[q] - shift
+        d0[q] = a
+        d1[q] = b
+        d2[q] = a * a + b * b
+        d3[q] = a * b
+
+
+@njit(inline="always")
+def _vertical_pair(ring, i, va, vb, n, g0, g1, g2, g3, g4, g5):  # pragma: no cover - compiled
+    """Vertical 11-tap filter of the four moments for output rows ``i`` and ``i + 1`` (ring of 12 rows)."""
+    for m in range(4):
+        # Ring rows of input rows i .. i + 11, hoisted out of the inner loop.
+        t0 = ring[4 * (i % 12) + m]
+        t1 = ring[4 * ((i + 1) % 12) + m]
+        t2 = ring[4 * ((i + 2) % 12) + m]
+        t3 = ring[4 * ((i + 3) % 12) + m]
+        t4 = ring[4 * ((i + 4) % 12) + m]
+        t5 = ring[4 * ((i + 5) % 12) + m]
+        t6 = ring[4 * ((i + 6) % 12) + m]
+        t7 = ring[4 * ((i + 7) % 12) + m]
+        t8 = ring[4 * ((i + 8) % 12) + m]
+        t9 = ring[4 * ((i + 9) % 12) + m]
+        t10 = ring[4 * ((i + 10) % 12) + m]
+        t11 = ring[4 * ((i + 11) % 12) + m]
+        a = va[m]
+        b = vb[m]
+        for q in range(n):
+            u1 = t1[q]
+            u2 = t2[q]
+            u3 = t3[q]
+            u4 = t4[q]
+            u5 = t5[q]
+            u6 = t6[q]
+            u7 = t7[q]
+            u8 = t8[q]
+            u9 = t9[q]
+            u10 = t10[q]
+            a[q] = (g5 * u5 + g4 * (u4 + u6) + g3 * (u3 + u7) + g2 * (u2 + u8) + g1 * (u1 + u9)
+                    + g0 * (t0[q] + u10))
+            b[q] = (g5 * u6 + g4 * (u5 + u7) + g3 * (u4 + u8) + g2 * (u3 + u9) + g1 * (u2 + u10)
+                    + g0 * (u1 + t11[q]))
+
+
+def _make_row_ssim(s: int):
+    """The SSIM row sum for pixels ``s`` values apart (``s`` channels), ``s`` fixed at compile time.
+
+    A literal stride keeps every index provably non-negative, so numba adds no
+    negative-index check and the loop vectorises.
+    """
+    o1, o2, o3, o4, o5, o6, o7, o8, o9, o10 = (k * s for k in range(1, 11))
+
+    @njit(inline="always")
+    def row_ssim(v, n_out, g0, g1, g2, g3, g4, g5, shift, c1, c2):  # pragma: no cover - compiled
+        row_sum = 0.0
+        for q in range(n_out):
+            ux = (g5 * v[0, q + o5] + g4 * (v[0, q + o4] + v[0, q + o6]) + g3 * (v[0, q + o3] + v[0, q + o7])
+                  + g2 * (v[0, q + o2] + v[0, q + o8]) + g1 * (v[0, q + o1] + v[0, q + o9])
+                  + g0 * (v[0, q] + v[0, q + o10]))
+            uy = (g5 * v[1, q + o5] + g4 * (v[1, q + o4] + v[1, q + o6]) + g3 * (v[1, q + o3] + v[1, q + o7])
+                  + g2 * (v[1, q + o2] + v[1, q + o8]) + g1 * (v[1, q + o1] + v[1, q + o9])
+                  + g0 * (v[1, q] + v[1, q + o10]))
+            sq = (g5 * v[2, q + o5] + g4 * (v[2, q + o4] + v[2, q + o6]) + g3 * (v[2, q + o3] + v[2, q + o7])
+                  + g2 * (v[2, q + o2] + v[2, q + o8]) + g1 * (v[2, q + o1] + v[2, q + o9])
+                  + g0 * (v[2, q] + v[2, q + o10]))
+            xy = (g5 * v[3, q + o5] + g4 * (v[3, q + o4] + v[3, q + o6]) + g3 * (v[3, q + o3] + v[3, q + o7])
+                  + g2 * (v[3, q + o2] + v[3, q + o8]) + g1 * (v[3, q + o1] + v[3, q + o9])
+                  + g0 * (v[3, q] + v[3, q + o10]))
+            var_sum = sq - ux * ux - uy * uy
+            cov = xy - ux * uy
+            mx = ux + shift
+            my = uy + shift
+            row_sum += ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (var_sum + c2))
+        return row_sum
+
+    return row_ssim
+
+
+_row_ssim_1 = _make_row_ssim(1)
+_row_ssim_3 = _make_row_ssim(3)
+
+
+@njit(inline="always")
+def _row_ssim(v, n_out, s, g0, g1, g2, g3, g4, g5, shift, c1, c2):  # pragma: no cover - compiled
+    """Sum of the SSIM map over one output row of a tile, from its vertically filtered moments ``v``.
+
+    ``s`` is the distance between horizontally neighbouring pixels (the channel count, 1 or 3).
+    """
+    if s == 3:
+        return _row_ssim_3(v, n_out, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+    return _row_ssim_1(v, n_out, g0, g1, g2, g3, g4, g5, shift, c1, c2)
 
 
 @njit(parallel=True, fastmath={"contract", "reassoc"}, cache=True)
-def ssim_sums(x, y, g, c1, c2, shift, rows_per_job):  # pragma: no cover - compiled
-    """Sum of the valid SSIM map of each ``(row band, channel)`` job.
+def ssim_sums(x, y, n_ch, g, c1, c2, shift, rows_per_job, tile):  # pragma: no cover - compiled
+    """Sum of the valid SSIM map of each ``(row band, column tile)`` job.
+
+    The image is read as rows of interleaved channels (``H x (W * C)``): every loop
+    then runs over consecutive memory, and a horizontal tap is ``C`` values away.
 
     Args:
-        x: ``(H, W, C)`` reference, ``uint8`` or ``float64``.
-        y: ``(H, W, C)`` test image, same dtype.
+        x: ``(H, W * C)`` reference, ``uint8`` or ``float64``.
+        y: ``(H, W * C)`` test image, same dtype.
+        n_ch: Number of interleaved channels ``C``.
         g: 1-D normalised Gaussian window of length 11 (symmetric).
         c1: ``(K1 * data_range) ** 2``.
         c2: ``(K2 * data_range) ** 2``.
         shift: Constant subtracted from both images; the luminance term adds it back.
             Centring keeps ``E[x^2] - E[x]^2`` well conditioned.
-        rows_per_job: Output rows per job (the unit of parallel work).
+        rows_per_job: Output rows per job.
+        tile: Output columns (pixels) per job; the ring of one job stays in the L2 cache.
 
     Returns:
         float64 array of partial sums, one per job, in a fixed order.
     """
-    h, w, n_ch = x.shape
+    h = x.shape[0]
+    w = x.shape[1] // n_ch
     h_out = h - 10
     w_out = w - 10
     n_bands = (h_out + rows_per_job - 1) // rows_per_job
-    out = np.zeros(n_bands * n_ch)
+    n_tiles = (w_out + tile - 1) // tile
+    out = np.zeros(n_bands * n_tiles)
     # The window is symmetric: g[k] == g[10 - k], so each pass pairs taps.
     g0, g1, g2, g3, g4, g5 = g[0], g[1], g[2], g[3], g[4], g[5]
-    for job in prange(n_bands * n_ch):
-        ch = job % n_ch
-        r0 = (job // n_ch) * rows_per_job
+    for job in prange(n_bands * n_tiles):
+        r0 = (job // n_tiles) * rows_per_job
         r1 = min(h_out, r0 + rows_per_job)
-        ring = np.empty((4 * SSIM_TAPS, w))
-        vert = np.empty((4, w))
+        p0 = (job % n_tiles) * tile
+        c0 = p0 * n_ch
+        n_out = min(tile, w_out - p0) * n_ch
+        n_in = n_out + 10 * n_ch
+        # Products of the last 12 input rows; two output rows are made per step, so
+        # each ring value loaded by the vertical pass serves both.
+        ring = np.empty((48, n_in))
+        va = np.empty((4, n_in))
+        vb = np.empty((4, n_in))
         for r in range(r0, r0 + 10):
-            _row_products(x, y, r, ch, shift, ring, 4 * (r % 11))
+            _row_products(x, y, r, c0, n_in, shift, ring, 4 * (r % 12))
         acc = 0.0
-        for i in range(r0, r1):
-            _row_products(x, y, i + 10, ch, shift, ring, 4 * ((i + 10) % 11))
-            # Ring offsets of input rows i .. i + 10.
-            b0 = 4 * (i % 11)
-            b1 = 4 * ((i + 1) % 11)
-            b2 = 4 * ((i + 2) % 11)
-            b3 = 4 * ((i + 3) % 11)
-            b4 = 4 * ((i + 4) % 11)
-            b5 = 4 * ((i + 5) % 11)
-            b6 = 4 * ((i + 6) % 11)
-            b7 = 4 * ((i + 7) % 11)
-            b8 = 4 * ((i + 8) % 11)
-            b9 = 4 * ((i + 9) % 11)
-            b10 = 4 * ((i + 10) % 11)
-            for m in range(4):
-                for j in range(w):
-                    vert[m, j] = (g5 * ring[b5 + m, j] + g4 * (ring[b4 + m, j] + ring[b6 + m, j])
-                                  + g3 * (ring[b3 + m, j] + ring[b7 + m, j])
-                                  + g2 * (ring[b2 + m, j] + ring[b8 + m, j])
-                                  + g1 * (ring[b1 + m, j] + ring[b9 + m, j])
-                                  + g0 * (ring[b0 + m, j] + ring[b10 + m, j]))
-            row_sum = 0.0
-            for j in range(w_out):
-                ux = _hpass(vert, 0, j, g0, g1, g2, g3, g4, g5)
-                uy = _hpass(vert, 1, j, g0, g1, g2, g3, g4, g5)
-                sq = _hpass(vert, 2, j, g0, g1, g2, g3, g4, g5)
-                xy = _hpass(vert, 3, j, g0, g1, g2, g3, g4, g5)
-                var_sum = sq - ux * ux - uy * uy
-                cov = xy - ux * uy
-                mx = ux + shift
-                my = uy + shift
-                num = (2 * mx * my + c1) * (2 * cov + c2)
-                den = (mx * mx + my * my + c1) * (var_sum + c2)
-                row_sum += num / den
-            acc += row_sum
+        i = r0
+        while i < r1:
+            _row_products(x, y, i + 10, c0, n_in, shift, ring, 4 * ((i + 10) % 12))
+            if i + 1 < r1:
+                _row_products(x, y, i + 11, c0, n_in, shift, ring, 4 * ((i + 11) % 12))
+                _vertical_pair(ring, i, va, vb, n_in, g0, g1, g2, g3, g4, g5)
+                acc += _row_ssim(va, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+                acc += _row_ssim(vb, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+            else:
+                # Last row of an odd band: the pair's second row (input row i + 11) is not
+                # needed, but the pass reads its ring slot, so fill it with any finite values.
+                _row_products(x, y, i + 10, c0, n_in, shift, ring, 4 * ((i + 11) % 12))
+                _vertical_pair(ring, i, va, vb, n_in, g0, g1, g2, g3, g4, g5)
+                acc += _row_ssim(va, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+            i += 2
         out[job] = acc
     return out
-
-
-@njit(inline="always")
-def _hpass(v, m, j, g0, g1, g2, g3, g4, g5):  # pragma: no cover - compiled
-    """Horizontal 11-tap filter of moment ``m`` at output column ``j`` (input columns j .. j + 10)."""
-    return (g5 * v[m, j + 5] + g4 * (v[m, j + 4] + v[m, j + 6]) + g3 * (v[m, j + 3] + v[m, j + 7])
-            + g2 * (v[m, j + 2] + v[m, j + 8]) + g1 * (v[m, j + 1] + v[m, j + 9])
-            + g0 * (v[m, j] + v[m, j + 10]))
 
 
 @njit(parallel=True, fastmath={"reassoc", "contract"}, cache=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.stats import rankdata
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _ratio(num: int, den: int) -> float:
@@ -43,6 +45,10 @@ def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
     n_neg = t.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
+    # Imported here: scipy.stats costs about a second to import, which every user of
+    # pixbench.metrics would otherwise pay.
+    from scipy.stats import rankdata
+
     ranks = rankdata(s)  # average ranks give ties half credit
     return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
@@ -90,6 +96,8 @@ def classification_metrics(y_true, y_score, *, threshold: float = 0.5) -> dict:
 
 def _group_key(value) -> str:
     """A stable string key: ``2`` and ``2.0`` both become ``"2"``, missing becomes ``"n/a"``."""
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "n/a"
     if isinstance(value, (float, np.floating)) and float(value).is_integer():

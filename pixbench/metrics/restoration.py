@@ -22,7 +22,8 @@ SSIM_K2 = 0.03
 
 # Rows per parallel job. Fixed numbers (never derived from the thread count) so that
 # the jobs, and hence the order in which partial sums are added, never change.
-SSIM_ROWS_PER_JOB = 32
+SSIM_ROWS_PER_JOB = 64
+SSIM_TILE = 512
 BLOCK_ROWS_PER_JOB = 64
 _ONE = np.ones(1)
 
@@ -106,7 +107,8 @@ def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel:
     shift = _centre(x[::8, ::8])
     # float64 throughout: in float32 the weights' rounding biases E[x^2] - E[x]^2 by
     # about 1e-7 * mean^2 everywhere, which moves the mean SSIM by up to ~5e-6.
-    sums = ssim_sums(x, y, _gaussian_window(), (SSIM_K1 * dr) ** 2, (SSIM_K2 * dr) ** 2, shift, SSIM_ROWS_PER_JOB)
+    sums = ssim_sums(x.reshape(h, w * n_ch), y.reshape(h, w * n_ch), n_ch, _gaussian_window(), (SSIM_K1 * dr) ** 2,
+                     (SSIM_K2 * dr) ** 2, shift, SSIM_ROWS_PER_JOB, SSIM_TILE)
     return float(sums.sum() / (n_ch * (h - win + 1) * (w - win + 1)))
 
 
