@@ -17,7 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models import mobilenet_v2
 
-from pixbench.errors import ModelError, WeightsNotFoundError
+from pixbench.errors import ModelError
+from pixbench.weights import load_prefixed_state, locate_weights
 from pixbench.models.base import ModelSpec
 
 #: File name torchvision uses for the ImageNet MobileNetV2 weights (``MobileNet_V2_Weights.IMAGENET1K_V1``).
@@ -34,18 +35,8 @@ def find_imagenet_weights(weights_path: str | None) -> Path:
     Raises:
         WeightsNotFoundError: Neither ``weights_path`` nor the torch hub cache holds the file.
     """
-    if weights_path:
-        path = Path(weights_path)
-        if not path.is_file():
-            raise WeightsNotFoundError(f"--weights-path {path}: no such file (expected torchvision's {IMAGENET_WEIGHTS_FILE})")
-        return path
-    path = Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_WEIGHTS_FILE
-    if not path.is_file():
-        raise WeightsNotFoundError(
-            f"pretrained=True needs the ImageNet weights {IMAGENET_WEIGHTS_FILE}; pixbench does not download them: "
-            f"copy the file to {path} or pass --weights-path"
-        )
-    return path
+    return locate_weights(IMAGENET_WEIGHTS_FILE, given=weights_path, needed_for="pretrained=True",
+                          option="--weights-path")
 
 
 def load_imagenet_features(features: nn.Module, path: Path) -> None:
@@ -54,17 +45,7 @@ def load_imagenet_features(features: nn.Module, path: Path) -> None:
     The classifier tensors of the ImageNet file are not used; every feature tensor must be
     present with the right shape, otherwise this raises rather than keeping random weights.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise ModelError(f"{path}: cannot read MobileNetV2 weights: {exc}") from None
-    prefix = "features."
-    sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    try:
-        features.load_state_dict(sub, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(f"{path}: not MobileNetV2 (width_mult=1.0) weights: {first}") from None
+    load_prefixed_state(features, path, prefix="features.", what="MobileNetV2 (width_mult=1.0)")
 
 
 # -- model -----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models import vgg19
 
-from pixbench.errors import ModelError, WeightsNotFoundError
+from pixbench.errors import ModelError
+from pixbench.weights import load_prefixed_state, locate_weights
 
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 #: Indices in ``torchvision.models.vgg19().features`` of the ReLUs after block3_conv4,
@@ -32,18 +33,8 @@ def find_vgg19_weights(weights_path: str | None) -> Path:
     Raises:
         WeightsNotFoundError: The file is in neither place.
     """
-    if weights_path:
-        path = Path(weights_path)
-        if not path.is_file():
-            raise WeightsNotFoundError(f"--vgg-weights {path}: no such file (expected torchvision's {VGG19_WEIGHTS_FILE})")
-        return path
-    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
-    if not path.is_file():
-        raise WeightsNotFoundError(
-            f"--loss perceptual needs the ImageNet VGG-19 weights {VGG19_WEIGHTS_FILE}; pixbench does not "
-            f"download them: copy the file to {path} or pass --vgg-weights"
-        )
-    return path
+    return locate_weights(VGG19_WEIGHTS_FILE, given=weights_path, needed_for="--loss perceptual",
+                          option="--vgg-weights")
 
 
 class VGGPerceptualLoss(nn.Module):
@@ -58,16 +49,9 @@ class VGGPerceptualLoss(nn.Module):
     def __init__(self, weights: Path, *, pixel_weight: float = 1.0) -> None:
         super().__init__()
         features = vgg19(weights=None).features[: max(VGG_LAYERS) + 1]
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a corrupt file
-            raise ModelError(f"{weights}: cannot read VGG-19 weights: {exc}") from None
-        wanted = {k[len("features."):]: v for k, v in state.items()
-                  if k.startswith("features.") and int(k.split(".")[1]) <= max(VGG_LAYERS)}
-        try:
-            features.load_state_dict(wanted, strict=True)
-        except RuntimeError as exc:
-            raise ModelError(f"{weights}: not torchvision VGG-19 weights: {str(exc).splitlines()[0]}") from None
+        last = max(VGG_LAYERS)
+        load_prefixed_state(features, weights, prefix="features.", what="torchvision VGG-19",
+                            keep=lambda key: int(key.split(".")[0]) <= last)
         self.features = features.eval().requires_grad_(False)
         self.pixel_weight = pixel_weight
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
