@@ -7,7 +7,8 @@ Python numbers; dataset means are taken explicitly with :func:`aggregate`.
 from pixbench.metrics.aggregate import aggregate
 from pixbench.metrics.classification import breakdown, classification_metrics
 from pixbench.metrics.perceptual import LPIPS
-from pixbench.metrics.restoration import blocking_effect_factor, masked_metrics, psnr, psnr_b, ssim
+from pixbench.metrics.restoration import (blocking_effect_factor, masked_metrics, psnr, psnr_b,
+                                          restoration_metrics, ssim)
 from pixbench.metrics.threads import get_threads, set_threads
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "masked_metrics",
     "psnr",
     "psnr_b",
+    "restoration_metrics",
     "set_threads",
     "ssim",
 ]

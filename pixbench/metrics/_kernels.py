@@ -254,20 +254,34 @@ def _plane_row(image, i, weights, offset, dst):  # pragma: no cover - compiled
             dst[j] = v
 
 
+@njit(fastmath={"reassoc", "contract"}, cache=True)
+def _raw_squared_error(ref, test, i):  # pragma: no cover - compiled
+    # Row i over all channels, as the flat row of interleaved values (unit stride).
+    a = ref[i].reshape(-1)
+    b = test[i].reshape(-1)
+    acc = 0.0
+    for q in range(a.shape[0]):
+        d = np.float64(a[q]) - np.float64(b[q])
+        acc += d * d
+    return acc
+
+
 @njit(parallel=True, cache=True)
 def block_sums(ref, test, weights, offset, block, rows_per_job):  # pragma: no cover - compiled
-    """One pass over a pair for PSNR-B: the squared error and the test plane's neighbour sums.
+    """One pass over a pair for PSNR-B (and PSNR): squared errors and the test plane's neighbour sums.
 
     Both images are reduced to one plane, ``offset + sum_c weights[c] * image[..., c]``
     (BT.601 luma, or one channel with one-hot weights), row by row without storing it.
 
     Returns:
-        ``(squared error, sum across block boundaries, sum of the other neighbour
-        pairs)``; a pair ``(j - 1, j)`` crosses a boundary when ``j % block == 0``.
+        ``(squared error of the plane, sum across block boundaries, sum of the other
+        neighbour pairs, squared error over all channels of the pixels as they are)``;
+        a pair ``(j - 1, j)`` crosses a boundary when ``j % block == 0``. For ``uint8``
+        input the last sum is exact (integers below 2^53).
     """
     h, w, _ = ref.shape
     n_jobs = (h + rows_per_job - 1) // rows_per_job
-    parts = np.zeros((n_jobs, 3))
+    parts = np.zeros((n_jobs, 4))
     for job in prange(n_jobs):
         r0 = job * rows_per_job
         r1 = min(h, r0 + rows_per_job)
@@ -277,11 +291,13 @@ def block_sums(ref, test, weights, offset, block, rows_per_job):  # pragma: no c
         if r0 > 0:
             _plane_row(test, r0 - 1, weights, offset, prev)
         sse = 0.0
+        raw = 0.0
         cross = 0.0
         inner = 0.0
         for i in range(r0, r1):
             _plane_row(test, i, weights, offset, cur)
             _plane_row(ref, i, weights, offset, ref_row)
+            raw += _raw_squared_error(ref, test, i)
             for j in range(w):
                 d = ref_row[j] - cur[j]
                 sse += d * d
@@ -310,7 +326,8 @@ def block_sums(ref, test, weights, offset, block, rows_per_job):  # pragma: no c
         parts[job, 0] = sse
         parts[job, 1] = cross
         parts[job, 2] = inner
-    total = np.zeros(3)
+        parts[job, 3] = raw
+    total = np.zeros(4)
     for job in range(n_jobs):
         total += parts[job]
-    return total[0], total[1], total[2]
+    return total[0], total[1], total[2], total[3]
