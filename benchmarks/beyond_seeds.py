@@ -8,8 +8,10 @@ and scikit-image photos), then prints side by side:
   unseen), misses per factor and per up kernel, and FPS on 1920x1080 frames;
   a reference detector's result JSON can be given for comparison;
 * depixelator: PSNR of the pixelated input, of bicubic re-interpolation from the
-  recovered grid, and of the learned upscaler, per factor, with the rate of exact
-  grid recovery, and FPS for 1080p output.
+  recovered grid (alone and with one back-projection step onto the known block
+  means), and of the grid upscaler graphs, per factor, with the rate of exact
+  grid recovery and of the right factor choice, and FPS for 1080p uint8 frames
+  through the whole graph; reference depixelators' result JSONs can be given.
 
 Usage:
     python benchmarks/beyond_seeds.py [--work /tmp/pixbench-beyond] [--reference-result R.json ...]
@@ -30,8 +32,9 @@ import onnxruntime as ort
 
 from pixbench.datasets import open_dataset
 from pixbench.forensics import grid as G
-from pixbench.forensics.depixelate import MODEL_DIR, depixelate
+from pixbench.forensics.depixelate import MODEL_DIR, choose_scale, depixelate, load_depixelators
 from pixbench.forensics.synthetic import resize
+from pixbench.forensics.upscaler import UpscalerConfig
 from pixbench.metrics import classification_metrics, psnr
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -52,8 +55,7 @@ def samples(path: Path):
         yield from ds.split(split)
 
 
-def fps(session: ort.InferenceSession, name: str, shape: tuple[int, ...], *, runs: int = 20, rounds: int = 3) -> list[float]:
-    x = np.random.default_rng(0).random(shape, dtype=np.float32) * (255 if name == "image" else 1)
+def fps(session: ort.InferenceSession, name: str, x: np.ndarray, *, runs: int = 20, rounds: int = 3) -> list[float]:
     for _ in range(3):
         session.run(None, {name: x})
     out = []
@@ -85,61 +87,83 @@ def detector_report(work: Path, references: list[Path]) -> None:
               f"ROC-AUC {cm['roc_auc']:.4f}")
         wrong = {k: v for k, v in sorted(miss.items()) if v[0]}
         print("        errors by group: " + (", ".join(f"{k}: {a}/{b}" for k, (a, b) in wrong.items()) or "none"))
-    rates = fps(sess, "image", (1, 3, 1080, 1920))
+    rates = fps(sess, "image", np.random.default_rng(0).random((1, 3, 1080, 1920), dtype=np.float32) * 255)
     print(f"FPS 1920x1080 (onnxruntime, default threads): best {max(rates):.1f}, spread {min(rates):.1f}-{max(rates):.1f}")
     for ref in references:
         doc = json.loads(ref.read_text())
+        if doc.get("task") != "detect":
+            continue
         mm = doc["metrics"]["model"]
         print(f"reference {doc['model']['name']}: accuracy {mm.get('accuracy')}, FP rate {mm.get('fpr')}, "
               f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name})")
 
 
-def depixelate_report(work: Path) -> None:
+def _box_mean_projection(image: np.ndarray, low: np.ndarray, s: int) -> np.ndarray:
+    """One back-projection step: give every ``s x s`` block of ``image`` the mean ``low`` says it has."""
+    h, w = low.shape[0] * s, low.shape[1] * s
+    x = image[:h, :w].astype(np.float64)
+    means = x.reshape(low.shape[0], s, low.shape[1], s, 3).mean(axis=(1, 3))
+    x += np.repeat(np.repeat(low - means, s, axis=0), s, axis=1)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def depixelate_report(work: Path, references: list[Path]) -> None:
+    models = load_depixelators()
     for recipe in ("depixelate-nearest", "depixelate-lanczos"):
+        nearest = recipe.endswith("nearest")
         print(f"\n== {recipe} (Kodak, all splits) ==")
-        print("factor   n  exact-grid  PSNR input  bicubic(grid)  ours   ours-input  ours-bicubic")
+        print("factor   n  exact-grid  factor-ok  input  bicubic(grid)  bicubic+bp   ours  ours-input  ours-bicubic")
         rows = defaultdict(list)
-        sessions = {}
         for s in samples(build(recipe, "kodak", work)):
             f = int(s.meta["factor"])
-            path = MODEL_DIR / f"grid-upscaler-x{f}.onnx"
-            if not path.is_file():
-                continue
-            sess = sessions.setdefault(f, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]))
-            out, est = depixelate(s.input, sess, scale=f)
-            low = G.recover_lowres(s.input, est)
+            # nearest: the estimator picks the graph; lanczos: its spectral factor is unreliable, the true one is used
+            out, est, used = depixelate(s.input, models, scale=None if nearest else f)
+            low = G.recover_lowres(s.input, est) if nearest else resize(s.input, (s.input.shape[1] // f, s.input.shape[0] // f), "box")
             h, w = s.target.shape[:2]
             bicubic = resize(low, (w, h), "bicubic")
-            rows[f].append((
-                low.shape == s.lowres.shape and bool(np.array_equal(low, s.lowres)),
-                psnr(s.target, s.input, data_range=255), psnr(s.target, bicubic, data_range=255),
-                psnr(s.target, out, data_range=255),
-            ))
+            exact = low.shape == s.lowres.shape and bool(np.array_equal(low, s.lowres))
+            bp = _box_mean_projection(bicubic, low.astype(np.float64), f) if low.shape[0] * f == h else bicubic
+            rows[f].append((exact, choose_scale(est.factor, models) == f,
+                            psnr(s.target, s.input, data_range=255), psnr(s.target, bicubic, data_range=255),
+                            psnr(s.target, bp, data_range=255), psnr(s.target, out, data_range=255)))
         for f, r in sorted(rows.items()):
-            a = np.array(r, dtype=np.float64)
-            print(f"x{f:<5d} {len(r):3d}  {a[:, 0].mean():9.3f}  {a[:, 1].mean():10.2f}  {a[:, 2].mean():13.2f}  "
-                  f"{a[:, 3].mean():5.2f}  {a[:, 3].mean() - a[:, 1].mean():+10.2f}  {a[:, 3].mean() - a[:, 2].mean():+12.2f}")
-    for f in (2, 4, 8):
-        path = MODEL_DIR / f"grid-upscaler-x{f}.onnx"
-        if path.is_file():
-            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            rates = fps(sess, "lowres", (1, 3, 1080 // f, 1920 // f), runs=5)
-            print(f"upscaler x{f}: FPS for 1080p output best {max(rates):.1f}, spread {min(rates):.1f}-{max(rates):.1f}")
+            a = np.array(r, dtype=np.float64).mean(axis=0)
+            print(f"x{f:<5d} {len(r):3d}  {a[0]:9.3f}  {a[1]:9.3f}  {a[2]:5.2f}  {a[3]:13.2f}  {a[4]:10.2f}  "
+                  f"{a[5]:5.2f}  {a[5] - a[2]:+10.2f}  {a[5] - a[3]:+12.2f}")
+    x = np.random.default_rng(0).integers(0, 256, (1, 3, 1080, 1920), dtype=np.uint8)
+    for f, model in sorted(models.items()):
+        rates = fps(model.session, "image", x, runs=5, rounds=5)
+        props = model.session.get_modelmeta().custom_metadata_map
+        macs = UpscalerConfig(**json.loads(props["pixbench.model_args"])).macs(1080, 1920)
+        print(f"grid-upscaler-x{f} (uint8 1920x1080 in and out, whole pipeline in one graph, {macs / 1e9:.2f} GMAC): "
+              f"FPS best {max(rates):.1f}, spread {min(rates):.1f}-{max(rates):.1f}")
+    for ref in references:
+        doc = json.loads(ref.read_text())
+        if doc.get("task") != "depixelate":
+            continue
+        mm = doc["metrics"]
+        recipe = doc.get("dataset", {}).get("recipe", {})
+        print(f"reference {doc['model']['name']} on {recipe.get('name')} (factor {doc.get('settings', {}).get('factor')}): "
+              f"PSNR {mm['model'].get('psnr')} (input {mm['degraded'].get('psnr')}), "
+              f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name}; its own split and samples)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/pixbench-beyond"), help="where datasets are built")
     parser.add_argument("--reference-result", type=Path, action="append", default=[],
-                        help="result JSON of a reference detector from `pixbench evaluate`, printed alongside")
+                        help="result JSON of a reference model (detector or depixelator) from `pixbench evaluate`, "
+                             "printed alongside")
     parser.add_argument("--skip-depixelate", action="store_true", help="only the detector part")
+    parser.add_argument("--skip-detector", action="store_true", help="only the depixelator part")
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} is missing: this benchmark needs the Kodak and Set14 images there")
     args.work.mkdir(parents=True, exist_ok=True)
-    detector_report(args.work, args.reference_result)
+    if not args.skip_detector:
+        detector_report(args.work, args.reference_result)
     if not args.skip_depixelate:
-        depixelate_report(args.work)
+        depixelate_report(args.work, args.reference_result)
 
 
 if __name__ == "__main__":

@@ -1,123 +1,120 @@
-"""Grid-aware depixelation: recover the low-res grid, then upscale it with a small learned network.
+"""Grid-aware depixelation of one image: estimate the grid, align it, run the factor's ONNX graph.
 
-Pipeline: :func:`pixbench.forensics.grid.estimate_grid` finds the factor and
-phase, :func:`pixbench.forensics.grid.recover_lowres` takes one pixel per block
-(exact for nearest pixelation), and :class:`GridUpscaler` maps that grid back to
-full size. The upscaler predicts a residual over bicubic interpolation with a
-sub-pixel convolution (Shi et al. 2016, ESPCN); it is trained here on BSD68 and
-scikit-image photos with the degradation of the ``depixelate-*`` recipes (box
-downscale), so it learns to undo the box average that bicubic ignores.
+The published graphs (``leaderboards/models/grid-upscaler-x{2,4,8}.onnx``, built
+by :mod:`pixbench.forensics.upscaler_onnx`) take the full-size pixelated image
+with its grid starting at pixel 0 and sides that are multiples of their cell.
+:func:`depixelate` makes any image fit: :func:`pixbench.forensics.grid.estimate_grid`
+gives factor and phase, the factor picks the graph, and the image is
+edge-padded so the first and last blocks are whole (edge padding repeats a
+block's own colour, so a partial block becomes a whole one with the same mean),
+run, and cut back. Non-integer replicating factors are first resampled onto a
+regular grid from the exactly recovered low-res image.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as TF
 
-from pixbench import __version__
+from pixbench.errors import ModelError
 from pixbench.forensics import grid as G
-from pixbench.forensics import synthetic as S
-from pixbench.images import write_bytes_atomic
+from pixbench.forensics.synthetic import resize
+from pixbench.forensics.upscaler import UpscalerConfig
 
 MODEL_DIR = Path(__file__).resolve().parent.parent.parent / "leaderboards" / "models"
 
 
-class GridUpscaler(nn.Module):
-    """Bicubic base plus a learned sub-pixel residual, computed on the low-res grid.
+@dataclass
+class Depixelator:
+    """One factor's ONNX graph in an onnxruntime session, with its cell size."""
+
+    session: object
+    scale: int
+    cell: int
+
+    @classmethod
+    def load(cls, path: str | Path, *, threads: int = 0) -> Depixelator:
+        """Open a ``grid-upscaler-x*.onnx`` file (``threads=0``: onnxruntime's default)."""
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"depixelator: {path} does not exist; train it with "
+                             "`python -m pixbench.forensics.train_depixelators`")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        props = session.get_modelmeta().custom_metadata_map
+        try:
+            config = UpscalerConfig(**json.loads(props["pixbench.model_args"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"depixelator: {path.name} is not a grid upscaler graph (pixbench.model_args: {exc})") from exc
+        return cls(session, config.scale, config.cell)
+
+    def run(self, image: np.ndarray) -> np.ndarray:
+        """``HxWx3 uint8`` with its grid at pixel 0 and sides multiples of :attr:`cell` -> same shape."""
+        x = np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+        return np.ascontiguousarray(self.session.run(None, {"image": x})[0][0].transpose(1, 2, 0))
+
+
+def load_depixelators(folder: str | Path = MODEL_DIR, scales: tuple[int, ...] = (2, 4, 8)) -> dict[int, Depixelator]:
+    """The published graphs of ``scales`` in ``folder``, keyed by factor."""
+    return {s: Depixelator.load(Path(folder) / f"grid-upscaler-x{s}.onnx") for s in scales}
+
+
+def choose_scale(factor: float, available: Mapping[int, object] | list[int]) -> int:
+    """The available factor nearest to ``factor`` on a log scale."""
+    if not available:
+        raise ModelError("depixelator: no upscaler graphs loaded")
+    return min(available, key=lambda s: abs(np.log(factor / s)))
+
+
+def _offset(axis: G.AxisGrid, s: int) -> int:
+    """Pixels to prepend so that the first whole block starts at a multiple of ``s``."""
+    return (s - int(round(axis.phase)) % s) % s
+
+
+def run_aligned(image: np.ndarray, model: Depixelator, *, top: int = 0, left: int = 0) -> np.ndarray:
+    """Edge-pad ``top``/``left`` and up to whole cells, run ``model``, and cut back to ``image``'s size."""
+    h, w = image.shape[:2]
+    c = model.cell
+    pads = ((top, (-(top + h)) % c), (left, (-(left + w)) % c), (0, 0))
+    out = model.run(np.pad(image, pads, mode="edge") if any(p for pair in pads for p in pair) else image)
+    return out[top: top + h, left: left + w]
+
+
+def depixelate(image: np.ndarray, models: Mapping[int, Depixelator], *, grid: G.GridEstimate | None = None,
+               scale: int | None = None) -> tuple[np.ndarray, G.GridEstimate, int]:
+    """Depixelate one ``HxWx3 uint8`` image.
 
     Args:
-        scale: Integer upscale factor.
-        channels: Feature channels of the hidden convolutions.
-        layers: Hidden 3x3 convolutions after the first one.
+        image: The pixelated image.
+        models: Graphs by factor (:func:`load_depixelators`).
+        grid: A grid estimate already made for ``image``; estimated here if ``None``.
+        scale: Force the graph of this factor (for interpolating upscales, whose spectral
+            factor estimate can be off by a factor of two).
+
+    Returns:
+        ``(restored image, grid estimate, factor of the graph used)``.
     """
-
-    def __init__(self, *, scale: int, channels: int = 24, layers: int = 2) -> None:
-        super().__init__()
-        if not 2 <= scale <= 16:
-            raise ValueError(f"scale: expected an integer in 2..16, got {scale!r}")
-        self.scale = scale
-        body: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.ReLU()]
-        for _ in range(layers):
-            body += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU()]
-        body += [nn.Conv2d(channels, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale)]
-        self.body = nn.Sequential(*body)
-        nn.init.zeros_(self.body[-2].weight)  # start as plain bicubic
-        nn.init.zeros_(self.body[-2].bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, h, w)`` in [0, 1] -> ``(N, 3, h*scale, w*scale)`` in [0, 1]."""
-        base = TF.interpolate(x, scale_factor=float(self.scale), mode="bicubic", align_corners=False)
-        return torch.clamp(base + self.body(x), 0.0, 1.0)
-
-
-def _pairs(images: list[np.ndarray], scale: int, n: int, size: int, rng: np.random.Generator):
-    hr = np.stack([S.random_crop(images[int(rng.integers(len(images)))], size, rng) for _ in range(n)])
-    lr = np.stack([S.resize(h, (size // scale, size // scale), "box") for h in hr])
-    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
-    return to_t(lr), to_t(hr)
-
-
-def train_upscaler(images: list[np.ndarray], *, scale: int, steps: int = 1500, batch: int = 16,
-                   seed: int = 0, progress=None) -> GridUpscaler:
-    """Train a :class:`GridUpscaler` on box-downscaled crops of ``images`` (L1 loss, Adam)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = GridUpscaler(scale=scale)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    size = 12 * scale if scale >= 4 else 64
-    for step in range(steps):
-        lr, hr = _pairs(images, scale, batch, size, rng)
-        opt.zero_grad()
-        loss = TF.l1_loss(model(lr), hr)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress is not None:
-            progress(step, loss.item())
-    return model.eval()
-
-
-def export_upscaler(model: GridUpscaler, path: str | Path) -> Path:
-    """Export to ONNX (NCHW, [0, 1], ``pixbench.input=lowres``) and write it atomically."""
-    import io
-
-    import onnx
-
-    buf = io.BytesIO()
-    dummy = torch.rand(1, 3, 32, 32)
-    torch.onnx.export(model, (dummy,), buf, input_names=["lowres"], output_names=["image"], opset_version=17,
-                      dynamic_axes={"lowres": {0: "N", 2: "h", 3: "w"}, "image": {0: "N", 2: "H", 3: "W"}},
-                      dynamo=False)
-    proto = onnx.load_from_string(buf.getvalue())
-    onnx.helper.set_model_props(proto, {
-        "pixbench.task": "depixelate", "pixbench.layout": "nchw", "pixbench.range": "01",
-        "pixbench.channels": "rgb", "pixbench.input": "lowres", "pixbench.scale": str(model.scale),
-        "pixbench.model": f"grid-upscaler-x{model.scale}", "pixbench.version": __version__,
-    })
-    path = Path(path)
-    write_bytes_atomic(path, proto.SerializeToString())
-    return path
-
-
-def depixelate(image: np.ndarray, session, *, scale: int) -> tuple[np.ndarray, G.GridEstimate]:
-    """Full pipeline on one ``HxWx3 uint8`` image with an onnxruntime session of the upscaler.
-
-    The grid is estimated, the low-res image recovered, upscaled by ``scale`` and
-    cut (or edge-padded) back to the input size. For an interpolating upscale the
-    spectral factor estimate is not reliable enough, so the upscaler's own
-    ``scale`` sets the box downscale (see docs/detector.md, "Where it fails").
-    """
-    est = G.estimate_grid(image, probability=1.0)
+    G.F.check_image(image)
+    est = grid if grid is not None else G.estimate_grid(image, probability=1.0)
+    s = scale if scale is not None else choose_scale(est.factor, models)
+    if s not in models:
+        raise ModelError(f"scale: no depixelator for factor {s}; loaded: {sorted(models)}")
+    model = models[s]
     if est.kernel_family != "replicating":
-        est.x.factor = est.y.factor = float(scale)
+        # interpolating upscale: the graph's box average by s is the best low-res estimate we have
+        return run_aligned(image, model), est, s
+    if abs(est.x.factor - s) < 0.02 and abs(est.y.factor - s) < 0.02:
+        return run_aligned(image, model, top=_offset(est.y, s), left=_offset(est.x, s)), est, s
+    # non-integer blocks: put the exact low-res image on a regular grid of s, then resample
     low = G.recover_lowres(image, est)
-    out = session.run(None, {"lowres": (low.transpose(2, 0, 1)[None] / 255.0).astype(np.float32)})[0][0]
-    out = np.clip(np.round(out.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+    regular = np.repeat(np.repeat(low, s, axis=0), s, axis=1)
+    out = run_aligned(regular, model)
     h, w = image.shape[:2]
-    out = np.pad(out, ((0, max(0, h - out.shape[0])), (0, max(0, w - out.shape[1])), (0, 0)), mode="edge")
-    return np.ascontiguousarray(out[:h, :w]), est
+    return resize(out, (w, h), "bicubic"), est, s
