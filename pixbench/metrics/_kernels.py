@@ -3,15 +3,16 @@
 Every kernel reads the caller's ``HxWxC`` arrays as they are (``uint8`` or
 ``float64``), so no full-size float copy of an image is ever made.
 
-Parallel work is cut into jobs that depend only on the image size, never on the
-number of threads; each job writes its partial sum to its own slot and the slots
-are added in job order. The result is therefore bit-identical whatever the thread
-count or the order in which threads pick up jobs.
+Each kernel computes one job (a band of rows, for SSIM also a tile of columns) and
+releases the GIL; :func:`pixbench.metrics.threads.run_jobs` runs the jobs on several
+threads and returns their partial sums in job order. Jobs depend only on the image
+size, never on the number of threads, so results are bit-identical whatever the
+thread count or the order in which threads pick up jobs.
 
 The SSIM kernel is written for the 11-tap window of Wang et al. (the radius is a
 compile-time constant so both filter passes are straight-line code that the
-compiler vectorises). It walks the image one output row at a time, keeping the
-per-row products of the last 11 input rows in a ring, so the work stays in the
+compiler vectorises). It walks its tile one output row at a time, keeping the
+per-row products of the last 12 input rows in a ring, so the work stays in the
 CPU caches. Only the "valid" part of the SSIM map is computed: it is exactly the
 part scikit-image keeps after cropping 5 pixels from each side, so no padding rule
 is involved.
@@ -20,13 +21,13 @@ is involved.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 #: Window length of the SSIM kernel (an 11x11 Gaussian, radius 5).
 SSIM_TAPS = 11
 
 
-@njit(inline="always")
+@njit(inline="always", fastmath={"contract", "reassoc"})
 def _row_products(x, y, r, c0, n, shift, ring, base):  # pragma: no cover - compiled
     """Products of ``n`` values of input row ``r`` from flat column ``c0`` into ring rows ``base .. base + 3``.
 
@@ -49,7 +50,7 @@ def _row_products(x, y, r, c0, n, shift, ring, base):  # pragma: no cover - comp
         d3[q] = a * b
 
 
-@njit(inline="always")
+@njit(inline="always", fastmath={"contract", "reassoc"})
 def _vertical_pair(ring, i, va, vb, n, g0, g1, g2, g3, g4, g5):  # pragma: no cover - compiled
     """Vertical 11-tap filter of the four moments for output rows ``i`` and ``i + 1`` (ring of 12 rows)."""
     for m in range(4):
@@ -88,27 +89,27 @@ def _vertical_pair(ring, i, va, vb, n, g0, g1, g2, g3, g4, g5):  # pragma: no co
 def _make_row_ssim(s: int):
     """The SSIM row sum for pixels ``s`` values apart (``s`` channels), ``s`` fixed at compile time.
 
-    A literal stride keeps every index provably non-negative, so numba adds no
-    negative-index check and the loop vectorises.
+    With literal offsets the eleven loads of each moment are fixed distances apart,
+    which the compiler turns into plain vector loads.
     """
     o1, o2, o3, o4, o5, o6, o7, o8, o9, o10 = (k * s for k in range(1, 11))
 
-    @njit(inline="always")
+    @njit(inline="always", fastmath={"contract", "reassoc"}, error_model="numpy")
     def row_ssim(v, n_out, g0, g1, g2, g3, g4, g5, shift, c1, c2):  # pragma: no cover - compiled
         row_sum = 0.0
         for q in range(n_out):
             ux = (g5 * v[0, q + o5] + g4 * (v[0, q + o4] + v[0, q + o6]) + g3 * (v[0, q + o3] + v[0, q + o7])
                   + g2 * (v[0, q + o2] + v[0, q + o8]) + g1 * (v[0, q + o1] + v[0, q + o9])
-                  + g0 * (v[0, q] + v[0, q + o10]))
+                  + g0 * (v[0, q ] + v[0, q + o10]))
             uy = (g5 * v[1, q + o5] + g4 * (v[1, q + o4] + v[1, q + o6]) + g3 * (v[1, q + o3] + v[1, q + o7])
                   + g2 * (v[1, q + o2] + v[1, q + o8]) + g1 * (v[1, q + o1] + v[1, q + o9])
-                  + g0 * (v[1, q] + v[1, q + o10]))
+                  + g0 * (v[1, q ] + v[1, q + o10]))
             sq = (g5 * v[2, q + o5] + g4 * (v[2, q + o4] + v[2, q + o6]) + g3 * (v[2, q + o3] + v[2, q + o7])
                   + g2 * (v[2, q + o2] + v[2, q + o8]) + g1 * (v[2, q + o1] + v[2, q + o9])
-                  + g0 * (v[2, q] + v[2, q + o10]))
+                  + g0 * (v[2, q ] + v[2, q + o10]))
             xy = (g5 * v[3, q + o5] + g4 * (v[3, q + o4] + v[3, q + o6]) + g3 * (v[3, q + o3] + v[3, q + o7])
                   + g2 * (v[3, q + o2] + v[3, q + o8]) + g1 * (v[3, q + o1] + v[3, q + o9])
-                  + g0 * (v[3, q] + v[3, q + o10]))
+                  + g0 * (v[3, q ] + v[3, q + o10]))
             var_sum = sq - ux * ux - uy * uy
             cov = xy - ux * uy
             mx = ux + shift
@@ -123,7 +124,7 @@ _row_ssim_1 = _make_row_ssim(1)
 _row_ssim_3 = _make_row_ssim(3)
 
 
-@njit(inline="always")
+@njit(inline="always", fastmath={"contract", "reassoc"})
 def _row_ssim(v, n_out, s, g0, g1, g2, g3, g4, g5, shift, c1, c2):  # pragma: no cover - compiled
     """Sum of the SSIM map over one output row of a tile, from its vertically filtered moments ``v``.
 
@@ -134,9 +135,11 @@ def _row_ssim(v, n_out, s, g0, g1, g2, g3, g4, g5, shift, c1, c2):  # pragma: no
     return _row_ssim_1(v, n_out, g0, g1, g2, g3, g4, g5, shift, c1, c2)
 
 
-@njit(parallel=True, fastmath={"contract", "reassoc"}, cache=True)
-def ssim_sums(x, y, n_ch, g, c1, c2, shift, rows_per_job, tile):  # pragma: no cover - compiled
-    """Sum of the valid SSIM map of each ``(row band, column tile)`` job.
+# error_model="numpy": no zero check on the division (its denominator is at least
+# c1 * c2 > 0), which would stop the SSIM loop from vectorising.
+@njit(nogil=True, fastmath={"contract", "reassoc"}, error_model="numpy", cache=True)
+def ssim_job(x, y, n_ch, g, c1, c2, shift, r0, r1, p0, tile):  # pragma: no cover - compiled
+    """Sum of the valid SSIM map over output rows ``r0 .. r1 - 1`` and output pixels ``p0 .. p0 + tile - 1``.
 
     The image is read as rows of interleaved channels (``H x (W * C)``): every loop
     then runs over consecutive memory, and a horizontal tap is ``C`` values away.
@@ -150,76 +153,50 @@ def ssim_sums(x, y, n_ch, g, c1, c2, shift, rows_per_job, tile):  # pragma: no c
         c2: ``(K2 * data_range) ** 2``.
         shift: Constant subtracted from both images; the luminance term adds it back.
             Centring keeps ``E[x^2] - E[x]^2`` well conditioned.
-        rows_per_job: Output rows per job.
-        tile: Output columns (pixels) per job; the ring of one job stays in the L2 cache.
-
-    Returns:
-        float64 array of partial sums, one per job, in a fixed order.
+        r0: First output row.
+        r1: End of the output rows (at most ``H - 10``).
+        p0: First output pixel column.
+        tile: Output pixel columns per job (fewer in the last); the job's ring stays in the L2 cache.
     """
-    h = x.shape[0]
-    w = x.shape[1] // n_ch
-    h_out = h - 10
-    w_out = w - 10
-    n_bands = (h_out + rows_per_job - 1) // rows_per_job
-    n_tiles = (w_out + tile - 1) // tile
-    out = np.zeros(n_bands * n_tiles)
+    w_out = x.shape[1] // n_ch - 10
     # The window is symmetric: g[k] == g[10 - k], so each pass pairs taps.
     g0, g1, g2, g3, g4, g5 = g[0], g[1], g[2], g[3], g[4], g[5]
-    for job in prange(n_bands * n_tiles):
-        r0 = (job // n_tiles) * rows_per_job
-        r1 = min(h_out, r0 + rows_per_job)
-        p0 = (job % n_tiles) * tile
-        c0 = p0 * n_ch
-        n_out = min(tile, w_out - p0) * n_ch
-        n_in = n_out + 10 * n_ch
-        # Products of the last 12 input rows; two output rows are made per step, so
-        # each ring value loaded by the vertical pass serves both.
-        ring = np.empty((48, n_in))
-        va = np.empty((4, n_in))
-        vb = np.empty((4, n_in))
-        for r in range(r0, r0 + 10):
-            _row_products(x, y, r, c0, n_in, shift, ring, 4 * (r % 12))
-        acc = 0.0
-        i = r0
-        while i < r1:
-            _row_products(x, y, i + 10, c0, n_in, shift, ring, 4 * ((i + 10) % 12))
-            if i + 1 < r1:
-                _row_products(x, y, i + 11, c0, n_in, shift, ring, 4 * ((i + 11) % 12))
-                _vertical_pair(ring, i, va, vb, n_in, g0, g1, g2, g3, g4, g5)
-                acc += _row_ssim(va, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
-                acc += _row_ssim(vb, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
-            else:
-                # Last row of an odd band: the pair's second row (input row i + 11) is not
-                # needed, but the pass reads its ring slot, so fill it with any finite values.
-                _row_products(x, y, i + 10, c0, n_in, shift, ring, 4 * ((i + 11) % 12))
-                _vertical_pair(ring, i, va, vb, n_in, g0, g1, g2, g3, g4, g5)
-                acc += _row_ssim(va, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
-            i += 2
-        out[job] = acc
-    return out
+    c0 = p0 * n_ch
+    n_out = min(tile, w_out - p0) * n_ch
+    n_in = n_out + 10 * n_ch
+    # Products of the last 12 input rows; two output rows are made per step, so
+    # each ring value loaded by the vertical pass serves both.
+    ring = np.empty((48, n_in))
+    va = np.empty((4, n_in))
+    vb = np.empty((4, n_in))
+    for r in range(r0, r0 + 10):
+        _row_products(x, y, r, c0, n_in, shift, ring, 4 * (r % 12))
+    acc = 0.0
+    i = r0
+    while i < r1:
+        _row_products(x, y, i + 10, c0, n_in, shift, ring, 4 * ((i + 10) % 12))
+        if i + 1 < r1:
+            _row_products(x, y, i + 11, c0, n_in, shift, ring, 4 * ((i + 11) % 12))
+            _vertical_pair(ring, i, va, vb, n_in, g0, g1, g2, g3, g4, g5)
+            acc += _row_ssim(va, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+            acc += _row_ssim(vb, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+        else:
+            # Last row of an odd band: the pair's second row (input row i + 11) is not
+            # needed, but the pass reads its ring slot, so fill it with any finite values.
+            _row_products(x, y, i + 10, c0, n_in, shift, ring, 4 * ((i + 11) % 12))
+            _vertical_pair(ring, i, va, vb, n_in, g0, g1, g2, g3, g4, g5)
+            acc += _row_ssim(va, n_out, n_ch, g0, g1, g2, g3, g4, g5, shift, c1, c2)
+        i += 2
+    return acc
 
 
-@njit(parallel=True, fastmath={"reassoc", "contract"}, cache=True)
-def squared_error_sum_u8(a, b):  # pragma: no cover - compiled
-    """Exact sum of squared differences of two equally shaped uint8 arrays (flattened).
+@njit(nogil=True, fastmath={"reassoc", "contract"}, cache=True)
+def squared_error_job(fa, fb, lo, hi):  # pragma: no cover - compiled
+    """Sum of squared differences of flat arrays ``fa`` and ``fb`` over ``lo .. hi - 1``.
 
-    The sum is taken in float64, which vectorises well: every term and every partial
-    sum is an integer below 2^53 (up to 2^37 pixels), so it is exact in any order.
+    Taken in float64, which vectorises well; for ``uint8`` input every term and every
+    partial sum is an integer below 2^53, so the sum is exact in any order.
     """
-    fa = a.reshape(-1)
-    fb = b.reshape(-1)
-    n = fa.shape[0]
-    step = 1 << 16
-    n_chunks = (n + step - 1) // step
-    parts = np.zeros(n_chunks)
-    for c in prange(n_chunks):
-        parts[c] = _squared_error_range(fa, fb, c * step, min(n, (c + 1) * step))
-    return parts.sum()
-
-
-@njit(fastmath={"reassoc", "contract"}, cache=True)
-def _squared_error_range(fa, fb, lo, hi):  # pragma: no cover - compiled
-    # A plain function, not inlined into the parallel loop: there it does not vectorise.
     acc = 0.0
     for i in range(lo, hi):
         d = np.float64(fa[i]) - np.float64(fb[i])
@@ -227,12 +204,12 @@ def _squared_error_range(fa, fb, lo, hi):  # pragma: no cover - compiled
     return acc
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def luma(image, weights, offset):  # pragma: no cover - compiled
     """``HxWx3`` -> ``HxW`` float64: ``offset + sum_c weights[c] * image[..., c]``."""
     h, w, _ = image.shape
     out = np.empty((h, w))
-    for i in prange(h):
+    for i in range(h):
         for j in range(w):
             out[i, j] = offset + weights[0] * image[i, j, 0] + weights[1] * image[i, j, 1] + weights[2] * image[i, j, 2]
     return out
@@ -266,12 +243,13 @@ def _raw_squared_error(ref, test, i):  # pragma: no cover - compiled
     return acc
 
 
-@njit(parallel=True, cache=True)
-def block_sums(ref, test, weights, offset, block, rows_per_job):  # pragma: no cover - compiled
-    """One pass over a pair for PSNR-B (and PSNR): squared errors and the test plane's neighbour sums.
+@njit(nogil=True, cache=True)
+def block_job(ref, test, weights, offset, block, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1 - 1`` of a pair for PSNR-B (and PSNR): squared errors and the test plane's neighbour sums.
 
     Both images are reduced to one plane, ``offset + sum_c weights[c] * image[..., c]``
     (BT.601 luma, or one channel with one-hot weights), row by row without storing it.
+    A row's vertical pairs are those with the row above it.
 
     Returns:
         ``(squared error of the plane, sum across block boundaries, sum of the other
@@ -279,55 +257,43 @@ def block_sums(ref, test, weights, offset, block, rows_per_job):  # pragma: no c
         a pair ``(j - 1, j)`` crosses a boundary when ``j % block == 0``. For ``uint8``
         input the last sum is exact (integers below 2^53).
     """
-    h, w, _ = ref.shape
-    n_jobs = (h + rows_per_job - 1) // rows_per_job
-    parts = np.zeros((n_jobs, 4))
-    for job in prange(n_jobs):
-        r0 = job * rows_per_job
-        r1 = min(h, r0 + rows_per_job)
-        prev = np.empty(w)
-        cur = np.empty(w)
-        ref_row = np.empty(w)
-        if r0 > 0:
-            _plane_row(test, r0 - 1, weights, offset, prev)
-        sse = 0.0
-        raw = 0.0
-        cross = 0.0
-        inner = 0.0
-        for i in range(r0, r1):
-            _plane_row(test, i, weights, offset, cur)
-            _plane_row(ref, i, weights, offset, ref_row)
-            raw += _raw_squared_error(ref, test, i)
+    w = ref.shape[1]
+    prev = np.empty(w)
+    cur = np.empty(w)
+    ref_row = np.empty(w)
+    if r0 > 0:
+        _plane_row(test, r0 - 1, weights, offset, prev)
+    sse = 0.0
+    raw = 0.0
+    cross = 0.0
+    inner = 0.0
+    for i in range(r0, r1):
+        _plane_row(test, i, weights, offset, cur)
+        _plane_row(ref, i, weights, offset, ref_row)
+        raw += _raw_squared_error(ref, test, i)
+        for j in range(w):
+            d = ref_row[j] - cur[j]
+            sse += d * d
+        # All horizontal pairs, then the boundary ones on their own (no branch per pixel).
+        every = 0.0
+        for j in range(1, w):
+            d = cur[j] - cur[j - 1]
+            every += d * d
+        c = 0.0
+        for j in range(block, w, block):
+            d = cur[j] - cur[j - 1]
+            c += d * d
+        s = every - c
+        if i > 0:
+            vert = 0.0
             for j in range(w):
-                d = ref_row[j] - cur[j]
-                sse += d * d
-            # All horizontal pairs, then the boundary ones on their own (no branch per pixel).
-            every = 0.0
-            for j in range(1, w):
-                d = cur[j] - cur[j - 1]
-                every += d * d
-            c = 0.0
-            for j in range(block, w, block):
-                d = cur[j] - cur[j - 1]
-                c += d * d
-            s = every - c
-            if i > 0:
-                vert = 0.0
-                for j in range(w):
-                    d = cur[j] - prev[j]
-                    vert += d * d
-                if i % block == 0:
-                    c += vert
-                else:
-                    s += vert
-            cross += c
-            inner += s
-            prev, cur = cur, prev
-        parts[job, 0] = sse
-        parts[job, 1] = cross
-        parts[job, 2] = inner
-        parts[job, 3] = raw
-    total = np.zeros(4)
-    for job in range(n_jobs):
-        total += parts[job]
-    return total[0], total[1], total[2], total[3]
+                d = cur[j] - prev[j]
+                vert += d * d
+            if i % block == 0:
+                c += vert
+            else:
+                s += vert
+        cross += c
+        inner += s
+        prev, cur = cur, prev
+    return sse, cross, inner, raw

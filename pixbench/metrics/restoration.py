@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from pixbench.metrics._inputs import check_channel, check_pair, crop, kernel_layout, plane_weights, to_channel
+from pixbench.metrics.threads import run_jobs
 
 #: SSIM constants of Wang et al. (2004): an 11x11 Gaussian window (radius
 #: ``int(3.5 * 1.5 + 0.5) = 5``, as scikit-image truncates it), sigma 1.5, K1, K2.
@@ -25,6 +26,7 @@ SSIM_K2 = 0.03
 SSIM_ROWS_PER_JOB = 64
 SSIM_TILE = 512
 BLOCK_ROWS_PER_JOB = 64
+SSE_CHUNK = 1 << 18
 _ONE = np.ones(1)
 
 
@@ -34,10 +36,15 @@ def _psnr_from_mse(mse: float, data_range: float) -> float:
 
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
     if a.dtype == np.uint8 and b.dtype == np.uint8:
-        from pixbench.metrics._kernels import squared_error_sum_u8
+        from pixbench.metrics._kernels import squared_error_job
 
-        # An exact integer sum, in one pass without temporaries.
-        return int(squared_error_sum_u8(np.ascontiguousarray(a), np.ascontiguousarray(b))) / a.size
+        # An exact integer-valued sum, in one pass without temporaries.
+        fa = np.ascontiguousarray(a).reshape(-1)
+        fb = np.ascontiguousarray(b).reshape(-1)
+        n = fa.size
+        parts = run_jobs(lambda j: squared_error_job(fa, fb, j * SSE_CHUNK, min(n, (j + 1) * SSE_CHUNK)),
+                         -(-n // SSE_CHUNK))
+        return sum(parts) / n
     d = np.subtract(a, b, dtype=np.float64).ravel()
     return float(np.dot(d, d)) / d.size
 
@@ -100,7 +107,7 @@ def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel:
 
 def _ssim_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, crop_border: int) -> float:
     # Imported here so that importing pixbench.metrics does not load numba.
-    from pixbench.metrics._kernels import ssim_sums
+    from pixbench.metrics._kernels import ssim_job
 
     x = kernel_layout(ref, channel, dr, crop_border)
     y = kernel_layout(tst, channel, dr, crop_border)
@@ -112,9 +119,21 @@ def _ssim_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, cro
     # float64 throughout. A float32 filtering pass (with float64 sums) was measured at
     # 1.25x the speed but 4e-5 away from scikit-image on a pair of flat images, where
     # E[x^2] - E[x]^2 cancels completely.
-    sums = ssim_sums(x.reshape(h, w * n_ch), y.reshape(h, w * n_ch), n_ch, _gaussian_window(), (SSIM_K1 * dr) ** 2,
-                     (SSIM_K2 * dr) ** 2, shift, SSIM_ROWS_PER_JOB, SSIM_TILE)
-    return float(sums.sum() / (n_ch * (h - win + 1) * (w - win + 1)))
+    xf = x.reshape(h, w * n_ch)
+    yf = y.reshape(h, w * n_ch)
+    g = _gaussian_window()
+    c1 = (SSIM_K1 * dr) ** 2
+    c2 = (SSIM_K2 * dr) ** 2
+    h_out = h - win + 1
+    n_tiles = -(-(w - win + 1) // SSIM_TILE)
+
+    def job(j: int) -> float:
+        r0 = (j // n_tiles) * SSIM_ROWS_PER_JOB
+        return ssim_job(xf, yf, n_ch, g, c1, c2, shift, r0, min(h_out, r0 + SSIM_ROWS_PER_JOB),
+                        (j % n_tiles) * SSIM_TILE, SSIM_TILE)
+
+    sums = run_jobs(job, -(-h_out // SSIM_ROWS_PER_JOB) * n_tiles)
+    return float(sum(sums) / (n_ch * h_out * (w - win + 1)))
 
 
 def _centre(sample: np.ndarray) -> float:
@@ -157,13 +176,11 @@ def blocking_effect_factor(planes: np.ndarray, block_size: int = 8) -> float:
         planes: ``(C, H, W)`` float array.
         block_size: Block size ``B`` (8 for JPEG).
     """
-    from pixbench.metrics._kernels import block_sums
-
     _, h, w = planes.shape
     values = []
     for plane in planes:
         hwc = np.ascontiguousarray(plane, dtype=np.float64)[:, :, None]
-        _, cross, inner, _ = block_sums(hwc, hwc, _ONE, 0.0, block_size, BLOCK_ROWS_PER_JOB)
+        _, cross, inner, _ = _block_sums(hwc, hwc, _ONE, 0.0, block_size)
         values.append(_bef(cross, inner, h, w, block_size))
     return float(np.mean(values))
 
@@ -204,10 +221,20 @@ def _check_block(block_size: int, shape: tuple[int, ...]) -> None:
         raise ValueError(f"PSNR-B needs images larger than one {block_size}x{block_size} block, got {h}x{w}")
 
 
+def _block_sums(x: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: float,
+                block_size: int) -> tuple[float, float, float, float]:
+    """:func:`~pixbench.metrics._kernels.block_job` over all rows, in bands of ``BLOCK_ROWS_PER_JOB``."""
+    from pixbench.metrics._kernels import block_job
+
+    h = x.shape[0]
+    parts = run_jobs(lambda j: block_job(x, y, weights, offset, block_size, j * BLOCK_ROWS_PER_JOB,
+                                         min(h, (j + 1) * BLOCK_ROWS_PER_JOB)), -(-h // BLOCK_ROWS_PER_JOB))
+    # Added in job order: the same sums whatever the thread count.
+    return tuple(sum(p[k] for p in parts) for k in range(4))
+
+
 def _psnr_b_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, block_size: int) -> tuple[float, float]:
     """PSNR-B, and the squared error summed over every channel of the pixels as given."""
-    from pixbench.metrics._kernels import block_sums
-
     h, w = ref.shape[:2]
     x = kernel_layout(ref, "rgb", dr, 0)
     y = kernel_layout(tst, "rgb", dr, 0)
@@ -216,7 +243,7 @@ def _psnr_b_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, b
     sse = raw = 0.0
     befs = []
     for weights, offset in plane_weights(channel, x.shape[2], dr):
-        err, cross, inner, raw = block_sums(x, y, weights, offset, block_size, BLOCK_ROWS_PER_JOB)
+        err, cross, inner, raw = _block_sums(x, y, weights, offset, block_size)
         sse += err
         befs.append(_bef(cross, inner, h, w, block_size))
     mse = sse / (len(befs) * h * w)
