@@ -219,10 +219,12 @@ def luma(image, weights, offset):  # pragma: no cover - compiled
 def _plane_row(image, i, weights, offset, dst):  # pragma: no cover - compiled
     """Row ``i`` of the plane ``offset + sum_c weights[c] * image[..., c]`` into ``dst``."""
     if image.shape[2] == 3:
-        # Written out for RGB so that the loop vectorises; same order of operations as ``luma``.
+        # Written out for RGB on the flat row, where the channels are a constant 3 apart,
+        # so that the loop vectorises; same order of operations as ``luma``.
         w0, w1, w2 = weights[0], weights[1], weights[2]
+        f = image[i].reshape(-1)
         for j in range(image.shape[1]):
-            dst[j] = offset + w0 * image[i, j, 0] + w1 * image[i, j, 1] + w2 * image[i, j, 2]
+            dst[j] = offset + w0 * f[3 * j] + w1 * f[3 * j + 1] + w2 * f[3 * j + 2]
     else:
         for j in range(image.shape[1]):
             v = offset
