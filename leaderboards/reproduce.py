@@ -274,9 +274,28 @@ def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | 
     if (REPO / result).is_file() and not args.force:
         print(f"skip evaluate: {result} exists")
         return
+    model = model_path(bench, entry, args)
+    if not (REPO / model).is_file() and not run.dry_run:
+        # Only a partial run gets here (`--steps baseline,evaluate` before training is done):
+        # a full run stops at a failed train or export.
+        print(f"skip evaluate: {model} does not exist yet")
+        return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
-    run("evaluate", model_path(bench, entry, args), "--dataset", test_dir(bench, args), "--split", EVAL_SPLIT, "-o", result,
+    run("evaluate", model, "--dataset", test_dir(bench, args), "--split", EVAL_SPLIT, "-o", result,
         *limit, *bench.eval_args, *entry.eval_args)
+
+
+def record_dataset(bench: Benchmark, args: argparse.Namespace) -> None:
+    """Copy the scored test set's ``dataset.json`` (no pixels) beside the results.
+
+    It names the encoders whose bytes the fingerprint depends on, so a rebuild elsewhere
+    can tell a real mismatch from a different PNG/JPEG library (``tests/test_published.py``).
+    """
+    manifest = REPO / test_dir(bench, args) / "dataset.json"
+    if manifest.is_file():
+        target = REPO / args.out.results / bench.name / "dataset.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(manifest, target)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -327,6 +346,8 @@ def main(argv: list[str] | None = None) -> None:
                     run("baseline", entry.baseline, "-o", path, *entry.args)
             if "evaluate" in steps:
                 evaluate(run, bench, entry, args)
+        if "evaluate" in steps and not args.dry_run:
+            record_dataset(bench, args)
     if "leaderboard" in steps:
         notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and args.out.tables == TABLES_DIR else []
         run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", *notes)
