@@ -159,7 +159,8 @@ def speed(ref: np.ndarray, test: np.ndarray, threads: int, repeats: int) -> None
           f"|difference| {abs(sk_val - px_val):.1e}")
     print(f"pixbench PSNR         best {p_best * 1e3:8.1f} ms  median {p_med * 1e3:8.1f} ms")
     print(f"pixbench PSNR-B (Y)   best {b_best * 1e3:8.1f} ms  median {b_med * 1e3:8.1f} ms")
-    print(f"PSNR + SSIM + PSNR-B  best {set_best * 1e3:8.1f} ms  median {set_med * 1e3:8.1f} ms  (three calls; target < 50 ms)")
+    print(f"PSNR + SSIM + PSNR-B  best {set_best * 1e3:8.1f} ms  median {set_med * 1e3:8.1f} ms  "
+          "(three calls; target < 50 ms)")
     print(f"restoration_metrics   best {one_best * 1e3:8.1f} ms  median {one_med * 1e3:8.1f} ms  "
           f"(one call, two passes; values identical to the three calls: {same})")
     print(f"CPU time, best        three calls {set_cpu * 1e3:.1f} ms, restoration_metrics {one_cpu * 1e3:.1f} ms "

@@ -23,9 +23,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: Window length of the SSIM kernel (an 11x11 Gaussian, radius 5).
-SSIM_TAPS = 11
-
 
 @njit(inline="always", fastmath={"contract", "reassoc"})
 def _row_products(x, y, r, c0, n, shift, ring, base):  # pragma: no cover - compiled
