@@ -43,7 +43,7 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
         f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-kodak --source kodak:../shared/datasets/kodak "
         "--split test",
         f"pixbench train pix2pix-inpainter --dataset {data}/inpaint-2x75-bsd68 "
-        "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 5 --seed 0",
+        "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 1 --seed 0",
         "pixbench export leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter/best.pt "
         f"-o {models}/pix2pix-inpainter.onnx",
         f"pixbench evaluate {models}/pix2pix-inpainter.onnx {evaluate}/pix2pix-inpainter.json",
@@ -87,3 +87,13 @@ def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys
             "leaderboards/work/data/depixelate-nearest-x4-kodak --split test -o "
             "leaderboards/results/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4") in lines
     assert all(line.startswith("pixbench evaluate") and line.endswith("--factor 4") for line in lines)
+
+
+def test_published_leaderboard_gets_the_notes_file(reproduce, capsys):
+    (reproduce.REPO / "leaderboards").mkdir()
+    (reproduce.REPO / "leaderboards" / "notes.json").write_text("{}", encoding="utf-8")
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
+    assert commands(capsys) == [
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict --notes leaderboards/notes.json"]
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--epochs", "1"])
+    assert commands(capsys)[-1].endswith("--strict")  # smoke tables are not the published ones
