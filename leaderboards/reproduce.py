@@ -257,6 +257,9 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
     if "export" in steps:
         if (REPO / onnx_path).is_file() and not args.force:
             print(f"skip export: {onnx_path} exists")
+        elif "train" not in steps and not (REPO / run_dir / CHECKPOINT).is_file() and not run.dry_run:
+            # A partial run (`--steps export,...`) for a model whose training has not run yet.
+            print(f"skip export: {run_dir / CHECKPOINT} does not exist yet")
         else:
             run("export", run_dir / CHECKPOINT, "-o", onnx_path)
 
@@ -305,6 +308,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", default=",".join(names),
                    help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})")
+    p.add_argument("--models", default=None,
+                   help="comma-separated model names (the row names, e.g. espcn-x4,identity) to run; default: all")
     p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default: {','.join(STEPS)})")
     p.add_argument("--epochs", type=int, default=None, help="override every model's epochs (e.g. 1 for a smoke run)")
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N BSD68 images for training")
@@ -337,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
         if "build" in steps:
             build(run, bench, args)
         for entry in bench.entries:
+            if args.models and entry.name not in args.models.split(","):
+                continue
             if isinstance(entry, Trained):
                 train_and_export(run, bench, entry, args, steps)
             elif isinstance(entry, Baseline) and "baseline" in steps:

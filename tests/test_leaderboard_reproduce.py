@@ -97,3 +97,10 @@ def test_published_leaderboard_gets_the_notes_file(reproduce, capsys):
         "pixbench leaderboard leaderboards/results -o leaderboards --strict --notes leaderboards/notes.json"]
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--epochs", "1"])
     assert commands(capsys)[-1].endswith("--strict")  # smoke tables are not the published ones
+
+
+def test_models_option_picks_rows(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "depixelate-lanczos-x4", "--models", "espcn-x4", "--steps", "train,evaluate"])
+    lines = commands(capsys)
+    assert len(lines) == 2
+    assert lines[0].startswith("pixbench train espcn ") and lines[1].startswith("pixbench evaluate ")
