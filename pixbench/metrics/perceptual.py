@@ -18,6 +18,7 @@ import numpy as np
 
 from pixbench.errors import WeightsNotFoundError
 from pixbench.metrics._inputs import check_pair
+from pixbench.weights import hub_checkpoint
 
 # lpips backbone name -> (torchvision weights enum name, member).
 _BACKBONES = {"alex": ("AlexNet_Weights", "IMAGENET1K_V1"),
@@ -31,14 +32,13 @@ def backbone_weights(net: str) -> tuple[Path, str]:
     The path is ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``), e.g.
     ``~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`` for AlexNet.
     """
-    import torch
     import torchvision.models as tvm
 
     if net not in _BACKBONES:
         raise ValueError(f"net must be one of {sorted(_BACKBONES)}, got {net!r}")
     enum_name, member = _BACKBONES[net]
     url = getattr(getattr(tvm, enum_name), member).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url), url
+    return hub_checkpoint(os.path.basename(url)), url
 
 
 class LPIPS:
