@@ -46,7 +46,7 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
         "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 1 --seed 0",
         "pixbench export leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter/best.pt "
         f"-o {models}/pix2pix-inpainter.onnx",
-        f"pixbench evaluate {models}/pix2pix-inpainter.onnx {evaluate}/pix2pix-inpainter.json",
+        f"pixbench evaluate {models}/pix2pix-inpainter.onnx {evaluate}/pix2pix-inpainter.json --runs 3 --warmup 1",
         f"pixbench baseline identity -o {models}/identity.onnx --task inpaint",
         f"pixbench evaluate {models}/identity.onnx {evaluate}/identity.json",
         f"pixbench baseline biharmonic -o {models}/biharmonic.json",
@@ -60,7 +60,8 @@ def test_a_reused_model_is_evaluated_not_retrained(reproduce, capsys):
     lines = commands(capsys)
     assert not any(line.startswith("pixbench train") for line in lines)
     assert ("pixbench evaluate leaderboards/models/blockcnn-triplets/blockcnn.onnx --dataset "
-            "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/jpeg/blockcnn.json") in lines
+            "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/jpeg/blockcnn.json "
+            "--runs 3 --warmup 1") in lines
 
 
 def test_shortened_runs_never_write_published_folders(reproduce, capsys):
