@@ -186,7 +186,7 @@ def test_published_x4_beats_bicubic_on_kodak_photos(shared_datasets):
 
         gains.append((psnr(out) - psnr(pix), psnr(out) - psnr(bicubic)))
     over_input, over_bicubic = np.mean(gains, axis=0)
-    # measured with the published x4 file: +1.05 dB over the mosaic, +0.30 dB over bicubic (mean of 3)
+    # measured with the published x4 file: +1.23 dB over the mosaic, +0.48 dB over bicubic (mean of 3)
     assert over_input > 0.8
     assert over_bicubic > 0.15
 
