@@ -162,7 +162,7 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
                     "source": (dataset.info.get("source") or {}).get("name"), "split": opts.split,
                     "samples": n, "split_samples": len(split)},
         "settings": {"split": opts.split, "limit": opts.limit, "factor": opts.factor, "tile": list(spec.tile) if spec.tile else None,
-                     "overlap": opts.overlap if spec.tile and task != "blockcnn" else None,
+                     "overlap": opts.overlap if spec.tile and not spec.blockwise else None,
                      "overrides": {"layout": opts.layout, "range": opts.range, "channels": opts.channels},
                      "lpips": opts.lpips, "speed_warmup": opts.warmup, "speed_runs": opts.runs},
         "metrics": doc_metrics,

@@ -158,6 +158,17 @@ class ModelSpec:
     mask_name: str | None = None
     output: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    #: The model's own task when it differs from the dataset's: a ``blockcnn`` model (24x24 -> 8x8)
+    #: scored on a ``jpeg`` dataset is slid over the whole images on the 8x8 grid.
+    model_task: str = ""
+
+    def __post_init__(self) -> None:
+        self.model_task = self.model_task or self.task
+
+    @property
+    def blockwise(self) -> bool:
+        """True for BlockCNN-style models: 24x24 context in, 8x8 centre block out."""
+        return self.model_task == "blockcnn"
 
     def assumed(self) -> dict[str, Any]:
         """The decisions as plain JSON values (for the result file and the terminal)."""
@@ -169,6 +180,8 @@ class ModelSpec:
             out["mask_input"] = self.mask_input
         if self.task == "detect":
             out["output"] = self.output
+        if self.model_task != self.task:
+            out["model_task"] = self.model_task
         return out
 
 
@@ -198,6 +211,10 @@ def _fmt(shape: tuple[int | None, ...]) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+#: (model task, dataset task) pairs that are scored across tasks: BlockCNN deblocks whole JPEG images.
+_CROSS_TASKS = {("blockcnn", "jpeg")}
+
+
 def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: str | None = None,
                  channels: str | None = None) -> ModelSpec:
     """Decide how to feed ``model`` for ``task``; the overrides win over metadata and inference.
@@ -207,7 +224,7 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
     """
     props, sources = model.props, {}
     declared = props.get("pixbench.task")
-    if declared and declared != task:
+    if declared and declared != task and (declared, task) not in _CROSS_TASKS:
         raise ModelError(f"{model.path.name}: model declares pixbench.task={declared!r} but the dataset task is {task!r}")
     images = [i for i in model.inputs if len(i.shape) == 4]
     if not images or len(model.inputs) != len(images) or len(images) > 2:
@@ -230,7 +247,8 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
         channels=_pick("channels", channels, props, CHANNELS, *(
             ("y", "inferred from 1 input channel") if c == 1 else ("rgb", "default" if c is None else
                                                                    f"inferred from {c} input channels")), sources),
-        tile=(hw[0], hw[1]) if hw[0] and hw[1] else None, batch=image.shape[0], sources=sources)
+        tile=(hw[0], hw[1]) if hw[0] and hw[1] else None, batch=image.shape[0], sources=sources,
+        model_task=declared or task)
     if task == "inpaint":
         if len(images) == 2:
             spec.mask_input, spec.mask_name = "separate", mask.name
@@ -240,7 +258,7 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
             raise ModelError(f"{model.path.name}: an inpaint model needs the mask as a 4th input channel or a "
                              f"second input, but its only input is {image.name}{_fmt(image.shape)}")
         sources["mask_input"] = "inferred from inputs"
-    if task == "blockcnn" and spec.tile not in (None, (CONTEXT, CONTEXT)):
+    if spec.blockwise and spec.tile not in (None, (CONTEXT, CONTEXT)):
         raise ModelError(f"{model.path.name}: a BlockCNN model takes {CONTEXT}x{CONTEXT} inputs, got {spec.tile}")
     _probe(model, spec)
     return spec
@@ -248,7 +266,7 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
 
 def _probe(model: Model, spec: ModelSpec) -> None:
     """Run the model once on a small input to learn its output and fail early if it does not fit."""
-    side = CONTEXT if spec.task == "blockcnn" else 64  # 64: deep enough for a few downsamplings
+    side = CONTEXT if spec.blockwise else 64  # 64: deep enough for a few downsamplings
     h, w = spec.tile or (side, side)
     runner = Runner(model, spec)
     x = np.zeros((1, h, w, 1 if spec.channels == "y" else 3), np.float32)
@@ -266,7 +284,7 @@ def _probe(model: Model, spec: ModelSpec) -> None:
     if oc != want_c:
         raise ModelError(f"{model.path.name}: output shape {out.shape} has {oc} channels, expected {want_c} "
                          f"({spec.layout}, channels={spec.channels}); try --layout or --channels")
-    if spec.task == "blockcnn":
+    if spec.blockwise:
         if (oh, ow) != (BLOCK, BLOCK):
             raise ModelError(f"{model.path.name}: a BlockCNN model maps 24x24 to 8x8, got output {oh}x{ow}")
         return
@@ -380,7 +398,7 @@ class Runner:
         out = out.astype(np.float32) if out.dtype != np.float32 or not out.flags.writeable else out
         h, w, c = self.output_hw_c(out)
         s = self.spec.scale
-        want = (BLOCK, BLOCK) if self.spec.task == "blockcnn" else (x.shape[1] * s, x.shape[2] * s)
+        want = (BLOCK, BLOCK) if self.spec.blockwise else (x.shape[1] * s, x.shape[2] * s)
         if out.shape[0] != x.shape[0] or (h, w) != want:
             raise ModelError(f"output shape {out.shape} does not fit input {x.shape[1:3]} (scale {self.spec.scale})")
         mul, add = _TO_MODEL[self.spec.range]
@@ -422,7 +440,7 @@ class Runner:
         if src is None:
             raise ModelError("the model wants the low-resolution grid but the sample has none")
         m = None if mask is None else mask[..., None].astype(np.float32)
-        if self.spec.task == "blockcnn":
+        if self.spec.blockwise:
             apply = self._slide_blocks
         elif self.spec.tile:
             apply = self._tiled

@@ -147,6 +147,18 @@ def test_blockcnn_triplets_and_whole_images(tmp_path):
     assert doc["metrics"]["model"]["psnr_b"] == doc["metrics"]["degraded"]["psnr_b"]
 
 
+def test_blockcnn_model_slides_over_jpeg_images(tmp_path):
+    model = write_baseline("identity", tmp_path / "b.onnx", task="blockcnn")
+    doc, _ = run(model, write_tiny_dataset(tmp_path / "jpeg", "jpeg", n=2, size=32), tmp_path)
+    # The identity block model returns each context's centre block, so sliding it over the 8x8
+    # grid rebuilds the degraded image exactly: the model's scores equal the input's.
+    assert doc["model"]["assumed"]["model_task"] == "blockcnn"
+    assert doc["metrics"]["model"]["psnr"] == doc["metrics"]["degraded"]["psnr"]
+    assert doc["metrics"]["model"]["psnr_b"] == doc["metrics"]["degraded"]["psnr_b"]
+    with pytest.raises(ModelError, match="declares pixbench.task='blockcnn' but the dataset task is 'depixelate'"):
+        run(model, write_tiny_dataset(tmp_path / "dp", "depixelate", n=1, size=32), tmp_path, name="dp")
+
+
 def softmax2_detector(path, *, logits: bool):
     """Two classes from the image mean m: (1 - m, m) as probabilities, or (0, 8 (m - 0.5)) as logits."""
     nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=1),

@@ -55,7 +55,7 @@ def estimate_flops(model: Model, spec: ModelSpec, height: int, width: int) -> fl
     except Exception:  # an external-data or exotic model: FLOPs are optional
         return None
     h, w, reps = height // spec.scale, width // spec.scale, 1
-    if spec.task == "blockcnn":
+    if spec.blockwise:
         h = w = 24
         reps = (height // 8) * (width // 8)
     elif spec.tile:
