@@ -516,12 +516,17 @@ class Runner:
             wsum_y[y * s:(y + th) * s] += wy
         for x0 in sorted({x0 for _, x0 in where}):
             wsum_x[x0 * s:(x0 + tw) * s] += wx
-        acc = acc.transpose(1, 2, 0) if nchw else acc
-        acc = acc[:h * s, :w * s]
-        acc /= (wsum_y[:h * s, None] * wsum_x[None, :w * s])[..., None]
+        # Finish in the buffer's own layout, so every pass runs over contiguous rows.
+        wsum = wsum_y[:h * s, None] * wsum_x[None, :w * s]
+        if nchw:
+            acc = acc[:, :h * s, :w * s]
+            acc /= wsum
+        else:
+            acc = acc[:h * s, :w * s]
+            acc /= wsum[..., None]
         if add:
             acc -= np.float32(add / mul)
-        return acc
+        return acc.transpose(1, 2, 0) if nchw else acc
 
     def _slide_blocks(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         h, w, c = x.shape
@@ -549,11 +554,21 @@ def _to_uint8_inplace(x: np.ndarray) -> np.ndarray:
     Raises:
         ModelError: ``x`` holds NaN or Inf (the model's output did; they survive blending).
     """
-    if not np.isfinite(x.sum(dtype=np.float64)):  # one pass, no temporary: NaN and Inf propagate into the sum
+    # An HxWxC view of a planar (CxHxW) buffer, as NCHW models give, is worked on plane by plane:
+    # contiguous rows throughout, and only the final uint8 write interleaves the channels.
+    planar = x.ndim == 3 and x.strides[1] == x.itemsize
+    base = x.transpose(2, 0, 1) if planar else x
+    # min and max are fast vectorised passes; NaN propagates into both and an infinity reaches one.
+    if not (np.isfinite(base.min()) and np.isfinite(base.max())):
         raise ModelError("output holds NaN or Inf")
-    np.rint(x, out=x)
-    np.clip(x, 0, 255, out=x)
-    return x.astype(np.uint8, order="C")
+    np.rint(base, out=base)
+    np.clip(base, 0, 255, out=base)
+    if not planar:
+        return x.astype(np.uint8, order="C")
+    out = np.empty(x.shape, np.uint8)
+    for k in range(x.shape[2]):
+        np.copyto(out[..., k], base[k], casting="unsafe")
+    return out
 
 
 def _pad_to(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
