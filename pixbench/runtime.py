@@ -337,26 +337,48 @@ class Runner:
 
     def __init__(self, model: Model, spec: ModelSpec, *, overlap: int = 32) -> None:
         self.model, self.spec, self.overlap = model, spec, overlap
+        self._scratch: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+
+    def _buffer(self, tag: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A scratch array kept between calls (contents undefined), one per ``(tag, shape, dtype)``.
+
+        Fresh arrays of a full frame cost page faults on first touch (about as much as
+        the conversion itself at 1080p); samples of one dataset mostly share a size.
+        """
+        key = (tag, tuple(shape), np.dtype(dtype).str)
+        buf = self._scratch.get(key)
+        if buf is None:
+            if len(self._scratch) >= 8:  # datasets of many sizes: keep only recent ones
+                self._scratch.clear()
+            buf = self._scratch[key] = np.empty(shape, dtype)
+        return buf
 
     # -- one batch ----------------------------------------------------------------------------
-    def run_raw(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def run_raw(self, x: np.ndarray, mask: np.ndarray | None = None, *, planar: bool = False) -> np.ndarray:
         """Run one batch and return output 0 as onnxruntime gives it.
 
         Args:
             x: ``NHWC`` values in [0, 255], uint8 or float.
             mask: ``NHW1``, 1 = hole (inpaint only).
+            planar: ``x`` is ``NCHW`` instead (only for models with the ``nchw`` layout).
         """
         spec = self.spec
         mul, add = _TO_MODEL[spec.range]
-        n, h, w, c = x.shape
+        if planar and spec.layout != "nchw":
+            raise ModelError(f"planar input given to a model with layout {spec.layout!r}")
+        n, c, h, w = x.shape if planar else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
         hole = 255.0 if spec.dtype == np.uint8 else 1.0
         channel_mask = mask is not None and spec.mask_input == "channel"
         cm = c + 1 if channel_mask else c
         direct = spec.dtype == np.uint8 and x.dtype == np.uint8 and spec.range == "255"  # no arithmetic at all
-        t = np.empty((n, cm, h, w) if spec.layout == "nchw" else (n, h, w, cm), np.uint8 if direct else np.float32)
+        # Every element of the reused buffer is written below (image channels, then mask channels).
+        t = self._buffer("in", (n, cm, h, w) if spec.layout == "nchw" else (n, h, w, cm),
+                         np.uint8 if direct else np.float32)
         view = t.transpose(0, 2, 3, 1) if spec.layout == "nchw" else t  # NHWC view of the model-layout buffer
         dst, src = view[..., :c], x
-        if spec.layout == "nchw" and x.dtype == np.uint8:
+        if planar:
+            dst = t[:, :c]
+        elif spec.layout == "nchw" and x.dtype == np.uint8:
             # Transposing bytes first, then scaling contiguous memory, is about twice as fast as
             # one strided pass that transposes and converts together.
             dst, src = t[:, :c], np.ascontiguousarray(x.transpose(0, 3, 1, 2))
@@ -374,7 +396,9 @@ class Runner:
         if mask is not None and spec.mask_input == "separate":
             m = mask.transpose(0, 3, 1, 2) if spec.layout == "nchw" else mask
             feeds[spec.mask_name] = np.ascontiguousarray(m * hole, dtype=spec.dtype)
-        return np.asarray(self.model.run(feeds)[0])
+        out = np.asarray(self.model.run(feeds)[0])
+        # An output may share the fed buffer (an Identity graph), which the next call overwrites.
+        return out.copy() if np.may_share_memory(out, t) else out
 
     def output_hw_c(self, out: np.ndarray) -> tuple[int, int, int]:
         """Spatial size and channel count of a 4-D image output in the model's layout."""
@@ -382,25 +406,28 @@ class Runner:
             raise ModelError(f"{self.model.path.name}: expected a 4-D image output, got shape {out.shape}")
         return (out.shape[2], out.shape[3], out.shape[1]) if self.spec.layout == "nchw" else out.shape[1:4]
 
-    def predict(self, x: np.ndarray, mask: np.ndarray | None = None, *, to_pixels: bool = True) -> np.ndarray:
+    def predict(self, x: np.ndarray, mask: np.ndarray | None = None, *, to_pixels: bool = True,
+                planar: bool = False) -> np.ndarray:
         """Run a batch and return ``NHWC`` float32 (may be a strided view of the model's output).
 
         Args:
             x: ``NHWC`` values in [0, 255].
             mask: ``NHW1``, 1 = hole.
             to_pixels: Convert to [0, 255] (not clipped); ``False`` leaves the model's range.
+            planar: ``x`` is ``NCHW`` (see :meth:`run_raw`).
 
         Raises:
             ModelError: The output has the wrong shape (counted per sample by callers). NaN and
                 Inf are caught later, when the image is rounded to uint8.
         """
-        out = self.run_raw(x, mask)
+        out = self.run_raw(x, mask, planar=planar)
         out = out.astype(np.float32) if out.dtype != np.float32 or not out.flags.writeable else out
         h, w, c = self.output_hw_c(out)
         s = self.spec.scale
-        want = (BLOCK, BLOCK) if self.spec.blockwise else (x.shape[1] * s, x.shape[2] * s)
+        xh, xw = x.shape[2:4] if planar else x.shape[1:3]
+        want = (BLOCK, BLOCK) if self.spec.blockwise else (xh * s, xw * s)
         if out.shape[0] != x.shape[0] or (h, w) != want:
-            raise ModelError(f"output shape {out.shape} does not fit input {x.shape[1:3]} (scale {self.spec.scale})")
+            raise ModelError(f"output shape {out.shape} does not fit input {(xh, xw)} (scale {self.spec.scale})")
         mul, add = _TO_MODEL[self.spec.range]
         if to_pixels and (mul, add) != (1.0, 0.0):  # in place on the buffer onnxruntime handed over
             if add:
@@ -415,10 +442,13 @@ class Runner:
     def _chunked(self, fn: Any, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         return np.concatenate([np.asarray(fn(xb, mb))[:n] for _, n, xb, mb in self._chunks(x, mask)], axis=0)
 
-    def _chunks(self, x: np.ndarray, mask: np.ndarray | None) -> Iterator[tuple[int, int, np.ndarray, Any]]:
+    def _chunks(self, x: np.ndarray, mask: np.ndarray | None,
+                pixels: int | None = None) -> Iterator[tuple[int, int, np.ndarray, Any]]:
         """``(start, n, batch, mask batch)`` in sizes the model's batch axis accepts; a fixed batch
-        axis gets its last chunk padded by repetition (only the first ``n`` results count)."""
-        step = self.spec.batch or max(1, min(MAX_BATCH, MAX_BATCH_PIXELS // (x.shape[1] * x.shape[2])))
+        axis gets its last chunk padded by repetition (only the first ``n`` results count).
+        ``pixels`` is the item's height times width when ``x`` is not ``NHWC``."""
+        pixels = pixels or x.shape[1] * x.shape[2]
+        step = self.spec.batch or max(1, min(MAX_BATCH, MAX_BATCH_PIXELS // pixels))
         for i in range(0, len(x), step):
             xb, mb = x[i:i + step], None if mask is None else mask[i:i + step]
             n = len(xb)
@@ -491,7 +521,9 @@ class Runner:
         h, w = x.shape[:2]
         xp = _pad_to(x, (th, tw))
         ov = (min(self.overlap, th // 4), min(self.overlap, tw // 4))
-        tiles, where = _crops(xp, (th, tw), ov)
+        # An NCHW model gets its tiles cut from the image transposed once: cheaper than
+        # transposing every tile, as overlapping tiles hold more pixels than the image.
+        tiles, where = _crops(np.ascontiguousarray(xp.transpose(2, 0, 1)) if nchw else xp, (th, tw), ov, planar=nchw)
         mtiles = None if mask is None else _crops(_pad_to(mask, (th, tw)), (th, tw), ov)[0]
         wy, wx = _ramp(th * s, ov[0] * s), _ramp(tw * s, ov[1] * s)
         mul, add = _TO_MODEL[self.spec.range]
@@ -500,9 +532,11 @@ class Runner:
         weight = wy[:, None] * wx[None, :] * np.float32(1.0 / mul)
         c = 1 if self.spec.channels == "y" else 3
         hp, wp = xp.shape[0] * s, xp.shape[1] * s
-        acc = np.zeros((c, hp, wp) if nchw else (hp, wp, c), np.float32)
-        for start, n, xb, mb in self._chunks(tiles, mtiles):
-            out = self.predict(xb, mb, to_pixels=False)[:n]
+        # Reused between images (it never leaves restore: the caller gets a new uint8 array).
+        acc = self._buffer("acc", (c, hp, wp) if nchw else (hp, wp, c), np.float32)
+        acc.fill(0.0)
+        for start, n, xb, mb in self._chunks(tiles, mtiles, th * tw):
+            out = self.predict(xb, mb, to_pixels=False, planar=nchw)[:n]
             out = out.transpose(0, 3, 1, 2) if nchw else out  # back to the buffer's own layout
             out *= weight if nchw else weight[..., None]
             for tile, (y, x0) in zip(out, where[start:start + n]):
@@ -584,9 +618,13 @@ def _positions(length: int, tile: int, overlap: int) -> list[int]:
     return pos + [length - tile]
 
 
-def _crops(x: np.ndarray, tile: tuple[int, int], overlap: int | tuple[int, int]):
+def _crops(x: np.ndarray, tile: tuple[int, int], overlap: int | tuple[int, int], *, planar: bool = False):
+    """Stacked tiles of ``x`` (``HxWxC``, or ``CxHxW`` when ``planar``) and their ``(y, x)`` origins."""
     ov = overlap if isinstance(overlap, tuple) else (overlap, overlap)
-    where = [(y, x0) for y in _positions(x.shape[0], tile[0], ov[0]) for x0 in _positions(x.shape[1], tile[1], ov[1])]
+    hh, ww = x.shape[1:3] if planar else x.shape[:2]
+    where = [(y, x0) for y in _positions(hh, tile[0], ov[0]) for x0 in _positions(ww, tile[1], ov[1])]
+    if planar:
+        return np.stack([x[:, y:y + tile[0], x0:x0 + tile[1]] for y, x0 in where]), where
     return np.stack([x[y:y + tile[0], x0:x0 + tile[1]] for y, x0 in where]), where
 
 
