@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from pixbench.errors import ModelError
-from pixbench.runtime import Runner, _positions, _ramp, load_model, resolve_spec, rgb_to_ycbcr, ycbcr_to_rgb
+from pixbench.runtime import Model, Runner, TensorInfo, _positions, _ramp, load_model, resolve_spec, rgb_to_ycbcr, ycbcr_to_rgb
 
 FLOAT, UINT8 = TensorProto.FLOAT, TensorProto.UINT8
 
@@ -212,3 +212,51 @@ def test_nan_output_raises_per_call(tmp_path):
     runner = Runner(model, resolve_spec(model, "jpeg"))
     with pytest.raises(ModelError, match="NaN or Inf"):
         runner.restore(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_inf_output_raises_on_the_planar_path(tmp_path):
+    """An NCHW output is checked plane by plane; +Inf (not only NaN) is caught."""
+    model = load_model(affine_model(tmp_path / "inf.onnx", add=float("inf")))
+    runner = Runner(model, resolve_spec(model, "jpeg"))
+    with pytest.raises(ModelError, match="NaN or Inf"):
+        runner.restore(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_nchw_tiles_and_reused_buffers_across_sizes(tmp_path):
+    """NCHW tiles are cut from the transposed image; scratch buffers are reused between calls and sizes.
+
+    The expected values are the pointwise formula, as in the NHWC tiling test above.
+    """
+    model = load_model(affine_model(tmp_path / "m.onnx", size=(32, 32), mul=0.5, add=0.25))
+    runner = Runner(model, resolve_spec(model, "jpeg", range_="11"), overlap=8)
+    rng = np.random.default_rng(8)
+    imgs = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((70, 100, 3), (41, 33, 3), (20, 10, 3))]
+    # range 11: x = p * 2/255 - 1, y = 0.5 x + 0.25, back (y + 1) * 127.5 = p/2 + 95.625 (never a rounding tie)
+    expected = [np.clip(np.rint((0.5 * (im * (2 / 255) - 1) + 0.25 + 1) * 127.5), 0, 255) for im in imgs]
+    for _ in range(2):  # the second round runs on buffers left by the first
+        for im, want in zip(imgs, expected):
+            out = runner.restore(im)
+            assert out.dtype == np.uint8 and out.flags.c_contiguous
+            np.testing.assert_array_equal(out, want)
+
+
+class EchoModel(Model):
+    """A model (the :class:`Model` interface) whose output is the very array it was fed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        shape = (None, 3, None, None)
+        self.inputs = [TensorInfo("x", shape, np.dtype(np.float32))]
+        self.outputs = [TensorInfo("y", shape, np.dtype(np.float32))]
+        self.props = {}
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [feeds["x"]]
+
+
+def test_outputs_sharing_the_fed_buffer_are_copied(tmp_path):
+    """The runner reuses its input buffer; an output that is that buffer must survive the next batch."""
+    model = EchoModel(tmp_path / "echo.py")
+    runner = Runner(model, resolve_spec(model, "jpeg", range_="255"))
+    x = np.random.default_rng(9).integers(0, 256, (600, 16, 16, 3), dtype=np.uint8)  # 3 chunks of 256
+    np.testing.assert_array_equal(runner.predict_batched(x), x)
