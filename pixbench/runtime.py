@@ -182,7 +182,7 @@ class ModelSpec:
             out["output"] = self.output
         if self.model_task != self.task:
             out["model_task"] = self.model_task
-        return out.copy() if np.may_share_memory(out, t) else out
+        return out
 
 
 def _pick(key: str, override: str | None, props: dict[str, str], allowed: tuple[str, ...],
