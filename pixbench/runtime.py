@@ -6,9 +6,10 @@ same small interface. :func:`resolve_spec` decides how to feed it (layout,
 value range, channels, fixed size, low-res input, mask input, output kind) from
 its ``pixbench.*`` metadata props, its input shapes and one probe run, and
 records where each decision came from. :class:`Runner` then turns ``HxWx3
-uint8`` images into model tensors and back, with overlapping blended tiles for
-fixed-size restorers, centre-of-block sliding for BlockCNN, and grids of crops
-for fixed-size classifiers.
+uint8`` images into model tensors and back (with the compiled one-pass kernels of
+:mod:`pixbench.tensor_io`), with overlapping blended tiles for fixed-size
+restorers, centre-of-block sliding for BlockCNN, and grids of crops for
+fixed-size classifiers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pixbench import tensor_io
 from pixbench.errors import ModelError
 
 LAYOUTS = ("nchw", "nhwc")
@@ -34,6 +36,8 @@ BLOCK, CONTEXT = 8, 24
 #: Largest batch of tiles, blocks or crops sent to a model with a dynamic batch axis, and the
 #: most pixels per batch: bigger batches of big tiles run slower (activations leave the cache).
 MAX_BATCH, MAX_BATCH_PIXELS = 256, 256 * 256
+#: Most input values (tiles times channels times pixels) converted and blended in one group.
+MAX_GROUP_VALUES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,11 @@ class OnnxModel(Model):
         self.threads = threads if threads else (os.cpu_count() or 1)
         opts.intra_op_num_threads = self.threads
         opts.log_severity_level = 3
+        # Idle workers spin for 100 us, not onnxruntime's default of tens of milliseconds: the
+        # harness converts tensors on the same cores between runs, and a spinning worker would
+        # hold one of them. Gaps between operators and between tile batches are shorter than
+        # that, so onnxruntime's own speed does not change (benchmarks/evaluate_overhead.py).
+        opts.add_session_config_entry("session.intra_op.spin_duration_us", "100")
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
         except Exception as exc:  # onnxruntime raises several unrelated types for unloadable files
@@ -354,43 +363,50 @@ class Runner:
         return buf
 
     # -- one batch ----------------------------------------------------------------------------
-    def run_raw(self, x: np.ndarray, mask: np.ndarray | None = None, *, planar: bool = False) -> np.ndarray:
+    @property
+    def threads(self) -> int:
+        """Threads for the harness's own conversions: as many as the model's session uses."""
+        return self.model.threads or 1
+
+    def run_raw(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Run one batch and return output 0 as onnxruntime gives it.
 
         Args:
             x: ``NHWC`` values in [0, 255], uint8 or float.
             mask: ``NHW1``, 1 = hole (inpaint only).
-            planar: ``x`` is ``NCHW`` instead (only for models with the ``nchw`` layout).
         """
         spec = self.spec
         mul, add = _TO_MODEL[spec.range]
-        if planar and spec.layout != "nchw":
-            raise ModelError(f"planar input given to a model with layout {spec.layout!r}")
-        n, c, h, w = x.shape if planar else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
-        hole = 255.0 if spec.dtype == np.uint8 else 1.0
-        channel_mask = mask is not None and spec.mask_input == "channel"
-        cm = c + 1 if channel_mask else c
+        n, h, w, c = x.shape
         direct = spec.dtype == np.uint8 and x.dtype == np.uint8 and spec.range == "255"  # no arithmetic at all
-        # Every element of the reused buffer is written below (image channels, then mask channels).
-        t = self._buffer("in", (n, cm, h, w) if spec.layout == "nchw" else (n, h, w, cm),
-                         np.uint8 if direct else np.float32)
-        view = t.transpose(0, 2, 3, 1) if spec.layout == "nchw" else t  # NHWC view of the model-layout buffer
-        dst, src = view[..., :c], x
-        if planar:
-            dst = t[:, :c]
-        elif spec.layout == "nchw" and x.dtype == np.uint8:
-            # Transposing bytes first, then scaling contiguous memory, is about twice as fast as
-            # one strided pass that transposes and converts together.
-            dst, src = t[:, :c], np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-        if direct or mul == 1.0:
-            np.copyto(dst, src, casting="unsafe")
+        t = self._input_buffer(n, c, h, w, mask, np.uint8 if direct else np.float32)
+        nchw = spec.layout == "nchw"
+        if x.dtype == np.uint8 and not direct:
+            tensor_io.pack(x, t, nchw=nchw, mul=mul, add=add, threads=self.threads)
         else:
-            np.multiply(src, np.float32(mul), out=dst, casting="unsafe")
-        if not direct and add != 0.0:
-            view[..., :c] += np.float32(add)
-        if channel_mask:
+            dst = t[:, :c] if nchw else t[..., :c]
+            src = x.transpose(0, 3, 1, 2) if nchw else x
+            if direct or mul == 1.0:
+                np.copyto(dst, src, casting="unsafe")
+            else:
+                np.multiply(src, np.float32(mul), out=dst, casting="unsafe")
+            if not direct and add != 0.0:
+                dst += np.float32(add)
+        return self._run_buffer(t, c, mask)
+
+    def _input_buffer(self, n: int, c: int, h: int, w: int, mask: np.ndarray | None, dtype: Any) -> np.ndarray:
+        """A reused input buffer in the model's layout, with room for a mask channel where the model takes one."""
+        cm = c + 1 if mask is not None and self.spec.mask_input == "channel" else c
+        return self._buffer("in", (n, cm, h, w) if self.spec.layout == "nchw" else (n, h, w, cm), dtype)
+
+    def _run_buffer(self, t: np.ndarray, c: int, mask: np.ndarray | None) -> np.ndarray:
+        """Run the model on ``t`` (image channels ``:c`` filled in), adding the mask where the model takes it."""
+        spec = self.spec
+        hole = 255.0 if spec.dtype == np.uint8 else 1.0
+        if mask is not None and spec.mask_input == "channel":
+            view = t.transpose(0, 2, 3, 1) if spec.layout == "nchw" else t
             np.copyto(view[..., c:], mask * hole, casting="unsafe")
-        if spec.dtype == np.uint8 and not direct:
+        if spec.dtype == np.uint8 and t.dtype != np.uint8:
             np.clip(np.rint(t, out=t), 0, 255, out=t)
         feeds = {spec.image_input: t.astype(spec.dtype, copy=False)}
         if mask is not None and spec.mask_input == "separate":
@@ -406,38 +422,45 @@ class Runner:
             raise ModelError(f"{self.model.path.name}: expected a 4-D image output, got shape {out.shape}")
         return (out.shape[2], out.shape[3], out.shape[1]) if self.spec.layout == "nchw" else out.shape[1:4]
 
-    def predict(self, x: np.ndarray, mask: np.ndarray | None = None, *, to_pixels: bool = True,
-                planar: bool = False) -> np.ndarray:
-        """Run a batch and return ``NHWC`` float32 (may be a strided view of the model's output).
+    def predict(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Run a batch and return ``NHWC`` float32 pixels in [0, 255], not clipped (may be a strided view).
 
         Args:
             x: ``NHWC`` values in [0, 255].
             mask: ``NHW1``, 1 = hole.
-            to_pixels: Convert to [0, 255] (not clipped); ``False`` leaves the model's range.
-            planar: ``x`` is ``NCHW`` (see :meth:`run_raw`).
 
         Raises:
             ModelError: The output has the wrong shape (counted per sample by callers). NaN and
                 Inf are caught later, when the image is rounded to uint8.
         """
-        out = self.run_raw(x, mask, planar=planar)
-        out = out.astype(np.float32) if out.dtype != np.float32 or not out.flags.writeable else out
-        h, w, c = self.output_hw_c(out)
-        s = self.spec.scale
-        xh, xw = x.shape[2:4] if planar else x.shape[1:3]
-        want = (BLOCK, BLOCK) if self.spec.blockwise else (xh * s, xw * s)
-        if out.shape[0] != x.shape[0] or (h, w) != want:
-            raise ModelError(f"output shape {out.shape} does not fit input {(xh, xw)} (scale {self.spec.scale})")
+        return self._to_pixels(self._checked(self.run_raw(x, mask), *x.shape[:3]))
+
+    def _to_pixels(self, out: np.ndarray) -> np.ndarray:
+        """A checked float32 output, in place, to [0, 255] pixels (not clipped), as an ``NHWC`` view."""
         mul, add = _TO_MODEL[self.spec.range]
-        if to_pixels and (mul, add) != (1.0, 0.0):  # in place on the buffer onnxruntime handed over
+        if (mul, add) != (1.0, 0.0):
             if add:
                 out -= np.float32(add)
             out *= np.float32(1.0 / mul)
         return out.transpose(0, 2, 3, 1) if self.spec.layout == "nchw" else out
 
-    def predict_batched(self, x: np.ndarray, mask: np.ndarray | None = None, *, to_pixels: bool = True) -> np.ndarray:
+    def _checked(self, out: np.ndarray, n: int, xh: int, xw: int) -> np.ndarray:
+        """``out`` as writeable float32, after checking it fits ``n`` inputs of ``xh x xw``.
+
+        Raises:
+            ModelError: The output has the wrong shape (counted per sample by callers).
+        """
+        out = out.astype(np.float32) if out.dtype != np.float32 or not out.flags.writeable else out
+        h, w, _ = self.output_hw_c(out)
+        s = self.spec.scale
+        want = (BLOCK, BLOCK) if self.spec.blockwise else (xh * s, xw * s)
+        if out.shape[0] != n or (h, w) != want:
+            raise ModelError(f"output shape {out.shape} does not fit input {(xh, xw)} (scale {s})")
+        return out
+
+    def predict_batched(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """:meth:`predict` over any number of items, in chunks the model's batch axis accepts."""
-        return self._chunked(lambda xb, mb: self.predict(xb, mb, to_pixels=to_pixels), x, mask)
+        return self._chunked(self.predict, x, mask)
 
     def _chunked(self, fn: Any, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         return np.concatenate([np.asarray(fn(xb, mb))[:n] for _, n, xb, mb in self._chunks(x, mask)], axis=0)
@@ -471,13 +494,11 @@ class Runner:
             raise ModelError("the model wants the low-resolution grid but the sample has none")
         m = None if mask is None else mask[..., None].astype(np.float32)
         if self.spec.blockwise:
-            apply = self._slide_blocks
-        elif self.spec.tile:
-            apply = self._tiled
-        else:
-            def apply(x: np.ndarray, mm: np.ndarray | None) -> np.ndarray:
-                return self.predict(x[None], None if mm is None else mm[None])[0]
-        return self._with_luma(src, lambda x: apply(x, m))
+            return self._with_luma(src, lambda x: self._slide_blocks(x, m))
+        apply = self._tiled if self.spec.tile else self._whole
+        if self.spec.channels == "y":
+            return self._with_luma(src, lambda x: apply(x, m, as_uint8=False))
+        return apply(src, m, as_uint8=True)
 
     def restore_triplets(self, contexts: np.ndarray) -> np.ndarray:
         """BlockCNN: ``(N, 24, 24, 3)`` uint8 contexts -> ``(N, 8, 8, 3)`` uint8 centre blocks."""
@@ -511,54 +532,67 @@ class Runner:
         chroma = ycc[..., 1:] if luma.shape[:2] == ycc.shape[:2] else bicubic_resize(ycc[..., 1:], luma.shape[:2])
         return _to_uint8_inplace(ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1)))
 
-    def _tiled(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """Overlapping tiles, blended with linear ramps; returns an ``HxWxC`` float (strided) view.
+    def _whole(self, x: np.ndarray, mask: np.ndarray | None, *, as_uint8: bool) -> np.ndarray:
+        """The model on the whole ``HxWxC`` image: a new ``uint8`` image, or ``float32`` pixels (a view)."""
+        out = self._checked(self.run_raw(x[None], None if mask is None else mask[None]), 1, *x.shape[:2])
+        if not as_uint8:
+            return self._to_pixels(out)[0]
+        mul, add = _TO_MODEL[self.spec.range]
+        return tensor_io.to_image(out[0], planar=self.spec.layout == "nchw", sub=add, mul=1.0 / mul,
+                                  threads=self.threads)
 
-        Accumulation happens in the model's own layout, so no tile is transposed.
+    def _tiled(self, x: np.ndarray, mask: np.ndarray | None, *, as_uint8: bool) -> np.ndarray:
+        """Overlapping tiles, blended with linear ramps: a new ``uint8`` image, or ``float32`` pixels (a view).
+
+        Tiles are cut from the image straight into the model's input buffer, and their
+        outputs are weighted and summed in the model's own layout, so no tile is transposed.
         """
         (th, tw), s = self.spec.tile, self.spec.scale
         nchw = self.spec.layout == "nchw"
-        h, w = x.shape[:2]
+        h, w, c = x.shape
         xp = _pad_to(x, (th, tw))
         ov = (min(self.overlap, th // 4), min(self.overlap, tw // 4))
-        # An NCHW model gets its tiles cut from the image transposed once: cheaper than
-        # transposing every tile, as overlapping tiles hold more pixels than the image.
-        tiles, where = _crops(np.ascontiguousarray(xp.transpose(2, 0, 1)) if nchw else xp, (th, tw), ov, planar=nchw)
+        origins = np.array([(y, x0) for y in _positions(xp.shape[0], th, ov[0])
+                            for x0 in _positions(xp.shape[1], tw, ov[1])], np.int64)
         mtiles = None if mask is None else _crops(_pad_to(mask, (th, tw)), (th, tw), ov)[0]
         wy, wx = _ramp(th * s, ov[0] * s), _ramp(tw * s, ov[1] * s)
-        mul, add = _TO_MODEL[self.spec.range]
-        # One pass weights each tile and converts it to pixels, (out - add) / mul: the -add/mul
-        # part, blended with weights that sum to 1, is added once at the end.
-        weight = wy[:, None] * wx[None, :] * np.float32(1.0 / mul)
-        c = 1 if self.spec.channels == "y" else 3
         hp, wp = xp.shape[0] * s, xp.shape[1] * s
-        # Reused between images (it never leaves restore: the caller gets a new uint8 array).
-        acc = self._buffer("acc", (c, hp, wp) if nchw else (hp, wp, c), np.float32)
-        acc.fill(0.0)
-        for start, n, xb, mb in self._chunks(tiles, mtiles, th * tw):
-            out = self.predict(xb, mb, to_pixels=False, planar=nchw)[:n]
-            out = out.transpose(0, 3, 1, 2) if nchw else out  # back to the buffer's own layout
-            out *= weight if nchw else weight[..., None]
-            for tile, (y, x0) in zip(out, where[start:start + n]):
-                if nchw:
-                    acc[:, y * s:(y + th) * s, x0 * s:(x0 + tw) * s] += tile
-                else:
-                    acc[y * s:(y + th) * s, x0 * s:(x0 + tw) * s] += tile
         # The summed weights are separable: the sum over tile rows times the sum over tile columns.
         wsum_y, wsum_x = np.zeros(hp, np.float32), np.zeros(wp, np.float32)
-        for y in sorted({y for y, _ in where}):
+        for y in np.unique(origins[:, 0]):
             wsum_y[y * s:(y + th) * s] += wy
-        for x0 in sorted({x0 for _, x0 in where}):
+        for x0 in np.unique(origins[:, 1]):
             wsum_x[x0 * s:(x0 + tw) * s] += wx
-        # Finish in the buffer's own layout, so every pass runs over contiguous rows.
-        wsum = wsum_y[:h * s, None] * wsum_x[None, :w * s]
-        if nchw:
-            acc = acc[:, :h * s, :w * s]
-            acc /= wsum
-        else:
-            acc = acc[:h * s, :w * s]
-            acc /= wsum[..., None]
-        if add:
+        mul, add = _TO_MODEL[self.spec.range]
+        # Each tile's weights are divided by the summed weights where it lands, and by ``mul``, so
+        # the sum is the blend in pixels plus ``add / mul``, which is taken off once at the end.
+        ry = wy / wsum_y[origins[:, :1] * s + np.arange(th * s)]
+        rx = wx / wsum_x[origins[:, 1:] * s + np.arange(tw * s)] * np.float32(1.0 / mul)
+        fresh = tensor_io.first_cover(origins, (th, tw)) * s
+        # Reused between images (it never leaves this method: callers get a new array or a copy).
+        acc = self._buffer("acc", (c, hp, wp) if nchw else (hp, wp, c), np.float32)
+        image = np.ascontiguousarray(xp)
+        # Tiles are converted and blended a group of batches at a time, so each conversion is one
+        # call over many tiles (on every thread) rather than a short call per batch.
+        chunks = list(self._chunks(origins, mtiles, th * tw))
+        per_tile = (c + 1) * th * tw
+        while chunks:
+            group = [chunks.pop(0)]
+            while chunks and (sum(len(g[2]) for g in group) + len(chunks[0][2])) * per_tile <= MAX_GROUP_VALUES:
+                group.append(chunks.pop(0))
+            where_all = np.concatenate([where for _, _, where, _ in group])
+            t_all = self._input_buffer(len(where_all), c, th, tw, group[0][3], np.float32)
+            tensor_io.pack_tiles(image, where_all, t_all, nchw=nchw, mul=mul, add=add, threads=self.threads)
+            items, k = [], 0
+            for start, n, where, mb in group:
+                out = self._checked(self._run_buffer(t_all[k:k + len(where)], c, mb), len(where), th, tw)
+                items.append((out[:n], where[:n] * s, fresh[start:start + n], ry[start:start + n], rx[start:start + n]))
+                k += len(where)
+            tensor_io.accumulate(items, acc, nchw=nchw, threads=self.threads)
+        acc = acc[:, :h * s, :w * s] if nchw else acc[:h * s, :w * s]
+        if as_uint8:
+            return tensor_io.to_image(acc, planar=nchw, sub=add / mul, threads=self.threads)
+        if add:  # float pixels, for a Y-only model's luma
             acc -= np.float32(add / mul)
         return acc.transpose(1, 2, 0) if nchw else acc
 
@@ -618,13 +652,11 @@ def _positions(length: int, tile: int, overlap: int) -> list[int]:
     return pos + [length - tile]
 
 
-def _crops(x: np.ndarray, tile: tuple[int, int], overlap: int | tuple[int, int], *, planar: bool = False):
-    """Stacked tiles of ``x`` (``HxWxC``, or ``CxHxW`` when ``planar``) and their ``(y, x)`` origins."""
+def _crops(x: np.ndarray, tile: tuple[int, int], overlap: int | tuple[int, int]):
+    """Stacked tiles of ``x`` (``HxWxC``) and their ``(y, x)`` origins."""
     ov = overlap if isinstance(overlap, tuple) else (overlap, overlap)
-    hh, ww = x.shape[1:3] if planar else x.shape[:2]
+    hh, ww = x.shape[:2]
     where = [(y, x0) for y in _positions(hh, tile[0], ov[0]) for x0 in _positions(ww, tile[1], ov[1])]
-    if planar:
-        return np.stack([x[:, y:y + tile[0], x0:x0 + tile[1]] for y, x0 in where]), where
     return np.stack([x[y:y + tile[0], x0:x0 + tile[1]] for y, x0 in where]), where
 
 
