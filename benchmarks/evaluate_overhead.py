@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Harness overhead of ``pixbench evaluate``'s inference path against a bare onnxruntime loop.
 
-Both sides run the same onnxruntime session on the same images:
+Both sides run the same model file on the same images, with the same thread count:
 
-* **bare**: the tensors are prepared before timing, and the loop is only
-  ``session.run``;
-* **pixbench**: ``Runner.restore`` on the ``uint8`` images, i.e. everything
-  evaluate does per sample except the metrics: range and layout conversion,
-  tiling and blending (fixed-size case), NaN/shape checks, conversion back, rounding.
+* **bare**: a session with onnxruntime's default options; the tensors are prepared
+  before timing, and the loop is only ``session.run``;
+* **pixbench**: the session ``pixbench evaluate`` opens (``load_model``) and
+  ``Runner.restore`` on the ``uint8`` images, i.e. everything evaluate does per sample
+  except the metrics: range and layout conversion, tiling and blending (fixed-size
+  case), NaN/shape checks, conversion back, rounding.
 
 Two models: a dynamic-size 3-layer CNN (whole images) and the same CNN with a fixed
 128x128 input (overlapping tiles; the bare loop runs the very tile batches pixbench sends).
@@ -28,9 +29,14 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from pixbench.runtime import Runner, _crops, _pad_to, load_model, resolve_spec
+
+
+#: Pause before each timed loop, in seconds (longer than onnxruntime's default spinning).
+QUIET_S = 0.1
 
 
 def cnn(path: Path, size: tuple[int, int] | None, width: int = 16, seed: int = 0) -> Path:
@@ -74,19 +80,26 @@ def bare_inputs(runner: Runner, images: list[np.ndarray]) -> list[np.ndarray]:
 def compare(name: str, path: Path, images: list[np.ndarray], repeats: int, threads: int) -> float:
     model = load_model(path, threads=threads)
     runner = Runner(model, resolve_spec(model, "jpeg"))
-    session = model.session
+    # The bare side is what a user would write: a session with onnxruntime's default options
+    # (pixbench's own session stops idle workers spinning after each run; see runtime.OnnxModel).
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     tensors = bare_inputs(runner, images)
     bare, ours = [], []
     for _ in range(repeats + 1):  # the first round warms both up and is not counted
+        # Each side starts on a quiet machine: a default session's idle workers spin for tens of
+        # milliseconds after its last run, which would otherwise land on the other side's clock.
+        time.sleep(QUIET_S)
         t0 = time.perf_counter()
         for t in tensors:
             session.run(None, {"x": t})
-        t1 = time.perf_counter()
+        bare.append(time.perf_counter() - t0)
+        time.sleep(QUIET_S)
+        t0 = time.perf_counter()
         for img in images:
             runner.restore(img)
-        t2 = time.perf_counter()
-        bare.append(t1 - t0)
-        ours.append(t2 - t1)
+        ours.append(time.perf_counter() - t0)
     bare, ours = bare[1:], ours[1:]
     ratio = min(ours) / min(bare)
     ratios = [o / b for o, b in zip(ours, bare)]
@@ -99,6 +112,7 @@ def compare(name: str, path: Path, images: list[np.ndarray], repeats: int, threa
         # images and does the least a user's own loop must, i.e. convert in and out.
         plain = []
         for _ in range(repeats):
+            time.sleep(QUIET_S)
             t0 = time.perf_counter()
             for img in images:
                 x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
