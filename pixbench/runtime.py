@@ -278,8 +278,9 @@ def _probe(model: Model, spec: ModelSpec) -> None:
     side = CONTEXT if spec.blockwise else 64  # 64: deep enough for a few downsamplings
     h, w = spec.tile or (side, side)
     runner = Runner(model, spec)
-    x = np.zeros((1, h, w, 1 if spec.channels == "y" else 3), np.float32)
-    m = np.zeros((1, h, w, 1), np.float32) if spec.mask_input != "none" else None
+    n = spec.batch or 1  # a model with a fixed batch axis gets exactly that many items
+    x = np.zeros((n, h, w, 1 if spec.channels == "y" else 3), np.float32)
+    m = np.zeros((n, h, w, 1), np.float32) if spec.mask_input != "none" else None
     out = runner.run_raw(x, m)
     if spec.task == "detect":
         if out.size not in (1, 2) and not (out.ndim >= 1 and out.shape[-1] in (1, 2)):
@@ -575,10 +576,12 @@ class Runner:
         # Tiles are converted and blended a group of batches at a time, so each conversion is one
         # call over many tiles (on every thread) rather than a short call per batch.
         chunks = list(self._chunks(origins, mtiles, th * tw))
-        per_tile = (c + 1) * th * tw
+        most = max(1, MAX_GROUP_VALUES // ((c + 1) * th * tw))  # tiles per group
         while chunks:
             group = [chunks.pop(0)]
-            while chunks and (sum(len(g[2]) for g in group) + len(chunks[0][2])) * per_tile <= MAX_GROUP_VALUES:
+            count = len(group[0][2])
+            while chunks and count + len(chunks[0][2]) <= most:
+                count += len(chunks[0][2])
                 group.append(chunks.pop(0))
             where_all = np.concatenate([where for _, _, where, _ in group])
             t_all = self._input_buffer(len(where_all), c, th, tw, group[0][3], np.float32)
@@ -586,7 +589,8 @@ class Runner:
             items, k = [], 0
             for start, n, where, mb in group:
                 out = self._checked(self._run_buffer(t_all[k:k + len(where)], c, mb), len(where), th, tw)
-                items.append((out[:n], where[:n] * s, fresh[start:start + n], ry[start:start + n], rx[start:start + n]))
+                part = slice(start, start + n)
+                items.append((out[:n], where[:n] * s, fresh[part], ry[part], rx[part]))
                 k += len(where)
             tensor_io.accumulate(items, acc, nchw=nchw, threads=self.threads)
         acc = acc[:, :h * s, :w * s] if nchw else acc[:h * s, :w * s]

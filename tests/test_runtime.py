@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+from pixbench import runtime
 from pixbench.errors import ModelError
 from pixbench.runtime import Model, Runner, TensorInfo, _positions, _ramp, load_model, resolve_spec, rgb_to_ycbcr, ycbcr_to_rgb
 
@@ -222,12 +223,15 @@ def test_inf_output_raises_on_the_planar_path(tmp_path):
         runner.restore(np.zeros((8, 8, 3), np.uint8))
 
 
-def test_nchw_tiles_and_reused_buffers_across_sizes(tmp_path):
-    """NCHW tiles are cut from the transposed image; scratch buffers are reused between calls and sizes.
-
-    The expected values are the pointwise formula, as in the NHWC tiling test above.
+@pytest.mark.parametrize("group_values", [1 << 24, 1])
+def test_nchw_tiles_and_reused_buffers_across_sizes(tmp_path, monkeypatch, group_values):
+    """NCHW tiles, in one group of batches or a group per batch; scratch buffers are reused
+    between calls and sizes. The expected values are the pointwise formula, as in the NHWC
+    tiling test above.
     """
-    model = load_model(affine_model(tmp_path / "m.onnx", size=(32, 32), mul=0.5, add=0.25))
+    monkeypatch.setattr(runtime, "MAX_GROUP_VALUES", group_values)
+    # A fixed batch of 2: several batches per image, the last one padded by repetition.
+    model = load_model(affine_model(tmp_path / "m.onnx", size=(32, 32), mul=0.5, add=0.25, batch=2))
     runner = Runner(model, resolve_spec(model, "jpeg", range_="11"), overlap=8)
     rng = np.random.default_rng(8)
     imgs = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((70, 100, 3), (41, 33, 3), (20, 10, 3))]
