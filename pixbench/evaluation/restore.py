@@ -7,9 +7,11 @@ and clipped to uint8 first, exactly as saving them would.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +61,9 @@ def make_lpips() -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str 
     try:
         return metrics.LPIPS(), None
     except WeightsNotFoundError as exc:
-        return None, str(exc)
+        # The reason goes into result files that may be published: the home folder is written as ~.
+        home = str(Path.home())
+        return None, str(exc).replace(home + os.sep, "~" + os.sep) if home not in ("", os.sep) else str(exc)
 
 
 def score_restoration(runner: Runner, task: str, samples: Iterable[Sample], *, columns: list[str],
