@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pixbench.errors import DatasetError
+from pixbench.errors import DatasetError, check_format
 from pixbench.images import read_png
 
 FORMAT_NAME = "pixbench-dataset"
@@ -158,13 +158,8 @@ def open_dataset(path: str | Path) -> BuiltDataset:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{info_path}: unreadable dataset.json: {exc}") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
-        raise DatasetError(f"{info_path}: not a pixbench dataset (format is not {FORMAT_NAME!r})")
-    if info.get("format_version") != FORMAT_VERSION:
-        raise DatasetError(
-            f"{info_path}: dataset format version {info.get('format_version')!r} is not supported "
-            f"(this pixbench reads version {FORMAT_VERSION})"
-        )
+    check_format(info, name=FORMAT_NAME, version=FORMAT_VERSION, where=str(info_path), kind="dataset",
+                 error=DatasetError)
     if info.get("task") not in TASKS:
         raise DatasetError(f"{info_path}: unknown task {info.get('task')!r}; expected one of {', '.join(TASKS)}")
     if (root / BUILD_STATE_DIR).is_dir():

@@ -34,3 +34,26 @@ class ModelError(PixbenchError):
 
 class WeightsNotFoundError(PixbenchError):
     """Pretrained weights are needed but are not present locally and cannot be fetched."""
+
+
+def check_format(doc: object, *, name: str, version: int, where: str, kind: str, error: type[PixbenchError],
+                 hint: str | None = None) -> None:
+    """Check the ``format`` / ``format_version`` header every pixbench file format starts with.
+
+    Args:
+        doc: The decoded file (a dict when it is a pixbench file).
+        name: The expected ``format`` value.
+        version: The ``format_version`` this pixbench reads.
+        where: How messages name the file (its path, perhaps with a prefix).
+        kind: What the file is, for messages ("dataset", "result file", "checkpoint").
+        error: The exception type to raise.
+        hint: What to say when the format is not ``name`` (default: the expected name).
+
+    Raises:
+        PixbenchError: ``error``, with a one-line message.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != name:
+        raise error(f"{where}: not a pixbench {kind} ({hint or f'format is not {name!r}'})")
+    if doc.get("format_version") != version:
+        raise error(f"{where}: format version {doc.get('format_version')!r} is not supported "
+                    f"(this pixbench reads {kind} version {version})")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pixbench.datasets import TASKS
-from pixbench.errors import PixbenchError
+from pixbench.errors import PixbenchError, check_format
 from pixbench.images import write_bytes_atomic
 
 RESULT_FORMAT = "pixbench-result"
@@ -151,13 +151,8 @@ def read_result(path: Path) -> Result:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultFileError(f"{path}: unreadable result file: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != RESULT_FORMAT:
-        raise ResultFileError(f"{path}: not a pixbench result file (format is not {RESULT_FORMAT!r})")
-    if doc.get("format_version") != RESULT_FORMAT_VERSION:
-        raise ResultFileError(
-            f"{path}: result format_version {doc.get('format_version')!r} is not supported "
-            f"(this pixbench reads version {RESULT_FORMAT_VERSION})"
-        )
+    check_format(doc, name=RESULT_FORMAT, version=RESULT_FORMAT_VERSION, where=str(path), kind="result file",
+                 error=ResultFileError)
     task = _required(doc, "task", path)
     if task not in TASKS:
         raise ResultFileError(f"{path}: unknown task {task!r}; expected one of {', '.join(TASKS)}")

@@ -230,7 +230,7 @@ def test_bad_result_files(tmp_path):
     doc = json.loads((tmp_path / "r" / "a.json").read_text())
     doc["format_version"] = 2
     (tmp_path / "r" / "a.json").write_text(json.dumps(doc))
-    with pytest.raises(ResultFileError, match="format_version 2 is not supported"):
+    with pytest.raises(ResultFileError, match="format version 2 is not supported"):
         build_leaderboards([tmp_path / "r"], tmp_path / "out")
     del doc["dataset"]["fingerprint"]
     doc["format_version"] = 1

@@ -170,3 +170,17 @@ def test_lowres_model_trains_on_its_factor_only(tmp_path):
     assert sum(len(b.input) for b in batches.batches(8)) == 2
     result = train_model("espcn", root, tmp_path / "run", model_args=_tiny("espcn"), settings=TrainSettings(epochs=1, crop=16))
     assert result.history[0]["psnr"] > 0
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ({"format": "something-else", "format_version": 1}, r"not a pixbench checkpoint \(expected a file written by"),
+    ({"format": "pixbench-checkpoint", "format_version": 7},
+     r"format version 7 is not supported \(this pixbench reads checkpoint version 1\)"),
+])
+def test_foreign_checkpoints_get_one_line(tmp_path, header, message):
+    from pixbench.training.checkpoint import read_checkpoint
+
+    path = tmp_path / "c.pt"
+    torch.save(header, path)
+    with pytest.raises(ModelError, match=message):
+        read_checkpoint(path)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pixbench import __version__
-from pixbench.errors import ModelError
+from pixbench.errors import ModelError, check_format
 from pixbench.models import MODELS, ModelSpec
 
 FORMAT_NAME = "pixbench-checkpoint"
@@ -53,13 +53,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"checkpoint {path}: cannot read it ({reason}); expected a file written by `pixbench train`") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT_NAME:
-        raise ModelError(f"checkpoint {path}: not a pixbench checkpoint (expected a file written by `pixbench train`)")
-    if ckpt.get("format_version") != FORMAT_VERSION:
-        raise ModelError(
-            f"checkpoint {path}: format version {ckpt.get('format_version')!r} is not supported "
-            f"(this pixbench reads version {FORMAT_VERSION})"
-        )
+    check_format(ckpt, name=FORMAT_NAME, version=FORMAT_VERSION, where=f"checkpoint {path}", kind="checkpoint",
+                 error=ModelError, hint="expected a file written by `pixbench train`")
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise ModelError(f"checkpoint {path}: missing {', '.join(missing)}; the file is incomplete")
