@@ -382,7 +382,7 @@ class Runner:
         direct = spec.dtype == np.uint8 and x.dtype == np.uint8 and spec.range == "255"  # no arithmetic at all
         t = self._input_buffer(n, c, h, w, mask, np.uint8 if direct else np.float32)
         nchw = spec.layout == "nchw"
-        if x.dtype == np.uint8 and not direct:
+        if x.dtype == np.uint8 and (nchw or not direct):  # (a direct NCHW copy still transposes)
             tensor_io.pack(x, t, nchw=nchw, mul=mul, add=add, threads=self.threads)
         else:
             dst = t[:, :c] if nchw else t[..., :c]
@@ -445,13 +445,15 @@ class Runner:
             out *= np.float32(1.0 / mul)
         return out.transpose(0, 2, 3, 1) if self.spec.layout == "nchw" else out
 
-    def _checked(self, out: np.ndarray, n: int, xh: int, xw: int) -> np.ndarray:
-        """``out`` as writeable float32, after checking it fits ``n`` inputs of ``xh x xw``.
+    def _checked(self, out: np.ndarray, n: int, xh: int, xw: int, *, cast: bool = True) -> np.ndarray:
+        """``out`` after checking it fits ``n`` inputs of ``xh x xw``: as writeable float32, or
+        as it is with ``cast=False`` (a ``uint8`` output then skips a float round trip).
 
         Raises:
             ModelError: The output has the wrong shape (counted per sample by callers).
         """
-        out = out.astype(np.float32) if out.dtype != np.float32 or not out.flags.writeable else out
+        if cast and (out.dtype != np.float32 or not out.flags.writeable):
+            out = out.astype(np.float32)
         h, w, _ = self.output_hw_c(out)
         s = self.spec.scale
         want = (BLOCK, BLOCK) if self.spec.blockwise else (xh * s, xw * s)
@@ -535,7 +537,8 @@ class Runner:
 
     def _whole(self, x: np.ndarray, mask: np.ndarray | None, *, as_uint8: bool) -> np.ndarray:
         """The model on the whole ``HxWxC`` image: a new ``uint8`` image, or ``float32`` pixels (a view)."""
-        out = self._checked(self.run_raw(x[None], None if mask is None else mask[None]), 1, *x.shape[:2])
+        out = self.run_raw(x[None], None if mask is None else mask[None])
+        out = self._checked(out, 1, *x.shape[:2], cast=not as_uint8 or out.dtype not in (np.float32, np.uint8))
         if not as_uint8:
             return self._to_pixels(out)[0]
         mul, add = _TO_MODEL[self.spec.range]

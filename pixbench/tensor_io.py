@@ -174,8 +174,9 @@ def _check(flags: list[bool]) -> None:
 def pack(src: np.ndarray, dst: np.ndarray, *, nchw: bool, mul: float, add: float, threads: int = 1) -> None:
     """``dst[..., :C] = src * mul + add`` in float32, from ``NHWC uint8`` into a model buffer.
 
-    ``dst`` is ``(N, C', H, W)`` when ``nchw`` else ``(N, H, W, C')`` with ``C' >= C``;
-    channels from ``C`` on are left alone (a mask channel goes there).
+    ``dst`` is ``(N, C', H, W)`` when ``nchw`` else ``(N, H, W, C')`` with ``C' >= C``, float32 (or
+    uint8 for a plain copy, ``mul=1, add=0``); channels from ``C`` on are left alone (a mask channel
+    goes there).
     """
     mul32, add32 = np.float32(mul), np.float32(add)
     bands = _bands(src.shape[1], src.size, threads)
@@ -198,7 +199,7 @@ def pack_tiles(image: np.ndarray, origins: np.ndarray, dst: np.ndarray, *, nchw:
 
 
 def to_image(src: np.ndarray, *, planar: bool, sub: float, mul: float = 1.0, threads: int = 1) -> np.ndarray:
-    """A new ``HxWxC uint8`` image from float32 pixels: ``(src - sub) * mul``, clipped to [0, 255], rounded.
+    """A new ``HxWxC uint8`` image from float32 (or uint8) pixels: ``(src - sub) * mul``, clipped, rounded.
 
     ``src`` is ``CxHxW`` when ``planar`` else ``HxWxC``; a view with larger row strides is fine.
 

@@ -102,3 +102,12 @@ def test_accumulate_blends_like_numpy_without_clearing(nchw, threads):
         tile = out[t].transpose(1, 2, 0) if nchw else out[t]
         want[y:y + th, x:x + tw] += tile * (ry[t][:, None] * rx[t])[..., None]
     np.testing.assert_array_equal(acc.transpose(1, 2, 0) if nchw else acc, want)
+
+
+def test_uint8_copies_both_ways():
+    """A uint8 model (range 255) gets a plain transposing copy, and its uint8 output comes back as is."""
+    src = RNG.integers(0, 256, (1, 21, 34, 3), dtype=np.uint8)
+    planes = np.empty((1, 3, 21, 34), np.uint8)
+    tensor_io.pack(src, planes, nchw=True, mul=1.0, add=0.0, threads=2)
+    np.testing.assert_array_equal(planes[0], src[0].transpose(2, 0, 1))
+    np.testing.assert_array_equal(tensor_io.to_image(planes[0], planar=True, sub=0.0, threads=2), src[0])
