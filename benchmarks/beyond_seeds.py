@@ -15,6 +15,7 @@ and scikit-image photos), then prints side by side:
 
 Usage:
     python benchmarks/beyond_seeds.py [--work /tmp/pixbench-beyond] [--reference-result R.json ...]
+                                      [--depixelators DIR] [--skip-detector | --skip-depixelate]
 """
 
 from __future__ import annotations
@@ -107,8 +108,8 @@ def _box_mean_projection(image: np.ndarray, low: np.ndarray, s: int) -> np.ndarr
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def depixelate_report(work: Path, references: list[Path]) -> None:
-    models = load_depixelators()
+def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_DIR) -> None:
+    models = load_depixelators(folder)
     for recipe in ("depixelate-nearest", "depixelate-lanczos"):
         nearest = recipe.endswith("nearest")
         print(f"\n== {recipe} (Kodak, all splits) ==")
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--reference-result", type=Path, action="append", default=[],
                         help="result JSON of a reference model (detector or depixelator) from `pixbench evaluate`, "
                              "printed alongside")
+    parser.add_argument("--depixelators", type=Path, default=MODEL_DIR,
+                        help="folder holding grid-upscaler-x{2,4,8}.onnx (default: the published ones)")
     parser.add_argument("--skip-depixelate", action="store_true", help="only the detector part")
     parser.add_argument("--skip-detector", action="store_true", help="only the depixelator part")
     args = parser.parse_args()
@@ -163,7 +166,7 @@ def main() -> None:
     if not args.skip_detector:
         detector_report(args.work, args.reference_result)
     if not args.skip_depixelate:
-        depixelate_report(args.work, args.reference_result)
+        depixelate_report(args.work, args.reference_result, args.depixelators)
 
 
 if __name__ == "__main__":
