@@ -509,8 +509,9 @@ class Runner:
         if self.spec.channels == "y":
             ycc = rgb_to_ycbcr(x)
             luma = self.predict_batched(ycc[..., :1])
-            return to_uint8(ycbcr_to_rgb(np.concatenate([luma, ycc[:, BLOCK:2 * BLOCK, BLOCK:2 * BLOCK, 1:]], -1)))
-        return _to_uint8_inplace(self.predict_batched(x))
+            chroma = ycc[:, BLOCK:2 * BLOCK, BLOCK:2 * BLOCK, 1:]
+            return self._image_u8(ycbcr_to_rgb(np.concatenate([luma, chroma], -1)))
+        return self._image_u8(self.predict_batched(x))
 
     def detect_raw(self, image: np.ndarray) -> np.ndarray:
         """Raw detector outputs for one image, one row per crop (``(n_crops, k)``).
@@ -529,11 +530,22 @@ class Runner:
     def _with_luma(self, x: np.ndarray, apply: Any) -> np.ndarray:
         """Apply to RGB, or to the luma of a Y-only model and put the input's chroma back."""
         if self.spec.channels != "y":
-            return _to_uint8_inplace(apply(x))
+            return self._image_u8(apply(x))
         ycc = rgb_to_ycbcr(x)
         luma = apply(ycc[..., :1])
         chroma = ycc[..., 1:] if luma.shape[:2] == ycc.shape[:2] else bicubic_resize(ycc[..., 1:], luma.shape[:2])
-        return _to_uint8_inplace(ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1)))
+        return self._image_u8(ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1)))
+
+    def _image_u8(self, x: np.ndarray) -> np.ndarray:
+        """Float pixels (``HxWxC``, or ``NxHxWxC``) to a new ``uint8`` array: clipped, rounded half to even.
+
+        Raises:
+            ModelError: ``x`` holds NaN or Inf (the model's output did; they survive blending).
+        """
+        if x.ndim == 4:
+            n, h, w, c = x.shape
+            return self._image_u8(x.reshape(n * h, w, c)).reshape(n, h, w, c)
+        return tensor_io.to_image(np.asarray(x, np.float32), planar=False, sub=0.0, threads=self.threads)
 
     def _whole(self, x: np.ndarray, mask: np.ndarray | None, *, as_uint8: bool) -> np.ndarray:
         """The model on the whole ``HxWxC`` image: a new ``uint8`` image, or ``float32`` pixels (a view)."""
@@ -616,34 +628,6 @@ class Runner:
             ctx = np.ascontiguousarray(win.transpose(0, 1, 3, 4, 2)).reshape(-1, CONTEXT, CONTEXT, c)
             out[r:r + rows] = self.predict_batched(ctx).reshape(-1, nbx, BLOCK, BLOCK, c)
         return out.transpose(0, 2, 1, 3, 4).reshape(nby * BLOCK, nbx * BLOCK, c)[:h, :w]
-
-
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    """Round and clip float [0, 255] values to uint8, as saving the image would."""
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-def _to_uint8_inplace(x: np.ndarray) -> np.ndarray:
-    """:func:`to_uint8` reusing ``x`` (an intermediate the runner owns) as scratch space.
-
-    Raises:
-        ModelError: ``x`` holds NaN or Inf (the model's output did; they survive blending).
-    """
-    # An HxWxC view of a planar (CxHxW) buffer, as NCHW models give, is worked on plane by plane:
-    # contiguous rows throughout, and only the final uint8 write interleaves the channels.
-    planar = x.ndim == 3 and x.strides[1] == x.itemsize
-    base = x.transpose(2, 0, 1) if planar else x
-    # min and max are fast vectorised passes; NaN propagates into both and an infinity reaches one.
-    if not (np.isfinite(base.min()) and np.isfinite(base.max())):
-        raise ModelError("output holds NaN or Inf")
-    np.rint(base, out=base)
-    np.clip(base, 0, 255, out=base)
-    if not planar:
-        return x.astype(np.uint8, order="C")
-    out = np.empty(x.shape, np.uint8)
-    for k in range(x.shape[2]):
-        np.copyto(out[..., k], base[k], casting="unsafe")
-    return out
 
 
 def _pad_to(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

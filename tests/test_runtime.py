@@ -215,6 +215,15 @@ def test_nan_output_raises_per_call(tmp_path):
         runner.restore(np.zeros((8, 8, 3), np.uint8))
 
 
+@pytest.mark.parametrize("kwargs", [dict(channels=1), dict(channels=1, size=(8, 8)), dict(size=(8, 8))])
+def test_nan_output_raises_for_luma_and_tiles(tmp_path, kwargs):
+    """Y-only models (whole and tiled) and tiled RGB models: NaN survives blending and is caught."""
+    model = load_model(affine_model(tmp_path / "nan.onnx", mul=float("nan"), **kwargs))
+    runner = Runner(model, resolve_spec(model, "jpeg"))
+    with pytest.raises(ModelError, match="NaN or Inf"):
+        runner.restore(np.zeros((20, 12, 3), np.uint8))
+
+
 def test_inf_output_raises_on_the_planar_path(tmp_path):
     """An NCHW output is checked plane by plane; +Inf (not only NaN) is caught."""
     model = load_model(affine_model(tmp_path / "inf.onnx", add=float("inf")))
