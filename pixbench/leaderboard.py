@@ -274,8 +274,8 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
                           split=split, samples=first.samples, results=sorted(group, key=_rank_key), stem=stem)
             if len(evalsets) > 1:
                 table.notes.append(
-                    f"Other results of this benchmark were scored on a different evaluation set and are in "
-                    f"separate tables; the two are not comparable."
+                    "Other results of this benchmark were scored on a different evaluation set and are in "
+                    "separate tables; the two are not comparable."
                 )
             tables.append(table)
     return sorted(tables, key=lambda t: t.stem), warnings
