@@ -587,7 +587,6 @@ class Runner:
         fresh = tensor_io.first_cover(origins, (th, tw)) * s
         # Reused between images (it never leaves this method: callers get a new array or a copy).
         acc = self._buffer("acc", (c, hp, wp) if nchw else (hp, wp, c), np.float32)
-        image = np.ascontiguousarray(xp)
         # Tiles are converted and blended a group of batches at a time, so each conversion is one
         # call over many tiles (on every thread) rather than a short call per batch.
         chunks = list(self._chunks(origins, mtiles, th * tw))
@@ -600,7 +599,7 @@ class Runner:
                 group.append(chunks.pop(0))
             where_all = np.concatenate([where for _, _, where, _ in group])
             t_all = self._input_buffer(len(where_all), c, th, tw, group[0][3], np.float32)
-            tensor_io.pack_tiles(image, where_all, t_all, nchw=nchw, mul=mul, add=add, threads=self.threads)
+            tensor_io.pack_tiles(xp, where_all, t_all, nchw=nchw, mul=mul, add=add, threads=self.threads)
             items, k = [], 0
             for start, n, where, mb in group:
                 out = self._checked(self._run_buffer(t_all[k:k + len(where)], c, mb), len(where), th, tw)

@@ -117,41 +117,6 @@ def _unpack_rows(src, dst, planar, sub, mul, r0, r1):  # pragma: no cover - comp
 
 
 @njit(nogil=True, cache=True)
-def _interleave_rows(src, dst, r0, r1):  # pragma: no cover - compiled
-    # uint8 planes (C x H x W) to interleaved rows (H x W*C): a byte copy, nothing to round or check.
-    c, _, w = src.shape
-    for i in range(r0, r1):
-        d = dst[i]
-        if c == 3:
-            a0, a1, a2 = src[0, i], src[1, i], src[2, i]
-            for j in range(w):
-                d[3 * j], d[3 * j + 1], d[3 * j + 2] = a0[j], a1[j], a2[j]
-        else:
-            for k in range(c):
-                a = src[k, i]
-                for j in range(w):
-                    d[j * c + k] = a[j]
-
-
-@njit(nogil=True, cache=True)
-def _deinterleave_rows(src, dst, r0, r1):  # pragma: no cover - compiled
-    # NHWC uint8 rows into the first C planes of an NCHW uint8 buffer: a byte copy.
-    n, _, w, c = src.shape
-    for b in range(n):
-        for i in range(r0, r1):
-            row = src[b, i].reshape(-1)
-            if c == 3:
-                d0, d1, d2 = dst[b, 0, i], dst[b, 1, i], dst[b, 2, i]
-                for j in range(w):
-                    d0[j], d1[j], d2[j] = row[3 * j], row[3 * j + 1], row[3 * j + 2]
-            else:
-                for k in range(c):
-                    d = dst[b, k, i]
-                    for j in range(w):
-                        d[j] = row[j * c + k]
-
-
-@njit(nogil=True, cache=True)
 def _accumulate(out, acc, ys, xs, fy, fx, ry, rx, nchw, r0, r1):  # pragma: no cover - compiled
     th, tw = ry.shape[1], rx.shape[1]
     c = acc.shape[0] if nchw else acc.shape[2]
@@ -213,11 +178,9 @@ def pack(src: np.ndarray, dst: np.ndarray, *, nchw: bool, mul: float, add: float
     uint8 for a plain copy, ``mul=1, add=0``); channels from ``C`` on are left alone (a mask channel
     goes there).
     """
+    src = np.ascontiguousarray(src)  # the kernel reads whole rows as flat runs of values
     mul32, add32 = np.float32(mul), np.float32(add)
     bands = _bands(src.shape[1], src.size, threads)
-    if dst.dtype == np.uint8 and nchw and (mul, add) == (1.0, 0.0):
-        run_jobs(lambda j: _deinterleave_rows(src, dst, *bands[j]), len(bands))
-        return
     run_jobs(lambda j: _pack_rows(src, dst, nchw, mul32, add32, *bands[j]), len(bands))
 
 
@@ -225,9 +188,10 @@ def pack_tiles(image: np.ndarray, origins: np.ndarray, dst: np.ndarray, *, nchw:
                threads: int = 1) -> None:
     """Cut tiles at ``origins`` (``(n, 2)`` of ``y, x``) from an ``HxWxC`` image into ``dst``: ``image * mul + add``.
 
-    ``image`` is C-contiguous (uint8 or float32); ``dst`` is float32, ``(n, C', th, tw)`` when ``nchw``
+    ``image`` is uint8 or float32; ``dst`` is float32, ``(n, C', th, tw)`` when ``nchw``
     else ``(n, th, tw, C')``; channels from ``C`` on are left alone.
     """
+    image = np.ascontiguousarray(image)  # the kernel reads tile rows as flat runs of values
     mul32, add32 = np.float32(mul), np.float32(add)
     ys, xs = np.ascontiguousarray(origins[:, 0]), np.ascontiguousarray(origins[:, 1])
     n = len(origins)
@@ -249,9 +213,6 @@ def to_image(src: np.ndarray, *, planar: bool, sub: float, mul: float = 1.0, thr
     flat = out.reshape(h, w * c)
     sub32, mul32 = np.float32(sub), np.float32(mul)
     bands = _bands(h, src.size, threads)
-    if src.dtype == np.uint8 and planar and (sub, mul) == (0.0, 1.0):
-        run_jobs(lambda j: _interleave_rows(src, flat, *bands[j]), len(bands))
-        return out
     _check(run_jobs(lambda j: _unpack_rows(src, flat, planar, sub32, mul32, *bands[j]), len(bands)))
     return out
 

@@ -111,3 +111,15 @@ def test_uint8_copies_both_ways():
     tensor_io.pack(src, planes, nchw=True, mul=1.0, add=0.0, threads=2)
     np.testing.assert_array_equal(planes[0], src[0].transpose(2, 0, 1))
     np.testing.assert_array_equal(tensor_io.to_image(planes[0], planar=True, sub=0.0, threads=2), src[0])
+
+
+def test_views_of_images_are_accepted():
+    """A strided view (a flipped or subsampled image) converts like a copy of it."""
+    img = RNG.integers(0, 256, (1, 20, 30, 3), dtype=np.uint8)
+    view = img[:, :, ::-2]
+    dst = np.empty((1, 3, 20, 15), np.float32)
+    tensor_io.pack(view, dst, nchw=True, mul=1 / 255.0, add=0.0)
+    np.testing.assert_array_equal(dst[0], view[0].transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255.0))
+    tiles = np.empty((1, 3, 8, 8), np.float32)
+    tensor_io.pack_tiles(view[0], np.array([[4, 5]]), tiles, nchw=True, mul=1.0, add=0.0)
+    np.testing.assert_array_equal(tiles[0], view[0, 4:12, 5:13].transpose(2, 0, 1))
