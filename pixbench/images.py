@@ -17,11 +17,13 @@ The conversion rule (documented in ``docs/recipes.md``):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -130,18 +132,30 @@ def encode_png(array: np.ndarray, *, compress_level: int = 6) -> bytes:
     return buf.getvalue()
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """The one atomic writer: yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    Whatever writes the file (``open``, ``torch.save``, ``onnx.save``) writes to the yielded
+    path. If the block raises, the temporary file is removed and ``path`` is left as it was,
+    so a reader never sees a half-written file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -3,7 +3,7 @@
 Each conversion is one pass over memory, where the same work in numpy takes several
 (transpose, scale, shift; rint, clip, cast, check). The kernels work on a band of
 rows (or a range of tiles), release the GIL and run on the job runner of
-:mod:`pixbench.metrics.threads`, so a conversion uses as many threads as the
+:mod:`pixbench.threads`, so a conversion uses as many threads as the
 onnxruntime session it feeds. Results are the same whatever the thread count, and
 match the plain numpy expressions given in each docstring bit for bit: every
 float32 operation happens in the same order.
@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from pixbench.errors import ModelError
-from pixbench.metrics.threads import run_jobs
+from pixbench.threads import run_jobs
 
 #: Adding then subtracting 1.5 * 2**23 rounds a float32 in [0, 2**22) to the nearest integer,
 #: ties to even (the CPU's default rounding); values are clipped to [0, 255] first.

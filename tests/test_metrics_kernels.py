@@ -114,7 +114,7 @@ def test_importing_metrics_loads_no_compiler_and_no_heavy_modules():
 
 
 def test_job_errors_reach_the_caller_and_all_results_come_back_in_order():
-    from pixbench.metrics.threads import run_jobs
+    from pixbench.threads import run_jobs
 
     before = get_threads()
     try:

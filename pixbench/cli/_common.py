@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import TaskID
 
 from pixbench.errors import PixbenchError
+from pixbench.progress import Progress
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,3 +42,26 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=130) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def progress_bar(*, console: Console = err_console) -> Iterator[Progress]:
+    """A rich progress display for the span of a command, as a :class:`pixbench.progress.Progress`.
+
+    Each phase the library reports gets its own bar; keyword figures (``loss=0.12``) are shown after it.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[values]}"))
+    with RichProgress(*columns, console=console, transient=True) as bar:
+        bars: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int | None, /, **values: float) -> None:
+            text = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
+            if phase not in bars:
+                bars[phase] = bar.add_task(escape(phase), total=total, values=escape(text))
+            bar.update(bars[phase], completed=done, total=total, values=escape(text))
+
+        yield report

@@ -9,7 +9,7 @@ from pixbench.metrics.classification import breakdown, classification_metrics
 from pixbench.metrics.perceptual import LPIPS
 from pixbench.metrics.restoration import (blocking_effect_factor, masked_metrics, psnr, psnr_b,
                                           restoration_metrics, ssim)
-from pixbench.metrics.threads import get_threads, set_threads
+from pixbench.threads import get_threads, set_threads
 
 __all__ = [
     "LPIPS",

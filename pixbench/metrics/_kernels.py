@@ -4,7 +4,7 @@ Every kernel reads the caller's ``HxWxC`` arrays as they are (``uint8`` or
 ``float64``), so no full-size float copy of an image is ever made.
 
 Each kernel computes one job (a band of rows, for SSIM also a tile of columns) and
-releases the GIL; :func:`pixbench.metrics.threads.run_jobs` runs the jobs on several
+releases the GIL; :func:`pixbench.threads.run_jobs` runs the jobs on several
 threads and returns their partial sums in job order. Jobs depend only on the image
 size, never on the number of threads, so results are bit-identical whatever the
 thread count or the order in which threads pick up jobs.

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from pixbench.metrics._inputs import check_channel, check_pair, crop, kernel_layout, plane_weights, to_channel
-from pixbench.metrics.threads import run_jobs
+from pixbench.threads import run_jobs
 
 #: SSIM constants of Wang et al. (2004): an 11x11 Gaussian window (radius
 #: ``int(3.5 * 1.5 + 0.5) = 5``, as scikit-image truncates it), sigma 1.5, K1, K2.

@@ -1,4 +1,4 @@
-"""Threads for the compiled kernels (metrics, and the runner's tensor conversions): the count, and the job runner.
+"""Threads for the compiled kernels (metrics and the runtime's tensor conversions): the count, and the job runner.
 
 A metric cuts an image into jobs whose boundaries depend only on the image size and
 adds the jobs' partial sums in job order, so results are bit-identical whatever the
