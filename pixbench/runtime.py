@@ -150,7 +150,7 @@ class OnnxModel(Model):
 
 
 @dataclass
-class ModelSpec:
+class InputSpec:
     """How to feed one model, and where each choice came from (``sources``)."""
 
     task: str
@@ -225,7 +225,7 @@ _CROSS_TASKS = {("blockcnn", "jpeg")}
 
 
 def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: str | None = None,
-                 channels: str | None = None) -> ModelSpec:
+                 channels: str | None = None) -> InputSpec:
     """Decide how to feed ``model`` for ``task``; the overrides win over metadata and inference.
 
     Raises:
@@ -250,7 +250,7 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
     c = image.shape[1] if lay == "nchw" else image.shape[3]
     hw = image.shape[2:] if lay == "nchw" else image.shape[1:3]
     rng_default = ("255", "inferred from uint8 input") if image.dtype == np.uint8 else ("01", "default")
-    spec = ModelSpec(
+    spec = InputSpec(
         task=task, layout=lay, image_input=image.name, dtype=image.dtype,
         range=_pick("range", range_, props, RANGES, *rng_default, sources),
         channels=_pick("channels", channels, props, CHANNELS, *(
@@ -273,7 +273,7 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
     return spec
 
 
-def _probe(model: Model, spec: ModelSpec) -> None:
+def _probe(model: Model, spec: InputSpec) -> None:
     """Run the model once on a small input to learn its output and fail early if it does not fit."""
     side = CONTEXT if spec.blockwise else 64  # 64: deep enough for a few downsamplings
     h, w = spec.tile or (side, side)
@@ -343,9 +343,9 @@ _TO_MODEL = {"01": (1 / 255.0, 0.0), "11": (2 / 255.0, -1.0), "255": (1.0, 0.0)}
 
 
 class Runner:
-    """Feeds images to a model according to its :class:`ModelSpec`."""
+    """Feeds images to a model according to its :class:`InputSpec`."""
 
-    def __init__(self, model: Model, spec: ModelSpec, *, overlap: int = 32) -> None:
+    def __init__(self, model: Model, spec: InputSpec, *, overlap: int = 32) -> None:
         self.model, self.spec, self.overlap = model, spec, overlap
         self._scratch: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
 

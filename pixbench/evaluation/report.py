@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from pixbench import __version__
-from pixbench.runtime import Model, ModelSpec, OnnxModel, Runner, frame_call, time_call
+from pixbench.runtime import Model, InputSpec, OnnxModel, Runner, frame_call, time_call
 
 #: The brief the seed models were built to (Intel): each is shown as pass or fail.
 TARGET_ACCURACY, TARGET_SIZE_MB, TARGET_FPS_1080P = 0.90, 10.0, 30.0
@@ -38,7 +38,7 @@ def measure_speed(runner: Runner, native: tuple[int, int] | None, *, warmup: int
 _MAC_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 
-def estimate_flops(model: Model, spec: ModelSpec, height: int, width: int) -> float | None:
+def estimate_flops(model: Model, spec: InputSpec, height: int, width: int) -> float | None:
     """FLOPs (2 x multiply-accumulates of Conv, ConvTranspose, Gemm, MatMul) for one ``height x width`` frame.
 
     Shapes come from ONNX shape inference with the image input fixed to the frame
