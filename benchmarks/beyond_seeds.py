@@ -35,7 +35,7 @@ from pixbench.datasets import open_dataset
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, choose_scale, depixelate, load_depixelators
 from pixbench.forensics.synthetic import resize
-from pixbench.forensics.upscaler import UpscalerConfig
+from pixbench.forensics.upscaler_config import UpscalerConfig
 from pixbench.metrics import classification_metrics, psnr
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pixbench.build import TASK_FILES, build_dataset
+from pixbench.build import build_dataset
 from pixbench.images import write_png
 from pixbench.recipes import resolve_recipe
 from pixbench.sources import SourceItem, load_pixels, open_source
+from pixbench.tasks import get_task
 
 
 def _bare_one(args: tuple[SourceItem, int, int, int, str]) -> int:
@@ -72,7 +73,7 @@ def main() -> None:
     recipe, _ = resolve_recipe(args.recipe)
     source = args.source or recipe.source
     items = list(open_source(source).items())
-    files = len(TASK_FILES[recipe.task])
+    files = len(get_task(recipe.task).files)
     if recipe.task == "depixelate":
         files -= 1  # the lowres image is small; count only the full-size ones
     print(f"recipe {recipe.label}, source {source}: {len(items)} images x {recipe.crop.per_image} crops "

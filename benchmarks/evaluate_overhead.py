@@ -32,7 +32,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from pixbench.runtime import Runner, _crops, _pad_to, load_model, resolve_spec
+from pixbench.runtime import Runner, load_model, resolve_spec
+from pixbench.runtime.tiling import crops, pad_to
 
 
 #: Pause before each timed loop, in seconds (longer than onnxruntime's default spinning).
@@ -69,7 +70,7 @@ def bare_inputs(runner: Runner, images: list[np.ndarray]) -> list[np.ndarray]:
     for img in images:
         if runner.spec.tile:
             ov = min(runner.overlap, runner.spec.tile[0] // 4)
-            tiles = _crops(_pad_to(img, runner.spec.tile), runner.spec.tile, ov)[0]
+            tiles = crops(pad_to(img, runner.spec.tile), runner.spec.tile, ov)[0]
             batches = [xb for _, _, xb, _ in runner._chunks(tiles, None)]
         else:
             batches = [img[None]]

@@ -25,7 +25,7 @@ from torch import nn
 
 from pixbench.export import export_model
 from pixbench.models import MODELS, ModelSpec
-from pixbench.training.losses import gan_loss
+from pixbench.train.losses import gan_loss
 
 TARGET_FPS = 30.0
 #: Speed variants measured after the defaults: the 1080p option of the full-size models.

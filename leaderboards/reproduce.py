@@ -232,10 +232,10 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
         if (REPO / out / "dataset.json").is_file() and not args.force:
             print(f"skip build: {out} is complete")
             continue
-        shipped = REPO / "recipes" / f"{recipe}.yaml"
+        shipped = REPO / "pixbench" / "recipes" / f"{recipe}.yaml"
         extra = ["--limit", str(limit)] if limit else []
         overwrite = ["--overwrite"] if args.force else []
-        run("build-dataset", f"recipes/{recipe}.yaml" if shipped.is_file() else recipe, "-o", out,
+        run("build-dataset", f"pixbench/recipes/{recipe}.yaml" if shipped.is_file() else recipe, "-o", out,
             "--source", source, *extra, *overwrite, *bench.build_args, *more)
 
 

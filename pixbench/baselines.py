@@ -10,8 +10,9 @@ is written as a *Python model file* instead: a small JSON document
  "props": {"pixbench.task": "inpaint", ...}}
 ```
 
-which :func:`pixbench.runtime.load_model` turns into a :class:`PythonModel`
-with the same inputs, outputs and props interface as an onnxruntime session.
+which :func:`pixbench.runtime.load_model` turns into a
+:class:`pixbench.runtime.PythonModel` with the same inputs, outputs and props
+interface as an onnxruntime session.
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ from pixbench import __version__
 from pixbench.errors import ModelError
 from pixbench.images import write_bytes_atomic
 from pixbench.registry import Registry
-from pixbench.runtime import Model, TensorInfo
+from pixbench.runtime import PYTHON_MODEL_FORMAT
+from pixbench.tasks import RESTORATION_TASKS
 
-PYTHON_MODEL_FORMAT = "pixbench-python-model"
 OPSET, IR_VERSION = 17, 8
-RESTORATION_TASKS = ("depixelate", "jpeg", "blockcnn", "inpaint")
 
 
 def _model(nodes: list, inputs: list, outputs: list, inits: list, props: dict[str, str]):
@@ -194,52 +194,7 @@ def _check_scale(scale: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Python models (baselines ONNX cannot express)
-
-
-def _biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    from skimage.restoration import inpaint_biharmonic
-
-    return inpaint_biharmonic(image, mask, channel_axis=-1).astype(np.float32)
-
-
-#: Python model functions: ``(HxWx3 float [0,1], HxW bool hole mask) -> HxWx3 float [0,1]``.
-PYTHON_MODELS: Registry[Callable[[np.ndarray, np.ndarray], np.ndarray]] = Registry("python model")
-PYTHON_MODELS.register("biharmonic", _biharmonic)
-
-
-class PythonModel(Model):
-    """A Python model file (see the module docstring), run with the same interface as ONNX sessions.
-
-    Inputs are ``image`` ``[N,H,W,3]`` float in [0, 1] and ``mask`` ``[N,H,W,1]``
-    (1 = hole); the output is ``[N,H,W,3]``.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{self.path}: unreadable Python model file: {exc}") from None
-        if not isinstance(doc, dict) or doc.get("format") != PYTHON_MODEL_FORMAT or doc.get("format_version") != 1:
-            raise ModelError(f"{self.path}: not a {PYTHON_MODEL_FORMAT} file (format_version 1)")
-        self.fn = PYTHON_MODELS.get(str(doc.get("baseline")))
-        self.props = {k: str(v) for k, v in sorted(doc.get("props", {}).items()) if k.startswith("pixbench.")}
-        f32 = np.dtype(np.float32)
-        self.inputs = [TensorInfo("image", (None, None, None, 3), f32), TensorInfo("mask", (None, None, None, 1), f32)]
-        self.outputs = [TensorInfo("output", (None, None, None, 3), f32)]
-        self.provider, self.threads = "python", 1
-
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        images, masks = feeds["image"], feeds["mask"]
-        try:
-            return [np.stack([self.fn(img, m[..., 0] > 0.5) for img, m in zip(images, masks)])]
-        except ValueError as exc:  # e.g. a mask with no known pixel left
-            raise ModelError(f"{self.path.name}: {exc}") from None
-
-    @property
-    def params(self) -> int:
-        return 0
+# Python model files (baselines ONNX cannot express)
 
 
 def biharmonic() -> dict[str, Any]:

@@ -19,11 +19,10 @@ import pandas as pd
 
 from pixbench.errors import DatasetError, check_format
 from pixbench.images import read_png
+from pixbench.tasks import TASK_NAMES
 
 FORMAT_NAME = "pixbench-dataset"
 FORMAT_VERSION = 1
-#: Tasks a dataset can declare, and what each sample holds.
-TASKS = ("detect", "depixelate", "jpeg", "blockcnn", "inpaint")
 SPLITS = ("train", "val", "test")
 #: Folder that holds a build's working state; its presence means "half-built".
 BUILD_STATE_DIR = ".pixbench-build"
@@ -160,8 +159,8 @@ def open_dataset(path: str | Path) -> BuiltDataset:
         raise DatasetError(f"{info_path}: unreadable dataset.json: {exc}") from None
     check_format(info, name=FORMAT_NAME, version=FORMAT_VERSION, where=str(info_path), kind="dataset",
                  error=DatasetError)
-    if info.get("task") not in TASKS:
-        raise DatasetError(f"{info_path}: unknown task {info.get('task')!r}; expected one of {', '.join(TASKS)}")
+    if info.get("task") not in TASK_NAMES:
+        raise DatasetError(f"{info_path}: unknown task {info.get('task')!r}; expected one of {', '.join(TASK_NAMES)}")
     if (root / BUILD_STATE_DIR).is_dir():
         raise DatasetError(
             f"{root}: half-built dataset (a build is in progress or was interrupted); rerun "

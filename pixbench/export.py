@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,9 @@ from torch import nn
 
 from pixbench import __version__
 from pixbench.errors import ModelError
+from pixbench.images import atomic_output
 from pixbench.models import ModelSpec
-from pixbench.training.checkpoint import model_from_checkpoint, read_checkpoint
+from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint
 
 #: Largest allowed |onnxruntime - torch| on [0, 1] outputs. float32 kernels differ in
 #: summation order between the two runtimes; 1e-4 is 1/40 of one 8-bit grey level.
@@ -180,11 +179,8 @@ def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model
     props = metadata_props(spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe)
     onnx.helper.set_model_props(proto, props)
     proto.producer_name, proto.producer_version = "pixbench", __version__
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".onnx.tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    # a failed size or parity check raises inside the block, so nothing is left at ``output``
+    with atomic_output(output) as tmp:
         onnx.save_model(proto, tmp, save_as_external_data=False)
         onnx.checker.check_model(str(tmp))
         size_mb = tmp.stat().st_size / 1e6
@@ -192,9 +188,6 @@ def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model
             raise ModelError(f"{spec.name}: ONNX file is {size_mb:.2f} MB, over its {spec.size_budget_mb:g} MB budget")
         check = torch.rand(2, *_CHECK[spec.input_kind], generator=gen)
         diff = check_parity(tmp, module, check, atol=atol)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportReport(path=output, size_mb=size_mb, max_abs_diff=diff, atol=atol, dynamic_hw=dynamic_hw, props=props)
 
 

@@ -37,6 +37,16 @@ from pixbench.errors import ImageDecodeError
 MAX_PIXELS = 100_000_000
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once at import (reading it means setting it, which is not thread-safe).
+_UMASK = _read_umask()
+
+
 def decode_image(data: bytes | str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode an image file (path or bytes) into an ``HxWx3 uint8`` RGB array.
 
@@ -146,6 +156,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file private (0600); the result gets the permissions any other tool would give it.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -19,17 +19,13 @@ class _Interrupt(Exception):
 
 
 class _StopAfter:
-    """A progress hook that interrupts the build after ``n`` finished images."""
+    """A progress callback that interrupts the build after ``n`` finished images."""
 
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def start(self, total):
-        pass
-
-    def advance(self, count=1):
-        self.n -= count
-        if self.n <= 0:
+    def __call__(self, phase, done, total, /, **values):
+        if done >= self.n:
             raise _Interrupt
 
 

@@ -7,11 +7,12 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from pixbench.degradations import downscale, jpeg_roundtrip, pixelate
 from pixbench.forensics import features as F
 from pixbench.forensics import grid as G
 from pixbench.forensics import synthetic as S
-from pixbench.forensics.detector import DetectorParams, fit_temperature
-from pixbench.forensics.fitting import PARAMS_PATH
+from pixbench.forensics.detector import PARAMS_PATH, DetectorParams
+from pixbench.forensics.fitting import fit_temperature
 from pixbench.forensics.onnx_detector import build_detector_onnx, save_detector_onnx
 
 
@@ -70,9 +71,24 @@ def test_non_integer_nearest_factor() -> None:
     assert G.recover_lowres(out, est).shape == (37, 37, 3)
 
 
+def test_real_factor_pixelation_rounds_the_low_res_size_to_nearest() -> None:
+    # The detector's samples use real factors: 100 / 6.5 = 15.4 -> 15 and 100 / 8 = 12.5 -> 12
+    # (Python's round, half to even), where the recipes' "ceil" gives 16 and 13.
+    image = _texture(2, 100, 100)
+    assert downscale(image, factor=6.5, kernel="box", rounding="nearest").shape == (15, 15, 3)
+    assert downscale(image, factor=8, kernel="box", rounding="nearest").shape == (12, 12, 3)
+    assert downscale(image, factor=8, kernel="box").shape == (13, 13, 3)
+    out = pixelate(image, factor=6.5, down_kernel="box", up_kernel="nearest", rounding="nearest")
+    assert out.shape == image.shape
+    with pytest.raises(ValueError, match="factor: expected an integer >= 1, got 6.5"):
+        pixelate(image, factor=6.5, down_kernel="box", up_kernel="nearest")
+    with pytest.raises(ValueError, match="rounding: expected one of ceil, nearest, got 'floor'"):
+        downscale(image, factor=2, kernel="box", rounding="floor")
+
+
 def test_interpolating_factor_estimated_for_clear_case() -> None:
     image = _texture(1, 256, 256)
-    out = S.pixelate(image, 8.0, "box", "bicubic")
+    out = pixelate(image, factor=8, down_kernel="box", up_kernel="bicubic")
     est = G.estimate_grid(out, probability=1.0)
     assert est.kernel_family == "interpolating"
     # Pillow bicubic x8: the residue is periodic with period 8 (or its half, 4, on weak content).
@@ -81,7 +97,7 @@ def test_interpolating_factor_estimated_for_clear_case() -> None:
 
 def test_features_react_to_pixelation_not_content() -> None:
     clean = _texture(0)
-    pixelated = S.pixelate(clean, 4.0, "box", "nearest")
+    pixelated = pixelate(clean, factor=4, down_kernel="box", up_kernel="nearest")
     fc, fp = F.extract_features(clean), F.extract_features(pixelated)
     assert fc.shape == (F.N_FEATURES,)
     # Feature 12 is the mean zero-difference fraction along x: >= 3/4 for a 4x mosaic
@@ -106,7 +122,7 @@ def test_onnx_matches_numpy(params: DetectorParams, session_with_features: ort.I
     for seed, kernel in enumerate(["nearest", "bicubic", None]):
         image = _texture(seed, *shape)
         if kernel:
-            image = S.pixelate(image, 5.0 + seed, "box", kernel)
+            image = pixelate(image, factor=5 + seed, down_kernel="box", up_kernel=kernel, rounding="nearest")
         prob, feats = session_with_features.run(None, {"image": image.transpose(2, 0, 1)[None].astype(np.float32)})
         ref = F.extract_features(image)
         # float32 graph vs float64 reference: log-features agree to ~1e-5; 1e-3 leaves margin.
@@ -116,8 +132,9 @@ def test_onnx_matches_numpy(params: DetectorParams, session_with_features: ort.I
 
 def test_shipped_detector_separates_synthetic_cases(params: DetectorParams) -> None:
     clean = [_texture(s) for s in range(4)]
-    positives = [S.pixelate(c, f, "box", k) for c, f, k in zip(clean, [2, 4, 6.5, 12], ["nearest", "bilinear", "lanczos", "bicubic"], strict=True)]
-    negatives = clean + [S.jpeg(c, 60) for c in clean]
+    positives = [pixelate(c, factor=f, down_kernel="box", up_kernel=k, rounding="nearest")
+                 for c, f, k in zip(clean, [2, 4, 6.5, 12], ["nearest", "bilinear", "lanczos", "bicubic"], strict=True)]
+    negatives = clean + [jpeg_roundtrip(c, quality=60) for c in clean]
     p_pos = params.probability(np.stack([F.extract_features(x) for x in positives]))
     p_neg = params.probability(np.stack([F.extract_features(x) for x in negatives]))
     assert p_pos.min() > 0.9, p_pos

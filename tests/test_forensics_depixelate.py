@@ -15,7 +15,8 @@ from pixbench.degradations.pixelate import pixelate
 from pixbench.errors import ModelError
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, Depixelator, choose_scale, depixelate, load_depixelators
-from pixbench.forensics.upscaler import GridUpscaler, UpscalerConfig, train_upscaler
+from pixbench.forensics.upscaler import GridUpscaler, train_upscaler
+from pixbench.forensics.upscaler_config import UpscalerConfig
 from pixbench.forensics.upscaler_onnx import build_depixelator_onnx
 from tests.synth import write_tiny_dataset
 
@@ -84,8 +85,9 @@ def test_training_keeps_block_means_and_lowers_the_loss():
     images = [_image(96, 96, seed=s) for s in range(3)]
     losses = []
     model = train_upscaler(images, UpscalerConfig(scale=4, channels=8, layers=1), steps=40, batch=4, size=32,
-                           progress=lambda step, loss: losses.append(loss))
-    assert len(losses) == 40
+                           progress=lambda phase, done, total, **v: losses.append((phase, done, total, v["loss"])))
+    assert [x[:3] for x in losses] == [("train x4", i + 1, 40) for i in range(40)]
+    losses = [x[3] for x in losses]
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
     low = torch.rand(1, 3, 8, 8) * 0.6 + 0.2
     with torch.no_grad():

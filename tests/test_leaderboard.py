@@ -132,7 +132,7 @@ def test_figure_columns_are_degraded_models_in_rank_order_clean(tmp_path):
     figure = read_png(tmp_path / "out" / "depixelate-nearest-v1-kodak.png")
     tiles, zoom, gap = clean_tiles(), 3, 4
     cell = TILE * zoom
-    header = 2 * (14 + 4) + gap  # HEADER_LINES * (FONT_SIZE + 4) + GAP in pixbench.figures
+    header = 2 * (14 + 4) + gap  # HEADER_LINES * (FONT_SIZE + 4) + GAP in pixbench.leaderboard.figures
     # 5 columns (degraded, unet, espcn, identity, clean) and 4 sample rows, gaps of 4 px around each cell
     assert figure.shape == (header + 4 * cell + 5 * gap, 5 * cell + 6 * gap, 3)
     expected_columns = [tiles // 2, tiles ^ 2, tiles ^ 1, tiles // 2, tiles]

@@ -51,7 +51,7 @@ def test_grid_detector_row_of_the_detect_table_reproduces(shared_datasets, tmp_p
     # The command line of leaderboards/results/COMMANDS.md, with the shared folder found by the fixture.
     runner = CliRunner()
     data = tmp_path / "detect-kodak"
-    built = runner.invoke(app, ["build-dataset", str(REPO_ROOT / "recipes" / "detect.yaml"), "-o", str(data),
+    built = runner.invoke(app, ["build-dataset", str(REPO_ROOT / "pixbench" / "recipes" / "detect.yaml"), "-o", str(data),
                                 "--source", f"kodak:{shared_datasets / 'kodak'}", "--split", "test"])
     assert built.exit_code == 0, built.output
     info = json.loads((data / "dataset.json").read_text(encoding="utf-8"))

@@ -53,10 +53,10 @@ def test_shipped_recipes_are_valid_versioned_and_pinned():
         assert recipe.sha256()[:12] == PINNED[name], name
 
 
-def test_shipped_folder_is_the_top_level_recipes_folder():
-    # pixbench/recipes links to ../recipes so the files ship in the wheel without a second copy
+def test_shipped_folder_is_inside_the_recipes_package():
+    # the YAML files live in pixbench/recipes/ so they ship in the wheel as package data
     for path in shipped_recipes().values():
-        assert path.resolve().parent == (REPO_ROOT / "recipes").resolve()
+        assert path.resolve().parent == (REPO_ROOT / "pixbench" / "recipes").resolve()
 
 
 def test_resolve_by_name_and_path(tmp_path):

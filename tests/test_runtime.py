@@ -13,9 +13,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from pixbench import runtime
 from pixbench.errors import ModelError
-from pixbench.runtime import Model, Runner, TensorInfo, _positions, _ramp, load_model, resolve_spec, rgb_to_ycbcr, ycbcr_to_rgb
+from pixbench.runtime import Model, Runner, TensorInfo, load_model, resolve_spec, rgb_to_ycbcr, ycbcr_to_rgb
+from pixbench.runtime import runner as runner_module
+from pixbench.runtime.tiling import positions, ramp
 
 FLOAT, UINT8 = TensorProto.FLOAT, TensorProto.UINT8
 
@@ -105,10 +106,10 @@ def test_ycbcr_matches_pillow():
 
 
 def test_positions_and_ramp_cover_the_image():
-    assert _positions(100, 32, 8) == [0, 24, 48, 68]  # stride 32 - 8 = 24, last tile ends at 100
-    assert _positions(20, 32, 8) == [0]
-    ramp = _ramp(8, 4)
-    np.testing.assert_allclose(ramp, [0.125, 0.375, 0.625, 0.875, 0.875, 0.625, 0.375, 0.125])
+    assert positions(100, 32, 8) == [0, 24, 48, 68]  # stride 32 - 8 = 24, last tile ends at 100
+    assert positions(20, 32, 8) == [0]
+    weights = ramp(8, 4)
+    np.testing.assert_allclose(weights, [0.125, 0.375, 0.625, 0.875, 0.875, 0.625, 0.375, 0.125])
 
 
 def test_tiles_blend_to_the_whole_image_result(tmp_path):
@@ -238,7 +239,7 @@ def test_nchw_tiles_and_reused_buffers_across_sizes(tmp_path, monkeypatch, group
     between calls and sizes. The expected values are the pointwise formula, as in the NHWC
     tiling test above.
     """
-    monkeypatch.setattr(runtime, "MAX_GROUP_VALUES", group_values)
+    monkeypatch.setattr(runner_module, "MAX_GROUP_VALUES", group_values)
     # A fixed batch of 2: several batches per image, the last one padded by repetition.
     model = load_model(affine_model(tmp_path / "m.onnx", size=(32, 32), mul=0.5, add=0.25, batch=2))
     runner = Runner(model, resolve_spec(model, "jpeg", range_="11"), overlap=8)

@@ -12,8 +12,8 @@ from pixbench.cli import app
 from pixbench.errors import DatasetError, ModelError, WeightsNotFoundError
 from pixbench.models import MODELS
 from pixbench.train import TrainSettings, parse_model_options, train_model
-from pixbench.training.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
-from pixbench.training.losses import VGG_LAYERS, VGGPerceptualLoss, restorer_loss
+from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from pixbench.train.losses import VGG_LAYERS, VGGPerceptualLoss, restorer_loss
 from tests.synth import write_tiny_dataset
 
 TINY = dict(epochs=2, batch_size=2, crop=16)
@@ -157,7 +157,7 @@ def test_train_command(datasets, tmp_path):
 
 def test_lowres_model_trains_on_its_factor_only(tmp_path):
     from pixbench.datasets import open_dataset
-    from pixbench.training.data import SplitBatches
+    from pixbench.train.data import SplitBatches
 
     root = write_tiny_dataset(tmp_path / "mixed", "depixelate", n=4, size=32)
     for split in ("train", "val"):
@@ -178,7 +178,7 @@ def test_lowres_model_trains_on_its_factor_only(tmp_path):
      r"format version 7 is not supported \(this pixbench reads checkpoint version 1\)"),
 ])
 def test_foreign_checkpoints_get_one_line(tmp_path, header, message):
-    from pixbench.training.checkpoint import read_checkpoint
+    from pixbench.train.checkpoint import read_checkpoint
 
     path = tmp_path / "c.pt"
     torch.save(header, path)

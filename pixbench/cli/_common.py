@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import TaskID
 
 from pixbench.errors import PixbenchError
+from pixbench.extras import EXTRAS, missing_extra
 from pixbench.progress import Progress
 
 console = Console()
@@ -22,9 +23,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def plain(text: object) -> str:
+    """``text`` made safe to print: rich markup escaped, and kept on one line.
+
+    Messages carry paths and user values (``[a-z0-9]``, a file name with a newline); printed
+    through rich markup unescaped, they would vanish, change colour or crash the console.
+    """
+    one_line = str(text).replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+    return escape(one_line)
+
+
 def fail(message: str) -> typer.Exit:
     """Print one red line on stderr and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/bold red] {plain(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 
@@ -37,6 +48,10 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except PixbenchError as exc:
             raise fail(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] not in EXTRAS:
+                raise
+            raise fail(str(missing_extra(exc.name))) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/yellow]; rerun the same command to resume")
             raise typer.Exit(code=130) from None

@@ -7,22 +7,7 @@ from typing import Optional
 
 import typer
 
-from pixbench.cli._common import console, err_console, handle_errors
-
-
-class _RichProgress:
-    """Adapts a rich progress bar to the builder's progress hook."""
-
-    def __init__(self, progress, description: str) -> None:
-        self.progress = progress
-        self.description = description
-        self.task = None
-
-    def start(self, total: int | None) -> None:
-        self.task = self.progress.add_task(self.description, total=total)
-
-    def advance(self, count: int = 1) -> None:
-        self.progress.advance(self.task, count)
+from pixbench.cli._common import console, handle_errors, progress_bar
 
 
 @handle_errors
@@ -36,16 +21,13 @@ def build_dataset(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different pixbench dataset already in OUT (other folders are never deleted)."),
 ) -> None:
     """Build a dataset from a recipe: crops, degradations, metadata, and a dataset card."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from pixbench.build import build_dataset as build
     from pixbench.recipes import resolve_recipe
 
     parsed, path = resolve_recipe(recipe)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with progress_bar() as progress:
         result = build(parsed, out, source=source, limit=limit, split=split, workers=workers, overwrite=overwrite,
-                       progress=_RichProgress(bar, f"{parsed.label}: source images"))
+                       progress=progress)
     info = result.info
     if result.up_to_date:
         console.print(f"[green]{out}[/green] already holds this dataset; nothing to do.", highlight=False, soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from pixbench.cli._common import console, fail, handle_errors
+from pixbench.cli._common import console, fail, handle_errors, progress_bar
 
 _CHOICES = {"layout": ("nchw", "nhwc"), "range": ("01", "11", "255"), "channels": ("rgb", "y")}
 
@@ -37,8 +37,6 @@ def evaluate(
     warmup: int = typer.Option(2, "--warmup", help="Untimed frames per size before timing."),
 ) -> None:
     """Score a model on a built dataset: task metrics next to the degraded input's, speed, size, targets."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from pixbench.evaluate import EvaluateOptions, default_output
     from pixbench.evaluate import evaluate as run_evaluate
 
@@ -50,15 +48,7 @@ def evaluate(
     out = output or default_output(model, dataset)
     opts = EvaluateOptions(split=split, limit=limit, factor=factor, layout=layout, range=range_, channels=channels, overlap=overlap,
                            threads=threads, lpips=lpips, speed=speed, runs=runs, warmup=warmup)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done)
-
+    with progress_bar() as progress:
         doc = run_evaluate(model, dataset, out, opts, progress=progress, on_ready=lambda m: _print_assumed(m))
     _print_summary(doc, out)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pixbench.cli._common import console, err_console, handle_errors
+from pixbench.cli._common import console, err_console, handle_errors, progress_bar
 
 
 @handle_errors
@@ -44,14 +44,13 @@ def leaderboard(
     and for restoration tasks DIR/<name>.png. DIR/index.md lists them all.
     Rebuilding from the same results writes the same bytes.
     """
-    from pixbench.leaderboard import build_leaderboards, primary_metric, read_notes
-    from pixbench.tables import table_title
+    from pixbench.leaderboard import build_leaderboards, read_notes, table_title
+    from pixbench.tasks import primary_metric
 
     extra = read_notes(notes) if notes is not None else None
-    with console.status("building leaderboards") as status:
+    with progress_bar() as progress:
         written, warnings = build_leaderboards(
-            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra,
-            progress=lambda stem: status.update(f"writing {stem}"),
+            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra, progress=progress,
         )
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)

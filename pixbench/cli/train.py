@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pixbench.cli._common import console, handle_errors
+from pixbench.cli._common import console, handle_errors, progress_bar
 
 
 @handle_errors
@@ -28,8 +28,6 @@ def train(
     arg: list[str] = typer.Option([], "--arg", help="Model option KEY=VALUE, repeatable, e.g. --arg width=16 --arg scale=8 --arg freeze_depth=10."),
 ) -> None:
     """Train MODEL on a dataset, validating each epoch; keeps the last and the best checkpoint."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from pixbench.errors import ModelError
     from pixbench.models import MODELS
     from pixbench.train import TrainSettings, parse_model_options, train_model
@@ -44,8 +42,7 @@ def train(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, crop=crop, loss=loss,
         vgg_weights=str(vgg_weights) if vgg_weights else None,
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar() as progress:
         result = train_model(model, dataset, out, model_args=options, settings=settings, resume=resume, progress=progress)
     console.print(
         f"best {result.best_metric} = {result.best_value:.4f} at epoch {result.best_epoch}; "

@@ -29,13 +29,31 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 image, got shape {image.shape} {image.dtype}")
 
 
-def downscale(image: np.ndarray, *, factor: int, kernel: str) -> np.ndarray:
-    """Shrink ``image`` by ``factor`` to ``(ceil(H / factor), ceil(W / factor))``."""
+#: How :func:`downscale` turns ``side / factor`` into a whole number of low-res pixels.
+ROUNDINGS = ("ceil", "nearest")
+
+
+def downscale(image: np.ndarray, *, factor: float, kernel: str, rounding: str = "ceil") -> np.ndarray:
+    """Shrink ``image`` by ``factor``, by default to ``(ceil(H / factor), ceil(W / factor))``.
+
+    Args:
+        image: ``HxWx3 uint8``.
+        factor: An integer >= 1 with ``rounding="ceil"``; any real number >= 1 with ``"nearest"``.
+        kernel: One of :data:`KERNELS`.
+        rounding: ``"ceil"`` (the recipes: every source pixel lands in a low-res pixel) or
+            ``"nearest"`` (Python's ``round``, half to even: the size nearest ``side / factor``,
+            which real-valued factors such as 6.5 need; the pixelation detector is fitted on those).
+    """
     _check_image(image)
-    if not isinstance(factor, (int, np.integer)) or factor < 1:
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding: expected one of {', '.join(ROUNDINGS)}, got {rounding!r}")
+    if rounding == "ceil" and (not isinstance(factor, (int, np.integer)) or factor < 1):
         raise ValueError(f"factor: expected an integer >= 1, got {factor!r}")
+    if rounding == "nearest" and (not isinstance(factor, (int, float, np.integer, np.floating)) or not factor >= 1):
+        raise ValueError(f"factor: expected a number >= 1, got {factor!r}")
     h, w = image.shape[:2]
-    size = (max(1, math.ceil(w / factor)), max(1, math.ceil(h / factor)))
+    shrink = math.ceil if rounding == "ceil" else round
+    size = (max(1, shrink(w / factor)), max(1, shrink(h / factor)))
     small = Image.fromarray(image).resize(size, _kernel(kernel, "down_kernel"))
     return np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
 
@@ -47,7 +65,8 @@ def upscale(image: np.ndarray, *, size: tuple[int, int], kernel: str) -> np.ndar
     return np.ascontiguousarray(np.asarray(big, dtype=np.uint8))
 
 
-def pixelate(image: np.ndarray, *, factor: int, down_kernel: str, up_kernel: str) -> np.ndarray:
+def pixelate(image: np.ndarray, *, factor: float, down_kernel: str, up_kernel: str,
+             rounding: str = "ceil") -> np.ndarray:
     """Pixelate ``image``: downscale by ``factor``, then upscale back to its own size.
 
     With ``down_kernel="box"`` and ``up_kernel="nearest"`` and sides divisible by
@@ -56,14 +75,15 @@ def pixelate(image: np.ndarray, *, factor: int, down_kernel: str, up_kernel: str
 
     Args:
         image: ``HxWx3 uint8``.
-        factor: Integer downscale factor (>= 1).
+        factor: Downscale factor: an integer >= 1, or a real one with ``rounding="nearest"``.
         down_kernel: One of :data:`KERNELS`.
         up_kernel: One of :data:`KERNELS`.
+        rounding: How the low-res size is rounded (see :func:`downscale`).
 
     Returns:
         The pixelated ``HxWx3 uint8`` image, same shape as ``image``.
     """
-    small = downscale(image, factor=factor, kernel=down_kernel)
+    small = downscale(image, factor=factor, kernel=down_kernel, rounding=rounding)
     return upscale(small, size=image.shape[:2], kernel=up_kernel)
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pixbench.degradations.pixelate import upscale
 from pixbench.errors import ModelError
 from pixbench.forensics import grid as G
-from pixbench.forensics.synthetic import resize
-from pixbench.forensics.upscaler import UpscalerConfig
+from pixbench.forensics.features import check_image
+from pixbench.forensics.upscaler_config import UpscalerConfig
 
 MODEL_DIR = Path(__file__).resolve().parent.parent.parent / "leaderboards" / "models"
 
@@ -44,7 +45,7 @@ class Depixelator:
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"depixelator: {path} does not exist; train it with "
-                             "`python -m pixbench.forensics.train_depixelators`")
+                             "`python tools/train_depixelators.py`")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -101,7 +102,7 @@ def depixelate(image: np.ndarray, models: Mapping[int, Depixelator], *, grid: G.
     Returns:
         ``(restored image, grid estimate, factor of the graph used)``.
     """
-    G.F.check_image(image)
+    check_image(image)
     est = grid if grid is not None else G.estimate_grid(image, probability=1.0)
     s = scale if scale is not None else choose_scale(est.factor, models)
     if s not in models:
@@ -117,4 +118,4 @@ def depixelate(image: np.ndarray, models: Mapping[int, Depixelator], *, grid: G.
     regular = np.repeat(np.repeat(low, s, axis=0), s, axis=1)
     out = run_aligned(regular, model)
     h, w = image.shape[:2]
-    return resize(out, (w, h), "bicubic"), est, s
+    return upscale(out, size=(h, w), kernel="bicubic"), est, s

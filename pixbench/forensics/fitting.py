@@ -1,22 +1,23 @@
 """Fitting the shipped detector from tuning images (BSD68 and scikit-image photos).
 
-``python -m pixbench.forensics.fitting BSD68_DIR -o PARAMS.npz`` regenerates
-:data:`PARAMS_PATH`; Kodak and Set14 are never used here (they are test sources).
+:func:`fit_from_images` makes balanced synthetic samples
+(:mod:`pixbench.forensics.synthetic`), fits the MLP on their features
+(:func:`fit_detector`, with torch) and its temperature on samples of held-out
+images (:func:`fit_temperature`). ``tools/fit_grid_detector.py BSD68_DIR``
+regenerates :data:`~pixbench.forensics.detector.PARAMS_PATH`; Kodak and Set14
+are never used here (they are test sources).
 """
 
 from __future__ import annotations
-
-import argparse
-from pathlib import Path
 
 import numpy as np
 
 from pixbench.forensics import features as F
 from pixbench.forensics import synthetic as S
-from pixbench.forensics.detector import DetectorParams, fit_detector
+from pixbench.forensics.detector import DetectorParams
 
-#: The fitted parameters shipped with pixbench (a few kB).
-PARAMS_PATH = Path(__file__).with_name("grid_detector.npz")
+#: Hidden layer widths of the MLP.
+HIDDEN = (32, 32)
 
 
 def sample_features(images: list[np.ndarray], n: int, seed: int, *, size: int = 256) -> tuple[np.ndarray, list[S.Sample]]:
@@ -40,17 +41,58 @@ def fit_from_images(images: list[np.ndarray], *, n_train: int = 8000, n_tune: in
     return fit_detector(x, np.array([s.label for s in train]), xt, np.array([s.label for s in tune]), seed=seed)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("bsd68", type=Path, help="folder of BSD68 images (tuning source)")
-    parser.add_argument("-o", "--output", type=Path, default=PARAMS_PATH)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    images = S.load_folder(args.bsd68) + S.skimage_photos()
-    params = fit_from_images(images, seed=args.seed)
-    params.save(args.output)
-    print(f"wrote {args.output} (temperature {params.temperature:.3f})")
+def fit_detector(feats: np.ndarray, labels: np.ndarray, tune_feats: np.ndarray, tune_labels: np.ndarray,
+                 *, seed: int = 0, steps: int = 1500) -> DetectorParams:
+    """Fit the MLP on ``feats`` and its temperature on the held-out ``tune_feats``.
+
+    Args:
+        feats: ``(N, 34)`` training features; labels: 1 pixelated, 0 clean.
+        tune_feats: Held-out features (other images) for the temperature.
+        seed: Seed of the weight initialisation.
+        steps: Full-batch Adam steps (the set is small; 1500 take seconds).
+    """
+    import torch  # the train extra: fitting is never on the evaluate-time path
+
+    if feats.ndim != 2 or feats.shape[1] != F.N_FEATURES or len(feats) != len(labels):
+        raise ValueError(f"feats: expected (N, {F.N_FEATURES}) with N labels, got {feats.shape} and {len(labels)}")
+    torch.manual_seed(seed)
+    mean, scale = feats.mean(0), feats.std(0) + 1e-6
+    sizes = (F.N_FEATURES, *HIDDEN, 1)
+    layers: list[torch.nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.Tanh())
+    net = torch.nn.Sequential(*layers).double()
+    x = torch.tensor((feats - mean) / scale)
+    y = torch.tensor(labels, dtype=torch.float64)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x)[:, 0], y)
+        loss.backward()
+        opt.step()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    params = DetectorParams(
+        mean=mean, scale=scale,
+        weights=[m.weight.detach().numpy().T.copy() for m in linears],
+        biases=[m.bias.detach().numpy().copy() for m in linears],
+    )
+    params.temperature = fit_temperature(params.logit(tune_feats), tune_labels)
+    return params
 
 
-if __name__ == "__main__":
-    main()
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature minimising the negative log-likelihood, searched over [0.5, 20].
+
+    The lower bound keeps a perfectly separated tuning set from driving the
+    probabilities to hard 0/1 answers.
+    """
+    grid = np.exp(np.linspace(np.log(0.5), np.log(20.0), 200))
+    y = np.asarray(labels, dtype=np.float64)
+
+    def nll(t: float) -> float:
+        z = logits / t
+        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+    return float(min(grid, key=nll))

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pixbench.degradations.pixelate import upscale
 from pixbench.forensics import features as F
+from pixbench.forensics.detector import PARAMS_PATH, DetectorParams
 
 #: Fraction of all-zero difference columns above which the upscale is called replicating.
 REPLICATING_MIN_ZERO = 0.3
@@ -138,9 +140,6 @@ def estimate_grid(image: np.ndarray, *, probability: float | None = None) -> Gri
     """
     F.check_image(image)
     if probability is None:
-        from pixbench.forensics.detector import DetectorParams
-        from pixbench.forensics.fitting import PARAMS_PATH
-
         probability = float(DetectorParams.load(PARAMS_PATH).probability(F.extract_features(image))[0])
     grey = image.astype(np.float32).sum(axis=2)
     return GridEstimate(probability=probability, x=estimate_axis(grey), y=estimate_axis(grey.T))
@@ -166,10 +165,9 @@ def recover_lowres(image: np.ndarray, grid: GridEstimate) -> np.ndarray:
     F.check_image(image)
     h, w = image.shape[:2]
     if not grid.kernel_family == "replicating":
-        from pixbench.forensics.synthetic import resize
-
-        size = (max(1, round(w / grid.x.factor)), max(1, round(h / grid.y.factor)))
-        return np.ascontiguousarray(resize(image, size, "box"))
+        # ``upscale`` is degradations' plain resize to any (H, W): here it shrinks
+        size = (max(1, round(h / grid.y.factor)), max(1, round(w / grid.x.factor)))
+        return upscale(image, size=size, kernel="box")
     ys, xs = block_starts(grid.y, h), block_starts(grid.x, w)
     cy = (ys + np.append(ys[1:], h) - 1) // 2
     cx = (xs + np.append(xs[1:], w) - 1) // 2

@@ -7,29 +7,29 @@ JPEG-compressed crops (q >= 50, whose 8x8 blocking is periodic too), the
 flattest and the busiest crop of an image, and clean images that were only
 downscaled (resampled, but not pixelated). Tuning uses BSD68 and scikit-image's
 bundled photos; Kodak and Set14 are kept for testing.
+
+The pixels are made by :mod:`pixbench.degradations` (pixelation with real-valued
+factors, so with the low-res size rounded to nearest; JPEG 4:2:0) and the photos
+come through :mod:`pixbench.sources`.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from pixbench.images import decode_image
+from pixbench.degradations.jpeg import jpeg_roundtrip
+from pixbench.degradations.pixelate import KERNELS, pixelate, upscale
+from pixbench.sources import load_pixels, open_source
 
-KERNELS = {
-    "nearest": Image.Resampling.NEAREST,
-    "box": Image.Resampling.BOX,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-    "lanczos": Image.Resampling.LANCZOS,
-}
 NEGATIVE_KINDS = ("clean", "jpeg", "flat", "texture", "downscaled")
-#: scikit-image's bundled colour photos used as tuning material (natural scenes only).
+#: scikit-image's bundled colour photos used as tuning material (natural scenes only), in the
+#: order the shipped parameters were fitted with (the ``embedded`` source lists more photos).
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
+#: File suffixes :func:`load_folder` reads.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif")
 
 
 @dataclass
@@ -45,22 +45,12 @@ class Sample:
 
 
 def resize(image: np.ndarray, size: tuple[int, int], kernel: str) -> np.ndarray:
-    """Pillow resize of an ``HxWx3`` uint8 array to ``size = (width, height)``."""
-    return np.asarray(Image.fromarray(image).resize(size, KERNELS[kernel]))
+    """Pillow resize of an ``HxWx3`` uint8 array to ``size = (width, height)``.
 
-
-def pixelate(image: np.ndarray, factor: float, down_kernel: str, up_kernel: str) -> np.ndarray:
-    """Downscale by ``factor`` (rounded to whole low-res pixels) and upscale back to the same size."""
-    h, w = image.shape[:2]
-    small = resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), down_kernel)
-    return resize(small, (w, h), up_kernel)
-
-
-def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    """JPEG round trip with Pillow (4:2:0 chroma subsampling, Pillow's default)."""
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    :func:`pixbench.degradations.upscale` is a plain resize to any size, so it
+    shrinks as well; only the argument order, width first as in Pillow, is this helper's.
+    """
+    return upscale(image, size=(size[1], size[0]), kernel=kernel)
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -89,7 +79,8 @@ def positive(image: np.ndarray, size: int, rng: np.random.Generator) -> Sample:
     down, up = (str(k) for k in rng.choice(list(KERNELS), size=2))
     margin = min(int(np.ceil(factor)), image.shape[0] - size, image.shape[1] - size)
     big = random_crop(image, size + max(margin, 0), rng)
-    out = random_crop(pixelate(big, factor, down, up), size, rng)
+    # "nearest" rounding: real-valued factors, and the low-res size the shipped parameters were fitted on
+    out = random_crop(pixelate(big, factor=factor, down_kernel=down, up_kernel=up, rounding="nearest"), size, rng)
     return Sample(np.ascontiguousarray(out), 1, "pixelated", factor, down, up)
 
 
@@ -98,7 +89,7 @@ def negative(image: np.ndarray, size: int, rng: np.random.Generator, kind: str) 
     if kind == "clean":
         out = random_crop(image, size, rng)
     elif kind == "jpeg":
-        out = jpeg(random_crop(image, size, rng), int(rng.integers(50, 96)))
+        out = jpeg_roundtrip(random_crop(image, size, rng), quality=int(rng.integers(50, 96)), subsampling="4:2:0")
     elif kind in ("flat", "texture"):
         out = _extreme_crop(image, size, rng, flattest=kind == "flat")
     elif kind == "downscaled":
@@ -126,13 +117,12 @@ def make_samples(images: list[np.ndarray], n: int, rng: np.random.Generator, *, 
 
 
 def load_folder(path: str | Path) -> list[np.ndarray]:
-    """Every image of a folder (sorted by name), through pixbench's one image door."""
-    files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif"))
-    return [decode_image(p) for p in files]
+    """Every image of a folder (sorted by name), through the ``folder:PATH`` source."""
+    items = open_source(f"folder:{path}").items()
+    return [load_pixels(item) for item in items if Path(item.source_id).suffix.lower() in IMAGE_SUFFIXES]
 
 
 def skimage_photos() -> list[np.ndarray]:
-    """scikit-image's bundled colour photos (no network needed)."""
-    import skimage.data
-
-    return [np.ascontiguousarray(getattr(skimage.data, name)()[..., :3]) for name in SKIMAGE_PHOTOS]
+    """:data:`SKIMAGE_PHOTOS` from the ``embedded`` source (scikit-image's bundled photos; no network)."""
+    items = {Path(item.source_id).stem: item for item in open_source("embedded").items()}
+    return [load_pixels(items[name]) for name in SKIMAGE_PHOTOS]

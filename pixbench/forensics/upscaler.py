@@ -19,56 +19,13 @@ network as ``3 G^2`` channels and becomes full size by a pixel shuffle
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as TF
 
-
-@dataclass(frozen=True)
-class UpscalerConfig:
-    """Every option of :class:`GridUpscaler` (recorded in the ONNX file as ``pixbench.model_args``).
-
-    Attributes:
-        scale: Pixelation factor ``s`` (2..16).
-        channels: Feature channels of the hidden convolutions.
-        layers: Hidden 3x3 convolutions after the first one.
-    """
-
-    scale: int
-    channels: int = 16
-    layers: int = 2
-
-    def __post_init__(self) -> None:
-        if not 2 <= self.scale <= 16:
-            raise ValueError(f"scale: expected an integer in 2..16, got {self.scale!r}")
-        if self.channels < 1 or self.layers < 0:
-            raise ValueError(f"channels, layers: expected >= 1 and >= 0, got {self.channels}, {self.layers}")
-
-    @property
-    def cell(self) -> int:
-        """``G``: output pixels per network pixel along each axis."""
-        return self.scale * (4 // self.scale) if self.scale < 4 else self.scale
-
-    @property
-    def pack(self) -> int:
-        """Low-res pixels packed into one network pixel along each axis (``G / s``)."""
-        return self.cell // self.scale
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def macs(self, height: int = 1080, width: int = 1920) -> int:
-        """Multiply-accumulates of the ONNX graph's convolutions for one ``height x width`` output.
-
-        Counts the ``u`` channels the graph carries through every layer (see :class:`GridUpscaler`).
-        """
-        cin, wide = 3 * self.pack ** 2, self.channels + 3 * self.pack ** 2
-        per_cell = 9 * cin * wide + self.layers * 9 * wide * wide + wide * 3 * self.cell ** 2
-        return (height // self.cell) * (width // self.cell) * per_cell
+from pixbench.forensics.upscaler_config import UpscalerConfig
+from pixbench.progress import Progress, silent
 
 
 class GridUpscaler(nn.Module):
@@ -120,9 +77,12 @@ def nearest_up(x: torch.Tensor, s: int) -> torch.Tensor:
 class CropSampler:
     """Random (low-res, clean) crop pairs with the ``depixelate-nearest`` degradation.
 
-    The low-res grid is the box mean of every ``s x s`` block rounded to 8 bits,
-    which is what Pillow's box downscale by an integer factor writes; crops are
-    flipped and rotated at random.
+    The low-res grid is the box mean of every ``s x s`` block rounded to 8 bits
+    (``torch.round``, half to even); crops are flipped and rotated at random.
+    This is computed in torch on each batch, not with
+    :func:`pixbench.degradations.downscale`: Pillow's box filter, which the
+    recipes use, rounds after each of its two passes and so differs by 1 on
+    some pixels, and the published graphs were trained on these values.
     """
 
     def __init__(self, images: list[np.ndarray], *, scale: int, size: int, seed: int) -> None:
@@ -150,7 +110,7 @@ class CropSampler:
 
 def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: int, batch: int = 16,
                    size: int | None = None, lr: float = 2e-3, seed: int = 0,
-                   progress: Callable[[int, float], None] | None = None) -> GridUpscaler:
+                   progress: Progress = silent) -> GridUpscaler:
     """Train a :class:`GridUpscaler` with L1 loss, Adam and a cosine learning-rate decay.
 
     Args:
@@ -161,7 +121,7 @@ def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: i
         size: Crop side in output pixels (default ``8 G``, clipped to at least 64).
         lr: Initial learning rate.
         seed: Seeds torch and the crop sampler.
-        progress: Called as ``progress(step, loss)`` after every step.
+        progress: Called as ``progress("train x{s}", steps done, steps, loss=L1 of the batch)`` after every step.
     """
     torch.manual_seed(seed)
     g = config.cell
@@ -180,6 +140,5 @@ def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: i
         loss.backward()
         opt.step()
         sched.step()
-        if progress is not None:
-            progress(step, float(loss.detach()))
+        progress(f"train x{config.scale}", step + 1, steps, loss=float(loss.detach()))
     return model.eval()

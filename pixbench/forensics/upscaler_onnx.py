@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from pixbench import __version__
-from pixbench.forensics.upscaler import GridUpscaler, UpscalerConfig
+from pixbench.forensics.upscaler_config import UpscalerConfig
 from pixbench.images import write_bytes_atomic
+
+if TYPE_CHECKING:  # only the trained network's tensors are read here, so torch is not imported
+    from pixbench.forensics.upscaler import GridUpscaler
 
 OPSET = 17
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pixbench.errors import WeightsNotFoundError
+from pixbench.extras import require
 from pixbench.metrics._inputs import check_pair
 from pixbench.weights import hub_checkpoint
 
@@ -32,7 +33,7 @@ def backbone_weights(net: str) -> tuple[Path, str]:
     The path is ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``), e.g.
     ``~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`` for AlexNet.
     """
-    import torchvision.models as tvm
+    tvm = require("torchvision.models", needed_for="LPIPS")
 
     if net not in _BACKBONES:
         raise ValueError(f"net must be one of {sorted(_BACKBONES)}, got {net!r}")
@@ -56,11 +57,13 @@ class LPIPS:
 
     Raises:
         WeightsNotFoundError: The backbone weights file does not exist.
+        MissingExtraError: torch or lpips is not installed (``pip install 'pixbench[lpips]'``).
     """
 
     def __init__(self, net: str = "alex", version: str = "0.1", weights_path: str | os.PathLike | None = None,
                  device: str = "cpu") -> None:
-        import torch
+        torch = require("torch", needed_for="LPIPS")
+        require("lpips", needed_for="LPIPS")
 
         hub_path, url = backbone_weights(net)
         path = Path(weights_path) if weights_path is not None else hub_path

@@ -1,0 +1,208 @@
+"""Assembling a finished dataset folder from the done records: metadata, triplets, card, manifest.
+
+When every source image is done, the main process streams the records in source
+order into the per-split ``metadata.csv`` (and the BlockCNN arrays), computes the
+fingerprint, writes ``README.md`` and, last, ``dataset.json``; then it removes the
+working folder. Memory stays flat: records are read one at a time and the triplet
+arrays are copied chunk by chunk into memory-mapped files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL
+from PIL import features
+
+from pixbench import __version__
+from pixbench.build.output import npy_bytes, read_record, remove_temp_files, state_dir
+from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, SPLITS
+from pixbench.degradations.jpeg import encoder_name
+from pixbench.images import atomic_output, write_bytes_atomic
+from pixbench.recipes import Recipe
+from pixbench.sources import Source, file_sha256
+from pixbench.tasks import get_task
+
+TRIPLET_COLUMNS = ["triplet_id", "sample_id", "source_id", "block_x", "block_y", "quality"]
+
+
+def metadata_header(task: str) -> list[str]:
+    """The columns of a ``metadata.csv`` of ``task``, in order."""
+    spec = get_task(task)
+    return (["sample_id"] + [f"{k}_file_name" for k in spec.files] + ["source_id", "source_sha256", "seed"]
+            + list(spec.metadata) + ["crop_x", "crop_y", "crop_w", "crop_h", "params"])
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return value
+
+
+def _flat(row: dict[str, Any], header: list[str]) -> list[Any]:
+    params = row["params"]
+    merged = {**params, **{k: v for k, v in row.items() if k != "params"}}
+    merged["params"] = params
+    return [_cell(merged.get(col)) for col in header]
+
+
+def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Stream the done records, in source order, into the finished dataset folder.
+
+    Args:
+        out: The dataset folder.
+        recipe: The recipe being built.
+        src: The opened source.
+        key: The build key (see :func:`pixbench.build.output.build_key`).
+        names: Every source image's done-record name, in source order.
+
+    Returns:
+        The written ``dataset.json``.
+    """
+    state = state_dir(out)
+    header = metadata_header(recipe.task)
+    counts = {s: {"samples": 0, "source_images": 0} for s in SPLITS}
+    skipped: list[dict[str, str]] = []
+    seen: dict[str, str] = {}
+    included: list[tuple[str, str]] = []
+    writers: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:  # each split's metadata.csv appears only once complete
+        for name in names:
+            rec = read_record(state, name)
+            if rec["status"] != "ok":
+                skipped.append({"source_id": rec["source_id"], "reason": rec["reason"]})
+                continue
+            sha, split = rec["source_sha256"], rec["split"]
+            if sha in seen:
+                skipped.append({"source_id": rec["source_id"], "reason": f"duplicate: same pixels as {seen[sha]}"})
+                continue
+            seen[sha] = rec["source_id"]
+            included.append((name, split))
+            if split not in writers:
+                tmp = stack.enter_context(atomic_output(out / split / "metadata.csv"))
+                handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+                writers[split] = csv.writer(handle, lineterminator="\n")
+                writers[split].writerow(header)
+            for row in rec["rows"]:
+                writers[split].writerow(_flat(row, header))
+            counts[split]["samples"] += len(rec["rows"])
+            counts[split]["source_images"] += 1
+    triplet_counts = _write_triplets(out, included) if recipe.task == "blockcnn" else None
+    remove_temp_files(out)
+    fingerprint = dataset_fingerprint(out, recipe.sha256(), split=key["split"])
+    info = {
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": recipe.task,
+        "recipe": {"name": recipe.name, "version": recipe.version, "sha256": recipe.sha256()},
+        "fingerprint": fingerprint, "pixbench_version": __version__,
+        "source": {"spec": src.spec, "name": src.name, "license": src.license, "images": len(names)},
+        "seed": recipe.seed, "splits": {s: c for s, c in counts.items() if c["samples"]},
+        "skipped": skipped, "inputs": get_task(recipe.task).inputs,
+        "encoders": {"jpeg": encoder_name(), "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}"},
+        "build": key,
+    }
+    if triplet_counts is not None:
+        info["triplets"] = triplet_counts
+    write_bytes_atomic(out / "recipe.yaml", recipe.canonical_yaml().encode())
+    write_bytes_atomic(out / "README.md", dataset_card(info, recipe).encode())
+    write_bytes_atomic(out / "dataset.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+    shutil.rmtree(state)  # after dataset.json: a kill in between still reads as half-built
+    return info
+
+
+def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int]:
+    """Concatenate the per-image triplet arrays into each split's two ``.npy`` files, chunk by chunk."""
+    state = state_dir(out)
+    totals: dict[str, int] = {}
+    for split in SPLITS:
+        parts = [name.removesuffix(".json") for name, s in included if s == split]
+        if not parts:
+            continue
+        def records() -> Iterator[dict[str, Any]]:
+            for p in parts:
+                yield read_record(state, f"{p}.json")
+
+        n = sum(len(r.get("triplets", [])) for r in records())
+        for suffix, shape, final in (("x", (24, 24, 3), "triplets_input.npy"), ("y", (8, 8, 3), "triplets_target.npy")):
+            with atomic_output(out / split / final) as tmp:
+                if n == 0:
+                    tmp.write_bytes(npy_bytes(np.zeros((0, *shape), np.uint8)))
+                else:
+                    dest = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, *shape))
+                    at = 0
+                    for p in parts:
+                        path = state / "triplets" / f"{p}.{suffix}.npy"
+                        if path.is_file():
+                            chunk = np.load(path)
+                            dest[at:at + len(chunk)] = chunk
+                            at += len(chunk)
+                    dest.flush()
+                    del dest
+        with atomic_output(out / split / "triplets.csv") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(TRIPLET_COLUMNS)
+            tid = 0
+            for rec in records():
+                for t in rec.get("triplets", []):
+                    writer.writerow([tid] + [t[c] for c in TRIPLET_COLUMNS[1:]])
+                    tid += 1
+        totals[split] = n
+    return totals
+
+
+def dataset_fingerprint(root: Path, recipe_sha256: str, *, split: str | None = None) -> str:
+    """``sha256:<hex>`` over the recipe hash, the split override and every split file's path and SHA-256, sorted.
+
+    The ``split`` line is only hashed when a split was forced, so builds by fractions keep
+    the fingerprints they always had.
+    """
+    digest = hashlib.sha256(f"recipe {recipe_sha256}\n".encode())
+    if split is not None:
+        digest.update(f"split {split}\n".encode())
+    paths = sorted((p.relative_to(root).as_posix(), p) for s in SPLITS if (root / s).is_dir()
+                   for p in (root / s).rglob("*") if p.is_file())
+    for rel, path in paths:
+        digest.update(f"{rel} {file_sha256(path)}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:
+    """The ``README.md`` of a dataset folder."""
+    build = info["build"]
+    command = f"pixbench build-dataset {recipe.name} --source {build['source']}"
+    command += f" --limit {build['limit']}" if build["limit"] else ""
+    forced = build.get("split")
+    command += f" --split {forced}" if forced else ""
+    placement = (f"Every source image is in split `{forced}` (`--split {forced}`), not divided by the recipe's fractions."
+                 if forced else "Source images are divided among the splits by the recipe's fractions, by pixel hash.")
+    lines = [
+        f"# {recipe.name} (recipe version {recipe.version})", "", recipe.description or "", "",
+        f"Task `{info['task']}`; `input` holds: {info['inputs']}. Built by pixbench {info['pixbench_version']} with:",
+        "", f"    {command}", "",
+        f"Fingerprint `{info['fingerprint']}` (equal fingerprints mean byte-identical datasets).", "",
+        placement, "",
+        "| split | samples | source images |", "| --- | --- | --- |",
+        *[f"| {s} | {c['samples']} | {c['source_images']} |" for s, c in info["splits"].items()], "",
+        "## Source and licence", "",
+        f"- Source: `{info['source']['spec']}` ({info['source']['images']} images listed)",
+        f"- Terms: {info['source']['license']}", "",
+        "## Encoders", "", f"- JPEG: {info['encoders']['jpeg']}", f"- PNG: {info['encoders']['png']}", "",
+    ]
+    if info["task"] == "inpaint":
+        lines += [f"Holes are filled with the value {recipe.degradations[0].fill} in every channel; "
+                  "`mask/` is 255 inside a hole, 0 elsewhere; `holes` lists `[x, y, w, h]`.", ""]
+    if info["skipped"]:
+        lines += ["## Skipped inputs", ""] + [f"- `{s['source_id']}`: {s['reason']}" for s in info["skipped"]] + [""]
+    lines += ["## Loading", "", "```python", "from pixbench.datasets import open_dataset",
+              "ds = open_dataset('.')            # arrays, validated", "from datasets import load_dataset",
+              "hf = load_dataset('imagefolder', data_dir='.')  # image columns: input, target, ...", "```", ""]
+    return "\n".join(lines)

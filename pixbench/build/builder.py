@@ -1,0 +1,133 @@
+"""recipe x source -> dataset folder: parallel, resumable, byte-deterministic.
+
+Each source image is one unit of work (:func:`pixbench.build.samples.process_item`),
+run by an engine (:mod:`pixbench.build.engine`). A unit decodes its image, derives
+every sample's RNG from the recipe seed, the image's pixel hash and the crop index
+(never from processing order), writes the sample files atomically, and finally writes
+a small *done record* under ``OUT/.pixbench-build/done/``. A rerun after an
+interruption skips every image that has a record. When all images are done, the main
+process assembles the dataset folder (:mod:`pixbench.build.assemble`). Memory stays
+flat: pixels live only inside one unit of work.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pixbench.build.assemble import assemble
+from pixbench.build.engine import default_workers, local_engine
+from pixbench.build.output import build_key, prepare_out, record_name, start_state
+from pixbench.build.samples import process_item
+from pixbench.datasets import SPLITS
+from pixbench.errors import DatasetError
+from pixbench.progress import Progress, silent
+from pixbench.recipes import Recipe
+from pixbench.sources import Source, SourceItem, open_source
+
+#: The progress phase of a build: one unit per source image.
+PHASE = "source images"
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build_dataset` did.
+
+    Attributes:
+        root: The dataset folder.
+        info: The contents of its ``dataset.json``.
+        processed: Source images processed in this run.
+        reused: Source images whose samples an interrupted run had already written.
+        up_to_date: The folder already held this exact dataset; nothing was done.
+    """
+
+    root: Path
+    info: dict[str, Any]
+    processed: int = 0
+    reused: int = 0
+    up_to_date: bool = False
+
+
+def _items(source: Source, limit: int | None) -> Iterator[SourceItem]:
+    items: Iterable[SourceItem] = source.items()
+    return iter(itertools.islice(items, limit) if limit is not None else items)
+
+
+def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None, limit: int | None = None,
+                  split: str | None = None, workers: int | None = None, overwrite: bool = False,
+                  progress: Progress = silent) -> BuildResult:
+    """Build (or resume, or confirm) the dataset ``recipe`` makes from ``source``.
+
+    Args:
+        recipe: A validated recipe.
+        out: The dataset folder to write.
+        source: Source spec overriding the recipe's default (``folder:PATH``, ...).
+        limit: Use only the first ``limit`` source images.
+        split: Put every source image into this split (``train``, ``val`` or ``test``)
+            instead of dividing them by the recipe's fractions.
+        workers: Worker processes (default: all cores); the output does not depend on it.
+        overwrite: Replace a different dataset already in ``out``.
+        progress: Told, in phase ``"source images"``, how many source images are done
+            (reused ones included) out of how many.
+
+    Returns:
+        A :class:`BuildResult`; ``info`` is the written ``dataset.json``.
+
+    Raises:
+        DatasetError: ``out`` cannot be used (see ``--overwrite``), or a bad
+            ``limit``, ``split`` or ``workers``.
+        SourceError: The source cannot be opened or listed.
+    """
+    out = Path(out)
+    if limit is not None and limit < 1:
+        raise DatasetError(f"--limit: expected a positive number of images, got {limit}")
+    if split is not None and split not in SPLITS:
+        raise DatasetError(f"--split: expected one of {', '.join(SPLITS)}, got {split!r}")
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise DatasetError(f"--workers: expected 1 or more, got {workers}")
+    spec = source or recipe.source
+    src = open_source(spec)
+    key = build_key(recipe, spec, limit, split)
+    mode = prepare_out(out, key, overwrite)
+    if mode == "complete":
+        info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+        return BuildResult(out, info, up_to_date=True)
+    state = start_state(out, key)
+    total = _count(src, limit)
+    progress(PHASE, 0, total)
+    names: list[str] = []
+    reused = processed = 0
+
+    def todo() -> Iterator[SourceItem]:
+        nonlocal reused
+        for item in _items(src, limit):
+            names.append(record_name(item.source_id))
+            if (state / "done" / names[-1]).is_file():
+                reused += 1
+                progress(PHASE, reused + processed, total)
+            else:
+                yield item
+
+    work = functools.partial(process_item, recipe=recipe, out=out, split=split)
+    results = local_engine(workers).map(work, todo())
+    try:
+        for _ in results:
+            processed += 1
+            progress(PHASE, reused + processed, total)
+    finally:
+        results.close()  # stops the engine's workers if the loop ended early
+    info = assemble(out, recipe, src, key, names)
+    return BuildResult(out, info, processed=processed, reused=reused)
+
+
+def _count(src: Source, limit: int | None) -> int | None:
+    """The number of images, where listing is cheap (not for streamed hub datasets)."""
+    if src.spec.startswith("hf:"):
+        return limit
+    return sum(1 for _ in _items(src, limit))

@@ -1,0 +1,32 @@
+"""Leaderboard tables built from result files alone.
+
+``pixbench leaderboard RESULTS... -o DIR`` reads the JSON files that ``pixbench
+evaluate`` wrote (``docs/result-format.md``, read by :mod:`pixbench.results`) and
+writes, per benchmark, a Markdown table, a CSV table and, for restoration tasks, a
+visual comparison PNG. Nothing else is read: no dataset, no model. That keeps every
+published number traceable to one result file, which each row links to.
+
+A *benchmark* is task x recipe ``name@version`` x source. Inside one benchmark,
+rows are ranked together only when they were scored on the same *evaluation set*:
+the same dataset fingerprint, split, number of samples and subset options
+(``evaluate --limit/--factor``). Results of one
+benchmark that disagree on any of these are **separated** into their own tables
+(with a warning), or rejected with ``strict=True``; they are never mixed.
+
+Output bytes depend only on the result files and on where they lie relative to
+the output folder: rows are sorted with a total order, numbers are formatted
+with fixed precision, and no timestamps or absolute paths are written.
+
+Modules: :mod:`~pixbench.leaderboard.group` (results into ranked tables),
+:mod:`~pixbench.leaderboard.render` (Markdown and CSV), :mod:`~pixbench.leaderboard.figures`
+(comparison PNGs), :mod:`~pixbench.leaderboard.notes` (notes written by hand) and
+:mod:`~pixbench.leaderboard.write` (the whole command).
+"""
+
+from pixbench.leaderboard.group import Table, group_results
+from pixbench.leaderboard.notes import read_notes
+from pixbench.leaderboard.render import table_title
+from pixbench.leaderboard.write import Written, build_leaderboards
+from pixbench.results import ResultFileError
+
+__all__ = ["ResultFileError", "Table", "Written", "build_leaderboards", "group_results", "read_notes", "table_title"]

@@ -1,0 +1,106 @@
+"""Grouping result files into ranked tables, one per benchmark and evaluation set.
+
+A *benchmark* is task x recipe ``name@version`` x source. Inside one benchmark,
+rows are ranked together only when they were scored on the same *evaluation set*:
+the same dataset fingerprint, split, number of samples and subset options
+(``evaluate --limit/--factor``). Results of one
+benchmark that disagree on any of these are **separated** into their own tables
+(with a warning), or rejected with ``strict=True``; they are never mixed.
+Rows are sorted with a total order, so equal inputs give equal tables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pixbench.results import Result, ResultFileError, metric
+from pixbench.tasks import primary_metric
+
+#: Hex digits kept when a hash is shown in a table.
+SHORT_HASH = 12
+
+
+@dataclass
+class Table:
+    """One benchmark table: its identity, ranked results and output file stem."""
+
+    task: str
+    recipe: str
+    version: int
+    source: str
+    fingerprint: str
+    split: str
+    samples: int | None
+    results: list[Result]
+    stem: str
+    notes: list[str] = field(default_factory=list)
+    figure_caption: str = ""
+
+
+def _rank_key(result: Result) -> tuple:
+    score = metric(result.model_metrics, primary_metric(result.task))
+    # Missing scores sink to the bottom; ties break on name, hash and file, so the order is total.
+    return (score is None, -(score if score is not None else 0.0), result.model, result.sha256,
+            result.path.resolve().as_posix())
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def _stem(task: str, recipe: str, version: int, source: str) -> str:
+    name = recipe if recipe.startswith(task) else f"{task}-{recipe}"
+    return _slug(f"{name}-v{version}-{source}")
+
+
+def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[Table], list[str]]:
+    """Group results into ranked tables, one per benchmark and evaluation set.
+
+    Returns:
+        The tables, sorted by output stem, and warnings about separated results.
+
+    Raises:
+        ResultFileError: ``strict`` is set and one benchmark holds results from
+            different evaluation sets (fingerprint, split, sample count or subset).
+    """
+    benchmarks: dict[tuple, dict[tuple, list[Result]]] = {}
+    for result in results:
+        benchmarks.setdefault(result.benchmark_key, {}).setdefault(result.evalset_key, []).append(result)
+    tables: list[Table] = []
+    warnings: list[str] = []
+    for (task, recipe, version, source), evalsets in benchmarks.items():
+        base = _stem(task, recipe, version, source)
+        if len(evalsets) > 1:
+            a, b = (group[0] for group in list(evalsets.values())[:2])
+            message = (
+                f"{recipe}@{version} on {source}: results disagree on the evaluation set "
+                f"({a.path}: {_evalset_text(a)}; {b.path}: {_evalset_text(b)})"
+            )
+            if strict:
+                raise ResultFileError(message + "; rebuild the dataset or re-evaluate so that they match")
+            warnings.append(message + "; written as separate tables")
+        for (fingerprint, split, n, subset), group in evalsets.items():
+            stem = base if len(evalsets) == 1 else f"{base}-{short(fingerprint, 8)}-{split}-n{n}"
+            if len(evalsets) > 1 and subset:
+                stem += "-" + _slug(subset.replace("--", "").replace(" ", ""))
+            first = group[0]
+            table = Table(task=task, recipe=recipe, version=version, source=source, fingerprint=fingerprint,
+                          split=split, samples=first.samples, results=sorted(group, key=_rank_key), stem=stem)
+            if len(evalsets) > 1:
+                table.notes.append(
+                    "Other results of this benchmark were scored on a different evaluation set and are in "
+                    "separate tables; the two are not comparable."
+                )
+            tables.append(table)
+    return sorted(tables, key=lambda t: t.stem), warnings
+
+
+def _evalset_text(result: Result) -> str:
+    subset = f", {result.subset}" if result.subset else ""
+    return f"fingerprint {short(result.fingerprint)}, split {result.split}, {result.samples} samples{subset}"
+
+
+def short(digest: str, n: int = SHORT_HASH) -> str:
+    """``sha256:abc...`` or ``abc...`` shortened to ``n`` hex digits."""
+    return digest.split(":", 1)[-1][:n]

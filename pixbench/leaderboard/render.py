@@ -1,0 +1,234 @@
+"""Markdown and CSV renderings of a leaderboard table.
+
+How numbers are formatted and the notes under a table (hardware tags, LPIPS
+reasons, targets, failures) live here; which columns each task shows comes from
+:mod:`pixbench.tasks`, reading result files is :mod:`pixbench.results` and grouping
+them :mod:`pixbench.leaderboard.group`. Everything is a pure function of the
+:class:`~pixbench.leaderboard.group.Table`, so equal inputs give equal bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from pixbench.leaderboard.group import Table, short
+from pixbench.results import (
+    TARGET_ACCURACY,
+    TARGET_FPS_1080P,
+    TARGET_SIZE_MB,
+    Result,
+    metric,
+    number,
+    result_value,
+)
+from pixbench.tasks import RESTORATION_TASKS, get_task, primary_metric
+
+
+def relative_link(path: Path, out_dir: Path) -> str:
+    """``path`` relative to ``out_dir``, with forward slashes, as a table links to it."""
+    return Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
+
+
+def lpips_reason(result: Result) -> str | None:
+    """Why a result has no LPIPS value, or None when it has one."""
+    value = result.model_metrics.get("lpips")
+    if number(value) is not None:
+        return None
+    metrics = result.doc.get("metrics") or {}
+    candidates = [
+        value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None,
+        result.model_metrics.get("lpips_note"), metrics.get("lpips_note"),
+        result.model_metrics.get("lpips_reason"), metrics.get("lpips_reason"),
+        (metrics.get("unavailable") or {}).get("lpips"), (result.doc.get("notes") or {}).get("lpips"),
+    ]
+    reason = next((str(c) for c in candidates if c), "no LPIPS value in the result file")
+    return " ".join(reason.split())
+
+
+def fmt(value: Any, kind: str) -> str:
+    """A number as a table shows it: ``kind`` is ``pct``, ``gain``, ``params``, ``mb`` or ``f<digits>``."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if kind == "pct":
+        return f"{100 * value:.2f}%"
+    if kind == "gain":
+        return f"{value:+.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:+.4f}"
+    if kind == "params":
+        return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k" if value >= 1e3 else str(int(value))
+    if kind == "mb":
+        return f"{value:.2f}" if value >= 1 else f"{value:.3f}" if value >= 0.01 else "<0.01"
+    return f"{value:.{int(kind[1:])}f}"
+
+
+def _gain(result: Result, key: str) -> float | None:
+    model, degraded = result_value(result, key), result_value(result, key, who="degraded")
+    if model is None or degraded is None or math.isinf(model) or math.isinf(degraded):
+        return None
+    # Rounded so that float noise (0.8 - 0.7 = 0.10000000000000009) does not reach the CSV.
+    return round(model - degraded, 6)
+
+
+def _targets(result: Result) -> dict[str, str]:
+    """Detection targets as ``pass``/``fail``/``""`` (unknown), recomputed from the numbers."""
+    model = result.doc.get("model") or {}
+    checks = {
+        "target_accuracy": (metric(result.model_metrics, "accuracy"), lambda v: v >= TARGET_ACCURACY),
+        "target_size": (number(model.get("size_mb")), lambda v: v <= TARGET_SIZE_MB),
+        "target_fps": (number((result.doc.get("speed") or {}).get("fps_1080p")), lambda v: v >= TARGET_FPS_1080P),
+    }
+    return {name: "" if v is None else "pass" if ok(v) else "fail" for name, (v, ok) in checks.items()}
+
+
+def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The table's rows twice: raw values for the CSV, formatted text for Markdown."""
+    hw_tags = {hw: f"H{i + 1}" for i, hw in enumerate(dict.fromkeys(r.hardware for r in table.results))}
+    reasons = {why: i + 1 for i, why in enumerate(dict.fromkeys(
+        w for w in (lpips_reason(r) for r in table.results) if w is not None))}
+    raw_rows, md_rows = [], []
+    for rank, result in enumerate(table.results, start=1):
+        model = result.doc.get("model") or {}
+        speed = result.doc.get("speed") or {}
+        raw: dict[str, Any] = {"rank": rank, "model": result.model}
+        md: dict[str, str] = {"#": str(rank), "model": _md(result.model)}
+        for column in get_task(table.task).columns:
+            raw[column.name] = result_value(result, column.key)
+            md[column.header] = fmt(raw[column.name], column.fmt)
+        for key in get_task(table.task).gains:
+            name = _csv_name(table.task, key)
+            raw[f"gain_{name}"] = _gain(result, key)
+            md[f"Δ {_header(table.task, key)}"] = fmt(raw[f"gain_{name}"], "gain")
+        if table.task in RESTORATION_TASKS:
+            why = lpips_reason(result)
+            raw["lpips"], raw["lpips_note"] = metric(result.model_metrics, "lpips"), why or ""
+            md["LPIPS"] = f"n/a [{reasons[why]}]" if why else fmt(raw["lpips"], "f4")
+        raw["fps_1080p"] = number(speed.get("fps_1080p"))
+        raw["fps_hardware"] = result.hardware
+        raw["size_mb"] = number(model.get("size_mb"))
+        raw["params"] = int(model["params"]) if isinstance(model.get("params"), (int, float)) else None
+        md["FPS 1080p"] = fmt(raw["fps_1080p"], "f1")
+        md["hw"] = hw_tags[result.hardware]
+        md["MB"] = fmt(raw["size_mb"], "mb")
+        md["params"] = fmt(raw["params"], "params")
+        if table.task == "detect":
+            targets = _targets(result)
+            raw.update(targets)
+            values = list(targets.values())
+            raw["targets"] = "fail" if "fail" in values else "" if "" in values else "pass"
+            failed = [n.removeprefix("target_") for n, v in targets.items() if v == "fail"]
+            unknown = [n.removeprefix("target_") for n, v in targets.items() if v == ""]
+            md["targets"] = ("fail: " + ", ".join(failed)) if failed else (
+                "n/a: " + ", ".join(unknown)) if unknown else "pass"
+        link = relative_link(result.path, out_dir)
+        # Full values in the CSV: a short hex prefix made only of digits would be read back as a number.
+        raw["dataset_fingerprint"] = result.fingerprint
+        raw["model_sha256"] = result.sha256
+        raw["result"] = link
+        md["dataset"] = f"`{short(result.fingerprint)}`"
+        md["model sha256"] = f"`{short(result.sha256)}`"
+        md["result"] = f"[json](<{link}>)"
+        raw_rows.append(raw)
+        md_rows.append(md)
+    return raw_rows, md_rows
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _csv_name(task: str, key: str) -> str:
+    return next(c.name for c in get_task(task).columns if c.key == key)
+
+
+def _header(task: str, key: str) -> str:
+    return next(c.header for c in get_task(task).columns if c.key == key).removesuffix(" dB")
+
+
+def csv_text(table: Table, out_dir: Path) -> str:
+    """The table as CSV: a header line, one row per result, ``""`` for unknown values."""
+    rows, _ = table_rows(table, out_dir)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _markdown_grid(rows: list[dict[str, str]]) -> list[str]:
+    headers = list(rows[0])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row.get(h, "") for h in headers) + " |" for row in rows]
+    return lines
+
+
+def table_title(table: Table) -> str:
+    """The heading of a table: recipe, version, source and task."""
+    return f"{table.recipe} v{table.version} on {table.source} ({table.task})"
+
+
+def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
+    """The table as a Markdown page: title, what was scored, the grid, notes and the figure."""
+    raw_rows, md_rows = table_rows(table, out_dir)
+    primary = primary_metric(table.task)
+    lines = [f"# {table_title(table)}", ""]
+    lines.append(
+        f"Dataset fingerprint `{table.fingerprint}`, split `{table.split}`, "
+        f"{table.samples if table.samples is not None else 'unknown number of'} samples. "
+        f"Rows are sorted by {primary} (higher is better)."
+    )
+    lines.append("")
+    if table.task in RESTORATION_TASKS:
+        reference = {h: "" for h in md_rows[0]}
+        reference["model"] = "*degraded input*"
+        for column in get_task(table.task).columns:
+            reference[column.header] = fmt(result_value(table.results[0], column.key, who="degraded"), column.fmt)
+        md_rows = md_rows + [reference]
+    lines += _markdown_grid(md_rows)
+    lines += ["", "Notes:", ""]
+    hardware = list(dict.fromkeys(r["fps_hardware"] for r in raw_rows))
+    for i, hw in enumerate(hardware, start=1):
+        lines.append(f"- H{i}: FPS at 1920x1080 measured on {hw}.")
+    if len(hardware) > 1:
+        lines.append(f"- **FPS was measured on {len(hardware)} different setups**: compare FPS only between rows "
+                     "with the same hw tag. Rows are ranked by quality, never by FPS.")
+    reasons = dict.fromkeys(r["lpips_note"] for r in raw_rows if r.get("lpips_note"))
+    for i, why in enumerate(reasons, start=1):
+        lines.append(f"- [{i}] LPIPS n/a: {why}")
+    if table.task == "detect":
+        lines.append(f"- targets: accuracy >= {TARGET_ACCURACY:.0%}, size <= {TARGET_SIZE_MB:g} MB, "
+                     f">= {TARGET_FPS_1080P:g} FPS at 1080p on the hw shown.")
+    else:
+        lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
+    for result in table.results:
+        failures = result.doc.get("failures") or {}
+        if isinstance(failures, dict) and failures.get("count"):
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted((failures.get("reasons") or {}).items()))
+            lines.append(f"- {_md(result.model)}: {failures['count']} samples failed"
+                         + (f" ({reasons})" if reasons else "") + "; see its result file.")
+    if table.results[0].subset:
+        lines.append(f"- Scored with `{table.results[0].subset}`: only part of the `{table.split}` split.")
+    lines += [f"- {note}" for note in table.notes]
+    if figure:
+        lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "",
+                  table.figure_caption]
+    return "\n".join(lines) + "\n"
+
+
+def index_markdown(tables: list[Table]) -> str:
+    """An index page listing every table written."""
+    lines = ["# Leaderboards", "", "| benchmark | task | models | best | table | csv |", "|---|---|---|---|---|---|"]
+    for t in tables:
+        best = t.results[0]
+        score = metric(best.model_metrics, primary_metric(t.task))
+        shown = fmt(score, "pct" if t.task == "detect" else "f2")
+        lines.append(f"| {_md(table_title(t))} | {t.task} | {len(t.results)} | {_md(best.model)} ({shown}) "
+                     f"| [{t.stem}.md](<{t.stem}.md>) | [csv](<{t.stem}.csv>) |")
+    return "\n".join(lines) + "\n"

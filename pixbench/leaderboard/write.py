@@ -1,0 +1,87 @@
+"""The whole ``pixbench leaderboard`` run: read result files, group them, write every table and an index.
+
+Output bytes depend only on the result files and on where they lie relative to
+the output folder: no timestamps or absolute paths are written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixbench.images import write_bytes_atomic
+from pixbench.leaderboard.figures import comparison_figure
+from pixbench.leaderboard.group import Table, group_results
+from pixbench.leaderboard.render import csv_text, index_markdown, table_markdown
+from pixbench.progress import Progress, silent
+from pixbench.results import collect_result_files, read_result
+from pixbench.tasks import RESTORATION_TASKS
+
+
+@dataclass
+class Written:
+    """What :func:`build_leaderboards` wrote for one table."""
+
+    table: Table
+    files: list[Path]
+
+
+def build_leaderboards(
+    inputs: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    strict: bool = False,
+    figures: bool = True,
+    zoom: int = 2,
+    notes: dict[str, list[str]] | None = None,
+    progress: Progress = silent,
+) -> tuple[list[Written], list[str]]:
+    """Read result files and write every table (Markdown, CSV, figure) and an index.
+
+    Args:
+        inputs: Result files or folders holding them.
+        out_dir: Folder that receives the tables; links are relative to it.
+        strict: Reject results of one benchmark that disagree on the evaluation set,
+            instead of writing them as separate tables.
+        figures: Write the visual comparison PNG of each restoration table.
+        zoom: Nearest-neighbour magnification of the crops in figures.
+        notes: Extra notes per table stem (:func:`read_notes`), listed under that table.
+        progress: Told the tables written so far (phase ``tables``), before each and at the end.
+
+    Returns:
+        What was written per table, and warnings (separated results, figure problems).
+    """
+    if zoom < 1 or zoom > 8:
+        raise ValueError(f"zoom must be an integer from 1 to 8, got {zoom}")
+    out = Path(out_dir)
+    results = [read_result(p) for p in collect_result_files(inputs)]
+    tables, warnings = group_results(results, strict=strict)
+    notes = notes or {}
+    unused = sorted(set(notes) - {t.stem for t in tables})
+    if unused:
+        # A stem without results is normal for a partial run; say so in case it is a typo.
+        warnings.append(f"notes for tables that were not written: {', '.join(unused)}")
+    written: list[Written] = []
+    for done, table in enumerate(tables):
+        progress("tables", done, len(tables))
+        table.notes.extend(notes.get(table.stem, []))
+        files = []
+        figure_name = None
+        if figures and table.task in RESTORATION_TASKS:
+            figure = comparison_figure(table, zoom=zoom)
+            warnings.extend(f"{table.stem}: {note}" for note in figure.notes)
+            table.notes.extend(figure.notes)
+            if figure.png is not None:
+                figure_name = f"{table.stem}.png"
+                table.figure_caption = figure.caption
+                write_bytes_atomic(out / figure_name, figure.png)
+                files.append(out / figure_name)
+        write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out).encode("utf-8"))
+        write_bytes_atomic(out / f"{table.stem}.md", table_markdown(table, out, figure_name).encode("utf-8"))
+        files[:0] = [out / f"{table.stem}.md", out / f"{table.stem}.csv"]
+        written.append(Written(table, files))
+    write_bytes_atomic(out / "index.md", index_markdown(tables).encode("utf-8"))
+    progress("tables", len(tables), len(tables))
+    return written, warnings

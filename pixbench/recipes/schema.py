@@ -1,0 +1,179 @@
+"""The typed recipe schema (pydantic models), its canonical form and its hash.
+
+A recipe says everything the builder needs to turn a source of clean photos into
+a dataset: the task, the seed, the default source, the crop policy, the
+degradation ops with their parameter lists, and the split fractions. The schema is
+strict (unknown keys are errors); :mod:`pixbench.recipes.loading` turns its errors
+into one line. ``docs/recipes.md`` documents it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pixbench.degradations.holes import HolesOp
+from pixbench.degradations.jpeg import JpegOp
+from pixbench.degradations.pixelate import PixelateOp
+from pixbench.tasks import TASK_NAMES, get_task
+
+#: A task name; the allowed values (and their order in error messages) come from the task table.
+TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
+Kernel = Literal["nearest", "box", "bilinear", "bicubic", "lanczos"]
+Subsampling = Literal["4:4:4", "4:2:2", "4:2:0"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PixelateSpec(_Strict):
+    """``op: pixelate``: factor and both kernels drawn uniformly from these lists."""
+
+    op: Literal["pixelate"]
+    factors: list[Annotated[int, Field(ge=2, le=64)]] = Field(min_length=1)
+    down_kernels: list[Kernel] = Field(min_length=1)
+    up_kernels: list[Kernel] = Field(min_length=1)
+
+    def build(self) -> PixelateOp:
+        return PixelateOp(tuple(self.factors), tuple(self.down_kernels), tuple(self.up_kernels))
+
+
+class JpegSpec(_Strict):
+    """``op: jpeg``: quality drawn uniformly from ``qualities``."""
+
+    op: Literal["jpeg"]
+    qualities: list[Annotated[int, Field(ge=1, le=95)]] = Field(min_length=1)
+    subsampling: Subsampling = "4:2:0"
+
+    def build(self) -> JpegOp:
+        return JpegOp(tuple(self.qualities), self.subsampling)
+
+
+class HolesSpec(_Strict):
+    """``op: holes``: ``count`` non-overlapping ``size`` x ``size`` holes filled with ``fill``."""
+
+    op: Literal["holes"]
+    count: int = Field(ge=1, le=16)
+    size: int = Field(ge=1, le=1024)
+    fill: int = Field(default=0, ge=0, le=255)
+
+    def build(self) -> HolesOp:
+        return HolesOp(self.count, self.size, self.fill)
+
+
+OpSpec = Annotated[Union[PixelateSpec, JpegSpec, HolesSpec], Field(discriminator="op")]
+
+
+class Negative(_Strict):
+    """``detect`` negatives: clean crops of one ``kind``, drawn with relative ``weight``.
+
+    Kinds: ``clean`` (a random crop), ``jpeg`` (a random crop after a mild JPEG round
+    trip at one of ``qualities``), ``sharp`` and ``smooth`` (the most and least
+    textured of ``candidates`` random crops, by mean gradient magnitude).
+    """
+
+    kind: Literal["clean", "jpeg", "sharp", "smooth"]
+    weight: float = Field(default=1.0, gt=0)
+    qualities: list[Annotated[int, Field(ge=1, le=95)]] | None = None
+    candidates: int = Field(default=8, ge=2, le=64)
+
+    @model_validator(mode="after")
+    def _qualities_for_jpeg(self) -> Negative:
+        if (self.kind == "jpeg") != (self.qualities is not None):
+            raise ValueError("qualities is required for kind 'jpeg' and not allowed for other kinds")
+        return self
+
+
+class Crop(_Strict):
+    """Crop policy: ``per_image`` crops of ``size`` x ``size``, origins on a multiple of ``align``."""
+
+    size: int = Field(ge=16, le=4096)
+    per_image: int = Field(ge=1, le=10_000)
+    align: int = Field(default=1, ge=1, le=64)
+
+
+class Splits(_Strict):
+    """Fractions of *source images* per split; they must add up to 1."""
+
+    train: float = Field(ge=0, le=1)
+    val: float = Field(ge=0, le=1)
+    test: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Splits:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class Triplets(_Strict):
+    """``blockcnn``: how many 8x8 blocks to cut from each crop (``all`` = every block)."""
+
+    per_crop: int | Literal["all"] = 64
+
+
+class Recipe(_Strict):
+    """A dataset recipe (see ``docs/recipes.md``)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)
+    version: int = Field(ge=1)
+    task: TaskName
+    description: str = ""
+    seed: int = Field(ge=0, lt=2**63)
+    source: str = Field(min_length=1)
+    crop: Crop
+    splits: Splits
+    degradations: list[OpSpec] = Field(min_length=1)
+    negatives: list[Negative] | None = None
+    triplets: Triplets | None = None
+
+    @model_validator(mode="after")
+    def _fits_task(self) -> Recipe:
+        ops = tuple(d.op for d in self.degradations)
+        wanted = get_task(self.task).ops
+        if ops != wanted:
+            raise ValueError(f"task {self.task!r} takes degradations {list(wanted)}, got {list(ops)}")
+        if (self.task == "detect") != (self.negatives is not None):
+            raise ValueError("negatives is required for task 'detect' and not allowed for other tasks")
+        if self.task == "detect" and self.crop.per_image % 2:
+            raise ValueError(f"crop.per_image must be even for 'detect' (balanced classes), got {self.crop.per_image}")
+        if (self.task == "blockcnn") != (self.triplets is not None):
+            raise ValueError("triplets is required for task 'blockcnn' and not allowed for other tasks")
+        op = self.degradations[0]
+        if self.task == "depixelate":
+            bad = [f for f in op.factors if self.crop.size % f or self.crop.align % f]
+            if bad:
+                raise ValueError(f"depixelate factors {bad} must divide crop.size ({self.crop.size}) and crop.align ({self.crop.align})")
+        if self.task in ("jpeg", "blockcnn") and (self.crop.size % 16 or self.crop.align % 8):
+            raise ValueError("jpeg/blockcnn crops need crop.size a multiple of 16 and crop.align a multiple of 8")
+        if self.task == "inpaint" and 2 * op.size > self.crop.size and op.count > 1:
+            raise ValueError(f"{op.count} holes of {op.size}px do not fit side by side in a {self.crop.size}px crop")
+        return self
+
+    def ops(self) -> list[Any]:
+        """The runtime op objects, in recipe order."""
+        return [d.build() for d in self.degradations]
+
+    def canonical(self) -> dict[str, Any]:
+        """The recipe as plain data with every default filled in."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def canonical_yaml(self) -> str:
+        """Canonical YAML: keys sorted, defaults filled in, no comments."""
+        return yaml.safe_dump(self.canonical(), sort_keys=True, default_flow_style=None, width=100)
+
+    def sha256(self) -> str:
+        """SHA-256 of the canonical JSON form (the recipe's identity)."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        """``name@version``, how messages and ``dataset.json`` name the recipe."""
+        return f"{self.name}@{self.version}"

@@ -1,0 +1,135 @@
+"""Deciding how to feed a model for a task: :func:`resolve_spec`.
+
+The decision (layout, value range, channels, fixed size, low-res input, mask input,
+output kind) comes from the overrides, else the model's ``pixbench.*`` metadata props,
+else its input shapes and one probe run; the spec records where each choice came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pixbench.errors import ModelError
+from pixbench.runtime.model import Model
+from pixbench.runtime.runner import Runner
+from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, InputSpec
+from pixbench.tasks import TASKS, can_score
+
+
+def _pick(key: str, override: str | None, props: dict[str, str], allowed: tuple[str, ...],
+          inferred: str, how: str, sources: dict[str, str]) -> str:
+    """Override, else the ``pixbench.<key>`` prop, else the inferred value; record which."""
+    if override is not None:
+        value, sources[key] = override, "override"
+    elif f"pixbench.{key}" in props:
+        value, sources[key] = props[f"pixbench.{key}"], "metadata"
+    else:
+        value, sources[key] = inferred, how
+    if value not in allowed:
+        raise ModelError(f"{key} {value!r} ({sources[key]}) is not one of {', '.join(allowed)}")
+    return value
+
+
+def _infer_layout(shape: tuple[int | None, ...]) -> tuple[str, str]:
+    if shape[3] in (1, 3, 4) and shape[1] not in (1, 3, 4):
+        return "nhwc", f"inferred from input shape {_fmt(shape)}"
+    if shape[1] in (1, 3, 4):
+        return "nchw", f"inferred from input shape {_fmt(shape)}"
+    return "nchw", f"default (input shape {_fmt(shape)} does not say)"
+
+
+def _fmt(shape: tuple[int | None, ...]) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: str | None = None,
+                 channels: str | None = None) -> InputSpec:
+    """Decide how to feed ``model`` for ``task``; the overrides win over metadata and inference.
+
+    Raises:
+        ModelError: The model declares another task, or its inputs cannot fit the task.
+    """
+    props, sources = model.props, {}
+    declared = props.get("pixbench.task")
+    # Some models are scored across tasks (BlockCNN deblocks whole JPEG images); an unknown
+    # declared task is a mismatch like any other, not an unknown-task error.
+    scorable = declared == task or (declared in TASKS and can_score(declared, task))
+    if declared and not scorable:
+        raise ModelError(f"{model.path.name}: model declares pixbench.task={declared!r} but the dataset task is {task!r}")
+    images = [i for i in model.inputs if len(i.shape) == 4]
+    if not images or len(model.inputs) != len(images) or len(images) > 2:
+        got = ", ".join(f"{i.name}{_fmt(i.shape)}" for i in model.inputs)
+        raise ModelError(f"{model.path.name}: expected one 4-D image input (inpaint: or image + mask), got {got}")
+    if len(images) == 2 and task != "inpaint":
+        raise ModelError(f"{model.path.name}: two image inputs only make sense for inpaint, not {task!r}")
+    image = images[0]
+    if len(images) == 2:  # the mask input is the one named like a mask, else the second
+        named = [i for i in images if "mask" in i.name.lower()]
+        mask = named[0] if named else images[1]
+        image = images[1] if mask is images[0] else images[0]
+    lay = _pick("layout", layout, props, LAYOUTS, *_infer_layout(image.shape), sources)
+    c = image.shape[1] if lay == "nchw" else image.shape[3]
+    hw = image.shape[2:] if lay == "nchw" else image.shape[1:3]
+    rng_default = ("255", "inferred from uint8 input") if image.dtype == np.uint8 else ("01", "default")
+    spec = InputSpec(
+        task=task, layout=lay, image_input=image.name, dtype=image.dtype,
+        range=_pick("range", range_, props, RANGES, *rng_default, sources),
+        channels=_pick("channels", channels, props, CHANNELS, *(
+            ("y", "inferred from 1 input channel") if c == 1 else ("rgb", "default" if c is None else
+                                                                   f"inferred from {c} input channels")), sources),
+        tile=(hw[0], hw[1]) if hw[0] and hw[1] else None, batch=image.shape[0], sources=sources,
+        model_task=declared or task)
+    if task == "inpaint":
+        if len(images) == 2:
+            spec.mask_input, spec.mask_name = "separate", mask.name
+        elif c == 4 or props.get("pixbench.mask_input") == "channel":
+            spec.mask_input = "channel"
+        else:
+            raise ModelError(f"{model.path.name}: an inpaint model needs the mask as a 4th input channel or a "
+                             f"second input, but its only input is {image.name}{_fmt(image.shape)}")
+        sources["mask_input"] = "inferred from inputs"
+    if spec.blockwise and spec.tile not in (None, (CONTEXT, CONTEXT)):
+        raise ModelError(f"{model.path.name}: a BlockCNN model takes {CONTEXT}x{CONTEXT} inputs, got {spec.tile}")
+    _probe(model, spec)
+    return spec
+
+
+def _probe(model: Model, spec: InputSpec) -> None:
+    """Run the model once on a small input to learn its output and fail early if it does not fit."""
+    side = CONTEXT if spec.blockwise else 64  # 64: deep enough for a few downsamplings
+    h, w = spec.tile or (side, side)
+    runner = Runner(model, spec)
+    n = spec.batch or 1  # a model with a fixed batch axis gets exactly that many items
+    x = np.zeros((n, h, w, 1 if spec.channels == "y" else 3), np.float32)
+    m = np.zeros((n, h, w, 1), np.float32) if spec.mask_input != "none" else None
+    out = runner.run_raw(x, m)
+    if spec.task == "detect":
+        if out.size not in (1, 2) and not (out.ndim >= 1 and out.shape[-1] in (1, 2)):
+            raise ModelError(f"{model.path.name}: a detector must output 1 or 2 scores per image, got shape {out.shape}")
+        k = out.shape[-1] if out.ndim else 1
+        spec.output = _pick("output", None, model.props, ("probability", "logit", "softmax2", "auto"),
+                            "softmax2" if k == 2 else "auto", "inferred from output shape", spec.sources)
+        return
+    oh, ow, oc = runner.output_hw_c(out)
+    want_c = 1 if spec.channels == "y" else 3
+    if oc != want_c:
+        raise ModelError(f"{model.path.name}: output shape {out.shape} has {oc} channels, expected {want_c} "
+                         f"({spec.layout}, channels={spec.channels}); try --layout or --channels")
+    if spec.blockwise:
+        if (oh, ow) != (BLOCK, BLOCK):
+            raise ModelError(f"{model.path.name}: a BlockCNN model maps 24x24 to 8x8, got output {oh}x{ow}")
+        return
+    if oh % h or ow % w or oh // h != ow // w:
+        raise ModelError(f"{model.path.name}: output {oh}x{ow} is not an integer upscale of the input {h}x{w}")
+    scale = oh // h
+    if "pixbench.scale" in model.props:
+        spec.scale = int(model.props["pixbench.scale"])
+        if spec.scale != scale:
+            raise ModelError(f"{model.path.name}: pixbench.scale={spec.scale} but the model upscales by {scale}")
+    spec.scale = scale
+    inp = model.props.get("pixbench.input", "lowres" if scale > 1 else "full")
+    if (inp == "lowres") != (scale > 1):
+        raise ModelError(f"{model.path.name}: pixbench.input={inp!r} does not match an upscale factor of {scale}")
+    if spec.task != "depixelate" and scale != 1:
+        raise ModelError(f"{model.path.name}: a {spec.task} model must keep the size, but it upscales by {scale}")
+    spec.input, spec.sources["input"] = inp, "metadata" if "pixbench.input" in model.props else "probed"

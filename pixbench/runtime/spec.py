@@ -1,0 +1,64 @@
+"""How to feed one model: the :class:`InputSpec` record and the values its fields may take.
+
+:func:`pixbench.runtime.resolve.resolve_spec` fills an :class:`InputSpec` for a model
+and a task; :class:`pixbench.runtime.runner.Runner` follows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+LAYOUTS = ("nchw", "nhwc")
+RANGES = ("01", "11", "255")
+CHANNELS = ("rgb", "y")
+#: BlockCNN maps a 24x24 context to the 8x8 block at its centre.
+BLOCK, CONTEXT = 8, 24
+
+
+@dataclass
+class InputSpec:
+    """How to feed one model, and where each choice came from (``sources``)."""
+
+    task: str
+    layout: str
+    range: str
+    channels: str
+    image_input: str
+    dtype: np.dtype
+    tile: tuple[int, int] | None = None
+    batch: int | None = None
+    input: str = "full"
+    scale: int = 1
+    mask_input: str = "none"
+    mask_name: str | None = None
+    output: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    #: The model's own task when it differs from the dataset's: a ``blockcnn`` model (24x24 -> 8x8)
+    #: scored on a ``jpeg`` dataset is slid over the whole images on the 8x8 grid.
+    model_task: str = ""
+
+    def __post_init__(self) -> None:
+        self.model_task = self.model_task or self.task
+
+    @property
+    def blockwise(self) -> bool:
+        """True for BlockCNN-style models: 24x24 context in, 8x8 centre block out."""
+        return self.model_task == "blockcnn"
+
+    def assumed(self) -> dict[str, Any]:
+        """The decisions as plain JSON values (for the result file and the terminal)."""
+        out: dict[str, Any] = {"layout": self.layout, "range": self.range, "channels": self.channels,
+                               "size": list(self.tile) if self.tile else "dynamic"}
+        if self.task == "depixelate":
+            out.update(input=self.input, scale=self.scale)
+        if self.task == "inpaint":
+            out["mask_input"] = self.mask_input
+        if self.task == "detect":
+            out["output"] = self.output
+        if self.model_task != self.task:
+            out["model_task"] = self.model_task
+        return out
+
