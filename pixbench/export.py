@@ -28,6 +28,7 @@ from pixbench.errors import ModelError
 from pixbench.images import atomic_output
 from pixbench.models import ModelSpec
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint
+from pixbench.train.provenance import canonical_json
 
 #: Largest allowed |onnxruntime - torch| on [0, 1] outputs. float32 kernels differ in
 #: summation order between the two runtimes; 1e-4 is 1/40 of one 8-bit grey level.
@@ -67,8 +68,12 @@ class _Probability(nn.Module):
 
 
 def metadata_props(spec: ModelSpec, model: nn.Module, model_args: dict[str, Any], *, task: str | None,
-                   dataset_fingerprint: str | None, recipe: str | None) -> dict[str, str]:
-    """The ``pixbench.*`` metadata of ``docs/onnx-metadata.md`` for one reference model."""
+                   dataset_fingerprint: str | None, recipe: str | None,
+                   training: dict[str, Any] | None = None) -> dict[str, str]:
+    """The ``pixbench.*`` metadata of ``docs/onnx-metadata.md`` for one reference model.
+
+    ``training`` (a checkpoint's provenance record) becomes ``pixbench.training``, as canonical JSON.
+    """
     task = task or spec.tasks[0]
     props = {
         "pixbench.task": task,
@@ -91,6 +96,8 @@ def metadata_props(spec: ModelSpec, model: nn.Module, model_args: dict[str, Any]
         props["pixbench.dataset_fingerprint"] = dataset_fingerprint
     if recipe:
         props["pixbench.recipe"] = recipe
+    if training:
+        props["pixbench.training"] = canonical_json(training)
     return props
 
 
@@ -142,7 +149,8 @@ def check_parity(path: Path, module: nn.Module, example: torch.Tensor, *, atol: 
 
 def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model_args: dict[str, Any],
                  task: str | None = None, dataset_fingerprint: str | None = None, recipe: str | None = None,
-                 atol: float = PARITY_ATOL, seed: int = 0, exporter: Exporter = "torchscript") -> ExportReport:
+                 atol: float = PARITY_ATOL, seed: int = 0, exporter: Exporter = "torchscript",
+                 training: dict[str, Any] | None = None) -> ExportReport:
     """Export ``model`` to a single ``.onnx`` file with metadata, after an onnxruntime parity check.
 
     Args:
@@ -156,6 +164,7 @@ def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model
         atol: Largest allowed absolute difference between onnxruntime and torch.
         seed: Seed of the random parity-check input.
         exporter: ``torchscript`` or ``dynamo`` (see :data:`Exporter`).
+        training: The checkpoint's ``training`` record, written as ``pixbench.training``.
 
     Raises:
         ModelError: Export failed, the file would exceed the model's size budget, or parity failed.
@@ -176,7 +185,8 @@ def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model
     except Exception as exc:  # the exporter raises a wide variety of errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX export of {spec.name!r} failed: {first}") from None
-    props = metadata_props(spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe)
+    props = metadata_props(spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe,
+                           training=training)
     onnx.helper.set_model_props(proto, props)
     proto.producer_name, proto.producer_version = "pixbench", __version__
     # a failed size or parity check raises inside the block, so nothing is left at ``output``
@@ -202,4 +212,5 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, *, atol: float
         model, spec, output, model_args=spec.full_args(ckpt["model_args"]), task=data.get("task"),
         dataset_fingerprint=data.get("fingerprint"),
         recipe=f"{recipe['name']}@{recipe['version']}" if recipe else None, atol=atol, exporter=exporter,
+        training=ckpt.get("training"),
     )

@@ -15,6 +15,7 @@ from pixbench.errors import ModelError
 from pixbench.export import export_checkpoint, export_model
 from pixbench.models import MODELS
 from pixbench.train import TrainSettings, train_model
+from pixbench.train.checkpoint import read_checkpoint
 from tests.synth import write_tiny_dataset
 
 
@@ -34,6 +35,7 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
     report = export_checkpoint(espcn_run / "best.pt", tmp_path / "espcn.onnx")
     assert [p.name for p in tmp_path.iterdir()] == ["espcn.onnx"]
     props = _props(report.path)
+    training = json.loads(props.pop("pixbench.training"))
     assert props == {
         "pixbench.task": "depixelate", "pixbench.layout": "nchw", "pixbench.range": "01", "pixbench.channels": "rgb",
         "pixbench.input": "lowres", "pixbench.scale": "4", "pixbench.model": "espcn",
@@ -41,6 +43,13 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
         "pixbench.dataset_fingerprint": "sha256:" + "0" * 64, "pixbench.recipe": "tiny-depixelate@1",
         "pixbench.version": __version__,
     }
+    # the checkpoint's provenance record, as canonical JSON (sorted keys, no spaces)
+    ckpt = read_checkpoint(espcn_run / "best.pt")
+    assert training == ckpt["training"]
+    assert _props(report.path)["pixbench.training"] == json.dumps(training, sort_keys=True, separators=(",", ":"))
+    assert training["steps"] == 1 and training["epochs"] == 1 and training["batch_size"] == 2  # 2 samples, batch 2
+    assert training["dataset_recipe"] == "tiny-depixelate@1" and training["config_sha256"].startswith("sha256:")
+    assert training["schedule"] == "cosine" and training["lr"] == 1e-3 and isinstance(training["minutes"], float)
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -54,6 +63,7 @@ def test_task_specific_props(name, expected, tmp_path):
     props = export_model(spec.build(args), spec, tmp_path / "m.onnx", model_args=args).props
     assert expected.items() <= props.items()
     assert "pixbench.dataset_fingerprint" not in props  # an untrained export claims no dataset
+    assert "pixbench.training" not in props
 
 
 def test_dynamo_exporter_gives_the_same_outputs(tmp_path):

@@ -3,7 +3,9 @@
 A checkpoint is a ``torch.save`` dict (loaded with ``weights_only=True``) holding the
 model name and its full constructor arguments, the dataset it was trained on
 (fingerprint, recipe, task), the training settings, the epoch, the weights, the
-optimiser state and the RNG state needed to resume exactly.
+optimiser (and AMP gradient-scaler) state, the RNG state and the run's position (``state``:
+steps, training seconds, the epoch in progress) needed to resume exactly, the config hash,
+and the ``training`` provenance record (:func:`pixbench.train.provenance.training_record`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Turn a dataset split into training batches for one model's input kind.
 
-Samples are read through :mod:`pixbench.datasets` on demand (PNG decode per batch),
-randomly cropped for training (offsets aligned to the JPEG or pixelation grid so a
-crop keeps the degradation's structure) and stacked into float tensors in [0, 1].
-All randomness comes from a ``numpy.random.Generator`` the caller seeds per epoch.
+Samples are read through :mod:`pixbench.datasets` and kept decoded in memory (up to
+:data:`CACHE_BYTES`), so later epochs do not decode the PNGs again. For training they are
+randomly cropped (offsets aligned to the JPEG or pixelation grid so a crop keeps the
+degradation's structure), transformed by a random grid-safe flip or rotation
+(:mod:`~pixbench.train.augment`), and stacked into float tensors in [0, 1]. All randomness
+comes from a ``numpy.random.Generator`` the caller seeds per epoch.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pixbench.datasets import DatasetSplit
+from pixbench.datasets import DatasetSplit, Sample
 from pixbench.errors import DatasetError
 from pixbench.models import ModelSpec
+from pixbench.train.augment import dihedral, random_dihedral
+
+#: Decoded samples are kept in memory until they take this many bytes; later ones are decoded each time.
+CACHE_BYTES = 2 * 1024**3
 
 
 @dataclass
@@ -54,13 +60,20 @@ class SplitBatches:
         spec: The model's registry entry (input kind, crop alignment).
         crop: Side of random training crops (``None``: whole samples).
         scale: Upscale factor of a ``lowres`` model.
+        augment: Apply a random grid-safe dihedral transform to each training sample.
+        cache_bytes: Keep decoded samples in memory up to this many bytes (0: no cache).
     """
 
-    def __init__(self, split: DatasetSplit, spec: ModelSpec, *, crop: int | None, scale: int | None = None) -> None:
+    def __init__(self, split: DatasetSplit, spec: ModelSpec, *, crop: int | None, scale: int | None = None,
+                 augment: bool = False, cache_bytes: int = CACHE_BYTES) -> None:
         self.split = split
         self.spec = spec
         self.crop = crop
         self.scale = scale
+        self.augment = augment
+        self.cache_bytes = cache_bytes
+        self._cache: dict[int, Sample] = {}
+        self._cached_bytes = 0
         if spec.input_kind == "triplet":
             x, y = split.triplets()
             self._triplets: tuple[np.ndarray, np.ndarray] | None = (x, y)
@@ -81,17 +94,35 @@ class SplitBatches:
     def __len__(self) -> int:
         return self._n
 
+    def _sample(self, row: int) -> Sample:
+        """Sample ``row`` of the split, decoded once while the cache has room."""
+        if row in self._cache:
+            return self._cache[row]
+        s = self.split[row]
+        size = sum(a.nbytes for a in (s.input, s.target, s.lowres, s.mask) if a is not None)
+        if self._cached_bytes + size <= self.cache_bytes:
+            self._cache[row] = s
+            self._cached_bytes += size
+        return s
+
+    def _transform(self, rng: np.random.Generator | None, h: int, w: int, align: int) -> int:
+        """A random grid-safe dihedral element when augmenting a training sample, else the identity."""
+        return random_dihedral(rng, h, w, align) if rng is not None and self.augment else 0
+
     def _item(self, index: int, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if self._triplets is not None:
-            x, y = self._triplets
-            return _chw(np.asarray(x[index])), _chw(np.asarray(y[index])), None
-        s = self.split[int(self._rows[index])]
+            x, y = np.asarray(self._triplets[0][index]), np.asarray(self._triplets[1][index])
+            # the 8x8 centre sits in the middle of the 24x24 context: any dihedral element maps it onto itself
+            k = self._transform(rng, *x.shape[:2], 8)
+            return _chw(dihedral(x, k)), _chw(dihedral(y, k)), None
+        s = self._sample(int(self._rows[index]))
         kind = self.spec.input_kind
         if kind == "full" and s.label is not None:  # detection
             image = s.input
             if rng is not None and self.crop:
                 y0, x0, ch, cw = _crop_box(*image.shape[:2], self.crop, 1, rng)
                 image = image[y0 : y0 + ch, x0 : x0 + cw]
+            image = dihedral(image, self._transform(rng, *image.shape[:2], 1))
             return _chw(image), torch.tensor([float(s.label)]), None
         if s.target is None:
             raise DatasetError(f"{self.split.root}: sample {s.sample_id} has no target image")
@@ -104,16 +135,20 @@ class SplitBatches:
                 y0, x0, ch, cw = _crop_box(*small.shape[:2], max(1, self.crop // scale), 1, rng)
                 small = small[y0 : y0 + ch, x0 : x0 + cw]
                 target = target[y0 * scale : (y0 + ch) * scale, x0 * scale : (x0 + cw) * scale]
-            return _chw(small), _chw(target), None
+            # one low-resolution pixel is one scale x scale block of the target: the same element keeps them paired
+            k = self._transform(rng, *small.shape[:2], 1)
+            return _chw(dihedral(small, k)), _chw(dihedral(target, k)), None
         inp, target = s.input, s.target
         mask = None if s.mask is None else s.mask.astype(np.uint8) * 255
+        align = max(1, self.spec.crop_align or int(s.meta.get("factor") or 1))
         if rng is not None and self.crop:
-            align = self.spec.crop_align or int(s.meta.get("factor") or 1)
-            y0, x0, ch, cw = _crop_box(*inp.shape[:2], self.crop, max(1, align), rng)
+            y0, x0, ch, cw = _crop_box(*inp.shape[:2], self.crop, align, rng)
             inp, target = inp[y0 : y0 + ch, x0 : x0 + cw], target[y0 : y0 + ch, x0 : x0 + cw]
             mask = None if mask is None else mask[y0 : y0 + ch, x0 : x0 + cw]
+        k = self._transform(rng, *inp.shape[:2], align)
+        inp, target = dihedral(inp, k), dihedral(target, k)
         x = _chw(inp)
-        m = None if mask is None else _chw(mask)
+        m = None if mask is None else _chw(dihedral(mask, k))
         if kind == "masked":
             if m is None:
                 raise DatasetError(f"{self.split.root}: sample {s.sample_id} has no hole mask")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pixbench.errors import ModelError
 
@@ -18,21 +18,65 @@ if TYPE_CHECKING:
     from pixbench.models import ModelSpec
 
 
+#: Epochs trained when neither ``steps`` nor ``minutes`` (nor ``epochs``) is given.
+DEFAULT_EPOCHS = 10
+#: The budget fields: exactly one applies (``epochs`` when none is given).
+BUDGET_FIELDS = ("epochs", "steps", "minutes")
+#: Fields that change how fast a run goes but not the weights it ends with: they are left
+#: out of the config hash, and ``--resume`` takes them from the command line.
+RUNTIME_FIELDS = ("device", "cache")
+
+
 class TrainSettings(BaseModel):
-    """Training options (``pixbench train --help`` explains each)."""
+    """Training options (``pixbench train --help`` explains each).
+
+    The budget is one of ``epochs``, ``steps`` (optimiser steps) or ``minutes`` (training
+    wall clock); with none of them, :data:`DEFAULT_EPOCHS` epochs.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(10, ge=1)
+    epochs: int | None = Field(None, ge=1)
+    steps: int | None = Field(None, ge=1)
+    minutes: float | None = Field(None, gt=0)
     batch_size: int = Field(8, ge=1)
     lr: float | None = Field(None, gt=0)
+    schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
+    warmup: float = Field(0.02, ge=0, lt=1)
     seed: int = Field(0, ge=0)
     device: str = "auto"
     crop: int | None = Field(None, ge=8)
+    augment: bool = True
+    cache: bool = True
+    val_every: int = Field(1, ge=1)
+    amp: bool = True
     loss: Literal["l1", "mse", "perceptual"] = "l1"
     vgg_weights: str | None = None
     l1_weight: float = Field(100.0, ge=0)
     gan_weight: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> TrainSettings:
+        given = [f"--{name}" for name in BUDGET_FIELDS if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one budget (--epochs, --steps or --minutes), not {' and '.join(given)}")
+        return self
+
+    @property
+    def budget(self) -> tuple[Literal["epochs", "steps", "minutes"], float]:
+        """``(kind, amount)``: the one budget given, else ``("epochs", DEFAULT_EPOCHS)``."""
+        if self.steps is not None:
+            return "steps", self.steps
+        if self.minutes is not None:
+            return "minutes", self.minutes
+        return "epochs", self.epochs if self.epochs is not None else DEFAULT_EPOCHS
+
+    def with_budget_of(self, other: TrainSettings) -> TrainSettings:
+        """These settings with ``other``'s budget (when it gives one) and runtime fields."""
+        update: dict[str, Any] = {name: getattr(other, name) for name in RUNTIME_FIELDS}
+        if any(getattr(other, name) is not None for name in BUDGET_FIELDS):
+            update.update({name: getattr(other, name) for name in BUDGET_FIELDS})
+        return TrainSettings(**{**self.model_dump(), **update})
 
     @classmethod
     def create(cls, **values: Any) -> TrainSettings:
@@ -41,7 +85,9 @@ class TrainSettings(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             err = exc.errors()[0]
-            name = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "settings"
+            if not err["loc"]:  # a check across fields (the budget)
+                raise ModelError(str(err["msg"]).removeprefix("Value error, ")) from None
+            name = "--" + str(err["loc"][0]).replace("_", "-")
             raise ModelError(f"{name}={err.get('input')!r}: {err['msg']}") from None
 
 

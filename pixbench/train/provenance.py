@@ -1,0 +1,80 @@
+"""What a checkpoint records about how it was made: the config hash and the ``training`` record.
+
+The **config hash** identifies what decides a run's weights: the model, all its constructor
+options, and the training settings with the budget, learning rate and crop resolved and the
+runtime-only fields (:data:`~pixbench.train.settings.RUNTIME_FIELDS`: device, cache) left out.
+It is the same whether the options came from ``--config FILE.yaml`` or from flags.
+
+The ``training`` record (:func:`training_record`) goes into every checkpoint and, through
+``pixbench export``, into the ONNX prop ``pixbench.training`` (``docs/onnx-metadata.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pixbench.models import ModelSpec
+from pixbench.train.settings import BUDGET_FIELDS, RUNTIME_FIELDS, TrainSettings
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces: one string per value, for hashing and for the ONNX prop."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, Any]:
+    """The settings that decide the weights, with defaults resolved against the model."""
+    values = settings.model_dump(exclude=set(RUNTIME_FIELDS))
+    kind, amount = settings.budget
+    values.update({name: None for name in BUDGET_FIELDS})
+    values[kind] = amount
+    values["lr"] = settings.lr or spec.default_lr
+    values["crop"] = settings.crop or spec.train_crop
+    return values
+
+
+def config_sha256(spec: ModelSpec, model_args: dict[str, Any], settings: TrainSettings) -> str:
+    """``sha256:<hex>`` of the canonical JSON of model, full model options and effective settings."""
+    config = {"model": spec.name, "model_args": spec.full_args(model_args), "settings": effective_settings(spec, settings)}
+    return "sha256:" + hashlib.sha256(canonical_json(config).encode()).hexdigest()
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def device_description(device: torch.device) -> str:
+    """``"cpu: <CPU model>, N threads"`` or the CUDA device's name."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu: {_cpu_name()}, {torch.get_num_threads()} threads"
+    return str(device)
+
+
+def training_record(*, spec: ModelSpec, settings: TrainSettings, steps: int, epochs: int, train_seconds: float,
+                    device: torch.device, amp: bool, dataset_fingerprint: str, dataset_recipe: str,
+                    config_hash: str) -> dict[str, Any]:
+    """The ``training`` entry of a checkpoint (and the ONNX prop ``pixbench.training``).
+
+    ``minutes`` is the training clock that a ``--minutes`` budget counts (data loading and
+    optimiser steps, without validation and checkpoint writing), in minutes to 2 decimals.
+    """
+    return {
+        "steps": int(steps), "epochs": int(epochs), "minutes": round(train_seconds / 60.0, 2),
+        "device": device_description(device), "amp": bool(amp), "torch": str(torch.__version__),
+        "dataset_fingerprint": dataset_fingerprint, "dataset_recipe": dataset_recipe, "config_sha256": config_hash,
+        "schedule": settings.schedule, "lr": settings.lr or spec.default_lr, "batch_size": settings.batch_size,
+    }
