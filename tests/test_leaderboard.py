@@ -166,8 +166,9 @@ def test_rebuilding_gives_the_same_bytes(tmp_path):
     build_leaderboards([tmp_path / "results"], tmp_path / "one")  # rebuilt in place, from the folder
     one = {p.name: p.read_bytes() for p in sorted((tmp_path / "one").iterdir())}
     two = {p.name: p.read_bytes() for p in sorted((tmp_path / "two").iterdir())}
-    assert sorted(one) == ["depixelate-nearest-v1-kodak.csv", "depixelate-nearest-v1-kodak.md",
-                           "depixelate-nearest-v1-kodak.png", "detect-v1-kodak.csv", "detect-v1-kodak.md", "index.md"]
+    assert sorted(one) == ["depixelate-nearest-v1-kodak-speed.png", "depixelate-nearest-v1-kodak.csv",
+                           "depixelate-nearest-v1-kodak.md", "depixelate-nearest-v1-kodak.png",
+                           "detect-v1-kodak-speed.png", "detect-v1-kodak.csv", "detect-v1-kodak.md", "index.md"]
     assert one == two
 
 
@@ -316,3 +317,91 @@ def test_notes_file_adds_lines_under_its_table(tmp_path):
                               "--notes", str(notes)])
     assert bad.exit_code == 1 and "expected a JSON object mapping table stems to lists of strings" in bad.output
     assert "Traceback" not in bad.output
+
+
+def write_samples(folder: Path, stem: str, psnr: list[float], *, ssim: float = 0.8) -> None:
+    """A per-sample CSV as `pixbench evaluate` writes it: 2 crops per source image, ``<16 hex>-<index>``."""
+    rows = ["sample_id,factor,model_psnr,model_ssim,degraded_psnr,degraded_ssim,failure"]
+    for i, value in enumerate(psnr):
+        rows.append(f"{i // 2:016x}-{i:04d},4,{float(value)!r},{ssim},20.0,0.7,")
+    (folder / f"{stem}.samples.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_intervals_paired_tests_and_training_minutes(tmp_path):
+    results = tmp_path / "results"
+    rng = np.random.default_rng(0)
+    base = 25 + rng.normal(0, 1, 12)
+    props = {"pixbench.training": json.dumps({"minutes": 12.5, "device": "cpu"})}
+    write_result(results, "best", metrics={"psnr": float(np.mean(base + 1)), "ssim": 0.8}, degraded={"psnr": 20.0},
+                 model_props=props)
+    write_result(results, "twin", metrics={"psnr": float(np.mean(base + 0.999)), "ssim": 0.8}, degraded={"psnr": 20.0})
+    write_result(results, "worst", metrics={"psnr": float(np.mean(base)), "ssim": 0.8}, degraded={"psnr": 20.0})
+    write_result(results, "unpaired", metrics={"psnr": 10.0, "ssim": 0.5}, degraded={"psnr": 20.0})
+    for path in results.glob("*.json"):  # the training prop lives under model.props
+        doc = json.loads(path.read_text())
+        doc["model"]["props"] = doc.pop("model_props", {})
+        path.write_text(json.dumps(doc))
+    write_samples(results, "best", list(base + 1))
+    write_samples(results, "twin", list(base + 1 + np.tile([0.01, -0.012], 6)))  # differs from best by noise
+    write_samples(results, "worst", list(base))
+    write_samples(results, "unpaired", list(base[:10] - 15))  # other samples: not paired
+    build_leaderboards([results], tmp_path / "out", figures=False)
+    frame = pd.read_csv(tmp_path / "out" / "depixelate-nearest-v1-kodak.csv")
+    assert list(frame["model"]) == ["best", "twin", "worst", "unpaired"]
+    assert (frame["psnr_ci_low"] < frame["psnr"]).all() and (frame["psnr"] < frame["psnr_ci_high"]).all()
+    assert frame["ssim_ci_low"][0] == frame["ssim_ci_high"][0] == 0.8  # every crop 0.8
+    # best vs twin: per-image differences of -0.001 on all 6 photos, 2**6 = 64 patterns: p = 2/64, significant
+    assert frame["p_vs_next"][0] == pytest.approx(round(2 / 64, 6)) and frame["diff_vs_next"][0] == pytest.approx(0.001)
+    assert frame["diff_vs_next"][1] == pytest.approx(0.999) and frame["p_vs_next"][1] == pytest.approx(round(2 / 64, 6))
+    assert np.isnan(frame["p_vs_next"][2]) and np.isnan(frame["p_vs_next"][3])  # worst and unpaired: other samples
+    assert frame["train_min"][0] == 12.5 and frame["train_min"][1:].isna().all()
+    md = (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text(encoding="utf-8")
+    low, high = frame["psnr_ci_low"][0], frame["psnr_ci_high"][0]
+    assert f"| 1 | best | {frame['psnr'][0]:.2f} [{low:.2f}, {high:.2f}] |" in md
+    assert "> (p=0.031)" in md and "≈" in md and "| 12.5 |" in md
+    assert "**≈** marks an order that is not significant at 5%" in md and "train min: training time" in md
+
+
+def test_close_rows_are_marked_as_not_significant(tmp_path):
+    results = tmp_path / "results"
+    base = list(25.0 + np.arange(12) / 10)
+    noise = np.tile([0.05, -0.04, -0.03, 0.02], 3)  # per-photo means +0.005, -0.005, ...: no consistent sign
+    write_result(results, "a", metrics={"psnr": 25.56, "ssim": 0.8}, degraded={"psnr": 20.0})
+    write_result(results, "b", metrics={"psnr": 25.55, "ssim": 0.8}, degraded={"psnr": 20.0})
+    write_samples(results, "a", [v + n for v, n in zip(base, noise)])
+    write_samples(results, "b", base)
+    build_leaderboards([results], tmp_path / "out", figures=False)
+    frame = pd.read_csv(tmp_path / "out" / "depixelate-nearest-v1-kodak.csv")
+    assert frame["p_vs_next"][0] >= 0.05
+    md = (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text(encoding="utf-8")
+    assert "| ≈ (p=" in md
+
+
+def test_speed_plot_is_deterministic_small_and_linked(tmp_path):
+    depixelate_results(tmp_path / "results")
+    write_result(tmp_path / "results", "elsewhere", metrics={"psnr": 26.0, "ssim": 0.75}, degraded={"psnr": 24.25},
+                 cpu="Other CPU", fps=300.0)
+    build_leaderboards([tmp_path / "results"], tmp_path / "one")
+    build_leaderboards([tmp_path / "results"], tmp_path / "two")
+    one = (tmp_path / "one" / "depixelate-nearest-v1-kodak-speed.png").read_bytes()
+    assert one == (tmp_path / "two" / "depixelate-nearest-v1-kodak-speed.png").read_bytes()
+    assert one.startswith(b"\x89PNG") and len(one) < 150_000 and b"Software" not in one
+    assert read_png(tmp_path / "one" / "depixelate-nearest-v1-kodak-speed.png").shape[2] in (3, 4)
+    md = (tmp_path / "one" / "depixelate-nearest-v1-kodak.md").read_text(encoding="utf-8")
+    assert "(<depixelate-nearest-v1-kodak-speed.png>)" in md
+
+
+def test_index_puts_sources_side_by_side(tmp_path):
+    results = tmp_path / "results"
+    write_result(results / "kodak", "espcn", metrics={"psnr": 27.5})
+    write_result(results / "set14", "espcn", metrics={"psnr": 26.5}, fingerprint=FP_B)
+    doc = json.loads((results / "set14" / "espcn.json").read_text())
+    doc["dataset"]["source"] = "set14"
+    (results / "set14" / "espcn.json").write_text(json.dumps(doc))
+    written, _ = build_leaderboards([results], tmp_path / "out", figures=False)
+    assert sorted(w.table.stem for w in written) == ["depixelate-nearest-v1-kodak", "depixelate-nearest-v1-set14"]
+    index = (tmp_path / "out" / "index.md").read_text(encoding="utf-8")
+    assert "| benchmark | task | kodak | set14 |" in index
+    row = next(line for line in index.splitlines() if line.startswith("| depixelate-nearest v1 |"))
+    assert "(<depixelate-nearest-v1-kodak.md>): espcn 27.50" in row
+    assert "(<depixelate-nearest-v1-set14.md>): espcn 26.50" in row

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from pixbench import __version__
-from pixbench.cli import baseline, build, evaluate, export, leaderboard, recipes, train
+from pixbench.cli import baseline, build, compare, evaluate, export, leaderboard, recipes, train
 
 app = typer.Typer(
     name="pixbench",
@@ -44,6 +44,7 @@ app.command("export")(export.export)
 app.command("evaluate")(evaluate.evaluate)
 app.command("baseline")(baseline.baseline)
 app.command("leaderboard")(leaderboard.leaderboard)
+app.command("compare")(compare.compare)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`pixbench leaderboard`: tables (Markdown + CSV) and comparison figures from result files."""
+"""`pixbench leaderboard`: tables (Markdown + CSV), speed-quality plots and comparison figures from result files."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def leaderboard(
     ),
     figures: bool = typer.Option(
         True, "--figures/--no-figures",
-        help="Write a visual comparison PNG (degraded | each model | clean) per restoration benchmark, "
+        help="Write the PNGs beside each table: a speed-quality plot (`<table>-speed.png`, FPS at 1080p against "
+             "the primary metric) and, per restoration benchmark, a visual comparison (degraded | each model | clean) "
              "built from the `<stem>.crops.png` files beside the results.",
     ),
     zoom: int = typer.Option(2, "--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures."),

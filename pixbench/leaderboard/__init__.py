@@ -2,8 +2,11 @@
 
 ``pixbench leaderboard RESULTS... -o DIR`` reads the JSON files that ``pixbench
 evaluate`` wrote (``docs/result-format.md``, read by :mod:`pixbench.results`) and
-writes, per benchmark, a Markdown table, a CSV table and, for restoration tasks, a
-visual comparison PNG. Nothing else is read: no dataset, no model. That keeps every
+writes, per benchmark, a Markdown table, a CSV table, a speed-quality plot and, for
+restoration tasks, a visual comparison PNG. Every table carries bootstrap intervals and
+a paired test of each row against the next, from the per-sample files beside the results
+(``docs/statistics.md``); :func:`compare_results` runs that test for any two results.
+Nothing else is read: no dataset, no model. That keeps every
 published number traceable to one result file, which each row links to.
 
 A *benchmark* is task x recipe ``name@version`` x source. Inside one benchmark,
@@ -19,14 +22,18 @@ with fixed precision, and no timestamps or absolute paths are written.
 
 Modules: :mod:`~pixbench.leaderboard.group` (results into ranked tables),
 :mod:`~pixbench.leaderboard.render` (Markdown and CSV), :mod:`~pixbench.leaderboard.figures`
-(comparison PNGs), :mod:`~pixbench.leaderboard.notes` (notes written by hand) and
+(comparison PNGs), :mod:`~pixbench.leaderboard.speed` (speed-quality plots),
+:mod:`~pixbench.leaderboard.uncertainty` (intervals and paired tests), :mod:`~pixbench.leaderboard.compare`
+(two results), :mod:`~pixbench.leaderboard.notes` (notes written by hand) and
 :mod:`~pixbench.leaderboard.write` (the whole command).
 """
 
+from pixbench.leaderboard.compare import Comparison, check_comparable, compare_results
 from pixbench.leaderboard.group import Table, group_results
 from pixbench.leaderboard.notes import read_notes
 from pixbench.leaderboard.render import table_title
 from pixbench.leaderboard.write import Written, build_leaderboards
 from pixbench.results import ResultFileError
 
-__all__ = ["ResultFileError", "Table", "Written", "build_leaderboards", "group_results", "read_notes", "table_title"]
+__all__ = ["Comparison", "ResultFileError", "Table", "Written", "build_leaderboards", "check_comparable",
+           "compare_results", "group_results", "read_notes", "table_title"]

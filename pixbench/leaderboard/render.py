@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pixbench.leaderboard.group import Table, short
+from pixbench.leaderboard.uncertainty import ALPHA, CONFIDENCE, RowStats, table_statistics
 from pixbench.results import (
     TARGET_ACCURACY,
     TARGET_FPS_1080P,
@@ -25,6 +26,7 @@ from pixbench.results import (
     metric,
     number,
     result_value,
+    training_minutes,
 )
 from pixbench.tasks import RESTORATION_TASKS, get_task, primary_metric
 
@@ -86,8 +88,38 @@ def _targets(result: Result) -> dict[str, str]:
     return {name: "" if v is None else "pass" if ok(v) else "fail" for name, (v, ok) in checks.items()}
 
 
-def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The table's rows twice: raw values for the CSV, formatted text for Markdown."""
+def _round(value: float | None) -> float | None:
+    # Resampled statistics go through BLAS sums whose last bits may vary between machines; 6 decimals do not.
+    return None if value is None else round(value, 6)
+
+
+def _interval_text(low: float | None, high: float | None, kind: str) -> str:
+    """`` [low, high]`` rounded for reading: percentages to 0.1, 4-decimal metrics to 3 decimals."""
+    if low is None or high is None:
+        return ""
+    if kind == "pct":
+        return f" [{100 * low:.1f}, {100 * high:.1f}]"
+    digits = {"f4": 3}.get(kind, int(kind[1:]) if kind.startswith("f") else 2)
+    return f" [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _vs_next_text(row: RowStats) -> str:
+    """``≈``/``>`` and the p-value of a row versus the next, or "" when the two were not paired."""
+    test = row.vs_next
+    if test is None or test.p_value is None:
+        return ""
+    p = "p<0.001" if test.p_value < 0.001 else f"p={test.p_value:.3f}"
+    return f"≈ ({p})" if row.tied_with_next else f"> ({p})"
+
+
+def table_rows(table: Table, out_dir: Path,
+               stats: list[RowStats] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The table's rows twice: raw values for the CSV, formatted text for Markdown.
+
+    ``stats`` are the rows' intervals and paired tests (:func:`table_statistics`), computed when not given.
+"""
+    stats = table_statistics(table) if stats is None else stats
+    with_ci = {key for row in stats for key in row.intervals}  # every row gets these CI columns: one CSV header
     hw_tags = {hw: f"H{i + 1}" for i, hw in enumerate(dict.fromkeys(r.hardware for r in table.results))}
     reasons = {why: i + 1 for i, why in enumerate(dict.fromkeys(
         w for w in (lpips_reason(r) for r in table.results) if w is not None))}
@@ -97,13 +129,25 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
         speed = result.doc.get("speed") or {}
         raw: dict[str, Any] = {"rank": rank, "model": result.model}
         md: dict[str, str] = {"#": str(rank), "model": _md(result.model)}
+        row_stats = stats[rank - 1]
         for column in get_task(table.task).columns:
             raw[column.name] = result_value(result, column.key)
             md[column.header] = fmt(raw[column.name], column.fmt)
+            if column.key in with_ci:
+                ci = row_stats.intervals.get(column.key)
+                raw[f"{column.name}_ci_low"] = _round(ci.low) if ci else None
+                raw[f"{column.name}_ci_high"] = _round(ci.high) if ci else None
+                md[column.header] += _interval_text(ci.low, ci.high, column.fmt) if ci else ""
         for key in get_task(table.task).gains:
             name = _csv_name(table.task, key)
             raw[f"gain_{name}"] = _gain(result, key)
             md[f"Δ {_header(table.task, key)}"] = fmt(raw[f"gain_{name}"], "gain")
+        test = row_stats.vs_next
+        raw["p_vs_next"] = _round(test.p_value) if test else None
+        raw["diff_vs_next"] = _round(test.difference) if test else None
+        raw["diff_vs_next_ci_low"] = _round(test.low) if test else None
+        raw["diff_vs_next_ci_high"] = _round(test.high) if test else None
+        md["vs next"] = _vs_next_text(row_stats)
         if table.task in RESTORATION_TASKS:
             why = lpips_reason(result)
             raw["lpips"], raw["lpips_note"] = metric(result.model_metrics, "lpips"), why or ""
@@ -116,6 +160,8 @@ def table_rows(table: Table, out_dir: Path) -> tuple[list[dict[str, Any]], list[
         md["hw"] = hw_tags[result.hardware]
         md["MB"] = fmt(raw["size_mb"], "mb")
         md["params"] = fmt(raw["params"], "params")
+        raw["train_min"] = training_minutes(result)
+        md["train min"] = "" if raw["train_min"] is None else fmt(raw["train_min"], "f1")
         if table.task == "detect":
             targets = _targets(result)
             raw.update(targets)
@@ -151,9 +197,9 @@ def _header(task: str, key: str) -> str:
     return next(c.header for c in get_task(task).columns if c.key == key).removesuffix(" dB")
 
 
-def csv_text(table: Table, out_dir: Path) -> str:
+def csv_text(table: Table, out_dir: Path, stats: list[RowStats] | None = None) -> str:
     """The table as CSV: a header line, one row per result, ``""`` for unknown values."""
-    rows, _ = table_rows(table, out_dir)
+    rows, _ = table_rows(table, out_dir, stats)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
@@ -174,9 +220,11 @@ def table_title(table: Table) -> str:
     return f"{table.recipe} v{table.version} on {table.source} ({table.task})"
 
 
-def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
-    """The table as a Markdown page: title, what was scored, the grid, notes and the figure."""
-    raw_rows, md_rows = table_rows(table, out_dir)
+def table_markdown(table: Table, out_dir: Path, figure: str | None, stats: list[RowStats] | None = None,
+                   speed_plot: str | None = None) -> str:
+    """The table as a Markdown page: title, what was scored, the grid, notes, the figure and the speed plot."""
+    stats = table_statistics(table) if stats is None else stats
+    raw_rows, md_rows = table_rows(table, out_dir, stats)
     primary = primary_metric(table.task)
     lines = [f"# {table_title(table)}", ""]
     lines.append(
@@ -185,6 +233,9 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
         f"Rows are sorted by {primary} (higher is better)."
     )
     lines.append("")
+    for optional in ("vs next", "train min"):  # shown only when some row has a value
+        if not any(row[optional] for row in md_rows):
+            md_rows = [{k: v for k, v in row.items() if k != optional} for row in md_rows]
     if table.task in RESTORATION_TASKS:
         reference = {h: "" for h in md_rows[0]}
         reference["model"] = "*degraded input*"
@@ -199,6 +250,16 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
     if len(hardware) > 1:
         lines.append(f"- **FPS was measured on {len(hardware)} different setups**: compare FPS only between rows "
                      "with the same hw tag. Rows are ranked by quality, never by FPS.")
+    if any(row.intervals for row in stats):
+        lines.append(f"- [a, b]: {CONFIDENCE:.0%} bootstrap interval of the mean, resampling source photos (not "
+                     "crops) from the per-sample files; see docs/statistics.md.")
+    if any(row.vs_next is not None for row in stats):
+        lines.append(f"- vs next: the row against the row below on {primary}, paired by sample (sign-flip test over "
+                     f"source photos); **≈** marks an order that is not significant at {ALPHA:.0%} "
+                     "(p >= 0.05): the two rows may swap on other photos.")
+    if any(r["train_min"] is not None for r in raw_rows):
+        lines.append("- train min: training time in minutes recorded by `pixbench export` (`pixbench.training`); "
+                     "empty for baselines and models without it.")
     reasons = dict.fromkeys(r["lpips_note"] for r in raw_rows if r.get("lpips_note"))
     for i, why in enumerate(reasons, start=1):
         lines.append(f"- [{i}] LPIPS n/a: {why}")
@@ -219,16 +280,39 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None) -> str:
     if figure:
         lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "",
                   table.figure_caption]
+    if speed_plot:
+        lines += ["", f"![{table_title(table)}: FPS at 1080p against {primary}](<{speed_plot}>)", "",
+                  f"Speed against quality: one point per row (marker area by model size), the Pareto frontier, "
+                  f"and the {TARGET_FPS_1080P:g} FPS target; FPS measured on the hw of the notes above."]
     return "\n".join(lines) + "\n"
 
 
 def index_markdown(tables: list[Table]) -> str:
-    """An index page listing every table written."""
-    lines = ["# Leaderboards", "", "| benchmark | task | models | best | table | csv |", "|---|---|---|---|---|---|"]
+    """An index page: one row per benchmark (task x recipe@version), one column per test source.
+
+    Each cell links the table of that source with its best row; a benchmark whose results
+    were separated into several tables (different evaluation sets) lists each of them.
+    """
+    sources = sorted({t.source for t in tables})
+    benchmarks: dict[tuple[str, str, int], dict[str, list[Table]]] = {}
     for t in tables:
-        best = t.results[0]
-        score = metric(best.model_metrics, primary_metric(t.task))
-        shown = fmt(score, "pct" if t.task == "detect" else "f2")
-        lines.append(f"| {_md(table_title(t))} | {t.task} | {len(t.results)} | {_md(best.model)} ({shown}) "
-                     f"| [{t.stem}.md](<{t.stem}.md>) | [csv](<{t.stem}.csv>) |")
+        benchmarks.setdefault((t.task, t.recipe, t.version), {}).setdefault(t.source, []).append(t)
+    lines = ["# Leaderboards", "",
+             "One row per benchmark, one column per test source; each cell links the table and names its best row "
+             "(ranked by the task's primary metric; see each table for intervals and paired tests).", "",
+             "| benchmark | task | " + " | ".join(_md(s) for s in sources) + " |",
+             "|---|---|" + "---|" * len(sources)]
+    for (task, recipe, version), by_source in sorted(benchmarks.items()):
+        cells = []
+        for source in sources:
+            cells.append("<br>".join(_index_cell(t) for t in by_source.get(source, [])) or "–")
+        lines.append(f"| {_md(recipe)} v{version} | {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _index_cell(t: Table) -> str:
+    best = t.results[0]
+    score = metric(best.model_metrics, primary_metric(t.task))
+    shown = fmt(score, "pct" if t.task == "detect" else "f2")
+    return (f"[{t.stem}](<{t.stem}.md>): {_md(best.model)} {shown}, {len(t.results)} models "
+            f"([csv](<{t.stem}.csv>))")

@@ -15,6 +15,8 @@ from pixbench.images import write_bytes_atomic
 from pixbench.leaderboard.figures import comparison_figure
 from pixbench.leaderboard.group import Table, group_results
 from pixbench.leaderboard.render import csv_text, index_markdown, table_markdown
+from pixbench.leaderboard.speed import speed_plot
+from pixbench.leaderboard.uncertainty import load_samples, table_statistics
 from pixbench.progress import Progress, silent
 from pixbench.results import collect_result_files, read_result
 from pixbench.tasks import RESTORATION_TASKS
@@ -45,7 +47,8 @@ def build_leaderboards(
         out_dir: Folder that receives the tables; links are relative to it.
         strict: Reject results of one benchmark that disagree on the evaluation set,
             instead of writing them as separate tables.
-        figures: Write the visual comparison PNG of each restoration table.
+        figures: Write the visual comparison PNG of each restoration table and the
+            speed-quality plot (``<stem>-speed.png``) of every table.
         zoom: Nearest-neighbour magnification of the crops in figures.
         notes: Extra notes per table stem (:func:`read_notes`), listed under that table.
         progress: Told the tables written so far (phase ``tables``), before each and at the end.
@@ -67,8 +70,12 @@ def build_leaderboards(
     for done, table in enumerate(tables):
         progress("tables", done, len(tables))
         table.notes.extend(notes.get(table.stem, []))
+        _, unreadable = load_samples(table.results)
+        warnings.extend(f"{table.stem}: {note}" for note in unreadable)
+        table.notes.extend(unreadable)
+        stats = table_statistics(table)
         files = []
-        figure_name = None
+        figure_name = speed_name = None
         if figures and table.task in RESTORATION_TASKS:
             figure = comparison_figure(table, zoom=zoom)
             warnings.extend(f"{table.stem}: {note}" for note in figure.notes)
@@ -78,8 +85,16 @@ def build_leaderboards(
                 table.figure_caption = figure.caption
                 write_bytes_atomic(out / figure_name, figure.png)
                 files.append(out / figure_name)
-        write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out).encode("utf-8"))
-        write_bytes_atomic(out / f"{table.stem}.md", table_markdown(table, out, figure_name).encode("utf-8"))
+        if figures:
+            png, plot_notes = speed_plot(table)
+            table.notes.extend(plot_notes)
+            if png is not None:
+                speed_name = f"{table.stem}-speed.png"
+                write_bytes_atomic(out / speed_name, png)
+                files.append(out / speed_name)
+        write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out, stats).encode("utf-8"))
+        write_bytes_atomic(out / f"{table.stem}.md",
+                           table_markdown(table, out, figure_name, stats, speed_name).encode("utf-8"))
         files[:0] = [out / f"{table.stem}.md", out / f"{table.stem}.csv"]
         written.append(Written(table, files))
     write_bytes_atomic(out / "index.md", index_markdown(tables).encode("utf-8"))

@@ -1,0 +1,66 @@
+"""`pixbench compare`: is B better than A? Two result files of one benchmark, paired sample by sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from pixbench.cli._common import console, handle_errors, plain
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+@handle_errors
+def compare(
+    a: Path = typer.Argument(..., help="Result JSON of model A (the reference).", show_default=False),
+    b: Path = typer.Argument(..., help="Result JSON of model B (the candidate).", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable JSON object instead of tables."),
+    top: int = typer.Option(5, "--top", min=0, help="How many source images where B loses most to list."),
+) -> None:
+    """Compare B with A on the same samples: mean difference B - A, 95% CI, p-value, wins/ties/losses.
+
+    Both results must come from one benchmark: same task, dataset fingerprint, split and
+    subset (--limit/--factor). Each metric of the task's table that the per-sample files
+    hold is compared over source images (crops are averaged within each photo first):
+    a bootstrap interval and a sign-flip permutation test (docs/statistics.md).
+    """
+    from rich.table import Table
+
+    from pixbench.leaderboard import compare_results
+    from pixbench.results import read_result
+
+    result = compare_results(read_result(a), read_result(b))
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(top=top), indent=2, allow_nan=False, default=str))
+        return
+    console.print(f"A = {plain(result.a.model)} ({plain(a)})\nB = {plain(result.b.model)} ({plain(b)})\n"
+                  f"{result.a.task}, {result.n_samples} samples, dataset {result.a.fingerprint[:19]}…, "
+                  f"split {result.a.split}{', ' + result.a.subset if result.a.subset else ''}", highlight=False)
+    table = Table(title="B - A over source images (95% bootstrap CI, sign-flip permutation p)")
+    for header in ("metric", "mean A", "mean B", "B - A", "95% CI", "p", "B W/T/L"):
+        table.add_column(header, justify="left" if header == "metric" else "right")
+    for m in result.metrics:
+        p = m.test.p_value
+        table.add_row(f"{m.name} {'↓' if m.lower_is_better else '↑'}" + (" *" if m.key == result.primary else ""),
+                      _num(m.mean_a), _num(m.mean_b), _num(m.test.difference, 4),
+                      f"[{_num(m.test.low)}, {_num(m.test.high)}]",
+                      "–" if p is None else f"{p:.4f}" + ("" if m.test.exact else "†"),
+                      f"{m.b_wins}/{m.test.ties}/{m.b_losses}")
+    console.print(table)
+    console.print("↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
+                  "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo.", highlight=False)
+    for m in result.metrics:
+        if m.key != result.primary or top == 0:
+            continue
+        worst = m.worst_for_b(top)
+        if not worst:
+            console.print(f"B loses to A on no source image by {m.name}.", highlight=False)
+            continue
+        console.print(f"Source images where B loses most by {m.name} (B - A, mean over the image's crops):",
+                      highlight=False)
+        for image, difference in worst:
+            console.print(f"  {image}  {difference:+.4f}", highlight=False)

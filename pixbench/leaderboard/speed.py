@@ -1,0 +1,111 @@
+"""The speed-quality plot of a table: FPS at 1080p against the primary metric, one point per row.
+
+Marker area grows with model size (MB), the Pareto frontier (no other row is both faster
+and better) is drawn, and a vertical line marks the FPS target. FPS measured on
+different hardware is never silently put on one scale: each hardware setup gets its own
+marker and colour, its own frontier, and the title says so.
+
+The PNG is drawn with matplotlib's Agg backend and its default style at a fixed size
+and dpi, without the ``Software`` metadata, so the bytes depend only on the table (for a
+given matplotlib and FreeType build). matplotlib is imported inside :func:`speed_plot`,
+so that reading tables does not pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+from pixbench.leaderboard.group import Table
+from pixbench.results import TARGET_FPS_1080P, metric, number
+from pixbench.tasks import get_task, primary_metric
+
+SIZE_INCHES = (7.5, 4.8)
+DPI = 100
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
+SIZE_LEGEND_MB = (0.01, 0.1, 1.0, 10.0)
+
+
+def marker_area(size_mb: float | None) -> float:
+    """Marker area in points^2: grows with the logarithm of the size, so 0.001 MB and 12 MB both stay readable."""
+    return 30.0 + 60.0 * math.log10(1.0 + 100.0 * max(size_mb or 0.0, 0.0))
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points that no other point beats on both axes (higher x and higher y), by ascending x."""
+    order = sorted(range(len(points)), key=lambda i: (-points[i][0], -points[i][1]))
+    frontier, best = [], -math.inf
+    for i in order:
+        if points[i][1] > best:
+            frontier.append(i)
+            best = points[i][1]
+    return sorted(frontier, key=lambda i: points[i][0])
+
+
+def speed_plot(table: Table) -> tuple[bytes | None, list[str]]:
+    """The PNG of a table's speed-quality plot, and notes on rows that could not be drawn.
+
+    Intervals are not drawn: an interval of one mean says little about the order of two
+    rows scored on the same photos (the table's paired "vs next" column does).
+
+    Returns:
+        The PNG bytes (None when no row has both an FPS and a score), and notes.
+    """
+    key = primary_metric(table.task)
+    column = next(c for c in get_task(table.task).columns if c.key == key)
+    scale = 100.0 if column.fmt == "pct" else 1.0
+    setups = list(dict.fromkeys(r.hardware for r in table.results))
+    rows, notes = [], []
+    for result in table.results:
+        fps = number((result.doc.get("speed") or {}).get("fps_1080p"))
+        score = metric(result.model_metrics, key)
+        if fps is None or not math.isfinite(fps) or fps <= 0 or score is None or not math.isfinite(score):
+            notes.append(f"speed plot: {result.model} not drawn (no {'FPS' if score is not None else key} value)")
+            continue
+        size = number((result.doc.get("model") or {}).get("size_mb"))
+        rows.append((result.model, fps, score * scale, size, setups.index(result.hardware)))
+    if not rows:
+        return None, notes
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(matplotlib.rcParamsDefault):
+        figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
+        FigureCanvasAgg(figure)
+        ax = figure.add_subplot()
+        ax.set_xscale("log")
+        used = sorted({row[4] for row in rows})
+        for setup in used:
+            group = [row for row in rows if row[4] == setup]
+            colour, marker = COLOURS[setup % len(COLOURS)], MARKERS[setup % len(MARKERS)]
+            label = f"H{setup + 1}: {setups[setup]}" if len(used) > 1 else f"FPS on {setups[setup]}"
+            ax.scatter([r[1] for r in group], [r[2] for r in group], s=[marker_area(r[3]) for r in group],
+                       c=colour, marker=marker, alpha=0.8, edgecolors="black", linewidths=0.5, label=label, zorder=3)
+            for rank, (name, fps, score, _, _) in enumerate(group):
+                # Alternate labels above and below, so rows of close scores (ranked next to each other) stay readable.
+                ax.annotate(name, (fps, score), xytext=(6, 4 if rank % 2 == 0 else -10), textcoords="offset points",
+                            fontsize=7)
+            front = [group[i] for i in pareto([(r[1], r[2]) for r in group])]
+            ax.plot([r[1] for r in front], [r[2] for r in front], color=colour, linestyle="--", linewidth=1,
+                    label="Pareto frontier" + (f" (H{setup + 1})" if len(used) > 1 else ""), zorder=1)
+        ax.axvline(TARGET_FPS_1080P, color="grey", linestyle=":", linewidth=1.2,
+                   label=f"{TARGET_FPS_1080P:g} FPS target")
+        for mb in SIZE_LEGEND_MB:
+            ax.scatter([], [], s=marker_area(mb), c="white", edgecolors="grey", label=f"{mb:g} MB")
+        fps_values = [r[1] for r in rows] + [TARGET_FPS_1080P]
+        ax.set_xlim(min(fps_values) / 1.6, max(fps_values) * 1.6)
+        ax.set_xlabel("FPS at 1920x1080 (log scale)")
+        ax.set_ylabel(column.header + (" (%)" if scale != 1.0 else ""))
+        title = f"{table.recipe} v{table.version} on {table.source}: speed against {column.header}"
+        if len(used) > 1:
+            title += f"\nFPS measured on {len(used)} setups (marker = hw): compare FPS within one marker only"
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, which="both", linewidth=0.3, alpha=0.5)
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, labelspacing=1.2)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue(), notes
