@@ -3,25 +3,26 @@
 
 For each benchmark in :data:`BENCHMARKS` this runs, in order:
 
-1. ``pixbench build-dataset`` twice: the training set from BSD68 and the test set from Kodak;
+1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source (Kodak, Set14);
 2. ``pixbench train`` and ``pixbench export`` for each reference model;
 3. ``pixbench baseline`` for each classical baseline;
-4. ``pixbench evaluate`` for every model on the Kodak test set;
+4. ``pixbench evaluate`` for every model on every test set;
 
 and finally ``pixbench leaderboard`` over all result files. Every step is a
 subprocess call of the same ``pixbench`` command a user types, and each command is
 printed and recorded in ``leaderboards/results/COMMANDS.md``.
 
 Steps are resumable: a step whose output already exists is skipped (``--force``
-redoes it), an interrupted training run is continued with ``--resume``. Because
-training on a small CPU is slow, epochs and image limits are options; a run
-shortened with them writes under ``leaderboards/work/smoke/`` (unless
-``--publish``), so it never replaces a published model, result or table.
+redoes it), an interrupted training run is continued with ``--resume``. Each trained
+row is trained by its configuration in ``leaderboards/configs/<row>.yaml``. A run
+shortened with ``--steps-budget`` or the image limits writes under
+``leaderboards/work/smoke/`` (unless ``--publish``), so it never replaces a published
+model, result or table.
 
 Usage (from anywhere; paths are relative to the repository root)::
 
-    python leaderboards/reproduce.py                     # everything, with the epochs below
-    python leaderboards/reproduce.py --only jpeg-q10 --epochs 1 --limit-train 20
+    python leaderboards/reproduce.py                     # everything, as published
+    python leaderboards/reproduce.py --only jpeg --steps-budget 20 --limit-train 20
     python leaderboards/reproduce.py --steps evaluate,leaderboard
     python leaderboards/reproduce.py --dry-run           # print the commands only
 """
@@ -42,11 +43,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 0
-#: Training images (BSD68) and test images (Kodak); they do not overlap.
+#: Training images (BSD68); never Kodak or Set14, which are the test sources.
 TRAIN_SOURCE = "folder:../shared/datasets/bsd68"
-TEST_SOURCE = "kodak:../shared/datasets/kodak"
-#: Split of the Kodak build that is scored. The shipped recipes assign source images to
-#: train/val/test by hash (70/15/15); `--split test` puts all 24 Kodak photos into the test split.
+#: Test sources, each a table of its own per benchmark: Kodak (24 photos) and Set14 (14 images, some
+#: of them greyscale, which pixbench decodes to RGB by repeating the grey channel; docs/recipes.md).
+TEST_SOURCES = {"kodak": "kodak:../shared/datasets/kodak", "set14": "folder:../shared/datasets/set14"}
+#: Split of each test build that is scored. The shipped recipes assign source images to
+#: train/val/test by hash (70/15/15); `--split test` puts every test photo into the test split.
 EVAL_SPLIT = "test"
 TEST_BUILD_ARGS: list[str] = ["--split", "test"]
 #: Where the published files go (committed) and where the bulky intermediates go (git-ignored).
@@ -54,9 +57,11 @@ TABLES_DIR = Path("leaderboards")
 MODELS_DIR = Path("leaderboards/models")
 RESULTS_DIR = Path("leaderboards/results")
 WORK_DIR = Path("leaderboards/work")
-#: Notes per table that result files cannot carry (how long each model was trained), written by hand
-#: after a published run and passed to `pixbench leaderboard --notes`.
+#: Notes per table that result files cannot carry, written by hand after a published run and passed
+#: to `pixbench leaderboard --notes`.
 NOTES = Path("leaderboards/notes.json")
+#: One training configuration per trained row (`pixbench train --config`): model options and settings.
+CONFIGS_DIR = Path("leaderboards/configs")
 #: File that `pixbench train -o RUN_DIR` leaves for export (best checkpoint by validation metric).
 CHECKPOINT = "best.pt"
 #: Extension of baseline model files (`pixbench baseline`): ONNX, except Python models such as biharmonic.
@@ -74,10 +79,6 @@ class Trained:
     """A reference model trained with ``pixbench train`` and exported with ``pixbench export``."""
 
     model: str
-    epochs: int
-    batch_size: int | None = None  # None: the harness default
-    lr: float | None = None  # None: the model's own default
-    train_args: list[str] = field(default_factory=list)
     eval_args: list[str] = field(default_factory=list)
     name: str = ""
     #: Recipe of the training set when it differs from the benchmark's (BlockCNN trains on triplets).
@@ -85,6 +86,11 @@ class Trained:
 
     def __post_init__(self) -> None:
         self.name = self.name or self.model
+
+    @property
+    def config(self) -> Path:
+        """The row's training configuration (model options and settings, budget included)."""
+        return CONFIGS_DIR / f"{self.name}.yaml"
 
 
 @dataclass
@@ -133,9 +139,9 @@ class Benchmark:
 def _depixelate_x4_entries() -> list[Trained | Baseline | Reuse | Existing]:
     """The rows of both x4 depixelation tables (nearest and lanczos score the same models)."""
     return [
-        Trained("sepunet-depixelator", epochs=1),
-        Trained("sepunet-restorer", epochs=1),
-        Trained("espcn", epochs=1, train_args=["--arg", "scale=4"], name="espcn-x4"),
+        Trained("sepunet-depixelator"),
+        Trained("sepunet-restorer"),
+        Trained("espcn", name="espcn-x4"),
         Baseline("identity", ["--task", "depixelate"]),
         Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
         Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
@@ -143,19 +149,18 @@ def _depixelate_x4_entries() -> list[Trained | Baseline | Reuse | Existing]:
     ]
 
 
-#: The published benchmarks. Epochs are those of the published run: one each, what fitted in an hour
-#: on a shared 2-core CPU (far from converged; see leaderboards/README.md).
+#: The published benchmarks. How each trained row is trained is its file in CONFIGS_DIR.
 BENCHMARKS: list[Benchmark] = [
     Benchmark("detect", "detect", [
-        Trained("sepunet-detector", epochs=1),
-        Trained("mobilenetv2-classifier", epochs=1),
+        Trained("sepunet-detector"),
+        Trained("mobilenetv2-classifier"),
         Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
         Baseline("constant", ["--value", "1.0"]),
     ]),
     Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=_depixelate_x4_entries()),
     Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries()),
     Benchmark("blockcnn-triplets", "blockcnn-triplets", [
-        Trained("blockcnn", epochs=1, eval_args=SLOW_SPEED),
+        Trained("blockcnn", eval_args=SLOW_SPEED),
         Baseline("identity", ["--task", "blockcnn"]),
     ]),
     Benchmark("jpeg", "jpeg", [
@@ -163,7 +168,7 @@ BENCHMARKS: list[Benchmark] = [
         Baseline("identity", ["--task", "jpeg"]),
     ]),
     Benchmark("inpaint-2x75", "inpaint-2x75", [
-        Trained("pix2pix-inpainter", epochs=1, eval_args=SLOW_SPEED),
+        Trained("pix2pix-inpainter", eval_args=SLOW_SPEED),
         Baseline("identity", ["--task", "inpaint"]),
         Baseline("biharmonic"),
     ]),
@@ -219,15 +224,21 @@ def train_dir(bench: Benchmark, recipe: str, args: argparse.Namespace) -> Path:
     return args.out.data / f"{name}-bsd68"
 
 
-def test_dir(bench: Benchmark, args: argparse.Namespace) -> Path:
-    """The Kodak test dataset of ``bench``."""
-    return args.out.data / f"{bench.name}-kodak"
+def test_dir(bench: Benchmark, source: str, args: argparse.Namespace) -> Path:
+    """The test dataset of ``bench`` built from test source ``source``."""
+    return args.out.data / f"{bench.name}-{source}"
+
+
+def result_dir(bench: Benchmark, source: str, args: argparse.Namespace) -> Path:
+    """Where the result files of ``bench`` on ``source`` go."""
+    return args.out.results / source / bench.name
 
 
 def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
     train_recipes = dict.fromkeys(e.train_recipe or bench.recipe for e in bench.entries if isinstance(e, Trained))
     jobs = [(recipe, train_dir(bench, recipe, args), TRAIN_SOURCE, args.limit_train) for recipe in train_recipes]
-    jobs = [(*job, []) for job in jobs] + [(bench.recipe, test_dir(bench, args), TEST_SOURCE, None, TEST_BUILD_ARGS)]
+    jobs = [(*job, []) for job in jobs] + [(bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
+                                           for source, spec in TEST_SOURCES.items() if source in args.sources]
     for recipe, out, source, limit, more in jobs:
         if (REPO / out / "dataset.json").is_file() and not args.force:
             print(f"skip build: {out} is complete")
@@ -247,13 +258,11 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
         if (REPO / onnx_path).is_file() and not args.force:
             print(f"skip train: {onnx_path} exists")
         else:
-            epochs = args.epochs or entry.epochs
-            resume = ["--resume"] if (REPO / run_dir).is_dir() and not args.force else []
+            resume = ["--resume"] if (REPO / run_dir / "last.pt").is_file() and not args.force else []
             device = ["--device", args.device] if args.device else []
-            batch = ["--batch-size", str(entry.batch_size)] if entry.batch_size else []
-            lr = ["--lr", str(entry.lr)] if entry.lr else []
-            run("train", entry.model, "--dataset", dataset, "-o", run_dir, "--epochs", str(epochs),
-                *batch, *lr, "--seed", str(SEED), *device, *resume, *entry.train_args)
+            budget = ["--steps", str(args.steps_budget)] if args.steps_budget else []
+            run("train", entry.model, "--config", entry.config, "--dataset", dataset, "-o", run_dir,
+                *budget, "--seed", str(SEED), *device, *resume)
     if "export" in steps:
         if (REPO / onnx_path).is_file() and not args.force:
             print(f"skip export: {onnx_path} exists")
@@ -273,8 +282,9 @@ def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, a
     return args.out.models / bench.name / f"{entry.name}{suffix}"
 
 
-def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, args: argparse.Namespace) -> None:
-    result = args.out.results / bench.name / f"{entry.name}.json"
+def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str,
+             args: argparse.Namespace) -> None:
+    result = result_dir(bench, source, args) / f"{entry.name}.json"
     if (REPO / result).is_file() and not args.force:
         print(f"skip evaluate: {result} exists")
         return
@@ -285,19 +295,19 @@ def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | 
         print(f"skip evaluate: {model} does not exist yet")
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
-    run("evaluate", model, "--dataset", test_dir(bench, args), "--split", EVAL_SPLIT, "-o", result,
+    run("evaluate", model, "--dataset", test_dir(bench, source, args), "--split", EVAL_SPLIT, "-o", result,
         *limit, *bench.eval_args, *entry.eval_args)
 
 
-def record_dataset(bench: Benchmark, args: argparse.Namespace) -> None:
+def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> None:
     """Copy the scored test set's ``dataset.json`` (no pixels) beside the results.
 
     It names the encoders whose bytes the fingerprint depends on, so a rebuild elsewhere
     can tell a real mismatch from a different PNG/JPEG library (``tests/test_published.py``).
     """
-    manifest = REPO / test_dir(bench, args) / "dataset.json"
+    manifest = REPO / test_dir(bench, source, args) / "dataset.json"
     if manifest.is_file():
-        target = REPO / args.out.results / bench.name / "dataset.json"
+        target = REPO / result_dir(bench, source, args) / "dataset.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(manifest, target)
 
@@ -311,23 +321,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--models", default=None,
                    help="comma-separated model names (the row names, e.g. espcn-x4,identity) to run; default: all")
     p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default: {','.join(STEPS)})")
-    p.add_argument("--epochs", type=int, default=None, help="override every model's epochs (e.g. 1 for a smoke run)")
+    p.add_argument("--sources", default=",".join(TEST_SOURCES),
+                   help=f"comma-separated test sources to build and score (default: {','.join(TEST_SOURCES)})")
+    p.add_argument("--steps-budget", type=int, default=None,
+                   help="override every model's training budget in optimiser steps (e.g. 20 for a smoke run)")
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N BSD68 images for training")
     p.add_argument("--limit-eval", type=int, default=None,
                    help="score only N test samples (quick check; such results are not for publishing)")
     p.add_argument("--device", default=None, help="training device passed to `pixbench train --device`")
     p.add_argument("--force", action="store_true", help="redo steps whose outputs already exist")
     p.add_argument("--publish", action="store_true",
-                   help="write into the published folders even with --epochs/--limit-*; without it such "
+                   help="write into the published folders even with --steps-budget/--limit-*; without it such "
                         f"shortened runs go to {WORK_DIR}/smoke/ so they never replace published files")
     p.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = p.parse_args(argv)
+    args.sources = args.sources.split(",")
+    unknown_sources = sorted(set(args.sources) - set(TEST_SOURCES))
+    if unknown_sources:
+        p.error(f"unknown source(s) {unknown_sources} (known: {list(TEST_SOURCES)})")
     unknown = sorted(set(args.only.split(",")) - set(names))
     bad_steps = sorted(set(args.steps.split(",")) - set(STEPS))
     if unknown or bad_steps:
         p.error(f"unknown benchmark(s) {unknown} (known: {names})" if unknown
                 else f"unknown step(s) {bad_steps} (known: {list(STEPS)})")
-    shortened = args.epochs is not None or args.limit_train or args.limit_eval
+    shortened = args.steps_budget is not None or args.limit_train or args.limit_eval
     args.out = Outputs.smoke() if shortened and not args.publish else Outputs()
     return args
 
@@ -353,9 +370,11 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     run("baseline", entry.baseline, "-o", path, *entry.args)
             if "evaluate" in steps:
-                evaluate(run, bench, entry, args)
+                for source in args.sources:
+                    evaluate(run, bench, entry, source, args)
         if "evaluate" in steps and not args.dry_run:
-            record_dataset(bench, args)
+            for source in args.sources:
+                record_dataset(bench, source, args)
     if "leaderboard" in steps:
         notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and args.out.tables == TABLES_DIR else []
         run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", *notes)

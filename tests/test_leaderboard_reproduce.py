@@ -38,21 +38,27 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "inpaint-2x75"])
     recipe = ("pixbench/recipes/inpaint-2x75.yaml" if (REPO_ROOT / "pixbench" / "recipes" / "inpaint-2x75.yaml").is_file()
               else "inpaint-2x75")
-    data, models, results = "leaderboards/work/data", "leaderboards/models/inpaint-2x75", "leaderboards/results/inpaint-2x75"
-    evaluate = f"--dataset {data}/inpaint-2x75-kodak --split test -o {results}"
+    data, models, results = "leaderboards/work/data", "leaderboards/models/inpaint-2x75", "leaderboards/results"
+    kodak = f"--dataset {data}/inpaint-2x75-kodak --split test -o {results}/kodak/inpaint-2x75"
+    set14 = f"--dataset {data}/inpaint-2x75-set14 --split test -o {results}/set14/inpaint-2x75"
     assert commands(capsys) == [
         f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-bsd68 --source folder:../shared/datasets/bsd68",
         f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-kodak --source kodak:../shared/datasets/kodak "
         "--split test",
-        f"pixbench train pix2pix-inpainter --dataset {data}/inpaint-2x75-bsd68 "
-        "-o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --epochs 1 --seed 0",
+        f"pixbench build-dataset {recipe} -o {data}/inpaint-2x75-set14 --source folder:../shared/datasets/set14 "
+        "--split test",
+        "pixbench train pix2pix-inpainter --config leaderboards/configs/pix2pix-inpainter.yaml "
+        f"--dataset {data}/inpaint-2x75-bsd68 -o leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter --seed 0",
         "pixbench export leaderboards/work/runs/inpaint-2x75/pix2pix-inpainter/best.pt "
         f"-o {models}/pix2pix-inpainter.onnx",
-        f"pixbench evaluate {models}/pix2pix-inpainter.onnx {evaluate}/pix2pix-inpainter.json --runs 3 --warmup 1",
+        f"pixbench evaluate {models}/pix2pix-inpainter.onnx {kodak}/pix2pix-inpainter.json --runs 3 --warmup 1",
+        f"pixbench evaluate {models}/pix2pix-inpainter.onnx {set14}/pix2pix-inpainter.json --runs 3 --warmup 1",
         f"pixbench baseline identity -o {models}/identity.onnx --task inpaint",
-        f"pixbench evaluate {models}/identity.onnx {evaluate}/identity.json",
+        f"pixbench evaluate {models}/identity.onnx {kodak}/identity.json",
+        f"pixbench evaluate {models}/identity.onnx {set14}/identity.json",
         f"pixbench baseline biharmonic -o {models}/biharmonic.json",
-        f"pixbench evaluate {models}/biharmonic.json {evaluate}/biharmonic.json",
+        f"pixbench evaluate {models}/biharmonic.json {kodak}/biharmonic.json",
+        f"pixbench evaluate {models}/biharmonic.json {set14}/biharmonic.json",
         "pixbench leaderboard leaderboards/results -o leaderboards --strict",
     ]
 
@@ -62,16 +68,17 @@ def test_a_reused_model_is_evaluated_not_retrained(reproduce, capsys):
     lines = commands(capsys)
     assert not any(line.startswith("pixbench train") for line in lines)
     assert ("pixbench evaluate leaderboards/models/blockcnn-triplets/blockcnn.onnx --dataset "
-            "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/jpeg/blockcnn.json "
+            "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/kodak/jpeg/blockcnn.json "
             "--runs 3 --warmup 1") in lines
 
 
 def test_shortened_runs_never_write_published_folders(reproduce, capsys):
-    reproduce.main(["--dry-run", "--only", "detect", "--epochs", "1", "--limit-train", "8",
+    reproduce.main(["--dry-run", "--only", "detect", "--steps-budget", "20", "--limit-train", "8",
                     "--steps", "train,leaderboard"])
     lines = commands(capsys)
-    assert lines[0].startswith("pixbench train sepunet-detector --dataset leaderboards/work/smoke/data/detect-bsd68 "
-                               "-o leaderboards/work/smoke/runs/detect/sepunet-detector --epochs 1 ")
+    assert lines[0].startswith("pixbench train sepunet-detector --config leaderboards/configs/sepunet-detector.yaml "
+                               "--dataset leaderboards/work/smoke/data/detect-bsd68 "
+                               "-o leaderboards/work/smoke/runs/detect/sepunet-detector --steps 20 ")
     assert lines[-1] == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict"
     assert not any("leaderboards/models" in line or "leaderboards/results" in line for line in lines)
 
@@ -85,10 +92,10 @@ def test_unknown_benchmark_is_refused(reproduce, capsys):
 def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "depixelate-nearest-x4", "--steps", "evaluate"])
     lines = commands(capsys)
-    assert len(lines) == 7  # 3 trained models, 3 baselines and grid-upscaler-x4
+    assert len(lines) == 14  # 3 trained models, 3 baselines and grid-upscaler-x4, on Kodak and on Set14
     assert ("pixbench evaluate leaderboards/models/grid-upscaler-x4.onnx --dataset "
             "leaderboards/work/data/depixelate-nearest-x4-kodak --split test -o "
-            "leaderboards/results/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4") in lines
+            "leaderboards/results/kodak/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4") in lines
     assert all(line.startswith("pixbench evaluate") and line.endswith("--factor 4") for line in lines)
 
 
@@ -98,12 +105,23 @@ def test_published_leaderboard_gets_the_notes_file(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
     assert commands(capsys) == [
         "pixbench leaderboard leaderboards/results -o leaderboards --strict --notes leaderboards/notes.json"]
-    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--epochs", "1"])
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--steps-budget", "1"])
     assert commands(capsys)[-1].endswith("--strict")  # smoke tables are not the published ones
 
 
 def test_models_option_picks_rows(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "depixelate-lanczos-x4", "--models", "espcn-x4", "--steps", "train,evaluate"])
     lines = commands(capsys)
-    assert len(lines) == 2
-    assert lines[0].startswith("pixbench train espcn ") and lines[1].startswith("pixbench evaluate ")
+    assert len(lines) == 3  # trained once, scored on Kodak and on Set14
+    assert lines[0].startswith("pixbench train espcn --config leaderboards/configs/espcn-x4.yaml ")
+    assert all(line.startswith("pixbench evaluate ") for line in lines[1:])
+
+
+def test_sources_option_picks_test_sources(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "jpeg", "--sources", "set14", "--steps", "build,evaluate"])
+    lines = commands(capsys)
+    assert not any("kodak" in line for line in lines)
+    assert "leaderboards/results/set14/jpeg/identity.json" in lines[-1]
+    with pytest.raises(SystemExit):
+        reproduce.main(["--only", "jpeg", "--sources", "bsd68"])
+    assert "unknown source(s) ['bsd68']" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from pixbench.cli import app
 from tests.conftest import REPO_ROOT
 
-RESULTS = REPO_ROOT / "leaderboards" / "results" / "detect"
+RESULTS = REPO_ROOT / "leaderboards" / "results" / "kodak" / "detect"
 MODEL = REPO_ROOT / "leaderboards" / "models" / "grid-detector.onnx"
 PUBLISHED = RESULTS / "grid-detector.json"
 #: Integer counts of the confusion matrix: equal exactly, or the row does not reproduce.
