@@ -1,17 +1,24 @@
-"""Reading a dataset folder written by ``pixbench build-dataset``.
+"""Reading a dataset folder written by ``pixbench build-dataset``, verified as it is read.
 
 This module is the contract between the builder and everything that reads its
 output (``train``, ``evaluate``, the leaderboard checks). The on-disk format is
-specified in ``docs/dataset-format.md``; this reader validates it at the door and
-hands out plain numpy arrays.
+specified in ``docs/dataset-format.md``; what is verified, and when, in
+``docs/integrity.md``. :func:`open_dataset` validates ``dataset.json`` at the door
+and checks that its fingerprint follows from its file list (the *manifest*); every
+file read afterwards is hashed in the same pass that reads its bytes and refused
+unless it matches the manifest, so nothing is scored or trained on that is not the
+dataset the fingerprint names.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -28,6 +35,45 @@ SPLITS = ("train", "val", "test")
 BUILD_STATE_DIR = ".pixbench-build"
 #: Image columns in ``metadata.csv``: column ``<name>_file_name`` -> array field ``<name>``.
 IMAGE_COLUMNS = ("input", "target", "lowres", "mask")
+#: ``dataset.json`` key of the manifest: every split file's path (relative to the folder) -> SHA-256.
+MANIFEST_KEY = "files"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_REBUILD = "the dataset was modified after it was built — rebuild it"
+
+
+def fingerprint_of(files: Mapping[str, str], recipe_sha256: str, *, split: str | None = None) -> str:
+    """``sha256:<hex>`` of a dataset: the recipe hash, the forced split and every ``<path> <sha256>`` line, sorted.
+
+    This is the one formula for a dataset's fingerprint; the builder computes it from the
+    files it wrote, the reader recomputes it from the manifest. The ``split`` line is only
+    hashed when a split was forced, so builds by fractions keep the fingerprints they always had.
+    """
+    digest = hashlib.sha256(f"recipe {recipe_sha256}\n".encode())
+    if split is not None:
+        digest.update(f"split {split}\n".encode())
+    for rel in sorted(files):
+        digest.update(f"{rel} {files[rel]}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def split_file_hashes(root: Path) -> dict[str, str]:
+    """Every file under ``root``'s split folders: path relative to ``root`` -> SHA-256, sorted by path."""
+    paths = sorted((p.relative_to(root).as_posix(), p) for s in SPLITS if (root / s).is_dir()
+                   for p in (root / s).rglob("*") if p.is_file())
+    return {rel: _file_sha256(path) for rel, path in paths}
+
+
+def _differ(path: Path, recorded: str, found: str) -> DatasetError:
+    return DatasetError(f"{path}: contents differ from the dataset's manifest (sha256 {found[:16]}..., "
+                        f"recorded {recorded[:16]}...); {_REBUILD}")
 
 
 @dataclass
@@ -50,15 +96,68 @@ class Sample:
 
 
 class DatasetSplit:
-    """One split (``train``, ``val`` or ``test``) of a built dataset."""
+    """One split (``train``, ``val`` or ``test``) of a built dataset; every file it reads is verified.
 
-    def __init__(self, root: Path, name: str) -> None:
+    ``files`` maps each of the split's files (relative to the split folder) to its SHA-256.
+    """
+
+    def __init__(self, root: Path, name: str, files: Mapping[str, str]) -> None:
         self.root = root
         self.name = name
-        meta_path = root / "metadata.csv"
-        if not meta_path.is_file():
-            raise DatasetError(f"{root}: split {name!r} has no metadata.csv")
-        self.metadata = pd.read_csv(meta_path, keep_default_na=False, dtype={"sample_id": str})
+        self.files = dict(files)
+        if "metadata.csv" not in self.files:
+            raise DatasetError(f"{root}: split {name!r} has no metadata.csv in the dataset's manifest; {_REBUILD}")
+        if not root.is_dir():
+            raise DatasetError(f"{root}: split folder missing (the dataset's manifest lists {len(self.files)} "
+                               f"files in it); {_REBUILD}")
+        for rel in sorted(self.files):  # every file of the split must be there before any is scored
+            if not (root / rel).is_file():
+                raise DatasetError(f"{root / rel}: missing (listed in the dataset's manifest); {_REBUILD}")
+        data = self.read_bytes("metadata.csv")
+        try:
+            meta = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"sample_id": str})
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise DatasetError(f"{root / 'metadata.csv'}: unreadable: {_one_line(exc)}") from None
+        missing = [c for c in ("sample_id", "input_file_name") if c not in meta.columns]
+        if missing:
+            raise DatasetError(f"{root / 'metadata.csv'}: missing column {missing[0]!r}; {_REBUILD}")
+        self.metadata = meta
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The bytes of ``rel`` (relative to the split folder), read once and checked against the manifest."""
+        path = self.root / rel
+        recorded = self.files.get(rel)
+        if recorded is None:
+            raise DatasetError(f"{path}: not listed in the dataset's manifest; {_REBUILD}")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}; {_REBUILD}") from None
+        found = hashlib.sha256(data).hexdigest()
+        if found != recorded:
+            raise _differ(path, recorded, found)
+        return data
+
+    def _verify_file(self, rel: str) -> Path:
+        """Hash a large file in chunks (it is then memory-mapped, not read into RAM)."""
+        path = self.root / rel
+        recorded = self.files.get(rel)
+        if recorded is None:
+            raise DatasetError(f"{path}: not listed in the dataset's manifest; {_REBUILD}")
+        try:
+            found = _file_sha256(path)
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}; {_REBUILD}") from None
+        if found != recorded:
+            raise _differ(path, recorded, found)
+        return path
+
+    def _image(self, rel: str) -> np.ndarray:
+        data = self.read_bytes(rel)
+        try:
+            return read_png(io.BytesIO(data))
+        except Exception as exc:  # any decoder failure is one line naming the file
+            raise DatasetError(f"{self.root / rel}: cannot decode image: {_one_line(exc)}") from None
 
     def __len__(self) -> int:
         return len(self.metadata)
@@ -72,40 +171,64 @@ class DatasetSplit:
         arrays: dict[str, np.ndarray | None] = {}
         for col in IMAGE_COLUMNS:
             rel = row.get(f"{col}_file_name", "")
-            arrays[col] = read_png(self.root / rel) if rel else None
+            arrays[col] = self._image(str(rel)) if rel != "" else None
         mask = arrays["mask"]
         label = row.get("label", "")
+        try:
+            label = None if label == "" else int(label)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{self.root / 'metadata.csv'}: sample {row['sample_id']}: label {label!r} "
+                               "is not 0 or 1") from None
         return Sample(
             sample_id=str(row["sample_id"]),
             input=arrays["input"],
             target=arrays["target"],
             lowres=arrays["lowres"],
             mask=None if mask is None else mask > 127,
-            label=None if label == "" else int(label),
+            label=label,
             meta=row,
         )
 
     def triplets(self) -> tuple[np.ndarray, np.ndarray]:
         """BlockCNN arrays: inputs ``(N, 24, 24, 3)`` and targets ``(N, 8, 8, 3)``, uint8.
 
-        Memory-mapped, so a large split is not read into RAM at once.
+        Memory-mapped, so a large split is not read into RAM at once (each file is hashed first).
         """
-        x, y = self.root / "triplets_input.npy", self.root / "triplets_target.npy"
-        if not (x.is_file() and y.is_file()):
+        names = ("triplets_input.npy", "triplets_target.npy")
+        if not all(n in self.files for n in names):
             raise DatasetError(f"{self.root}: split {self.name!r} has no triplet arrays")
-        return np.load(x, mmap_mode="r"), np.load(y, mmap_mode="r")
+        arrays = []
+        for rel in names:
+            path = self._verify_file(rel)
+            try:
+                arrays.append(np.load(path, mmap_mode="r"))
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"{path}: unreadable array: {_one_line(exc)}") from None
+        return arrays[0], arrays[1]
 
     def triplet_metadata(self) -> pd.DataFrame:
         """One row per triplet (source, block position, quality, ...)."""
-        return pd.read_csv(self.root / "triplets.csv", keep_default_na=False)
+        try:
+            return pd.read_csv(io.BytesIO(self.read_bytes("triplets.csv")), keep_default_na=False)
+        except ValueError as exc:
+            raise DatasetError(f"{self.root / 'triplets.csv'}: unreadable: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
 
 
 class BuiltDataset:
-    """A complete dataset folder. Use :func:`open_dataset` to get one."""
+    """A complete dataset folder whose manifest was checked. Use :func:`open_dataset` to get one.
 
-    def __init__(self, root: Path, info: dict[str, Any]) -> None:
+    ``files`` is the verified manifest: every split file's path (relative to ``root``) -> SHA-256.
+    """
+
+    def __init__(self, root: Path, info: dict[str, Any], files: Mapping[str, str]) -> None:
         self.root = root
         self.info = info
+        self.files = dict(files)
 
     @property
     def task(self) -> str:
@@ -121,26 +244,78 @@ class BuiltDataset:
 
     @property
     def fingerprint(self) -> str:
+        """The fingerprint, verified against the manifest (or, for an old dataset, the files) on opening."""
         return self.info["fingerprint"]
 
     @property
     def splits(self) -> list[str]:
-        return [s for s in SPLITS if (self.root / s / "metadata.csv").is_file()]
+        return [s for s in SPLITS if f"{s}/metadata.csv" in self.files]
 
     def split(self, name: str) -> DatasetSplit:
         if name not in self.splits:
             raise DatasetError(
                 f"{self.root}: no split {name!r}; this dataset has {', '.join(self.splits) or 'none'}"
             )
-        return DatasetSplit(self.root / name, name)
+        prefix = f"{name}/"
+        files = {rel[len(prefix):]: sha for rel, sha in self.files.items() if rel.startswith(prefix)}
+        return DatasetSplit(self.root / name, name, files)
+
+
+def _check_info(info: dict[str, Any], where: Path) -> None:
+    """``dataset.json``'s keys and types, one line for the first that is wrong."""
+    recipe = info.get("recipe")
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("name"), str) \
+            or not isinstance(recipe.get("sha256"), str) or type(recipe.get("version")) is not int:
+        raise DatasetError(f"{where}: key 'recipe' must be {{\"name\": str, \"version\": int, \"sha256\": str}}, "
+                           f"got {json.dumps(recipe)[:80]}; {_REBUILD}")
+    if not isinstance(info.get("fingerprint"), str) or not info["fingerprint"].startswith("sha256:"):
+        raise DatasetError(f"{where}: key 'fingerprint' must be 'sha256:<hex>', got {info.get('fingerprint')!r}; {_REBUILD}")
+    build = info.get("build", {})
+    if not isinstance(build, dict) or build.get("split") not in (None, *SPLITS):
+        raise DatasetError(f"{where}: key 'build' must be an object whose 'split' is null or one of "
+                           f"{', '.join(SPLITS)}; {_REBUILD}")
+    files = info.get(MANIFEST_KEY)
+    if files is None:
+        return
+    if not isinstance(files, dict):
+        raise DatasetError(f"{where}: key {MANIFEST_KEY!r} must map file paths to SHA-256 hashes; {_REBUILD}")
+    for rel, sha in files.items():
+        parts = PurePosixPath(rel).parts
+        if (len(parts) < 2 or parts[0] not in SPLITS or ".." in parts or "\\" in rel
+                or not isinstance(sha, str) or not _HEX64.fullmatch(sha)):
+            raise DatasetError(f"{where}: manifest entry {rel!r}: {sha!r} is not '<split>/<path>': "
+                               f"'<64 hex digits>'; {_REBUILD}")
+
+
+def _manifest(root: Path, info: dict[str, Any], info_path: Path) -> dict[str, str]:
+    """The verified file list: the recorded one when its fingerprint holds; for a dataset built before
+    pixbench recorded one, the files on disk when their fingerprint equals the recorded one."""
+    split = (info.get("build") or {}).get("split")
+    recorded = info.get(MANIFEST_KEY)
+    if recorded is not None:
+        if fingerprint_of(recorded, info["recipe"]["sha256"], split=split) != info["fingerprint"]:
+            raise DatasetError(f"{info_path}: fingerprint {info['fingerprint'][:23]}... does not follow from the "
+                               f"file list beside it (the manifest was edited); {_REBUILD}")
+        return dict(recorded)
+    try:
+        files = split_file_hashes(root)
+    except OSError as exc:
+        raise DatasetError(f"{root}: cannot read its files: {exc}") from None
+    if fingerprint_of(files, info["recipe"]["sha256"], split=split) != info["fingerprint"]:
+        raise DatasetError(f"{root}: its files do not match the fingerprint in dataset.json (built by pixbench "
+                           f"{info.get('pixbench_version')}, before datasets listed their files, so the changed "
+                           f"file cannot be named); {_REBUILD}")
+    return files
 
 
 def open_dataset(path: str | Path) -> BuiltDataset:
-    """Open and validate a dataset folder built by pixbench.
+    """Open a dataset folder built by pixbench and verify its manifest (see ``docs/integrity.md``).
 
     Raises:
-        DatasetError: The folder does not exist, was not built by pixbench, is
-            half-built (an interrupted build), or is of an unknown format version.
+        DatasetError: The folder does not exist, was not built by pixbench, is half-built
+            (an interrupted build), is of an unknown format version, has a malformed
+            ``dataset.json``, or its fingerprint does not follow from its manifest (or, for a
+            dataset built before manifests, from its files).
     """
     root = Path(path)
     if not root.is_dir():
@@ -155,8 +330,8 @@ def open_dataset(path: str | Path) -> BuiltDataset:
         raise DatasetError(f"{root}: not a pixbench dataset (no dataset.json); build one with `pixbench build-dataset`")
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{info_path}: unreadable dataset.json: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{info_path}: unreadable dataset.json: {_one_line(exc)}") from None
     check_format(info, name=FORMAT_NAME, version=FORMAT_VERSION, where=str(info_path), kind="dataset",
                  error=DatasetError)
     if info.get("task") not in TASK_NAMES:
@@ -166,4 +341,5 @@ def open_dataset(path: str | Path) -> BuiltDataset:
             f"{root}: half-built dataset (a build is in progress or was interrupted); rerun "
             "`pixbench build-dataset` to finish it"
         )
-    return BuiltDataset(root, info)
+    _check_info(info, info_path)
+    return BuiltDataset(root, info, _manifest(root, info, info_path))

@@ -57,3 +57,19 @@ def check_format(doc: object, *, name: str, version: int, where: str, kind: str,
     if doc.get("format_version") != version:
         raise error(f"{where}: format version {doc.get('format_version')!r} is not supported "
                     f"(this pixbench reads {kind} version {version})")
+
+
+#: How many characters of a user's value an error message shows.
+SHOWN_CHARS = 80
+
+
+def shorten(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` for a one-line error message, cut to ``limit`` characters plus its full length.
+
+    ``repr`` escapes newlines and control characters, so the result is always one line.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as text"
+    return f"{text[:limit]}… ({size})"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION
+from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, fingerprint_of, split_file_hashes
 from pixbench.images import write_png
 
 
@@ -77,10 +77,23 @@ def write_tiny_dataset(root: Path, task: str, *, n: int = 4, size: int = 64, fac
     info = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": task,
         "recipe": {"name": f"tiny-{task}", "version": 1, "sha256": "0" * 64},
-        "fingerprint": "sha256:" + "0" * 64, "pixbench_version": "test",
+        "pixbench_version": "test",
         "source": {"spec": "synthetic", "name": "synthetic", "license": "n/a", "images": n},
         "seed": seed, "splits": counts, "skipped": [],
         "inputs": {"depixelate": "pixelated", "inpaint": "holed"}.get(task, "degraded"),
     }
+    (root / "dataset.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return reseal(root)
+
+
+def reseal(root: Path) -> Path:
+    """Record ``root``'s split files in its manifest and the fingerprint that follows, as a build does.
+
+    A test that edits a tiny dataset by hand calls this afterwards; without it the reader refuses
+    the edited files (see docs/integrity.md).
+    """
+    info = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
+    files = split_file_hashes(root)
+    info.update({MANIFEST_KEY: files, "fingerprint": fingerprint_of(files, info["recipe"]["sha256"])})
     (root / "dataset.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     return root

@@ -25,7 +25,7 @@ from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError, ModelError
 from pixbench.evaluate import EvaluateOptions, evaluate
-from tests.synth import write_tiny_dataset
+from tests.synth import reseal, write_tiny_dataset
 from tests.test_runtime import FLOAT, UINT8, affine_model, mean_detector, save_model
 
 QUICK = EvaluateOptions(speed=False, lpips=False)
@@ -127,6 +127,7 @@ def test_factor_selects_samples_of_a_mixed_set(tmp_path):
     meta = pd.read_csv(ds / "test" / "metadata.csv", keep_default_na=False, dtype=str)
     meta.loc[0, "factor"] = "2"  # pretend the first sample was pixelated at x2
     meta.to_csv(ds / "test" / "metadata.csv", index=False)
+    reseal(ds)  # a hand-edited dataset needs its manifest brought up to date, or evaluate refuses it
     model = write_baseline("lanczos", tmp_path / "l4.onnx", scale=4)
     with pytest.raises(ModelError, match="factors are 2, 4; pass --factor 4"):
         evaluate(model, ds, tmp_path / "r.json", QUICK)

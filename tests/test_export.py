@@ -40,7 +40,8 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
         "pixbench.task": "depixelate", "pixbench.layout": "nchw", "pixbench.range": "01", "pixbench.channels": "rgb",
         "pixbench.input": "lowres", "pixbench.scale": "4", "pixbench.model": "espcn",
         "pixbench.model_args": json.dumps({"channels": 4, "scale": 4}, sort_keys=True),
-        "pixbench.dataset_fingerprint": "sha256:" + "0" * 64, "pixbench.recipe": "tiny-depixelate@1",
+        "pixbench.dataset_fingerprint": read_checkpoint(espcn_run / "best.pt")["dataset"]["fingerprint"],
+        "pixbench.recipe": "tiny-depixelate@1",
         "pixbench.version": __version__,
     }
     # the checkpoint's provenance record, as canonical JSON (sorted keys, no spaces)

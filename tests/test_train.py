@@ -10,13 +10,14 @@ from torchvision.models import vgg19
 from typer.testing import CliRunner
 
 from pixbench.cli import app
+from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError, ModelError, WeightsNotFoundError
 from pixbench.models import MODELS
 from pixbench.train import TrainSettings, config_sha256, load_train_config, lr_factor, parse_model_options, train_model
 from pixbench.train.augment import dihedral, grid_safe
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from pixbench.train.losses import VGG_LAYERS, VGGPerceptualLoss, restorer_loss
-from tests.synth import write_tiny_dataset
+from tests.synth import reseal, write_tiny_dataset
 
 TINY = dict(epochs=2, batch_size=2, crop=16)
 
@@ -49,7 +50,8 @@ def test_every_model_trains_and_writes_its_run(name, datasets, tmp_path):
     assert result.best_metric in csv.columns and "val_loss" in csv.columns
     assert csv["train_loss"].notna().all() and (csv["train_loss"] > 0).all()
     ckpt = read_checkpoint(result.best)
-    assert ckpt["model"] == name and ckpt["dataset"]["fingerprint"] == "sha256:" + "0" * 64
+    assert ckpt["model"] == name
+    assert ckpt["dataset"]["fingerprint"] == open_dataset(datasets[spec.tasks[0]]).fingerprint
     assert ckpt["dataset"]["recipe"] == {"name": f"tiny-{spec.tasks[0]}", "version": 1}
     assert ckpt["settings"]["batch_size"] == 2 and ckpt["model_args"] == spec.full_args(_tiny(name))
 
@@ -198,6 +200,7 @@ def test_lowres_model_trains_on_its_factor_only(tmp_path):
         meta = pd.read_csv(root / split / "metadata.csv")
         meta.loc[:1, "factor"] = 2  # two of four samples now claim factor 2
         meta.to_csv(root / split / "metadata.csv", index=False)
+    reseal(root)  # a hand-edited dataset needs its manifest brought up to date, or the reader refuses it
     spec = MODELS.get("espcn")
     batches = SplitBatches(open_dataset(root).split("train"), spec, crop=None, scale=4)
     assert len(batches) == 2

@@ -2,7 +2,8 @@
 
 When every source image is done, the main process streams the records in source
 order into the per-split ``metadata.csv`` (and the BlockCNN arrays), computes the
-fingerprint, writes ``README.md`` and, last, ``dataset.json``; then it removes the
+fingerprint from the manifest (every split file's SHA-256, recorded in
+``dataset.json``), writes ``README.md`` and, last, ``dataset.json``; then it removes the
 working folder. Memory stays flat: records are read one at a time and the triplet
 arrays are copied chunk by chunk into memory-mapped files.
 """
@@ -11,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,12 @@ import PIL
 from PIL import features
 
 from pixbench import __version__
-from pixbench.build.output import npy_bytes, read_record, remove_temp_files, state_dir
-from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, SPLITS
+from pixbench.build.output import clear_state, npy_bytes, read_record, remove_temp_files, state_dir
+from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, SPLITS, fingerprint_of, split_file_hashes
 from pixbench.degradations.jpeg import encoder_name
 from pixbench.images import atomic_output, write_bytes_atomic
 from pixbench.recipes import Recipe
-from pixbench.sources import Source, file_sha256
+from pixbench.sources import Source
 from pixbench.tasks import get_task
 
 TRIPLET_COLUMNS = ["triplet_id", "sample_id", "source_id", "block_x", "block_y", "quality"]
@@ -99,7 +98,8 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
             counts[split]["source_images"] += 1
     triplet_counts = _write_triplets(out, included) if recipe.task == "blockcnn" else None
     remove_temp_files(out)
-    fingerprint = dataset_fingerprint(out, recipe.sha256(), split=key["split"])
+    files = split_file_hashes(out)  # the manifest: what evaluate and train verify every read against
+    fingerprint = fingerprint_of(files, recipe.sha256(), split=key["split"])
     info = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": recipe.task,
         "recipe": {"name": recipe.name, "version": recipe.version, "sha256": recipe.sha256()},
@@ -108,14 +108,14 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
         "seed": recipe.seed, "splits": {s: c for s, c in counts.items() if c["samples"]},
         "skipped": skipped, "inputs": get_task(recipe.task).inputs,
         "encoders": {"jpeg": encoder_name(), "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}"},
-        "build": key,
+        "build": key, MANIFEST_KEY: files,
     }
     if triplet_counts is not None:
         info["triplets"] = triplet_counts
     write_bytes_atomic(out / "recipe.yaml", recipe.canonical_yaml().encode())
     write_bytes_atomic(out / "README.md", dataset_card(info, recipe).encode())
     write_bytes_atomic(out / "dataset.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
-    shutil.rmtree(state)  # after dataset.json: a kill in between still reads as half-built
+    clear_state(state)  # after dataset.json: a kill in between still reads as half-built (the lock goes last)
     return info
 
 
@@ -162,17 +162,9 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
 def dataset_fingerprint(root: Path, recipe_sha256: str, *, split: str | None = None) -> str:
     """``sha256:<hex>`` over the recipe hash, the split override and every split file's path and SHA-256, sorted.
 
-    The ``split`` line is only hashed when a split was forced, so builds by fractions keep
-    the fingerprints they always had.
+    The formula is :func:`pixbench.datasets.fingerprint_of`, applied to the files now in ``root``.
     """
-    digest = hashlib.sha256(f"recipe {recipe_sha256}\n".encode())
-    if split is not None:
-        digest.update(f"split {split}\n".encode())
-    paths = sorted((p.relative_to(root).as_posix(), p) for s in SPLITS if (root / s).is_dir()
-                   for p in (root / s).rglob("*") if p.is_file())
-    for rel, path in paths:
-        digest.update(f"{rel} {file_sha256(path)}\n".encode())
-    return "sha256:" + digest.hexdigest()
+    return fingerprint_of(split_file_hashes(root), recipe_sha256, split=split)
 
 
 def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pixbench.build.assemble import assemble
 from pixbench.build.engine import default_workers, local_engine
-from pixbench.build.output import build_key, prepare_out, record_name, start_state
+from pixbench.build.output import build_key, build_lock, prepare_out, record_name, start_state
 from pixbench.build.samples import process_item
 from pixbench.datasets import SPLITS
 from pixbench.errors import DatasetError
@@ -79,7 +79,7 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         A :class:`BuildResult`; ``info`` is the written ``dataset.json``.
 
     Raises:
-        DatasetError: ``out`` cannot be used (see ``--overwrite``), or a bad
+        DatasetError: ``out`` cannot be used (see ``--overwrite``), another build holds it, or a bad
             ``limit``, ``split`` or ``workers``.
         SourceError: The source cannot be opened or listed.
     """
@@ -94,6 +94,12 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
     spec = source or recipe.source
     src = open_source(spec)
     key = build_key(recipe, spec, limit, split)
+    with build_lock(out):  # a second build into the same folder is refused, not interleaved
+        return _build_locked(recipe, out, src, spec, key, limit, split, workers, overwrite, progress)
+
+
+def _build_locked(recipe: Recipe, out: Path, src: Source, spec: str, key: dict[str, Any], limit: int | None,
+                  split: str | None, workers: int, overwrite: bool, progress: Progress) -> BuildResult:
     mode = prepare_out(out, key, overwrite)
     if mode == "complete":
         info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))

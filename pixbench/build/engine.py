@@ -10,11 +10,19 @@ say) is one more class with the same :meth:`Engine.map`.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
+
+from pixbench.errors import DatasetError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -53,10 +61,41 @@ class InlineEngine:
 
 _WORKER: dict[str, Any] = {}
 
+#: How often a worker checks that the process that started it is still there (where the OS cannot tell it).
+PARENT_CHECK_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
-def _init_worker(work: Callable[[Any], Any]) -> None:
+
+def _init_worker(work: Callable[[Any], Any], parent: int) -> None:
+    # Ctrl-C reaches the whole process group: the main process stops the pool and each worker finishes its
+    # image rather than dying mid-write with a traceback of its own. SIGTERM gets its default back (a CLI
+    # handler inherited through fork would turn it into KeyboardInterrupt), so that it ends a worker at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with(parent)
     # the function (with its recipe) reaches each worker once, not with every item
     _WORKER["work"] = work
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` dies (SIGKILL, OOM), so that no worker lives on as an orphan."""
+    if sys.platform.startswith("linux"):
+        # the kernel sends SIGTERM the moment the parent is gone (strictly: the thread that forked this worker,
+        # which is the thread that submits work, the main thread in pixbench)
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    # elsewhere (and as a second line of defence): a reparented worker sees another parent id
+    threading.Thread(target=_watch_parent, args=(parent,), name="pixbench-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _call(item: Any) -> Any:
@@ -67,18 +106,25 @@ class ProcessPoolEngine:
     """Runs calls on ``workers`` local processes, at most ``2 * workers`` in flight.
 
     Items are pulled from the iterable only as slots free up, so a long (or streamed)
-    source is never listed into memory.
+    source is never listed into memory. Workers end with the process that started them,
+    however it ends (an exception, Ctrl-C, SIGTERM, SIGKILL).
     """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
     def map(self, work: Callable[[T], R], items: Iterable[T]) -> Generator[R, None, None]:
-        """Call ``work`` on the items in the pool (see :meth:`Engine.map`)."""
+        """Call ``work`` on the items in the pool (see :meth:`Engine.map`).
+
+        Raises:
+            DatasetError: A worker process died (killed by the system, say, for want of memory);
+                the calls that had finished are kept.
+        """
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        finished_calls = 0
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(work,)) as pool:
+                                 initargs=(work, os.getpid())) as pool:
             pending: set[Future] = set()
             queue = iter(items)
             try:
@@ -92,7 +138,15 @@ class ProcessPoolEngine:
                         break
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        yield future.result()  # a bug in a worker surfaces here
+                        result = future.result()  # a bug in a worker surfaces here
+                        finished_calls += 1
+                        yield result
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise DatasetError(
+                    f"a worker process died (killed by the system, e.g. out of memory, or crashed) after "
+                    f"{finished_calls} source images finished in this run; they are kept: rerun the same command "
+                    "to resume (with fewer --workers if memory is short)") from None
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pixbench.cli._common import console, handle_errors
+from pixbench.cli._common import handle_errors, output_file, say
 
 
 @handle_errors
@@ -26,9 +26,10 @@ def baseline(
 
     if name is None:
         for key in BASELINES:
-            console.print(f"{key:12s} {BASELINES.get(key)[2]}", highlight=False)
+            say("{:12s} {}", key, BASELINES.get(key)[2])
         return
     if output is None:
         raise ModelError("--output/-o is required: the file to write the baseline to")
+    output_file("-o", output)
     path = write_baseline(name, output, task=task, scale=scale, value=value)
-    console.print(f"wrote {path}", highlight=False)
+    say("wrote {}", path)

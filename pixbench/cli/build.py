@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pixbench.cli._common import console, handle_errors, progress_bar
+from pixbench.cli._common import handle_errors, output_folder, progress_bar, say
 
 
 @handle_errors
@@ -24,27 +24,26 @@ def build_dataset(
     from pixbench.build import build_dataset as build
     from pixbench.recipes import resolve_recipe
 
+    output_folder("-o", out)
     parsed, path = resolve_recipe(recipe)
     with progress_bar() as progress:
         result = build(parsed, out, source=source, limit=limit, split=split, workers=workers, overwrite=overwrite,
                        progress=progress)
     info = result.info
     if result.up_to_date:
-        console.print(f"[green]{out}[/green] already holds this dataset; nothing to do.", highlight=False, soft_wrap=True)
+        say("[green]{}[/green] already holds this dataset; nothing to do.", out)
     else:
         resumed = f", {result.reused} reused from an interrupted run" if result.reused else ""
-        console.print(f"[green]built[/green] {parsed.label} in {out} ({result.processed} images processed{resumed})",
-                      highlight=False, soft_wrap=True)
+        say("[green]built[/green] {} in {} ({} images processed{})", parsed.label, out, result.processed, resumed)
     order = [s for s in ("train", "val", "test") if s in info["splits"]]
     splits = ", ".join(f"{s}: {info['splits'][s]['samples']} samples from {info['splits'][s]['source_images']} images"
                        for s in order)
-    console.print(f"  task {info['task']}; {splits or 'no samples'}", highlight=False, soft_wrap=True)
+    say("  task {}; {}", info["task"], splits or "no samples")
     if "triplets" in info:
-        console.print("  triplets: " + ", ".join(f"{s}: {n}" for s, n in info["triplets"].items()), highlight=False, soft_wrap=True)
-    console.print(f"  source {info['source']['spec']}: {info['source']['images']} images, "
-                  f"{len(info['skipped'])} skipped", highlight=False, soft_wrap=True)
+        say("  triplets: {}", ", ".join(f"{s}: {n}" for s, n in info["triplets"].items()))
+    say("  source {}: {} images, {} skipped", info["source"]["spec"], info["source"]["images"], len(info["skipped"]))
     for item in info["skipped"][:10]:
-        console.print(f"    [yellow]skipped[/yellow] {item['source_id']}: {item['reason']}", highlight=False, soft_wrap=True)
+        say("    [yellow]skipped[/yellow] {}: {}", item["source_id"], item["reason"])
     if len(info["skipped"]) > 10:
-        console.print(f"    ... and {len(info['skipped']) - 10} more (see dataset.json)", highlight=False, soft_wrap=True)
-    console.print(f"  fingerprint {info['fingerprint']}", highlight=False, soft_wrap=True)
+        say("    ... and {} more (see dataset.json)", len(info["skipped"]) - 10)
+    say("  fingerprint {}", info["fingerprint"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pixbench.cli._common import console, handle_errors, plain
+from pixbench.cli._common import console, handle_errors, plain, say
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -37,30 +37,31 @@ def compare(
     if as_json:
         typer.echo(json.dumps(result.as_dict(top=top), indent=2, allow_nan=False, default=str))
         return
-    console.print(f"A = {plain(result.a.model)} ({plain(a)})\nB = {plain(result.b.model)} ({plain(b)})\n"
-                  f"{result.a.task}, {result.n_samples} samples, dataset {result.a.fingerprint[:19]}…, "
-                  f"split {result.a.split}{', ' + result.a.subset if result.a.subset else ''}", highlight=False)
+    say("A = {} ({})", result.a.model, a)
+    say("B = {} ({})", result.b.model, b)
+    say("{}, {} samples, dataset {}…, split {}{}", result.a.task, result.n_samples, result.a.fingerprint[:19],
+        result.a.split, ", " + result.a.subset if result.a.subset else "")
     table = Table(title="B - A over source images (95% bootstrap CI, sign-flip permutation p)")
     for header in ("metric", "mean A", "mean B", "B - A", "95% CI", "p", "B W/T/L"):
         table.add_column(header, justify="left" if header == "metric" else "right")
     for m in result.metrics:
         p = m.test.p_value
-        table.add_row(f"{m.name} {'↓' if m.lower_is_better else '↑'}" + (" *" if m.key == result.primary else ""),
+        name = f"{m.name} {'↓' if m.lower_is_better else '↑'}" + (" *" if m.key == result.primary else "")
+        table.add_row(plain(name),
                       _num(m.mean_a), _num(m.mean_b), _num(m.test.difference, 4),
-                      f"[{_num(m.test.low)}, {_num(m.test.high)}]",
+                      plain(f"[{_num(m.test.low)}, {_num(m.test.high)}]"),
                       "–" if p is None else f"{p:.4f}" + ("" if m.test.exact else "†"),
                       f"{m.b_wins}/{m.test.ties}/{m.b_losses}")
     console.print(table)
-    console.print("↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
-                  "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo.", highlight=False)
+    say("↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
+        "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo.")
     for m in result.metrics:
         if m.key != result.primary or top == 0:
             continue
         worst = m.worst_for_b(top)
         if not worst:
-            console.print(f"B loses to A on no source image by {m.name}.", highlight=False)
+            say("B loses to A on no source image by {}.", m.name)
             continue
-        console.print(f"Source images where B loses most by {m.name} (B - A, mean over the image's crops):",
-                      highlight=False)
+        say("Source images where B loses most by {} (B - A, mean over the image's crops):", m.name)
         for image, difference in worst:
-            console.print(f"  {image}  {difference:+.4f}", highlight=False)
+            say("  {}  {:+.4f}", image, difference)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from pixbench.cli._common import console, fail, handle_errors, progress_bar
+from pixbench.cli._common import console, fail, handle_errors, output_file, plain, progress_bar, say
 
 _CHOICES = {"layout": ("nchw", "nhwc"), "range": ("01", "11", "255"), "channels": ("rgb", "y")}
 
@@ -46,6 +46,7 @@ def evaluate(
     if runs < 1 or warmup < 0 or overlap < 0:
         raise fail(f"--runs must be >= 1, --warmup and --overlap >= 0 (got {runs}, {warmup}, {overlap})")
     out = output or default_output(model, dataset)
+    output_file("-o", out)
     opts = EvaluateOptions(split=split, limit=limit, factor=factor, layout=layout, range=range_, channels=channels, overlap=overlap,
                            threads=threads, lpips=lpips, speed=speed, runs=runs, warmup=warmup)
     with progress_bar() as progress:
@@ -56,7 +57,7 @@ def evaluate(
 def _print_assumed(model_doc: dict[str, Any]) -> None:
     src = model_doc.get("assumed_from", {})
     parts = [f"{k}={v}" + (f" ({src[k]})" if k in src else "") for k, v in model_doc["assumed"].items()]
-    console.print(f"[bold]{model_doc['file']}[/bold]: " + ", ".join(parts), highlight=False)
+    say("[bold]{}[/bold]: {}", model_doc["file"], ", ".join(parts))
 
 
 def _fmt(value: Any) -> str:
@@ -64,15 +65,15 @@ def _fmt(value: Any) -> str:
         return "n/a"
     if isinstance(value, float):
         return f"{value:.4f}"
-    return str(value)
+    return plain(value)
 
 
 def _print_summary(doc: dict[str, Any], out: Path) -> None:
     from rich.table import Table
 
     metrics = doc["metrics"]
-    table = Table(title=f"{doc['model']['name']} on {doc['dataset']['recipe']['name']} "
-                        f"({doc['dataset']['split']}, {doc['dataset']['samples']} samples)")
+    table = Table(title=plain(f"{doc['model']['name']} on {doc['dataset']['recipe']['name']} "
+                              f"({doc['dataset']['split']}, {doc['dataset']['samples']} samples)"))
     table.add_column("metric")
     table.add_column("model", justify="right")
     if doc["task"] != "detect":
@@ -80,7 +81,7 @@ def _print_summary(doc: dict[str, Any], out: Path) -> None:
     for key, value in metrics.get("model", {}).items():
         if isinstance(value, (dict, list)):
             continue
-        cells = [key, _fmt(value)]
+        cells = [plain(key), _fmt(value)]
         if doc["task"] != "detect":
             cells.append(_fmt(metrics.get("degraded", {}).get(key)))
         table.add_row(*cells)
@@ -89,20 +90,18 @@ def _print_summary(doc: dict[str, Any], out: Path) -> None:
         table.add_row(f"psnr (triplets, n={t['n']})", _fmt(t["model"]["psnr"]), _fmt(t["degraded"]["psnr"]))
     console.print(table)
     if metrics.get("lpips_note"):
-        console.print(f"LPIPS: n/a ({metrics['lpips_note']})", highlight=False)
+        say("LPIPS: n/a ({})", metrics["lpips_note"])
     if doc["failures"]["count"]:
-        console.print(f"[yellow]{doc['failures']['count']} samples failed[/yellow]: "
-                      + "; ".join(f"{n}x {r}" for r, n in doc["failures"]["reasons"].items()), highlight=False)
+        say("[yellow]{} samples failed[/yellow]: {}", doc["failures"]["count"],
+            "; ".join(f"{n}x {r}" for r, n in doc["failures"]["reasons"].items()))
     speed = doc.get("speed")
     if speed:
-        console.print(f"speed ({speed['provider']}, {speed['threads']} threads): "
-                      f"1080p {speed['fps_1080p']:.2f} FPS (median {speed['latency_ms_median_1080p']:.1f} ms, "
-                      f"p90 {speed['latency_ms_p90_1080p']:.1f} ms); native {speed['native_size']} "
-                      f"{speed['fps_native']:.1f} FPS", highlight=False)
+        say("speed ({}, {} threads): 1080p {:.2f} FPS (median {:.1f} ms, p90 {:.1f} ms); native {} {:.1f} FPS",
+            speed["provider"], speed["threads"], speed["fps_1080p"], speed["latency_ms_median_1080p"],
+            speed["latency_ms_p90_1080p"], speed["native_size"], speed["fps_native"])
     model = doc["model"]
     flops = "n/a" if model.get("flops_1080p") is None else f"{model['flops_1080p']:.3g}"
-    console.print(f"size {model['size_mb']:.3f} MB, {model['params']} parameters, FLOPs at 1080p {flops}",
-                  highlight=False)
+    say("size {:.3f} MB, {} parameters, FLOPs at 1080p {}", model["size_mb"], model["params"], flops)
     marks = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "n/a"}
-    console.print("targets: " + ", ".join(f"{k} {marks[v]}" for k, v in doc["targets"].items()))
-    console.print(f"wrote {out}", highlight=False)
+    say("targets: " + ", ".join(f"{{}} {marks[v]}" for v in doc["targets"].values()), *doc["targets"])
+    say("wrote {}", out)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pixbench.cli._common import console, handle_errors
+from pixbench.cli._common import handle_errors, output_file, say
 
 
 @handle_errors
@@ -19,9 +19,8 @@ def export(
     """Export CHECKPOINT to ONNX, write pixbench.* metadata, and check onnxruntime against torch."""
     from pixbench.export import export_checkpoint
 
+    output_file("-o", output)
     report = export_checkpoint(checkpoint, output, atol=atol, exporter=exporter)  # type: ignore[arg-type]
     shape = "dynamic height/width" if report.dynamic_hw else "fixed height/width"
-    console.print(
-        f"wrote {report.path} ({report.size_mb:.2f} MB, {shape}); onnxruntime matches torch within "
-        f"{report.max_abs_diff:.2g} (tolerance {report.atol:g})"
-    )
+    say("wrote {} ({:.2f} MB, {}); onnxruntime matches torch within {:.2g} (tolerance {:g})",
+        report.path, report.size_mb, shape, report.max_abs_diff, report.atol)

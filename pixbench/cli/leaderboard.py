@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pixbench.cli._common import console, err_console, handle_errors, progress_bar
+from pixbench.cli._common import err_console, handle_errors, output_folder, progress_bar, say
 
 
 @handle_errors
@@ -48,18 +48,16 @@ def leaderboard(
     from pixbench.leaderboard import build_leaderboards, read_notes, table_title
     from pixbench.tasks import primary_metric
 
+    output_folder("-o", out)
     extra = read_notes(notes) if notes is not None else None
     with progress_bar() as progress:
         written, warnings = build_leaderboards(
             results, out, strict=strict, figures=figures, zoom=zoom, notes=extra, progress=progress,
         )
     for warning in warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        say("[yellow]warning:[/yellow] {}", warning, to=err_console)
     for item in written:
         table = item.table
-        console.print(
-            f"[green]{table_title(table)}[/green]: {len(table.results)} models, best {table.results[0].model} "
-            f"by {primary_metric(table.task)} -> {', '.join(str(p) for p in item.files)}",
-            highlight=False, soft_wrap=True,
-        )
-    console.print(f"index: {Path(out) / 'index.md'}", highlight=False, soft_wrap=True)
+        say("[green]{}[/green]: {} models, best {} by {} -> {}", table_title(table), len(table.results),
+            table.results[0].model, primary_metric(table.task), ", ".join(str(p) for p in item.files))
+    say("index: {}", Path(out) / "index.md")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pixbench.cli._common import console, err_console, handle_errors
+from pixbench.cli._common import console, err_console, handle_errors, plain, say
 
 
 @handle_errors
@@ -38,10 +38,10 @@ def recipes(
         if path in shipped and path.stem != recipe.name:  # shipped recipes are found by file name
             errors.append(f"{path}: name {recipe.name!r} differs from the file name {path.stem!r}")
             continue
-        table.add_row(recipe.name, str(recipe.version), recipe.task, recipe.source, recipe.sha256()[:12])
+        table.add_row(*map(plain, (recipe.name, recipe.version, recipe.task, recipe.source, recipe.sha256()[:12])))
     console.print(table)
     for message in errors:
-        err_console.print(f"[bold red]invalid:[/bold red] {message}", highlight=False, soft_wrap=True)
+        say("[bold red]invalid:[/bold red] {}", message, to=err_console)
     if errors:
         raise typer.Exit(code=1)
-    console.print(f"{len(candidates)} recipe(s) valid.", highlight=False)
+    say("{} recipe(s) valid.", len(candidates))

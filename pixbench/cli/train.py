@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pixbench.cli._common import console, handle_errors, progress_bar
+from pixbench.cli._common import handle_errors, output_folder, progress_bar, say
 
 _BUDGET = "Budget (give one; default --epochs 10)"
 _OPT = "Optimisation"
@@ -48,6 +48,7 @@ def train(
     from pixbench.models import MODELS
     from pixbench.train import TrainSettings, load_train_config, parse_model_options, train_model
 
+    output_folder("-o", out)
     spec = MODELS.get(model)
     options, values = load_train_config(config, spec) if config is not None else ({}, {})
     options.update(parse_model_options(spec, arg))
@@ -64,8 +65,6 @@ def train(
     settings = TrainSettings.create(**{**values, **given})
     with progress_bar() as progress:
         result = train_model(model, dataset, out, model_args=options, settings=settings, resume=resume, progress=progress)
-    console.print(
-        f"best {result.best_metric} = {result.best_value:.4f} at epoch {result.best_epoch}; {result.steps} steps in "
-        f"{result.minutes:.2f} min; checkpoints in {result.run_dir} (best.pt, last.pt), per-epoch metrics in "
-        f"{result.run_dir / 'metrics.csv'}, curves in {result.run_dir / 'curves.png'}"
-    )
+    say("best {} = {:.4f} at epoch {}; {} steps in {:.2f} min; checkpoints in {} (best.pt, last.pt), per-epoch "
+        "metrics in {}, curves in {}", result.best_metric, result.best_value, result.best_epoch, result.steps,
+        result.minutes, result.run_dir, result.run_dir / "metrics.csv", result.run_dir / "curves.png")

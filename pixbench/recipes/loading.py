@@ -10,6 +10,7 @@ produces the same bytes forever; any change in behaviour needs a new version.
 
 from __future__ import annotations
 
+import re
 import typing
 from importlib import resources
 from pathlib import Path
@@ -21,8 +22,79 @@ from pydantic import BaseModel, ValidationError
 from pixbench.errors import RecipeError
 from pixbench.recipes.schema import HolesSpec, JpegSpec, PixelateSpec, Recipe
 from pixbench.registry import Registry
+from pixbench.errors import SHOWN_CHARS, shorten
 
 _TAGGED = {"pixelate": PixelateSpec, "jpeg": JpegSpec, "holes": HolesSpec}
+
+#: Largest recipe file read (the shipped ones are under 1 KiB).
+MAX_RECIPE_BYTES = 64 * 1024
+#: Most YAML nodes a recipe may expand to, every use of an alias counted in full (the shipped
+#: ones have under 100): a "billion laughs" alias bomb is refused before anything walks it.
+MAX_RECIPE_NODES = 10_000
+#: Deepest nesting of YAML collections (a recipe needs 3).
+MAX_RECIPE_DEPTH = 32
+class _Refused(yaml.YAMLError):
+    """A YAML document outside the bounds recipes keep (depth, size, duplicate keys)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses deep nesting, duplicate keys and alias expansion past a budget."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_RECIPE_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _Refused(f"nested deeper than {MAX_RECIPE_DEPTH} levels at line {line}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    key = self.construct_object(key_node)
+                    if key in seen:
+                        raise _Refused(f"duplicate key {shorten(key)} at line {key_node.start_mark.line + 1}")
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
+    """Nodes in ``node`` once every alias is expanded (memoised, so a bomb costs little to measure)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise _Refused(f"recursive alias at line {node.start_mark.line + 1}")
+    open_.add(key)
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, open_)
+        if total > MAX_RECIPE_NODES:
+            raise _Refused(f"expands to more than {MAX_RECIPE_NODES} YAML nodes (an alias bomb?) "
+                           f"at line {node.start_mark.line + 1}")
+    open_.discard(key)
+    sizes[key] = total
+    return total
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -44,10 +116,17 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+def _part(part: Any) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    text = str(part)
+    return text if re.fullmatch(r"[\w-]{1,64}", text) else shorten(text)
+
+
 def _one_line(origin: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if p not in _TAGGED)
-    path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
+    path = ".".join(_part(p) for p in loc).replace(".[", "[") or "(top level)"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         model = _model_at(err["loc"])
@@ -57,7 +136,7 @@ def _one_line(origin: str, exc: ValidationError) -> str:
         return f"{origin}: {path}: required field is missing"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    shown = "" if isinstance(value, dict) else f" (got {shorten(value)})"
     return f"{origin}: {path}: {msg}{shown}{more}"
 
 
@@ -67,8 +146,11 @@ def parse_recipe(data: Any, *, origin: str = "<recipe>") -> Recipe:
     Raises:
         RecipeError: One line naming ``origin``, the field path, the bad value and what is allowed.
     """
+    if data is None:
+        raise RecipeError(f"{origin}: the recipe is empty; expected a mapping of recipe fields (name, version, ...)")
     if not isinstance(data, dict):
-        raise RecipeError(f"{origin}: expected a mapping of recipe fields, got {type(data).__name__}")
+        raise RecipeError(f"{origin}: expected a mapping of recipe fields (name, version, ...), "
+                          f"got a {type(data).__name__}: {shorten(data)}")
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
@@ -76,20 +158,46 @@ def parse_recipe(data: Any, *, origin: str = "<recipe>") -> Recipe:
 
 
 def load_recipe_file(path: str | Path) -> Recipe:
-    """Read and validate one recipe YAML file."""
+    """Read and validate one recipe YAML file (UTF-8, at most :data:`MAX_RECIPE_BYTES`).
+
+    Raises:
+        RecipeError: One line naming the file: unreadable, too large, not UTF-8 text, not valid or
+            out-of-bounds YAML (too deep, duplicate keys, alias expansion), or an invalid recipe.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_RECIPE_BYTES + 1)  # read(), not stat(): a FIFO or /dev/zero has no size
     except OSError as exc:
         raise RecipeError(f"{path}: cannot read recipe: {exc.strerror or exc}") from None
+    if len(raw) > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{path}: larger than {MAX_RECIPE_BYTES} bytes; a recipe is a short YAML file")
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                          "save the recipe as UTF-8") from None
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise RecipeError(f"{path}: NUL byte at offset {nul}; a recipe is a UTF-8 YAML text file")
+    return parse_recipe(_load_yaml(text, path), origin=str(path))
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _Refused as exc:
+        raise RecipeError(f"{path}: YAML refused: {exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise RecipeError(f"{path}: not valid YAML: unacceptable character #x{exc.character:04x} "
+                          f"at offset {exc.position}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        problem = str(getattr(exc, "problem", None) or "invalid YAML").replace("\n", " ")[:SHOWN_CHARS]
         raise RecipeError(f"{path}: not valid YAML{where}: {problem}") from None
-    return parse_recipe(data, origin=str(path))
+    except RecursionError:  # belt and braces: the depth bound above should come first
+        raise RecipeError(f"{path}: YAML refused: nested too deeply") from None
 
 
 def shipped_recipes_dir() -> Path:

@@ -28,7 +28,9 @@ Subsampling = Literal["4:4:4", "4:2:2", "4:2:0"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: ``version: true`` or ``version: "1"`` is an error, not version 1 (YAML gives real ints,
+    # floats and bools, so no shipped recipe needs coercion; an int is still a valid float).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class PixelateSpec(_Strict):

@@ -19,14 +19,17 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from pixbench.errors import ModelError
+from pixbench.errors import ModelError, shorten
 from pixbench.registry import Registry
 from pixbench.runtime.model import Model, TensorInfo
 
 PYTHON_MODEL_FORMAT = "pixbench-python-model"
+#: Largest Python model file read (the ones :mod:`pixbench.baselines` writes are under 1 KiB).
+MAX_PYTHON_MODEL_BYTES = 1 << 20
 
 
 def _biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -40,6 +43,49 @@ PYTHON_MODELS: Registry[Callable[[np.ndarray, np.ndarray], np.ndarray]] = Regist
 PYTHON_MODELS.register("biharmonic", _biharmonic)
 
 
+def read_python_model(path: Path) -> dict[str, Any]:
+    """Read and check a Python model file: a JSON object with the fields and types above.
+
+    Raises:
+        ModelError: One line naming the file and the field that is wrong, with what would work.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PYTHON_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read Python model file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PYTHON_MODEL_BYTES:
+        raise ModelError(f"{path}: larger than {MAX_PYTHON_MODEL_BYTES} bytes; not a {PYTHON_MODEL_FORMAT} file")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not UTF-8 text (byte at offset {exc.start}); not a {PYTHON_MODEL_FORMAT} file") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ModelError(f"{path}: not valid JSON{where}: {reason}; expected a {PYTHON_MODEL_FORMAT} file") from None
+    if not isinstance(doc, dict):
+        raise ModelError(f"{path}: expected a JSON object ({PYTHON_MODEL_FORMAT}), got a JSON {type(doc).__name__}")
+    if doc.get("format") != PYTHON_MODEL_FORMAT:
+        raise ModelError(f"{path}: not a {PYTHON_MODEL_FORMAT} file (format is {shorten(doc.get('format'))})")
+    version = doc.get("format_version")
+    if type(version) is not int or version != 1:  # noqa: E721 (True is not version 1)
+        raise ModelError(f"{path}: format_version {shorten(version)} is not supported (this pixbench reads 1)")
+    extra = sorted(set(doc) - {"format", "format_version", "baseline", "props"})
+    if extra:
+        raise ModelError(f"{path}: unknown field {shorten(extra[0])}; allowed: format, format_version, baseline, props")
+    baseline = doc.get("baseline")
+    if not isinstance(baseline, str) or baseline not in PYTHON_MODELS:
+        raise ModelError(f"{path}: baseline {shorten(baseline)} is not one of {', '.join(PYTHON_MODELS.names())}")
+    props = doc.setdefault("props", {})
+    if not isinstance(props, dict):
+        raise ModelError(f"{path}: props must be a JSON object of \"pixbench.*\" keys, got a JSON {type(props).__name__}")
+    for key, value in props.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ModelError(f"{path}: props[{shorten(key)}] must be a string or a number, got {shorten(value)}")
+    return doc
+
+
 class PythonModel(Model):
     """A Python model file (see the module docstring), run with the same interface as ONNX sessions.
 
@@ -49,14 +95,9 @@ class PythonModel(Model):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{self.path}: unreadable Python model file: {exc}") from None
-        if not isinstance(doc, dict) or doc.get("format") != PYTHON_MODEL_FORMAT or doc.get("format_version") != 1:
-            raise ModelError(f"{self.path}: not a {PYTHON_MODEL_FORMAT} file (format_version 1)")
-        self.fn = PYTHON_MODELS.get(str(doc.get("baseline")))
-        self.props = {k: str(v) for k, v in sorted(doc.get("props", {}).items()) if k.startswith("pixbench.")}
+        doc = read_python_model(self.path)
+        self.fn = PYTHON_MODELS.get(doc["baseline"])
+        self.props = {k: str(v) for k, v in sorted(doc["props"].items()) if k.startswith("pixbench.")}
         f32 = np.dtype(np.float32)
         self.inputs = [TensorInfo("image", (None, None, None, 3), f32), TensorInfo("mask", (None, None, None, 1), f32)]
         self.outputs = [TensorInfo("output", (None, None, None, 3), f32)]

@@ -9,25 +9,63 @@ from __future__ import annotations
 
 import numpy as np
 
-from pixbench.errors import ModelError
-from pixbench.runtime.model import Model
+from pixbench.errors import ModelError, shorten
+from pixbench.runtime.model import Model, TensorInfo
 from pixbench.runtime.runner import Runner
 from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, InputSpec
 from pixbench.tasks import TASKS, can_score
 
 
+#: The ``pixbench.*`` props evaluate reads and the values each may take (docs/onnx-metadata.md).
+PROP_CHOICES = {"layout": LAYOUTS, "range": RANGES, "channels": CHANNELS, "input": ("full", "lowres"),
+                "mask_input": ("channel", "separate", "none"), "output": ("probability", "logit", "softmax2", "auto")}
+#: ``pixbench.scale``: a whole upscale factor, as large as the largest recipe pixelation factor.
+MAX_SCALE = 64
+#: Largest fixed input evaluate feeds: sides up to 8192 pixels, batch up to 1024, and at most
+#: 8192 x 8192 pixels per run in all (a float32 RGB batch of 768 MiB).
+MAX_SIDE, MAX_BATCH, MAX_RUN_PIXELS = 8192, 1024, 8192 * 8192
+
+
+def check_props(model: Model) -> None:
+    """Check every ``pixbench.*`` prop evaluate reads, before any work.
+
+    Raises:
+        ModelError: One line naming the file, the prop, its value and the allowed values.
+    """
+    props = model.props
+    for key, allowed in PROP_CHOICES.items():
+        value = props.get(f"pixbench.{key}")
+        if value is not None and value not in allowed:
+            raise ModelError(f"{model.path.name}: metadata prop pixbench.{key}={shorten(value)} is not one of "
+                             f"{', '.join(allowed)} (docs/onnx-metadata.md)")
+    scale = props.get("pixbench.scale")
+    if scale is not None and not (scale.isascii() and scale.isdigit() and 1 <= int(scale) <= MAX_SCALE):
+        raise ModelError(f"{model.path.name}: metadata prop pixbench.scale={shorten(scale)} is not a whole "
+                         f"number from 1 to {MAX_SCALE} (the model's upscale factor)")
+
+
 def _pick(key: str, override: str | None, props: dict[str, str], allowed: tuple[str, ...],
           inferred: str, how: str, sources: dict[str, str]) -> str:
-    """Override, else the ``pixbench.<key>`` prop, else the inferred value; record which."""
+    """Override, else the ``pixbench.<key>`` prop (checked by :func:`check_props`), else the inferred value."""
     if override is not None:
         value, sources[key] = override, "override"
+        if value not in allowed:
+            raise ModelError(f"--{key} {shorten(value)} is not one of {', '.join(allowed)}")
     elif f"pixbench.{key}" in props:
         value, sources[key] = props[f"pixbench.{key}"], "metadata"
     else:
         value, sources[key] = inferred, how
-    if value not in allowed:
-        raise ModelError(f"{key} {value!r} ({sources[key]}) is not one of {', '.join(allowed)}")
     return value
+
+
+def _check_fixed_size(model: Model, info: TensorInfo, layout: str) -> None:
+    """Refuse fixed input sizes too large to feed, before the probe allocates them."""
+    n, (h, w) = info.shape[0], (info.shape[2:] if layout == "nchw" else info.shape[1:3])
+    run = (n or 1) * (h or 1) * (w or 1)
+    if (n or 1) > MAX_BATCH or (h or 1) > MAX_SIDE or (w or 1) > MAX_SIDE or run > MAX_RUN_PIXELS:
+        raise ModelError(f"{model.path.name}: fixed input {info.name}{_fmt(info.shape)} is too large: evaluate feeds "
+                         f"batches of at most {MAX_BATCH}, sides of at most {MAX_SIDE} pixels and "
+                         f"{MAX_SIDE}x{MAX_SIDE} pixels per run; export it with dynamic or smaller axes")
 
 
 def _infer_layout(shape: tuple[int | None, ...]) -> tuple[str, str]:
@@ -49,16 +87,17 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
     Raises:
         ModelError: The model declares another task, or its inputs cannot fit the task.
     """
+    check_props(model)
     props, sources = model.props, {}
     declared = props.get("pixbench.task")
     # Some models are scored across tasks (BlockCNN deblocks whole JPEG images); an unknown
     # declared task is a mismatch like any other, not an unknown-task error.
     scorable = declared == task or (declared in TASKS and can_score(declared, task))
     if declared and not scorable:
-        raise ModelError(f"{model.path.name}: model declares pixbench.task={declared!r} but the dataset task is {task!r}")
+        raise ModelError(f"{model.path.name}: model declares pixbench.task={shorten(declared)} but the dataset task is {task!r}")
     images = [i for i in model.inputs if len(i.shape) == 4]
     if not images or len(model.inputs) != len(images) or len(images) > 2:
-        got = ", ".join(f"{i.name}{_fmt(i.shape)}" for i in model.inputs)
+        got = ", ".join(f"{i.name}{_fmt(i.shape)}" for i in model.inputs) or "no inputs"
         raise ModelError(f"{model.path.name}: expected one 4-D image input (inpaint: or image + mask), got {got}")
     if len(images) == 2 and task != "inpaint":
         raise ModelError(f"{model.path.name}: two image inputs only make sense for inpaint, not {task!r}")
@@ -68,6 +107,8 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
         mask = named[0] if named else images[1]
         image = images[1] if mask is images[0] else images[0]
     lay = _pick("layout", layout, props, LAYOUTS, *_infer_layout(image.shape), sources)
+    for info in images:
+        _check_fixed_size(model, info, lay)
     c = image.shape[1] if lay == "nchw" else image.shape[3]
     hw = image.shape[2:] if lay == "nchw" else image.shape[1:3]
     rng_default = ("255", "inferred from uint8 input") if image.dtype == np.uint8 else ("01", "default")

@@ -12,6 +12,7 @@ import numpy as np
 
 from pixbench.errors import ImageDecodeError
 from pixbench.images import decode_image, pixel_sha256
+from pixbench.sources.download import fetch_cached, show_url
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class SourceItem:
         expected_file_sha256: If set, the downloaded bytes must have this hash.
         cache_dir: Where ``url`` items are cached.
         max_bytes: Download size limit for ``url`` items.
+        deadline_s: Total download time limit for ``url`` items (``None``: the default).
     """
 
     source_id: str
@@ -39,6 +41,7 @@ class SourceItem:
     expected_file_sha256: str | None = None
     cache_dir: str | None = None
     max_bytes: int | None = None
+    deadline_s: float | None = None
 
 
 class Source(Protocol):
@@ -61,11 +64,12 @@ def load_pixels(item: SourceItem) -> np.ndarray:
             their hash differs from the expected one. The builder counts these as skipped.
     """
     if item.url is not None:
-        from pixbench.sources.download import fetch_cached
-
         path = fetch_cached(item.url, cache_dir=Path(item.cache_dir or "."), max_bytes=item.max_bytes,
-                            expected_sha256=item.expected_file_sha256)
-        pixels = decode_image(path)
+                            expected_sha256=item.expected_file_sha256, deadline_s=item.deadline_s)
+        try:
+            pixels = decode_image(path)
+        except ImageDecodeError as exc:  # name the URL the user listed, not the cache file
+            raise ImageDecodeError(str(exc).replace(str(path), show_url(item.url))) from None
     elif item.data is not None:
         pixels = decode_image(item.data)
     elif item.path is not None:

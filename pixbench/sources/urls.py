@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pixbench.errors import SourceError
 from pixbench.sources.base import SourceItem
-from pixbench.sources.download import DEFAULT_MAX_BYTES, default_cache_dir
+from pixbench.sources.download import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES, default_cache_dir
 
 URL_COLUMNS = ("url", "photo_image_url", "image_url")
 ID_COLUMNS = ("id", "photo_id")
@@ -31,6 +31,7 @@ class UrlListSource:
     list_file: Path
     cache_dir: Path
     max_bytes: int = DEFAULT_MAX_BYTES
+    deadline_s: float = DEFAULT_DEADLINE_S
 
     @property
     def spec(self) -> str:
@@ -47,9 +48,14 @@ class UrlListSource:
         return "as set by the owners of the listed URLs (see where the list came from)"
 
     def items(self) -> Iterator[SourceItem]:
-        for source_id, url, sha in self._rows():
+        try:
+            rows = list(self._rows())
+        except csv.Error as exc:  # e.g. a field over csv's size limit
+            raise SourceError(f"source 'urls:{self.list_file}': not a readable URL list: {exc}") from None
+        for source_id, url, sha in rows:
             yield SourceItem(source_id=source_id, url=url, expected_file_sha256=sha or None,
-                             cache_dir=str(self.cache_dir / "urls"), max_bytes=self.max_bytes)
+                             cache_dir=str(self.cache_dir / "urls"), max_bytes=self.max_bytes,
+                             deadline_s=self.deadline_s)
 
     def _rows(self) -> Iterator[tuple[str, str, str]]:
         with open(self.list_file, encoding="utf-8", newline="") as fh:
@@ -81,4 +87,14 @@ def open_urls(arg: str | None) -> UrlListSource:
     path = Path(arg).expanduser()
     if not path.is_file():
         raise SourceError(f"source 'urls:{arg}': no such file")
+    try:  # a list is text: check it here, not halfway through a build
+        raw = path.read_bytes()
+        raw.decode("utf-8")
+    except OSError as exc:
+        raise SourceError(f"source 'urls:{arg}': cannot read the list: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"source 'urls:{arg}': the list is not UTF-8 text (byte at offset {exc.start})") from None
+    if b"\0" in raw:
+        raise SourceError(f"source 'urls:{arg}': the list contains a NUL byte at offset {raw.index(bytes(1))}; "
+                          "expected one URL per line or a TSV")
     return UrlListSource(path, default_cache_dir())
