@@ -154,3 +154,20 @@ def test_unshuffle_speed_option_exports_at_odd_sizes(name, tmp_path):
     want = torch.sigmoid(want) if spec.output == "logit" else want
     assert got.shape == tuple(want.shape)
     np.testing.assert_allclose(got, want.numpy(), atol=PARITY_ATOL, rtol=0)
+
+
+@pytest.mark.parametrize(("name", "last"), [("sepunet-depixelator", "translate_out"), ("sepunet-restorer", "out")])
+def test_residual_restorers_start_from_the_identity(name, last):
+    """With ``residual=True`` and a zeroed last layer, the output is the input itself (no sigmoid warp)."""
+    spec = MODELS.get(name)
+    model = spec.build({**spec.tiny_args, "residual": True}).eval()
+    with torch.no_grad():
+        for param in getattr(model, last).parameters():
+            param.zero_()
+        x = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(model(x), x)
+        # without the option, the same zeroed layer gives sigmoid(x) (or 0.5), not x
+        plain = spec.build(spec.tiny_args).eval()
+        for param in getattr(plain, last).parameters():
+            param.zero_()
+        assert not torch.allclose(plain(x), x, atol=1e-2)

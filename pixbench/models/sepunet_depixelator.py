@@ -48,11 +48,14 @@ class SepUNetDepixelator(nn.Module):
             channels, capped at ``max_width``.
         max_width: Largest number of channels in any block.
         unshuffle: Run the U-Net on ``PixelUnshuffle(unshuffle)`` of the input (1: full resolution).
+        residual: Output ``clip(x + y, 0, 1)``, so the network starts at the identity and learns a
+            correction, instead of the paper's ``sigmoid(x + y)`` (whose zero point is not the input).
     """
 
-    def __init__(self, *, width: int, max_width: int, unshuffle: int) -> None:
+    def __init__(self, *, width: int, max_width: int, unshuffle: int, residual: bool) -> None:
         super().__init__()
         self.unshuffle = unshuffle
+        self.residual = residual
         io_ch = 3 * unshuffle * unshuffle
         chans = [width] + [min(width * 2 ** (i + 1), max_width) for i in range(5)]
         self.translate_in = nn.Sequential(SepConvBNReLU(io_ch, width), SepConvBNReLU(width, width))
@@ -79,19 +82,20 @@ class SepUNetDepixelator(nn.Module):
         y = self.translate_out(self.translate_mid(y))
         if r > 1:
             y = F.pixel_shuffle(y, r)[:, :, :h, :w]
-        return torch.sigmoid(y + x)
+        return (x + y).clamp(0.0, 1.0) if self.residual else torch.sigmoid(y + x)
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
-def sepunet_depixelator(width: int = 8, max_width: int = 64, unshuffle: int = 1) -> SepUNetDepixelator:
+def sepunet_depixelator(width: int = 8, max_width: int = 64, unshuffle: int = 1,
+                        residual: bool = False) -> SepUNetDepixelator:
     """Build the separable U-Net depixelator (kept narrow at full resolution for 1080p speed)."""
     if width < 1 or max_width < width:
         raise ModelError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")
     if not 1 <= unshuffle <= 8:
         raise ModelError(f"sepunet-depixelator: unshuffle must be in 1..8, got {unshuffle}")
-    return SepUNetDepixelator(width=width, max_width=max_width, unshuffle=unshuffle)
+    return SepUNetDepixelator(width=width, max_width=max_width, unshuffle=unshuffle, residual=residual)
 
 
 SPEC = ModelSpec(

@@ -35,10 +35,12 @@ class SepUNetRestorer(nn.Module):
     Args:
         width: Channels at full resolution, doubled at each of the ``depth`` levels.
         depth: Number of max-pool steps.
+        residual: Output ``clip(x + y, 0, 1)`` (a correction of the input) instead of ``sigmoid(y)``.
     """
 
-    def __init__(self, *, width: int, depth: int) -> None:
+    def __init__(self, *, width: int, depth: int, residual: bool) -> None:
         super().__init__()
+        self.residual = residual
         chans = [width * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([DoubleSepConv(3, width)] + [DoubleSepConv(chans[i], chans[i + 1]) for i in range(depth)])
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
@@ -56,17 +58,18 @@ class SepUNetRestorer(nn.Module):
         for block in self.up:
             skip = skips.pop()
             y = block(torch.cat([upsample_to(y, skip), skip], dim=1))
-        return torch.sigmoid(self.out(y))
+        y = self.out(y)
+        return (x + y).clamp(0.0, 1.0) if self.residual else torch.sigmoid(y)
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
-def sepunet_restorer(width: int = 16, depth: int = 3) -> SepUNetRestorer:
+def sepunet_restorer(width: int = 16, depth: int = 3, residual: bool = False) -> SepUNetRestorer:
     """Build the small separable U-Net restorer."""
     if width < 1 or not 1 <= depth <= 6:
         raise ModelError(f"sepunet-restorer: need width >= 1 and depth in 1..6, got width={width}, depth={depth}")
-    return SepUNetRestorer(width=width, depth=depth)
+    return SepUNetRestorer(width=width, depth=depth, residual=residual)
 
 
 SPEC = ModelSpec(
