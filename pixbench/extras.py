@@ -2,8 +2,8 @@
 
 The core install (``pip install pixbench``) builds datasets, evaluates ONNX models,
 computes the metrics other than LPIPS and renders leaderboards without torch.
-Training and export need ``pixbench[train]``, LPIPS needs ``pixbench[lpips]``;
-``pixbench[all]`` installs both.
+Training and export need ``pixbench[train]``, LPIPS needs ``pixbench[lpips]``,
+``build-dataset --engine ray`` needs ``pixbench[ray]``; ``pixbench[all]`` installs them all.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from types import ModuleType
 from pixbench.errors import PixbenchError
 
 #: Top-level module -> the extra that installs it.
-EXTRAS: dict[str, str] = {"torch": "train", "torchvision": "train", "onnxscript": "train", "lpips": "lpips"}
+EXTRAS: dict[str, str] = {"torch": "train", "torchvision": "train", "onnxscript": "train", "lpips": "lpips",
+                          "ray": "ray"}
 
 
 class MissingExtraError(PixbenchError):

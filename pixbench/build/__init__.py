@@ -2,9 +2,9 @@
 
 This stage owns turning one clean source image into its samples
 (:mod:`~pixbench.build.samples`), running that work on an engine
-(:mod:`~pixbench.build.engine`: in-process or a local process pool, behind one
-interface), the output folder and its working state (:mod:`~pixbench.build.output`),
-and assembling the finished folder with its metadata, fingerprint, card and
+(:mod:`~pixbench.build.engine`: in-process, a local process pool, or Ray in
+:mod:`~pixbench.build.ray_engine`, behind one interface), the output folder and its
+working state (:mod:`~pixbench.build.output`), and assembling the finished folder with its metadata, fingerprint, card and
 ``dataset.json`` (:mod:`~pixbench.build.assemble`). :func:`build_dataset`
 (:mod:`~pixbench.build.builder`) ties them together. The format it writes is
 ``docs/dataset-format.md``; :mod:`pixbench.datasets` reads it.
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from pixbench.build.assemble import TRIPLET_COLUMNS, dataset_card, dataset_fingerprint, metadata_header
 from pixbench.build.builder import BuildResult, build_dataset
-from pixbench.build.engine import Engine, InlineEngine, ProcessPoolEngine, default_workers, local_engine
+from pixbench.build.engine import (ENGINES, Engine, InlineEngine, ProcessPoolEngine, default_workers, local_engine,
+                                   make_engine)
 from pixbench.build.samples import TaskSample, assign_split, make_sample, min_side, process_item, sample_seed
 
 __all__ = [
-    "TRIPLET_COLUMNS", "BuildResult", "Engine", "InlineEngine", "ProcessPoolEngine", "TaskSample", "assign_split",
-    "build_dataset", "dataset_card", "dataset_fingerprint", "default_workers", "local_engine", "make_sample",
-    "metadata_header", "min_side", "process_item", "sample_seed",
+    "ENGINES", "TRIPLET_COLUMNS", "BuildResult", "Engine", "InlineEngine", "ProcessPoolEngine", "TaskSample",
+    "assign_split", "build_dataset", "dataset_card", "dataset_fingerprint", "default_workers", "local_engine",
+    "make_engine", "make_sample", "metadata_header", "min_side", "process_item", "sample_seed",
 ]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pixbench.build.assemble import assemble
-from pixbench.build.engine import default_workers, local_engine
+from pixbench.build.engine import Engine, default_workers, make_engine
 from pixbench.build.output import build_key, build_lock, prepare_out, record_name, start_state
 from pixbench.build.samples import process_item
 from pixbench.datasets import SPLITS
@@ -60,6 +60,7 @@ def _items(source: Source, limit: int | None) -> Iterator[SourceItem]:
 
 def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None, limit: int | None = None,
                   split: str | None = None, workers: int | None = None, overwrite: bool = False,
+                  engine: str = "local", ray_address: str | None = None, shard_size: int | None = None,
                   progress: Progress = silent) -> BuildResult:
     """Build (or resume, or confirm) the dataset ``recipe`` makes from ``source``.
 
@@ -70,8 +71,13 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         limit: Use only the first ``limit`` source images.
         split: Put every source image into this split (``train``, ``val`` or ``test``)
             instead of dividing them by the recipe's fractions.
-        workers: Worker processes (default: all cores); the output does not depend on it.
+        workers: Worker processes (default: all cores); the output does not depend on it. With
+            ``engine="ray"`` and no address: the CPUs of the local Ray instance.
         overwrite: Replace a different dataset already in ``out``.
+        engine: Where the per-image work runs: ``local`` (this machine) or ``ray``; the output does not
+            depend on it (see ``docs/scale-out.md``).
+        ray_address: The Ray cluster to join (default: ``$RAY_ADDRESS``, else a local Ray instance).
+        shard_size: Source images per Ray task (default 64).
         progress: Told, in phase ``"source images"``, how many source images are done
             (reused ones included) out of how many.
 
@@ -79,9 +85,10 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         A :class:`BuildResult`; ``info`` is the written ``dataset.json``.
 
     Raises:
-        DatasetError: ``out`` cannot be used (see ``--overwrite``), another build holds it, or a bad
-            ``limit``, ``split`` or ``workers``.
+        DatasetError: ``out`` cannot be used (see ``--overwrite``), another build holds it, a bad
+            ``limit``, ``split``, ``workers`` or ``engine``, or the Ray cluster cannot be reached.
         SourceError: The source cannot be opened or listed.
+        MissingExtraError: ``engine="ray"`` without ray installed.
     """
     out = Path(out)
     if limit is not None and limit < 1:
@@ -91,15 +98,16 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise DatasetError(f"--workers: expected 1 or more, got {workers}")
+    runner = make_engine(engine, workers, address=ray_address, shard_size=shard_size)
     spec = source or recipe.source
     src = open_source(spec)
     key = build_key(recipe, spec, limit, split)
     with build_lock(out):  # a second build into the same folder is refused, not interleaved
-        return _build_locked(recipe, out, src, spec, key, limit, split, workers, overwrite, progress)
+        return _build_locked(recipe, out, src, spec, key, limit, split, runner, overwrite, progress)
 
 
 def _build_locked(recipe: Recipe, out: Path, src: Source, spec: str, key: dict[str, Any], limit: int | None,
-                  split: str | None, workers: int, overwrite: bool, progress: Progress) -> BuildResult:
+                  split: str | None, engine: Engine, overwrite: bool, progress: Progress) -> BuildResult:
     mode = prepare_out(out, key, overwrite)
     if mode == "complete":
         info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
@@ -121,7 +129,7 @@ def _build_locked(recipe: Recipe, out: Path, src: Source, spec: str, key: dict[s
                 yield item
 
     work = functools.partial(process_item, recipe=recipe, out=out, split=split)
-    results = local_engine(workers).map(work, todo())
+    results = engine.map(work, todo())
     try:
         for _ in results:
             processed += 1

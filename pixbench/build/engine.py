@@ -1,11 +1,12 @@
-"""Engines: where a build's per-image work runs (in this process, or on a local process pool).
+"""Engines: where a build's per-image work runs (in this process, a local process pool, or Ray).
 
 The builder hands an engine one function of a single source image and the images;
 the engine calls the function on each image somewhere and yields what each call
 returned, as calls finish. The order does not matter: every call writes its own
 files and done record, and the builder assembles the dataset in source order
-afterwards. So the builder never needs to know which engine runs; another one (Ray,
-say) is one more class with the same :meth:`Engine.map`.
+afterwards. So the builder never needs to know which engine runs: it asks
+:func:`make_engine` for one by name. The Ray engine is its own module
+(:mod:`pixbench.build.ray_engine`), imported only when chosen.
 """
 
 from __future__ import annotations
@@ -155,3 +156,33 @@ class ProcessPoolEngine:
 def local_engine(workers: int) -> Engine:
     """The engine for ``workers`` processes on this machine (``1``: no pool at all)."""
     return InlineEngine() if workers == 1 else ProcessPoolEngine(workers)
+
+
+#: The engines ``--engine`` names.
+ENGINES = ("local", "ray")
+
+
+def make_engine(name: str, workers: int, *, address: str | None = None, shard_size: int | None = None) -> Engine:
+    """The engine ``--engine NAME`` means: the one place an engine is chosen.
+
+    Args:
+        name: ``local`` (this machine's processes) or ``ray``.
+        workers: Local worker processes; for ``ray`` without an address, the CPUs of the local Ray instance.
+        address: ``ray`` only: the cluster to join (default: ``$RAY_ADDRESS``, else a local instance).
+        shard_size: ``ray`` only: images per Ray task.
+
+    Raises:
+        DatasetError: An unknown engine, options that belong to ``ray`` given to ``local``, or a bad shard size.
+    """
+    if name not in ENGINES:
+        raise DatasetError(f"--engine: expected one of {', '.join(ENGINES)}, got {name!r}")
+    if name == "local":
+        if address is not None or shard_size is not None:
+            raise DatasetError("--ray-address and --shard-size need --engine ray")
+        return local_engine(workers)
+    if shard_size is not None and shard_size < 1:
+        raise DatasetError(f"--shard-size: expected 1 or more images, got {shard_size}")
+    from pixbench.build.ray_engine import DEFAULT_SHARD_SIZE, RayEngine
+
+    return RayEngine(address=address or os.environ.get("RAY_ADDRESS") or None, cpus=workers,
+                     shard_size=shard_size or DEFAULT_SHARD_SIZE)

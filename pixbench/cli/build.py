@@ -19,6 +19,9 @@ def build_dataset(
     split: Optional[str] = typer.Option(None, "--split", help="Put every source image into this one split (train, val or test) instead of the recipe's fractions, e.g. a test set from Kodak."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores). The output is the same for any number."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a different pixbench dataset already in OUT (other folders are never deleted)."),
+    engine: str = typer.Option("local", "--engine", help="Where the per-image work runs: local (this machine's processes) or ray (a Ray cluster, or a local Ray instance with --workers CPUs; needs pixbench[ray]). The output is the same bytes either way; see docs/scale-out.md."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="--engine ray: the cluster to join (HOST:PORT, ray://HOST:PORT, auto); default $RAY_ADDRESS, else a local Ray instance."),
+    shard_size: Optional[int] = typer.Option(None, "--shard-size", help="--engine ray: source images per Ray task (default 64)."),
 ) -> None:
     """Build a dataset from a recipe: crops, degradations, metadata, and a dataset card."""
     from pixbench.build import build_dataset as build
@@ -28,7 +31,7 @@ def build_dataset(
     parsed, path = resolve_recipe(recipe)
     with progress_bar() as progress:
         result = build(parsed, out, source=source, limit=limit, split=split, workers=workers, overwrite=overwrite,
-                       progress=progress)
+                       engine=engine, ray_address=ray_address, shard_size=shard_size, progress=progress)
     info = result.info
     if result.up_to_date:
         say("[green]{}[/green] already holds this dataset; nothing to do.", out)
