@@ -382,7 +382,8 @@ def main(argv: list[str] | None = None) -> None:
                 record_dataset(bench, source, args)
     if "leaderboard" in steps:
         notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and args.out.tables == TABLES_DIR else []
-        run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", *notes)
+        # crops at their own size (--zoom 1) keep each committed comparison figure near 300 kB
+        run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", "--zoom", "1", *notes)
     if run.log and not args.dry_run:
         record = REPO / args.out.results / "COMMANDS.md"
         record.parent.mkdir(parents=True, exist_ok=True)

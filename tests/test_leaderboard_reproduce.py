@@ -59,7 +59,7 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
         f"pixbench baseline biharmonic -o {models}/biharmonic.json",
         f"pixbench evaluate {models}/biharmonic.json {kodak}/biharmonic.json",
         f"pixbench evaluate {models}/biharmonic.json {set14}/biharmonic.json --no-speed",
-        "pixbench leaderboard leaderboards/results -o leaderboards --strict",
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1",
     ]
 
 
@@ -79,7 +79,7 @@ def test_shortened_runs_never_write_published_folders(reproduce, capsys):
     assert lines[0].startswith("pixbench train sepunet-detector --config leaderboards/configs/sepunet-detector.yaml "
                                "--dataset leaderboards/work/smoke/data/detect-bsd68 "
                                "-o leaderboards/work/smoke/runs/detect/sepunet-detector --steps 20 ")
-    assert lines[-1] == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict"
+    assert lines[-1] == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict --zoom 1"
     assert not any("leaderboards/models" in line or "leaderboards/results" in line for line in lines)
 
 
@@ -106,9 +106,9 @@ def test_published_leaderboard_gets_the_notes_file(reproduce, capsys):
     (reproduce.REPO / "leaderboards" / "notes.json").write_text("{}", encoding="utf-8")
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
     assert commands(capsys) == [
-        "pixbench leaderboard leaderboards/results -o leaderboards --strict --notes leaderboards/notes.json"]
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1 --notes leaderboards/notes.json"]
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--steps-budget", "1"])
-    assert commands(capsys)[-1].endswith("--strict")  # smoke tables are not the published ones
+    assert commands(capsys)[-1].endswith("--strict --zoom 1")  # smoke tables are not the published ones
 
 
 def test_models_option_picks_rows(reproduce, capsys):
