@@ -86,6 +86,8 @@ class Trained:
     name: str = ""
     #: Recipe of the training set when it differs from the benchmark's (BlockCNN trains on triplets).
     train_recipe: str | None = None
+    #: Name of the configuration file when one row name is trained differently per benchmark.
+    config_name: str = ""
 
     def __post_init__(self) -> None:
         self.name = self.name or self.model
@@ -93,7 +95,7 @@ class Trained:
     @property
     def config(self) -> Path:
         """The row's training configuration (model options and settings, budget included)."""
-        return CONFIGS_DIR / f"{self.name}.yaml"
+        return CONFIGS_DIR / f"{self.config_name or self.name}.yaml"
 
 
 @dataclass
@@ -139,11 +141,15 @@ class Benchmark:
     eval_args: list[str] = field(default_factory=list)
 
 
-def _depixelate_x4_entries() -> list[Trained | Baseline | Reuse | Existing]:
-    """The rows of both x4 depixelation tables (nearest and lanczos score the same models)."""
+def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Existing]:
+    """The rows of the x4 depixelation table of ``kind`` (nearest or lanczos; both score the same models).
+
+    The U-Nets are configured per kind: on mosaics their residual starts from bicubic on the grid,
+    on lanczos pixelation from the input (``configs/<model>-<kind>.yaml``).
+    """
     return [
-        Trained("sepunet-depixelator"),
-        Trained("sepunet-restorer"),
+        Trained("sepunet-depixelator", config_name=f"sepunet-depixelator-{kind}"),
+        Trained("sepunet-restorer", config_name=f"sepunet-restorer-{kind}"),
         Trained("espcn", name="espcn-x4"),
         Baseline("identity", ["--task", "depixelate"]),
         Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
@@ -160,8 +166,9 @@ BENCHMARKS: list[Benchmark] = [
         Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
         Baseline("constant", ["--value", "1.0"]),
     ]),
-    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=_depixelate_x4_entries()),
-    Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries()),
+    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4,
+              entries=_depixelate_x4_entries("nearest")),
+    Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries("lanczos")),
     Benchmark("blockcnn-triplets", "blockcnn-triplets", [
         Trained("blockcnn", eval_args=SLOW_SPEED),
         Baseline("identity", ["--task", "blockcnn"]),

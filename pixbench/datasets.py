@@ -12,6 +12,7 @@ dataset the fingerprint names.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pixbench.errors import DatasetError, check_format
-from pixbench.images import read_png
+from pixbench.images import file_sha256, read_png
 from pixbench.tasks import TASK_NAMES
 
 FORMAT_NAME = "pixbench-dataset"
@@ -56,19 +57,20 @@ def fingerprint_of(files: Mapping[str, str], recipe_sha256: str, *, split: str |
     return "sha256:" + digest.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+@contextlib.contextmanager
+def _read_errors(path: Path) -> Iterator[None]:
+    """A file that cannot be read is one line naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}; {_REBUILD}") from None
 
 
 def split_file_hashes(root: Path) -> dict[str, str]:
     """Every file under ``root``'s split folders: path relative to ``root`` -> SHA-256, sorted by path."""
     paths = sorted((p.relative_to(root).as_posix(), p) for s in SPLITS if (root / s).is_dir()
                    for p in (root / s).rglob("*") if p.is_file())
-    return {rel: _file_sha256(path) for rel, path in paths}
+    return {rel: file_sha256(path) for rel, path in paths}
 
 
 def _differ(path: Path, recorded: str, found: str) -> DatasetError:
@@ -123,16 +125,19 @@ class DatasetSplit:
             raise DatasetError(f"{root / 'metadata.csv'}: missing column {missing[0]!r}; {_REBUILD}")
         self.metadata = meta
 
-    def read_bytes(self, rel: str) -> bytes:
-        """The bytes of ``rel`` (relative to the split folder), read once and checked against the manifest."""
+    def _listed(self, rel: str) -> tuple[Path, str]:
+        """The path of ``rel`` and the SHA-256 the manifest records for it (a file it does not list is refused)."""
         path = self.root / rel
         recorded = self.files.get(rel)
         if recorded is None:
             raise DatasetError(f"{path}: not listed in the dataset's manifest; {_REBUILD}")
-        try:
+        return path, recorded
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The bytes of ``rel`` (relative to the split folder), read once and checked against the manifest."""
+        path, recorded = self._listed(rel)
+        with _read_errors(path):
             data = path.read_bytes()
-        except OSError as exc:
-            raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}; {_REBUILD}") from None
         found = hashlib.sha256(data).hexdigest()
         if found != recorded:
             raise _differ(path, recorded, found)
@@ -140,14 +145,9 @@ class DatasetSplit:
 
     def _verify_file(self, rel: str) -> Path:
         """Hash a large file in chunks (it is then memory-mapped, not read into RAM)."""
-        path = self.root / rel
-        recorded = self.files.get(rel)
-        if recorded is None:
-            raise DatasetError(f"{path}: not listed in the dataset's manifest; {_REBUILD}")
-        try:
-            found = _file_sha256(path)
-        except OSError as exc:
-            raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}; {_REBUILD}") from None
+        path, recorded = self._listed(rel)
+        with _read_errors(path):
+            found = file_sha256(path)
         if found != recorded:
             raise _differ(path, recorded, found)
         return path

@@ -175,6 +175,15 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
     write_bytes_atomic(path, encode_png(array))
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read in chunks (a large file is never held in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def pixel_sha256(array: np.ndarray) -> str:
     """SHA-256 of decoded pixels (shape included), independent of the file's encoding.
 

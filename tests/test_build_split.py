@@ -10,7 +10,7 @@ from pixbench.build import build_dataset, dataset_fingerprint
 from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError
-from pixbench.sources import file_sha256
+from pixbench.images import file_sha256
 from tests.test_build import tiny_recipe, tree, write_photos
 
 

@@ -331,7 +331,7 @@ def _start_slow_build(world, out: Path) -> tuple[subprocess.Popen, set[int]]:
     cmd = [sys.executable, "-c", code, *map(str, build_args(world, out, "--workers", "2"))]
     # output goes to files, not pipes: an orphaned worker would hold a pipe open, and reading it would hang
     with open(out.parent / "stdout.txt", "wb") as stdout, open(out.parent / "stderr.txt", "wb") as stderr:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, SLEEP_ENV: "0.3"}, stdout=stdout,
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, SLEEP_ENV: "1.0"}, stdout=stdout,
                                 stderr=stderr, start_new_session=True)
     done = out / ".pixbench-build" / "done"
     deadline = time.monotonic() + 60

@@ -7,6 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from torch.nn import functional as F
 from torchvision.models import mobilenet_v2
 
 from pixbench.errors import ModelError, WeightsNotFoundError
@@ -158,12 +159,10 @@ def test_unshuffle_speed_option_exports_at_odd_sizes(name, tmp_path):
 
 @pytest.mark.parametrize(("name", "last"), [("sepunet-depixelator", "translate_out"), ("sepunet-restorer", "out")])
 def test_residual_restorers_start_from_the_identity(name, last):
-    """With ``residual=True`` and a zeroed last layer, the output is the input itself (no sigmoid warp)."""
+    """With ``residual=True`` the last layer starts at zero, so the output is the input itself (no sigmoid warp)."""
     spec = MODELS.get(name)
     model = spec.build({**spec.tiny_args, "residual": True}).eval()
     with torch.no_grad():
-        for param in getattr(model, last).parameters():
-            param.zero_()
         x = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(0))
         assert torch.equal(model(x), x)
         # without the option, the same zeroed layer gives sigmoid(x) (or 0.5), not x
@@ -171,3 +170,48 @@ def test_residual_restorers_start_from_the_identity(name, last):
         for param in getattr(plain, last).parameters():
             param.zero_()
         assert not torch.allclose(plain(x), x, atol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["sepunet-depixelator", "sepunet-restorer"])
+def test_grid_base_is_bicubic_of_the_block_means_and_exports(name, tmp_path):
+    """``grid=4`` starts at bicubic-x4 of a mosaic: on a nearest-upscaled 8x12 image it equals torch's bicubic of it."""
+    spec = MODELS.get(name)
+    args = spec.full_args({**spec.tiny_args, "residual": True, "grid": 4})
+    model = spec.build(args).eval()
+    low = torch.rand(1, 3, 8, 12, generator=torch.Generator().manual_seed(1))
+    mosaic = low.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)  # 32x48, nearest x4
+    with torch.no_grad():
+        want = F.interpolate(low, scale_factor=4.0, mode="bicubic", align_corners=False).clamp(0, 1)
+        assert torch.allclose(model(mosaic), want, atol=1e-6)
+        # an odd-sized frame is padded to the grid and cropped back; onnxruntime agrees with torch
+        path = export_model(model, spec, tmp_path / "m.onnx", model_args=args, task="depixelate").path
+        x = torch.rand(1, 3, 45, 67, generator=torch.Generator().manual_seed(2))
+        got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+        np.testing.assert_allclose(got, model(x).numpy(), atol=PARITY_ATOL, rtol=0)
+
+
+def test_grid_needs_residual_and_a_block_size():
+    spec = MODELS.get("sepunet-depixelator")
+    with pytest.raises(ModelError, match="pass residual=true"):
+        spec.build({"grid": 4})
+    with pytest.raises(ModelError, match="block size in 2..16"):
+        spec.build({"grid": 1, "residual": True})
+
+
+def test_blockcnn_unshuffle_keeps_the_contract_and_exports(tmp_path):
+    """``unshuffle=2``: still 24x24 -> the centre 8x8, still a correction of the centre, and ONNX agrees."""
+    spec = MODELS.get("blockcnn")
+    args = spec.full_args({"channels": 8, "blocks": 1, "unshuffle": 2})
+    model = spec.build(args).eval()
+    x = torch.rand(5, 3, 24, 24, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = model(x)
+        assert out.shape == (5, 3, 8, 8)
+        model.tail[-1].weight.zero_()
+        model.tail[-1].bias.zero_()
+        assert torch.equal(model(x), x[:, :, 8:16, 8:16])
+    path = export_model(model, spec, tmp_path / "b.onnx", model_args=args).path
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, model(x).detach().numpy(), atol=PARITY_ATOL, rtol=0)
+    with pytest.raises(ModelError, match="unshuffle must divide"):
+        spec.build({"unshuffle": 3})

@@ -42,23 +42,32 @@ def read_scores(path):
         return {row["sample_id"]: (row["label"], row["score"]) for row in csv.DictReader(handle)}
 
 
+def rebuild_kodak(recipe, published_folder, shared_datasets, data):
+    """Build the Kodak test split of ``recipe`` as leaderboards/results/COMMANDS.md does; return its dataset.json.
+
+    Skips (visibly, naming both) when this machine's PNG encoders differ from the published ones,
+    since the bytes, and so the fingerprint, may then differ.
+    """
+    built = CliRunner().invoke(app, ["build-dataset", str(REPO_ROOT / "pixbench" / "recipes" / f"{recipe}.yaml"),
+                                     "-o", str(data), "--source", f"kodak:{shared_datasets / 'kodak'}", "--split", "test"])
+    assert built.exit_code == 0, built.output
+    info = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
+    recorded = json.loads((published_folder / "dataset.json").read_text(encoding="utf-8"))
+    if info["encoders"] != recorded["encoders"]:
+        pytest.skip(f"encoders differ, so the PNG bytes may: published with {recorded['encoders']}, "
+                    f"this build used {info['encoders']}")
+    return info
+
+
 def test_grid_detector_row_of_the_detect_table_reproduces(shared_datasets, tmp_path):
     if not PUBLISHED.is_file():
         pytest.fail(f"{PUBLISHED} is missing: the published detect table has no grid-detector row")
     published = json.loads(PUBLISHED.read_text(encoding="utf-8"))
-    published_dataset = json.loads((RESULTS / "dataset.json").read_text(encoding="utf-8"))
-    assert published["dataset"]["fingerprint"] == published_dataset["fingerprint"]
+    assert published["dataset"]["fingerprint"] == json.loads((RESULTS / "dataset.json").read_text(encoding="utf-8"))["fingerprint"]
 
-    # The command line of leaderboards/results/COMMANDS.md, with the shared folder found by the fixture.
     runner = CliRunner()
     data = tmp_path / "detect-kodak"
-    built = runner.invoke(app, ["build-dataset", str(REPO_ROOT / "pixbench" / "recipes" / "detect.yaml"), "-o", str(data),
-                                "--source", f"kodak:{shared_datasets / 'kodak'}", "--split", "test"])
-    assert built.exit_code == 0, built.output
-    info = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
-    if info["encoders"] != published_dataset["encoders"]:
-        pytest.skip(f"encoders differ, so the PNG bytes may: published with {published_dataset['encoders']}, "
-                    f"this build used {info['encoders']}")
+    info = rebuild_kodak("detect", RESULTS, shared_datasets, data)
     assert info["fingerprint"] == published["dataset"]["fingerprint"]
 
     result = tmp_path / "grid-detector.json"
@@ -96,14 +105,7 @@ def test_trained_espcn_row_of_the_depixelate_table_reproduces(shared_datasets, t
     assert "pixbench.training" in published["model"]["props"], "the published espcn-x4 row lost its training record"
     runner = CliRunner()
     data = tmp_path / "dpn-kodak"
-    built = runner.invoke(app, ["build-dataset", str(REPO_ROOT / "pixbench" / "recipes" / "depixelate-nearest.yaml"),
-                                "-o", str(data), "--source", f"kodak:{shared_datasets / 'kodak'}", "--split", "test"])
-    assert built.exit_code == 0, built.output
-    info = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
-    recorded = json.loads((RESTORE / "dataset.json").read_text(encoding="utf-8"))
-    if info["encoders"] != recorded["encoders"]:
-        pytest.skip(f"encoders differ, so the PNG bytes may: published with {recorded['encoders']}, "
-                    f"this build used {info['encoders']}")
+    info = rebuild_kodak("depixelate-nearest", RESTORE, shared_datasets, data)
     assert info["fingerprint"] == published["dataset"]["fingerprint"]
     result = tmp_path / "espcn-x4.json"
     model = REPO_ROOT / "leaderboards" / "models" / "depixelate-nearest-x4" / "espcn-x4.onnx"

@@ -202,11 +202,19 @@ def test_lowres_model_trains_on_its_factor_only(tmp_path):
         meta.to_csv(root / split / "metadata.csv", index=False)
     reseal(root)  # a hand-edited dataset needs its manifest brought up to date, or the reader refuses it
     spec = MODELS.get("espcn")
-    batches = SplitBatches(open_dataset(root).split("train"), spec, crop=None, scale=4)
+    batches = SplitBatches(open_dataset(root).split("train"), spec, crop=None, factor=4)
     assert len(batches) == 2
     assert sum(len(b.input) for b in batches.batches(8)) == 2
     result = train_model("espcn", root, tmp_path / "run", model_args=_tiny("espcn"), settings=TrainSettings(epochs=1, crop=16))
     assert result.history[0]["psnr"] > 0
+    # a full-size model with a fixed grid (grid=4) also learns that factor only: 2 samples, one step of 2
+    grid_args = {**_tiny("sepunet-depixelator"), "residual": True, "grid": 4}
+    grid = train_model("sepunet-depixelator", root, tmp_path / "grid", model_args=grid_args,
+                       settings=TrainSettings(epochs=1, batch_size=8, crop=16))
+    assert grid.history[0]["steps"] == 1
+    with pytest.raises(ModelError, match=r"grid=3 trains on the samples pixelated by that factor, .*\[2, 4\]"):
+        train_model("sepunet-depixelator", root, tmp_path / "g3", model_args={**grid_args, "grid": 3},
+                    settings=TrainSettings(epochs=1, crop=16))
 
 
 @pytest.mark.parametrize(("header", "message"), [

@@ -204,9 +204,25 @@ class RayEngine:
                     finished += 1
                     yield result
         except BaseException:
-            for ref in pending:  # Ctrl-C, an error, or the caller closed us: stop the cluster's work
-                ray.cancel(ref)
+            _stop(ray, pending)
             raise
+
+
+#: How long a stopped build waits for its cancelled shards to end before it lets go of the folder.
+STOP_WAIT_S = 30.0
+
+
+def _stop(ray: Any, pending: list[Any]) -> None:
+    """Cancel the shards still in flight and wait until they have ended.
+
+    Ctrl-C, an error, or the caller closing the generator lands here. A running shard writes
+    its images itself, so it must have stopped before the build returns and releases the
+    folder's lock; a shard that ignores the cancel for ``STOP_WAIT_S`` is left to Ray.
+    """
+    for ref in pending:
+        ray.cancel(ref)
+    if pending:
+        ray.wait(pending, num_returns=len(pending), timeout=STOP_WAIT_S)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -9,12 +9,8 @@ a paired test of each row against the next, from the per-sample files beside the
 Nothing else is read: no dataset, no model. That keeps every
 published number traceable to one result file, which each row links to.
 
-A *benchmark* is task x recipe ``name@version`` x source. Inside one benchmark,
-rows are ranked together only when they were scored on the same *evaluation set*:
-the same dataset fingerprint, split, number of samples and subset options
-(``evaluate --limit/--factor``). Results of one
-benchmark that disagree on any of these are **separated** into their own tables
-(with a warning), or rejected with ``strict=True``; they are never mixed.
+Which results share a table (one benchmark, one evaluation set) is the rule of
+:mod:`pixbench.leaderboard.group`.
 
 Output bytes depend only on the result files and on where they lie relative to
 the output folder: rows are sorted with a total order, numbers are formatted

@@ -80,3 +80,11 @@ class ModelSpec:
     def build(self, args: dict[str, Any] | None = None) -> nn.Module:
         """Construct the model with ``args`` (missing options take their defaults)."""
         return self.factory(**self.full_args(args))
+
+
+def check_grid(model: str, grid: int, residual: bool) -> None:
+    """Raise unless ``grid`` is 0 (off) or a block size 2..16 given with ``residual``."""
+    if grid and not 2 <= grid <= 16:
+        raise ModelError(f"{model}: grid must be 0 (the input is the base) or a block size in 2..16, got {grid}")
+    if grid and not residual:
+        raise ModelError(f"{model}: grid={grid} sets the base a residual output adds to: pass residual=true too")

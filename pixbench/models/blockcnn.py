@@ -8,12 +8,18 @@ and adds it to the centre of the input: the network predicts the *correction* to
 JPEG-decoded block. The body is a 3x3 stem, residual blocks (3x3 conv, BN, ReLU,
 3x3 conv, BN, skip), and a 1x1 bottleneck to the 3 output channels. Only 24x24 inputs
 are accepted; the batch size is dynamic.
+
+``unshuffle=2`` is a speed option (as in the separable U-Nets): the body runs on the
+``PixelUnshuffle(2)`` of the context (12 channels at 12x12, where the 8-pixel JPEG grid is
+a 4-pixel one) and ``PixelShuffle`` brings the correction back to 24x24. Each 3x3
+convolution then covers 6x6 pixels at a quarter of the cost (``docs/models.md``).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
@@ -47,28 +53,39 @@ class BlockCNN(nn.Module):
     Args:
         channels: Feature channels of the body.
         blocks: Number of residual blocks.
+        unshuffle: Run the body on ``PixelUnshuffle(unshuffle)`` of the context (1: full resolution).
     """
 
-    def __init__(self, *, channels: int, blocks: int) -> None:
+    def __init__(self, *, channels: int, blocks: int, unshuffle: int = 1) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.unshuffle = unshuffle
+        io_ch = 3 * unshuffle * unshuffle
+        self.stem = nn.Sequential(nn.Conv2d(io_ch, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                  nn.ReLU(inplace=True))
         self.body = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
-        self.tail = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True), nn.Conv2d(channels // 2, 3, 1))
+        self.tail = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(channels // 2, io_ch, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(N, 3, 24, 24)`` in [0, 1] to the restored centre ``(N, 3, 8, 8)``."""
-        delta = self.tail(self.body(self.stem(x)))[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK]
+        r = self.unshuffle
+        y = self.tail(self.body(self.stem(F.pixel_unshuffle(x, r) if r > 1 else x)))
+        if r > 1:
+            y = F.pixel_shuffle(y, r)
+        delta = y[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK]
         return torch.clamp(x[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK] + delta, 0.0, 1.0)
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
-def blockcnn(channels: int = 64, blocks: int = 4) -> BlockCNN:
+def blockcnn(channels: int = 64, blocks: int = 4, unshuffle: int = 1) -> BlockCNN:
     """Build the BlockCNN artifact remover."""
     if channels < 2 or blocks < 0:
         raise ModelError(f"blockcnn: need channels >= 2 and blocks >= 0, got channels={channels}, blocks={blocks}")
-    return BlockCNN(channels=channels, blocks=blocks)
+    if unshuffle not in (1, 2, 4, 8):
+        raise ModelError(f"blockcnn: unshuffle must divide the 8-pixel block (1, 2, 4 or 8), got {unshuffle}")
+    return BlockCNN(channels=channels, blocks=blocks, unshuffle=unshuffle)
 
 
 SPEC = ModelSpec(

@@ -36,3 +36,17 @@ def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     U-Nets run on any height and width, 1080 included, which is not a multiple of 32.
     """
     return F.interpolate(x, size=like.shape[-2:], mode="nearest")
+
+
+def grid_bicubic(x: torch.Tensor, grid: int) -> torch.Tensor:
+    """Bicubic upsampling of the ``grid`` x ``grid`` block means of ``x``, at the size of ``x``.
+
+    For a mosaic (box down, nearest up) pixelated on that grid, the block means are exactly
+    the low-resolution image, so this is the ``bicubic-x<grid>`` baseline computed inside the
+    graph (torch's and ONNX's cubic, coefficient -0.75). Edges are replicated to a multiple of
+    ``grid`` first, so any height and width work.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    padded = F.pad(x, (0, (grid - w % grid) % grid, 0, (grid - h % grid) % grid), mode="replicate")
+    low = F.avg_pool2d(padded, grid)
+    return F.interpolate(low, scale_factor=float(grid), mode="bicubic", align_corners=False)[:, :, :h, :w]

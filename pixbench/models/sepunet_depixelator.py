@@ -11,6 +11,11 @@ rearranged into ``3*r*r`` channels at ``1/r`` of the resolution (``PixelUnshuffl
 U-Net runs there, and ``PixelShuffle`` restores full size before the residual sigmoid.
 Full-resolution tensors then carry 3 channels instead of ``width``, which is what
 memory-bound 1080p inference on a small CPU pays for (see ``docs/models.md``).
+
+``residual=True`` replaces the paper's ``sigmoid(x + y)`` by ``clip(base + y, 0, 1)``, so the
+network starts at ``base`` and learns a correction. ``base`` is the input itself, or, with
+``grid=r``, the bicubic upsampling of the input's ``r x r`` block means (for a mosaic on
+that grid: the ``bicubic-x<r>`` baseline computed in the graph).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from pixbench.errors import ModelError
-from pixbench.models.base import ModelSpec
-from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, upsample_to
+from pixbench.models.base import ModelSpec, check_grid
+from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, grid_bicubic, upsample_to
 
 # -- blocks ----------------------------------------------------------------------------
 
@@ -48,14 +53,17 @@ class SepUNetDepixelator(nn.Module):
             channels, capped at ``max_width``.
         max_width: Largest number of channels in any block.
         unshuffle: Run the U-Net on ``PixelUnshuffle(unshuffle)`` of the input (1: full resolution).
-        residual: Output ``clip(x + y, 0, 1)``, so the network starts at the identity and learns a
+        residual: Output ``clip(base + y, 0, 1)``, so the network starts at ``base`` and learns a
             correction, instead of the paper's ``sigmoid(x + y)`` (whose zero point is not the input).
+        grid: ``0``: ``base`` is the input. ``r >= 2``: ``base`` is :func:`grid_bicubic` of the
+            input on an ``r`` grid (needs ``residual``).
     """
 
-    def __init__(self, *, width: int, max_width: int, unshuffle: int, residual: bool) -> None:
+    def __init__(self, *, width: int, max_width: int, unshuffle: int, residual: bool, grid: int = 0) -> None:
         super().__init__()
         self.unshuffle = unshuffle
         self.residual = residual
+        self.grid = grid
         io_ch = 3 * unshuffle * unshuffle
         chans = [width] + [min(width * 2 ** (i + 1), max_width) for i in range(5)]
         self.translate_in = nn.Sequential(SepConvBNReLU(io_ch, width), SepConvBNReLU(width, width))
@@ -64,6 +72,9 @@ class SepUNetDepixelator(nn.Module):
         self.decoders = nn.ModuleList(Decoder(chans[i + 1], chans[i]) for i in reversed(range(5)))
         self.translate_mid = SepConvBNReLU(width, width)
         self.translate_out = SeparableConv2d(width, io_ch)
+        if residual:  # start exactly at the base: the first steps refine it instead of undoing noise
+            nn.init.zeros_(self.translate_out.pointwise.weight)
+            nn.init.zeros_(self.translate_out.pointwise.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map a pixelated ``(N, 3, H, W)`` image in [0, 1] to its restoration, any H and W."""
@@ -82,20 +93,24 @@ class SepUNetDepixelator(nn.Module):
         y = self.translate_out(self.translate_mid(y))
         if r > 1:
             y = F.pixel_shuffle(y, r)[:, :, :h, :w]
-        return (x + y).clamp(0.0, 1.0) if self.residual else torch.sigmoid(y + x)
+        if not self.residual:
+            return torch.sigmoid(y + x)
+        base = grid_bicubic(x, self.grid) if self.grid else x
+        return (base + y).clamp(0.0, 1.0)
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
 def sepunet_depixelator(width: int = 8, max_width: int = 64, unshuffle: int = 1,
-                        residual: bool = False) -> SepUNetDepixelator:
+                        residual: bool = False, grid: int = 0) -> SepUNetDepixelator:
     """Build the separable U-Net depixelator (kept narrow at full resolution for 1080p speed)."""
     if width < 1 or max_width < width:
         raise ModelError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")
     if not 1 <= unshuffle <= 8:
         raise ModelError(f"sepunet-depixelator: unshuffle must be in 1..8, got {unshuffle}")
-    return SepUNetDepixelator(width=width, max_width=max_width, unshuffle=unshuffle, residual=residual)
+    check_grid("sepunet-depixelator", grid, residual)
+    return SepUNetDepixelator(width=width, max_width=max_width, unshuffle=unshuffle, residual=residual, grid=grid)
 
 
 SPEC = ModelSpec(

@@ -4,7 +4,9 @@ Each level is two separable convolutions (BN, ReLU); levels are joined by 2x2
 max-pooling on the way down and by nearest upsampling plus channel *concatenation*
 with the skip on the way up; a 1x1 convolution and a sigmoid give the RGB output.
 Pooling rounds up (``ceil_mode``) and upsampling matches the skip's size, so any
-height and width work.
+height and width work. ``residual=True`` outputs ``clip(base + y, 0, 1)``: ``base`` is the
+input, or with ``grid=r`` the bicubic upsampling of its ``r x r`` block means (as in
+``sepunet-depixelator``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import torch
 from torch import nn
 
 from pixbench.errors import ModelError
-from pixbench.models.base import ModelSpec
-from pixbench.models.layers import SepConvBNReLU, upsample_to
+from pixbench.models.base import ModelSpec, check_grid
+from pixbench.models.layers import SepConvBNReLU, grid_bicubic, upsample_to
 
 # -- blocks ----------------------------------------------------------------------------
 
@@ -35,17 +37,22 @@ class SepUNetRestorer(nn.Module):
     Args:
         width: Channels at full resolution, doubled at each of the ``depth`` levels.
         depth: Number of max-pool steps.
-        residual: Output ``clip(x + y, 0, 1)`` (a correction of the input) instead of ``sigmoid(y)``.
+        residual: Output ``clip(base + y, 0, 1)`` (a correction of ``base``) instead of ``sigmoid(y)``.
+        grid: ``0``: ``base`` is the input; ``r >= 2``: :func:`grid_bicubic` of it (needs ``residual``).
     """
 
-    def __init__(self, *, width: int, depth: int, residual: bool) -> None:
+    def __init__(self, *, width: int, depth: int, residual: bool, grid: int = 0) -> None:
         super().__init__()
         self.residual = residual
+        self.grid = grid
         chans = [width * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([DoubleSepConv(3, width)] + [DoubleSepConv(chans[i], chans[i + 1]) for i in range(depth)])
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.up = nn.ModuleList(DoubleSepConv(chans[i + 1] + chans[i], chans[i]) for i in reversed(range(depth)))
         self.out = nn.Conv2d(width, 3, 1)
+        if residual:  # start exactly at the base: the first steps refine it instead of undoing noise
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map a degraded ``(N, 3, H, W)`` image in [0, 1] to its restoration."""
@@ -59,17 +66,21 @@ class SepUNetRestorer(nn.Module):
             skip = skips.pop()
             y = block(torch.cat([upsample_to(y, skip), skip], dim=1))
         y = self.out(y)
-        return (x + y).clamp(0.0, 1.0) if self.residual else torch.sigmoid(y)
+        if not self.residual:
+            return torch.sigmoid(y)
+        base = grid_bicubic(x, self.grid) if self.grid else x
+        return (base + y).clamp(0.0, 1.0)
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
-def sepunet_restorer(width: int = 16, depth: int = 3, residual: bool = False) -> SepUNetRestorer:
+def sepunet_restorer(width: int = 16, depth: int = 3, residual: bool = False, grid: int = 0) -> SepUNetRestorer:
     """Build the small separable U-Net restorer."""
     if width < 1 or not 1 <= depth <= 6:
         raise ModelError(f"sepunet-restorer: need width >= 1 and depth in 1..6, got width={width}, depth={depth}")
-    return SepUNetRestorer(width=width, depth=depth, residual=residual)
+    check_grid("sepunet-restorer", grid, residual)
+    return SepUNetRestorer(width=width, depth=depth, residual=residual, grid=grid)
 
 
 SPEC = ModelSpec(

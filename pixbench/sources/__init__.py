@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pixbench.errors import SourceError
 from pixbench.registry import Registry, UnknownNameError
-from pixbench.sources.base import Source, SourceItem, file_sha256, load_pixels
+from pixbench.sources.base import Source, SourceItem, load_pixels
 from pixbench.sources.embedded import open_embedded
 from pixbench.sources.folder import open_folder
 from pixbench.sources.hf import open_hf
@@ -40,4 +40,4 @@ def open_source(spec: str) -> Source:
     return factory(arg if sep else None)
 
 
-__all__ = ["SOURCES", "Source", "SourceItem", "file_sha256", "load_pixels", "open_source"]
+__all__ = ["SOURCES", "Source", "SourceItem", "load_pixels", "open_source"]

@@ -59,17 +59,18 @@ class SplitBatches:
         split: The dataset split to read.
         spec: The model's registry entry (input kind, crop alignment).
         crop: Side of random training crops (``None``: whole samples).
-        scale: Upscale factor of a ``lowres`` model.
+        factor: The one pixelation factor the model learns (a ``lowres`` model's ``scale``, a
+            ``grid`` model's block size): only samples of that factor are used. ``None``: all.
         augment: Apply a random grid-safe dihedral transform to each training sample.
         cache_bytes: Keep decoded samples in memory up to this many bytes (0: no cache).
     """
 
-    def __init__(self, split: DatasetSplit, spec: ModelSpec, *, crop: int | None, scale: int | None = None,
+    def __init__(self, split: DatasetSplit, spec: ModelSpec, *, crop: int | None, factor: int | None = None,
                  augment: bool = False, cache_bytes: int = CACHE_BYTES) -> None:
         self.split = split
         self.spec = spec
         self.crop = crop
-        self.scale = scale
+        self.factor = factor
         self.augment = augment
         self.cache_bytes = cache_bytes
         self._cache: dict[int, Sample] = {}
@@ -82,13 +83,13 @@ class SplitBatches:
             self._triplets = None
             self._n = len(split)
         self._rows = np.arange(self._n)
-        if spec.input_kind == "lowres" and "factor" in split.metadata:
-            # a low-resolution model learns one factor: it trains on that factor's samples only
+        if factor is not None and "factor" in split.metadata:
+            # a model of one factor (a low-resolution upscaler, a grid model) trains on that factor's samples
             factors = pd.to_numeric(split.metadata["factor"], errors="coerce").to_numpy()
-            self._rows = np.flatnonzero(factors == scale)
+            self._rows = np.flatnonzero(factors == factor)
             self._n = len(self._rows)
         if self._n == 0:
-            what = f"samples of factor {scale}" if spec.input_kind == "lowres" else "samples"
+            what = f"samples of factor {factor}" if factor is not None else "samples"
             raise DatasetError(f"{split.root}: split {split.name!r} has no {what}; nothing to train or validate on")
 
     def __len__(self) -> int:
@@ -130,7 +131,7 @@ class SplitBatches:
             if s.lowres is None:
                 raise DatasetError(f"{self.split.root}: sample {s.sample_id} has no lowres image")
             small, target = s.lowres, s.target
-            scale = int(self.scale or 1)
+            scale = int(self.factor or 1)
             if rng is not None and self.crop:
                 y0, x0, ch, cw = _crop_box(*small.shape[:2], max(1, self.crop // scale), 1, rng)
                 small = small[y0 : y0 + ch, x0 : x0 + cw]

@@ -100,17 +100,27 @@ def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any]) -> None:
             f"model {spec.name!r} trains on {'/'.join(spec.tasks)} datasets, but {ds.root} is a {ds.task!r} "
             f"dataset; models for {ds.task!r}: {', '.join(fitting)}"
         )
-    if spec.input_kind == "lowres":
+    factor, option = model_factor(spec, args)
+    if factor is not None:
         factors = set()
         for name in ("train", "val"):
             column = ds.split(name).metadata.get("factor") if name in ds.splits else None
             if column is not None:
                 factors |= {int(float(f)) for f in column if str(f) != ""}
-        if int(args["scale"]) not in factors:
+        if factor not in factors:
             raise ModelError(
-                f"{spec.name} with scale={args['scale']} trains on the samples pixelated by that factor, but "
-                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: pass --arg scale=N with one of them"
+                f"{spec.name} with {option}={factor} trains on the samples pixelated by that factor, but "
+                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: pass --arg {option}=N with one of them"
             )
+
+
+def model_factor(spec: ModelSpec, args: dict[str, Any]) -> tuple[int | None, str]:
+    """The one pixelation factor a model learns, and the option that sets it (``None`` if any factor)."""
+    if spec.input_kind == "lowres":
+        return int(args["scale"]), "scale"
+    if args.get("grid"):
+        return int(args["grid"]), "grid"
+    return None, ""
 
 
 @contextlib.contextmanager
@@ -212,9 +222,10 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
     cache = CACHE_BYTES if settings.cache else 0
-    train_data = SplitBatches(ds.split("train"), spec, crop=crop, scale=args.get("scale"), augment=settings.augment,
+    factor = model_factor(spec, args)[0]
+    train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
                               cache_bytes=cache)
-    val_data = SplitBatches(ds.split("val"), spec, crop=None, scale=args.get("scale"), cache_bytes=cache)
+    val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
     lr = settings.lr or spec.default_lr
     metric = primary_metric(ds.task)
     budget = Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size))
