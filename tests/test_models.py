@@ -215,3 +215,27 @@ def test_blockcnn_unshuffle_keeps_the_contract_and_exports(tmp_path):
     np.testing.assert_allclose(got, model(x).detach().numpy(), atol=PARITY_ATOL, rtol=0)
     with pytest.raises(ModelError, match="unshuffle must divide"):
         spec.build({"unshuffle": 3})
+
+
+def test_inpainter_fill_starts_at_the_pyramid_fill_and_exports(tmp_path):
+    """``fill=True``: untrained, the output is the push-pull fill (a smooth ramp is filled near-exactly), ONNX agrees."""
+    from pixbench.models.pix2pix_inpainter import pyramid_fill
+
+    spec = MODELS.get("pix2pix-inpainter")
+    args = spec.full_args({**spec.tiny_args, "fill": True})
+    model = spec.build(args).eval()
+    ramp = torch.linspace(0.2, 0.8, 90).repeat(3, 70, 1)[None]  # 70x90, brightness rising to the right
+    mask = torch.zeros(1, 1, 70, 90)
+    mask[..., 20:45, 30:60] = 1.0
+    holed = torch.cat([ramp * (1 - mask), mask], dim=1)
+    with torch.no_grad():
+        out = model(holed)
+        assert torch.equal(out, pyramid_fill(ramp * (1 - mask), 1 - mask).clamp(0, 1))
+        assert torch.equal(out * (1 - mask), ramp * (1 - mask))  # known pixels kept
+        # the hole of a ramp gets values between its left and right edges, not black (before the fill: 0)
+        inside = out[..., 20:45, 30:60]
+        assert inside.min() > 0.3 and inside.max() < 0.7
+        assert (inside - ramp[..., 20:45, 30:60]).abs().mean() < 0.05
+    path = export_model(model, spec, tmp_path / "p.onnx", model_args=args).path
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": holed.numpy()})[0]
+    np.testing.assert_allclose(got, out.numpy(), atol=PARITY_ATOL, rtol=0)

@@ -215,6 +215,16 @@ def test_lowres_model_trains_on_its_factor_only(tmp_path):
     with pytest.raises(ModelError, match=r"grid=3 trains on the samples pixelated by that factor, .*\[2, 4\]"):
         train_model("sepunet-depixelator", root, tmp_path / "g3", model_args={**grid_args, "grid": 3},
                     settings=TrainSettings(epochs=1, crop=16))
+    # any full-size model can be held to one factor by the setting (--factor), and a clash is one clear error
+    held = train_model("sepunet-depixelator", root, tmp_path / "held", model_args=_tiny("sepunet-depixelator"),
+                       settings=TrainSettings(epochs=1, batch_size=8, crop=16, factor=2))
+    assert held.history[0]["steps"] == 1
+    with pytest.raises(ModelError, match="--factor 2: sepunet-depixelator with grid=4 learns factor 4 only"):
+        train_model("sepunet-depixelator", root, tmp_path / "clash", model_args=grid_args,
+                    settings=TrainSettings(epochs=1, crop=16, factor=2))
+    with pytest.raises(ModelError, match=r"--factor 8 trains on .*: pass --factor N with one of them"):
+        train_model("sepunet-depixelator", root, tmp_path / "f8", model_args=_tiny("sepunet-depixelator"),
+                    settings=TrainSettings(epochs=1, crop=16, factor=8))
 
 
 @pytest.mark.parametrize(("header", "message"), [

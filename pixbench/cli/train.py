@@ -30,6 +30,7 @@ def train(
     loss: str | None = typer.Option(None, "--loss", rich_help_panel=_OPT, help="Restorer loss: l1 (default), mse, or perceptual (VGG-19; needs --vgg-weights or vgg19-dcbb9e9d.pth in the torch hub cache)."),
     vgg_weights: Path | None = typer.Option(None, "--vgg-weights", rich_help_panel=_OPT, help="Path to torchvision's vgg19-dcbb9e9d.pth for --loss perceptual."),
     crop: int | None = typer.Option(None, "--crop", min=8, rich_help_panel=_DATA, help="Side of random training crops (default: the model's, e.g. 128 for restorers; whole samples for detectors)."),
+    factor: int | None = typer.Option(None, "--factor", min=1, rich_help_panel=_DATA, help="Train and validate on the samples of this pixelation factor only (depixelate datasets mix 2, 4 and 8); low-resolution models use their scale, grid models their grid."),
     augment: bool | None = typer.Option(None, "--augment/--no-augment", rich_help_panel=_DATA, help="Random flips and 90-degree rotations that keep the JPEG/pixelation grid in place (rotations on square crops only); default on."),
     cache: bool | None = typer.Option(None, "--cache/--no-cache", rich_help_panel=_DATA, help="Keep decoded samples in memory (up to 2 GiB) so epochs after the first do not decode PNGs again; default on."),
     val_every: int | None = typer.Option(None, "--val-every", min=1, help="Validate every K epochs (default 1); the last epoch is always validated."),
@@ -58,7 +59,7 @@ def train(
         options.update(pretrained=True, weights_path=str(weights_path) if weights_path else None)
     given = dict(epochs=epochs, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, schedule=schedule,
                  warmup=warmup, amp=amp, loss=loss, vgg_weights=str(vgg_weights) if vgg_weights else None, crop=crop,
-                 augment=augment, cache=cache, val_every=val_every, device=device, seed=seed)
+                 factor=factor, augment=augment, cache=cache, val_every=val_every, device=device, seed=seed)
     given = {k: v for k, v in given.items() if v is not None}
     if any(k in given for k in ("epochs", "steps", "minutes")):  # a budget on the command line replaces the file's
         values = {k: v for k, v in values.items() if k not in ("epochs", "steps", "minutes")}

@@ -92,15 +92,18 @@ def _deterministic(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(before)
 
 
-def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any]) -> None:
-    """Raise if the dataset's task (or pixelation factor) does not fit the model."""
+def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any], factor: int | None = None) -> None:
+    """Raise if the dataset's task (or pixelation factor) does not fit the model (and ``--factor``)."""
     if ds.task not in spec.tasks:
         fitting = [n for n in MODELS if ds.task in MODELS.get(n).tasks]
         raise ModelError(
             f"model {spec.name!r} trains on {'/'.join(spec.tasks)} datasets, but {ds.root} is a {ds.task!r} "
             f"dataset; models for {ds.task!r}: {', '.join(fitting)}"
         )
-    factor, option = model_factor(spec, args)
+    own, option = model_factor(spec, args)
+    if own is not None and factor is not None and factor != own:
+        raise ModelError(f"--factor {factor}: {spec.name} with {option}={own} learns factor {own} only")
+    factor = own if own is not None else factor
     if factor is not None:
         factors = set()
         for name in ("train", "val"):
@@ -108,9 +111,11 @@ def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any]) -> None:
             if column is not None:
                 factors |= {int(float(f)) for f in column if str(f) != ""}
         if factor not in factors:
+            how = f"{option}={factor}" if own is not None else f"--factor {factor}"
+            fix = f"pass --arg {option}=N" if own is not None else "pass --factor N"
             raise ModelError(
-                f"{spec.name} with {option}={factor} trains on the samples pixelated by that factor, but "
-                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: pass --arg {option}=N with one of them"
+                f"{spec.name} with {how} trains on the samples pixelated by that factor, but "
+                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: {fix} with one of them"
             )
 
 
@@ -146,7 +151,7 @@ def _start(spec: ModelSpec, ds: BuiltDataset, run: Path, model_args: dict[str, A
         if last.exists():
             raise ModelError(f"{run} already holds a training run (last.pt); pass --resume to continue it or choose another -o")
         args = spec.full_args(model_args)
-        check_fit(spec, ds, args)
+        check_fit(spec, ds, args, settings.factor)
         return args, settings, None
     if not last.is_file():
         raise ModelError(f"--resume: {run} has no last.pt to continue; run without --resume to start training")
@@ -222,7 +227,7 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
     cache = CACHE_BYTES if settings.cache else 0
-    factor = model_factor(spec, args)[0]
+    factor = model_factor(spec, args)[0] or settings.factor
     train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
                               cache_bytes=cache)
     val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)

@@ -36,6 +36,8 @@ def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, An
     values[kind] = amount
     values["lr"] = settings.lr or spec.default_lr
     values["crop"] = settings.crop or spec.train_crop
+    if values.get("factor") is None:  # not set: left out, so configs written before the option keep their hash
+        values.pop("factor", None)
     return values
 
 

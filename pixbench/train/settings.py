@@ -46,6 +46,7 @@ class TrainSettings(BaseModel):
     seed: int = Field(0, ge=0)
     device: str = "auto"
     crop: int | None = Field(None, ge=8)
+    factor: int | None = Field(None, ge=1)
     augment: bool = True
     cache: bool = True
     val_every: int = Field(1, ge=1)
