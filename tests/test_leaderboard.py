@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pixbench.cli import app
-from pixbench.images import read_png, write_png
+from pixbench.images import decode_image, read_png, write_png
 from pixbench.leaderboard import ResultFileError, build_leaderboards
 
 FP_A = "sha256:" + "a" * 64
@@ -405,3 +405,22 @@ def test_index_puts_sources_side_by_side(tmp_path):
     row = next(line for line in index.splitlines() if line.startswith("| depixelate-nearest v1 |"))
     assert "(<depixelate-nearest-v1-kodak.md>): espcn 27.50" in row
     assert "(<depixelate-nearest-v1-set14.md>): espcn 26.50" in row
+
+
+def test_a_heavy_figure_shows_fewer_rows_and_says_so(tmp_path):
+    """Over ``max_bytes`` the figure drops sample rows from the bottom; the caption names the rows kept."""
+    from pixbench.leaderboard.figures import comparison_figure
+    from pixbench.leaderboard.group import group_results
+    from pixbench.results import collect_result_files, read_result
+
+    depixelate_results(tmp_path / "results")
+    tables, _ = group_results([read_result(p) for p in collect_result_files([tmp_path / "results"])])
+    full = comparison_figure(tables[0], zoom=2, max_bytes=None)
+
+    def rows(png: bytes) -> int:  # figure height = header + rows x (cell + gap) + gap, as in the test above
+        return (decode_image(png).shape[0] - (2 * (14 + 4) + 4) - 4) // (TILE * 2 + 4)
+
+    assert rows(full.png) == 4 and "crops, to keep" not in full.caption
+    small = comparison_figure(tables[0], zoom=2, max_bytes=len(full.png) * 2 // 3)
+    assert len(small.png) <= len(full.png) * 2 // 3 and 1 <= rows(small.png) < 4
+    assert f"({rows(small.png)} of the 4 crops, to keep the file under" in small.caption

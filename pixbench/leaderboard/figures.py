@@ -27,6 +27,8 @@ from pixbench.tasks import primary_metric
 
 #: Models shown at most; more would make the figure too wide to read.
 MAX_MODELS = 8
+#: Largest figure file by default: a wide table shows fewer sample rows rather than a heavier file.
+MAX_FIGURE_BYTES = 300_000
 GAP = 4
 HEADER_LINES = 2
 FONT_SIZE = 14
@@ -139,7 +141,7 @@ class Figure:
     notes: list[str]
 
 
-def comparison_figure(table: Table, *, zoom: int = 2) -> Figure:
+def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MAX_FIGURE_BYTES) -> Figure:
     """The visual comparison PNG of a restoration table, and notes on what was left out.
 
     Columns follow the table's ranking. Crops line up only when they were taken
@@ -147,6 +149,9 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> Figure:
     (same sample list and identical clean row; a tie goes to the better-ranked
     result), and leaves out, with a note, any result whose crops differ, are
     missing, or do not parse.
+
+    With ``max_bytes``, sample rows are dropped from the bottom (never below one) until the
+    PNG fits, and the caption says how many were shown.
 
     Returns:
         The figure; its ``png`` is None when no result has usable crops.
@@ -184,9 +189,16 @@ def comparison_figure(table: Table, *, zoom: int = 2) -> Figure:
     degraded_score = metric(table.results[0].degraded_metrics, metric_key)
     columns = [("degraded input", _score_label(metric_key, degraded_score), reference.degraded), *models,
                ("clean target", "reference", reference.clean)]
-    caption = (f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples)}; "
+    rows = len(reference.samples)
+    png = encode_png(compose(columns, zoom=zoom))
+    while max_bytes is not None and len(png) > max_bytes and rows > 1:
+        rows -= 1
+        png = encode_png(compose([(t, sub, tiles[:rows]) for t, sub, tiles in columns], zoom=zoom))
+    shown = "" if rows == len(reference.samples) else (
+        f" ({rows} of the {len(reference.samples)} crops, to keep the file under {max_bytes // 1000} kB)")
+    caption = (f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples[:rows])}{shown}; "
                f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest).")
-    return Figure(encode_png(compose(columns, zoom=zoom)), caption, notes)
+    return Figure(png, caption, notes)
 
 
 def _score_label(key: str, value: float | None) -> str:
