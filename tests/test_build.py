@@ -20,7 +20,7 @@ from pixbench.build import build_dataset, sample_seed
 from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError
-from pixbench.recipes import parse_recipe
+from pixbench.recipes import load_recipe_file, parse_recipe
 from tests.conftest import REPO_ROOT
 
 SPLITS = {"train": 0.5, "val": 0.25, "test": 0.25}
@@ -298,3 +298,58 @@ def test_build_from_a_streamed_hub_dataset(tmp_path, monkeypatch):
     files_a = {k: v for k, v in tree(tmp_path / "a").items() if k.endswith(".png")}
     assert files_a == {k: v for k, v in tree(tmp_path / "b").items() if k.endswith(".png")}
     assert hub["splits"] == local["splits"]
+
+
+def _hard_negatives_recipe(negative: dict):
+    base = {"name": "tiny-hard", "version": 1, "task": "detect", "seed": 7, "source": "embedded", "splits": SPLITS,
+            "crop": {"size": 64, "per_image": 2}, "negatives": [negative],
+            "degradations": [{"op": "pixelate", "factors": [2], "down_kernels": ["box"], "up_kernels": ["nearest"]}]}
+    return parse_recipe(base)
+
+
+def _block_phase(crop: np.ndarray) -> int:
+    """The column offset (mod 8) where JPEG block edges are: the largest mean jump between neighbours."""
+    grey = crop.astype(np.float64).mean(axis=2)
+    jumps = np.abs(np.diff(grey, axis=1)).mean(axis=0)  # jumps[c] is between columns c and c + 1
+    return int(np.argmax([jumps[p::8].mean() for p in range(8)]) + 1) % 8
+
+
+def test_hard_negatives_compose_jpeg_phase_double_compression_and_prescale():
+    from pixbench.build.samples import make_sample, min_side
+
+    rng = np.random.default_rng(0)
+    photo = (rng.random((200, 200, 3)) * 255).astype(np.uint8)  # noise: JPEG q10 leaves strong block edges
+    recipe = _hard_negatives_recipe({"kind": "clean", "name": "clean-jpeg-phase", "qualities": [10],
+                                     "requalities": [90], "jpeg_phase": "random"})
+    phases = set()
+    for seed in range(12):
+        sample = make_sample(photo, recipe, np.random.default_rng(seed), 1)  # odd index: a negative
+        p = sample.params
+        assert sample.label == 0 and sample.input.shape == (64, 64, 3)
+        assert (p["negative_kind"], p["quality"], p["requality"]) == ("clean-jpeg-phase", 10, 90)
+        assert p["crop_w"] == 64 + 8  # cut from a region one JPEG block larger
+        # block edges sit where the compressed region's grid falls: jpeg_x pixels before the crop's corner
+        assert _block_phase(sample.input) == (-p["jpeg_x"]) % 8
+        phases.add(p["jpeg_x"])
+    assert len(phases) > 3  # the phase really varies
+    shrunk = _hard_negatives_recipe({"kind": "smooth", "name": "smooth-shrunk", "qualities": [70],
+                                     "prescale": {"factors": [2.5], "kernels": ["lanczos"]}})
+    sample = make_sample(photo, shrunk, np.random.default_rng(1), 1)
+    assert sample.input.shape == (64, 64, 3) and sample.params["pre_kernel"] == "lanczos"
+    assert sample.params["crop_w"] == 160 and sample.params["pre_scale"] == 2.5  # 64 x 2.5 source pixels
+    # a photo too small for the factor is shrunk by what it allows (100 / 64), never skipped
+    small = make_sample(photo[:100, :120], shrunk, np.random.default_rng(1), 1)
+    assert small.params["crop_w"] == 100 and small.params["pre_scale"] == 1.5625 and small.input.shape == (64, 64, 3)
+    assert min_side(shrunk) == 66 and min_side(recipe) == 64 + 8  # 66: the positives' region (33 blocks of 2)
+    # the new fields default to absent, so a v1 recipe's canonical form (and its bytes) do not change
+    assert "jpeg_phase" not in load_recipe_file(REPO_ROOT / "pixbench" / "recipes" / "detect.yaml").canonical_yaml()
+
+
+@pytest.mark.parametrize(("negative", "message"), [
+    ({"kind": "smooth", "requalities": [90]}, "requalities and jpeg_phase need qualities"),
+    ({"kind": "jpeg"}, "qualities is required for kind 'jpeg'"),
+    ({"kind": "clean", "prescale": {"factors": [0.5], "kernels": ["box"]}}, "greater than or equal to 1"),
+])
+def test_hard_negative_options_are_checked(negative, message):
+    with pytest.raises(Exception, match=message):
+        _hard_negatives_recipe(negative)

@@ -28,6 +28,8 @@ GOLDEN = {
     ("depixelate-nearest", None): "sha256:47052be5a86b02fbab0c27d014175cafd00bb9099034131a005c228a74ad32fd",
     ("depixelate-nearest", "test"): "sha256:ee653cfa776aa3d437039f6ad8e0f88567b52502a1cfd402f2b3a701119088da",
     ("detect", None): "sha256:95c8f317aad4a7569098058757cde520f9f083df6883c5aa9fcb26cea9a60280",
+    # detect-hard: pinned when it was added, same command and encoders
+    ("detect-hard", None): "sha256:aaa347a28d77524608c3377e87f68da14749acb57b657b268b6d2f90824855c2",
     ("inpaint-2x75", None): "sha256:eb356f61d26ecab61ca282def518d69f94b6ce712947eed0073bf05702fc69f9",
     ("jpeg", None): "sha256:7971fbe0ac984f69069024dbdd24d7412bd7aaea4c24cc47cdbc5013355b88ef",
 }

@@ -19,6 +19,7 @@ PINNED = {
     "depixelate-lanczos": "57a0fde282d3",
     "depixelate-nearest": "cd9e3424b58e",
     "detect": "a41b57714e85",
+    "detect-hard": "9dd19958deeb",
     "inpaint-2x75": "bc60439234d3",
     "jpeg": "f80ddfe2566c",
 }

@@ -43,11 +43,21 @@ class TaskSample:
     triplets: tuple[np.ndarray, np.ndarray, list[tuple[int, int]]] | None = field(default=None, repr=False)
 
 
+#: Offsets a ``jpeg_phase: random`` negative draws its JPEG grid phase from (one 8x8 block).
+JPEG_PHASES = 8
+
+
+def _negative_side(size: int, neg: Any) -> int:
+    """Smallest side a negative can be cut from (a ``prescale`` factor shrinks to fit the photo)."""
+    return size + (JPEG_PHASES if neg.jpeg_phase == "random" else 0)
+
+
 def min_side(recipe: Recipe) -> int:
     """The smallest source side the recipe can crop from."""
     size = recipe.crop.size
     if recipe.task == "detect":
-        return max(_region(size, f) for f in recipe.degradations[0].factors)
+        return max([_region(size, f) for f in recipe.degradations[0].factors]
+                   + [_negative_side(size, n) for n in recipe.negatives or []])
     return size
 
 
@@ -94,18 +104,35 @@ def _detect(image: np.ndarray, recipe: Recipe, rng: np.random.Generator, index: 
     weights = np.array([n.weight for n in negatives], dtype=np.float64)
     neg = negatives[int(np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(), side="right"))
                     if len(negatives) > 1 else 0]
-    params: dict[str, Any] = {"label": 0, "negative_kind": neg.kind}
+    params: dict[str, Any] = {"label": 0, "negative_kind": neg.label}
+    pad = JPEG_PHASES if neg.jpeg_phase == "random" else 0
+    scale, kernel = 1.0, None
+    if neg.prescale is not None:  # a shrunk photo: the crop comes from a region `scale` times larger
+        scale = float(neg.prescale.factors[rng.integers(len(neg.prescale.factors))])
+        kernel = neg.prescale.kernels[rng.integers(len(neg.prescale.kernels))]
+        scale = min(scale, min(h, w) / (size + pad))  # at most what the photo allows
+        params.update(pre_scale=round(scale, 4), pre_kernel=kernel)
+    side = min(math.ceil((size + pad) * scale), h, w)
     if neg.kind in ("sharp", "smooth"):
-        origins = [_crop_origin(rng, h, w, size, align) for _ in range(neg.candidates)]
-        scores = [_texture(_cut(image, x, y, size)) for x, y in origins]
+        origins = [_crop_origin(rng, h, w, side, align) for _ in range(neg.candidates)]
+        scores = [_texture(_cut(image, x, y, side)) for x, y in origins]
         x, y = origins[int(np.argmax(scores) if neg.kind == "sharp" else np.argmin(scores))]
     else:
-        x, y = _crop_origin(rng, h, w, size, align)
-    crop = _cut(image, x, y, size)
-    if neg.kind == "jpeg":
+        x, y = _crop_origin(rng, h, w, side, align)
+    crop = _cut(image, x, y, side)
+    if kernel is not None:
+        crop = upscale(crop, size=(size + pad, size + pad), kernel=kernel)  # a resize to that size, here smaller
+    if neg.qualities is not None:
         params["quality"] = int(neg.qualities[rng.integers(len(neg.qualities))])
         crop = jpeg_roundtrip(crop, quality=params["quality"], subsampling="4:2:0")
-    params.update(_box(x, y, size))
+        if neg.requalities is not None:
+            params["requality"] = int(neg.requalities[rng.integers(len(neg.requalities))])
+            crop = jpeg_roundtrip(crop, quality=params["requality"], subsampling="4:2:0")
+    if pad:  # the JPEG grid starts `ox, oy` pixels before the crop's corner
+        ox, oy = (int(rng.integers(0, pad)) for _ in range(2))
+        crop = np.ascontiguousarray(crop[oy:oy + size, ox:ox + size])
+        params.update(jpeg_x=ox, jpeg_y=oy)
+    params.update(_box(x, y, side))
     return TaskSample(input=crop, params=params, label=0)
 
 

@@ -71,24 +71,50 @@ class HolesSpec(_Strict):
 OpSpec = Annotated[Union[PixelateSpec, JpegSpec, HolesSpec], Field(discriminator="op")]
 
 
+class Prescale(_Strict):
+    """A resize before the crop, as a publisher shrinks a photo: one of ``factors`` with one of ``kernels``."""
+
+    factors: list[Annotated[float, Field(ge=1.0, le=8.0)]] = Field(min_length=1)
+    kernels: list[Kernel] = Field(min_length=1)
+
+
 class Negative(_Strict):
     """``detect`` negatives: clean crops of one ``kind``, drawn with relative ``weight``.
 
-    Kinds: ``clean`` (a random crop), ``jpeg`` (a random crop after a mild JPEG round
-    trip at one of ``qualities``), ``sharp`` and ``smooth`` (the most and least
-    textured of ``candidates`` random crops, by mean gradient magnitude).
+    Kinds: ``clean`` (a random crop), ``jpeg`` (a random crop after a JPEG round trip at
+    one of ``qualities``), ``sharp`` and ``smooth`` (the most and least textured of
+    ``candidates`` random crops, by mean gradient magnitude).
+
+    Harder negatives combine a kind with: ``prescale`` (the region is shrunk first),
+    ``qualities`` on any kind (a JPEG round trip after the crop is chosen, e.g. smooth
+    crops of a compressed photo), ``requalities`` (compressed a second time), and
+    ``jpeg_phase: random`` (the JPEG grid at a random offset from the crop's corner, as
+    in a crop of a compressed photo). ``name`` is what the ``negative_kind`` column says
+    (default: the kind), so results break false positives down by it. Every new field
+    defaults to absent, so recipes that do not use them keep their bytes.
     """
 
     kind: Literal["clean", "jpeg", "sharp", "smooth"]
+    name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$", max_length=32)
     weight: float = Field(default=1.0, gt=0)
-    qualities: list[Annotated[int, Field(ge=1, le=95)]] | None = None
+    qualities: list[Annotated[int, Field(ge=1, le=95)]] | None = Field(default=None, min_length=1)
+    requalities: list[Annotated[int, Field(ge=1, le=95)]] | None = Field(default=None, min_length=1)
+    jpeg_phase: Literal["crop", "random"] | None = None
+    prescale: Prescale | None = None
     candidates: int = Field(default=8, ge=2, le=64)
 
     @model_validator(mode="after")
     def _qualities_for_jpeg(self) -> Negative:
-        if (self.kind == "jpeg") != (self.qualities is not None):
-            raise ValueError("qualities is required for kind 'jpeg' and not allowed for other kinds")
+        if self.kind == "jpeg" and self.qualities is None:
+            raise ValueError("qualities is required for kind 'jpeg'")
+        if self.qualities is None and (self.requalities is not None or self.jpeg_phase is not None):
+            raise ValueError("requalities and jpeg_phase need qualities (the first JPEG round trip)")
         return self
+
+    @property
+    def label(self) -> str:
+        """The ``negative_kind`` value of this negative's samples."""
+        return self.name or self.kind
 
 
 class Crop(_Strict):
@@ -143,6 +169,9 @@ class Recipe(_Strict):
             raise ValueError(f"task {self.task!r} takes degradations {list(wanted)}, got {list(ops)}")
         if (self.task == "detect") != (self.negatives is not None):
             raise ValueError("negatives is required for task 'detect' and not allowed for other tasks")
+        labels = [n.label for n in self.negatives or []]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"negatives need distinct names (negative_kind values), got {labels}: add name: to each")
         if self.task == "detect" and self.crop.per_image % 2:
             raise ValueError(f"crop.per_image must be even for 'detect' (balanced classes), got {self.crop.per_image}")
         if (self.task == "blockcnn") != (self.triplets is not None):
