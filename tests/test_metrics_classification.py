@@ -88,3 +88,22 @@ def test_aggregate_reports_inf_separately():
     assert aggregate([])["n"] == 0
     with pytest.raises(ValueError, match="NaN at index 1"):
         aggregate([1.0, float("nan")])
+
+
+def test_calibration_by_hand():
+    """Six scores in 2 bins, counted by hand: ECE = 3/6 |2/3 - 0.3| + 3/6 |2/3 - 0.8| = 0.25."""
+    from pixbench.metrics import calibration
+
+    labels = [0, 1, 1, 1, 1, 0]
+    scores = [0.1, 0.4, 0.4, 0.7, 1.0, 0.7]  # bin [0, .5): .1 .4 .4 (mean .3, 2 of 3 positive); [.5, 1]: .7 1.0 .7
+    got = calibration(labels, scores, bins=2)
+    assert got["ece"] == pytest.approx(0.5 * abs(2 / 3 - 0.3) + 0.5 * abs(2 / 3 - 0.8))
+    assert got["brier"] == pytest.approx((0.01 + 0.36 + 0.36 + 0.09 + 0.0 + 0.49) / 6)
+    assert [b["n"] for b in got["bins"]] == [3, 3] and got["bins"][1]["mean_score"] == pytest.approx(0.8)
+    # perfectly calibrated in every bin: ECE 0; a confident wrong answer: ECE 1
+    assert calibration([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5], bins=10)["ece"] == pytest.approx(0.0)
+    assert calibration([0, 0], [1.0, 1.0])["ece"] == pytest.approx(1.0)
+    empty = calibration([0, 1], [0.0, 1.0], bins=4)["bins"]
+    assert [b["n"] for b in empty] == [1, 0, 0, 1] and empty[1]["mean_score"] is None
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        calibration([0, 1], [0.2, 1.5])

@@ -87,7 +87,11 @@ def detection_metrics(rows: list[dict[str, Any]], columns: list[str]) -> tuple[d
     frame = pd.DataFrame([r for r in rows if not r["failure"]])
     if frame.empty:
         return {}, {}
-    overall = metrics.classification_metrics(frame["label"].to_numpy(int), frame["score"].to_numpy(float))
+    labels, scores = frame["label"].to_numpy(int), frame["score"].to_numpy(float)
+    overall = metrics.classification_metrics(labels, scores)
+    if scores.min() >= 0 and scores.max() <= 1:  # probabilities: how far to trust them (docs/metrics.md)
+        calibrated = metrics.calibration(labels, scores)
+        overall.update(ece=calibrated["ece"], brier=calibrated["brier"], reliability=calibrated["bins"])
     by = {c: metrics.breakdown(frame, c) for c in columns if c in frame and (frame[c].astype(str) != "").any()}
     return overall, by
 

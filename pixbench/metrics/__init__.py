@@ -6,7 +6,7 @@ with :func:`bootstrap_ci` and :func:`paired_difference` (``docs/statistics.md``)
 """
 
 from pixbench.metrics.aggregate import aggregate
-from pixbench.metrics.classification import breakdown, classification_metrics
+from pixbench.metrics.classification import breakdown, calibration, classification_metrics
 from pixbench.metrics.perceptual import LPIPS
 from pixbench.metrics.restoration import (blocking_effect_factor, masked_metrics, psnr, psnr_b,
                                           restoration_metrics, ssim)
@@ -22,6 +22,7 @@ __all__ = [
     "blocking_effect_factor",
     "bootstrap_ci",
     "breakdown",
+    "calibration",
     "classification_metrics",
     "get_threads",
     "masked_metrics",

@@ -94,6 +94,46 @@ def classification_metrics(y_true, y_score, *, threshold: float = 0.5) -> dict:
     }
 
 
+def calibration(y_true, y_score, *, bins: int = 10) -> dict:
+    """How well probabilities of the positive class match observed frequencies.
+
+    Scores are cut into ``bins`` equal-width bins over [0, 1] (a score of exactly 1.0 goes in
+    the last bin). Per bin: the count, the mean score, and the fraction of positives. The
+    expected calibration error is ``sum_b n_b / N * |positive_rate_b - mean_score_b|`` over
+    non-empty bins: the reliability diagram of P(degraded). (torchmetrics' binary ECE bins
+    the *top-label* confidence ``max(p, 1 - p)`` against accuracy instead; on the same scores
+    the two differ.) The Brier score is ``mean((score - label)^2)``.
+
+    Args:
+        y_true: 0/1 or bool labels.
+        y_score: Probabilities of the positive class, in [0, 1].
+        bins: Number of equal-width bins, >= 1.
+
+    Returns:
+        ``ece``, ``brier``, and ``bins``: a list of ``{low, high, n, mean_score, positive_rate}``
+        (``mean_score`` and ``positive_rate`` are None for an empty bin).
+
+    Raises:
+        ValueError: As :func:`classification_metrics`, or scores outside [0, 1], or ``bins < 1``.
+    """
+    if not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    t, s = _check_labels(y_true, y_score)
+    if s.min() < 0 or s.max() > 1:
+        raise ValueError(f"scores must be probabilities in [0, 1], got values in [{s.min():g}, {s.max():g}]")
+    index = np.minimum((s * bins).astype(np.int64), bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        inside = index == b
+        n = int(inside.sum())
+        mean_score = float(s[inside].mean()) if n else None
+        rate = float(t[inside].mean()) if n else None
+        if n:
+            ece += n / s.size * abs(rate - mean_score)
+        table.append({"low": b / bins, "high": (b + 1) / bins, "n": n, "mean_score": mean_score, "positive_rate": rate})
+    return {"ece": float(ece), "brier": float(np.mean((s - t) ** 2)), "bins": table}
+
+
 def _group_key(value) -> str:
     """A stable string key: ``2`` and ``2.0`` both become ``"2"``, missing becomes ``"n/a"``."""
     import pandas as pd
