@@ -38,12 +38,16 @@ class ResultFileError(PixbenchError):
 
 
 def targets(task: str, accuracy: float | None, size_mb: float, fps_1080p: float | None) -> dict[str, bool | None]:
-    """Pass/fail for each target of the brief; ``None`` where it does not apply or was not measured."""
-    return {
-        f"accuracy>={TARGET_ACCURACY:.2f}": None if task != "detect" or accuracy is None else accuracy >= TARGET_ACCURACY,
-        f"size<={TARGET_SIZE_MB:g}MB": size_mb <= TARGET_SIZE_MB,
-        f"fps_1080p>={TARGET_FPS_1080P:g}": None if fps_1080p is None else fps_1080p >= TARGET_FPS_1080P,
-    }
+    """Pass/fail for each target of the brief that applies to ``task``; ``None`` where not measured.
+
+    The accuracy target is a detector's only: restoration results do not list it.
+    """
+    out: dict[str, bool | None] = {}
+    if task == "detect":
+        out[f"accuracy>={TARGET_ACCURACY:.2f}"] = None if accuracy is None else accuracy >= TARGET_ACCURACY
+    out[f"size<={TARGET_SIZE_MB:g}MB"] = size_mb <= TARGET_SIZE_MB
+    out[f"fps_1080p>={TARGET_FPS_1080P:g}"] = None if fps_1080p is None else fps_1080p >= TARGET_FPS_1080P
+    return out
 
 
 def json_safe(value: Any) -> Any:
