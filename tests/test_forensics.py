@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pandas as pd
 import pytest
 
 from pixbench.degradations import downscale, jpeg_roundtrip, pixelate
@@ -176,3 +177,23 @@ def test_missing_params_file_is_a_clear_error(tmp_path) -> None:
 
     with pytest.raises(ModelError, match="no such file"):
         DetectorParams.load(tmp_path / "nope.npz")
+
+
+def test_dataset_features_read_every_sample_of_the_asked_splits(tmp_path) -> None:
+    """Built detect datasets feed the fit: one feature row per sample of the asked splits, the labels as written."""
+    from pixbench.errors import PixbenchError
+    from pixbench.datasets import open_dataset
+    from pixbench.forensics.fitting import dataset_features
+    from tests.synth import write_tiny_dataset
+
+    root = write_tiny_dataset(tmp_path / "d", "detect", n=4, size=64)
+    feats, labels = dataset_features([root], ("train", "val"))
+    assert feats.shape == (8, F.N_FEATURES) and np.isfinite(feats).all()
+    written = pd.concat([pd.read_csv(root / s / "metadata.csv") for s in ("train", "val")])["label"].to_numpy()
+    assert labels.tolist() == written.tolist()
+    first = next(iter(open_dataset(root).split("train")))
+    np.testing.assert_array_equal(feats[0], F.extract_features(first.input))
+    assert dataset_features([root], ("nosuch",))[0].shape == (0, F.N_FEATURES)
+    other = write_tiny_dataset(tmp_path / "j", "jpeg", n=2, size=64)
+    with pytest.raises((ValueError, PixbenchError), match="fitted on 'detect' datasets"):
+        dataset_features([other], ("train",))

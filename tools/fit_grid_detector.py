@@ -24,11 +24,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--output", type=Path, default=PARAMS_PATH, help="where the .npz parameters go")
     parser.add_argument("--onnx", type=Path, default=None,
                         help="also write the detector graph here (e.g. leaderboards/models/grid-detector.onnx)")
+    parser.add_argument("--dataset", type=Path, action="append", default=[],
+                        help="a built detect dataset of training photos (BSD68, embedded; never Kodak or Set14) to fit "
+                             "on as well: its train split for the MLP, its other splits for the temperature; repeatable")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not args.bsd68.is_dir():
         parser.error(f"bsd68: {args.bsd68} is not a folder; point it at the BSD68 images")
-    params = fit_from_images(load_folder(args.bsd68) + skimage_photos(), seed=args.seed)
+    params = fit_from_images(load_folder(args.bsd68) + skimage_photos(), seed=args.seed, datasets=args.dataset)
     params.save(args.output)
     print(f"wrote {args.output} (temperature {params.temperature:.3f})")
     if args.onnx is not None:

@@ -10,6 +10,8 @@ are never used here (they are test sources).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from pixbench.forensics import features as F
@@ -26,11 +28,14 @@ def sample_features(images: list[np.ndarray], n: int, seed: int, *, size: int = 
     return np.stack([F.extract_features(s.image) for s in samples]), samples
 
 
-def fit_from_images(images: list[np.ndarray], *, n_train: int = 8000, n_tune: int = 2000, seed: int = 0) -> DetectorParams:
+def fit_from_images(images: list[np.ndarray], *, n_train: int = 8000, n_tune: int = 2000, seed: int = 0,
+                    datasets: list[str | Path] = ()) -> DetectorParams:
     """Fit the detector on samples of ``images``, the temperature on samples of other images.
 
     The images are split by index (every fifth image is for tuning), so the
-    temperature is fitted on crops of photos the MLP has not seen.
+    temperature is fitted on crops of photos the MLP has not seen. Samples of built
+    ``datasets`` join them: their ``train`` split the fit, their other splits (other
+    photos, by the recipe's split) the temperature.
     """
     if len(images) < 5:
         raise ValueError(f"images: need at least 5 tuning images, got {len(images)}")
@@ -38,7 +43,36 @@ def fit_from_images(images: list[np.ndarray], *, n_train: int = 8000, n_tune: in
     train_imgs = [im for i, im in enumerate(images) if i % 5]
     x, train = sample_features(train_imgs, n_train, seed)
     xt, tune = sample_features(tune_imgs, n_tune, seed + 1)
-    return fit_detector(x, np.array([s.label for s in train]), xt, np.array([s.label for s in tune]), seed=seed)
+    y, yt = np.array([s.label for s in train]), np.array([s.label for s in tune])
+    if datasets:
+        dx, dy = dataset_features(list(datasets), ("train",))
+        tx, ty = dataset_features(list(datasets), ("val", "test"))
+        x, y, xt, yt = np.concatenate([x, dx]), np.concatenate([y, dy]), np.concatenate([xt, tx]), np.concatenate([yt, ty])
+    return fit_detector(x, y, xt, yt, seed=seed)
+
+
+def dataset_features(roots: list[str | Path], splits: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of every sample in ``splits`` of the built ``detect`` datasets at ``roots``.
+
+    Recipe-built samples (``detect``, ``detect-hard``) bring the negatives synthetic
+    samples lack: JPEG at any grid phase, double JPEG, shrunk then compressed, and smooth
+    crops of compressed photos.
+    """
+    from pixbench.datasets import open_dataset
+
+    feats, labels = [], []
+    for root in roots:
+        ds = open_dataset(root)
+        if ds.task != "detect":
+            raise ValueError(f"{root}: a {ds.task!r} dataset; the detector is fitted on 'detect' datasets")
+        for name in splits:
+            if name in ds.splits:
+                for s in ds.split(name):
+                    feats.append(F.extract_features(s.input))
+                    labels.append(int(s.label))
+    if not feats:
+        return np.zeros((0, F.N_FEATURES)), np.zeros(0, dtype=int)
+    return np.stack(feats), np.array(labels, dtype=int)
 
 
 def fit_detector(feats: np.ndarray, labels: np.ndarray, tune_feats: np.ndarray, tune_labels: np.ndarray,
