@@ -181,6 +181,7 @@ BENCHMARKS: list[Benchmark] = [
         Trained("pix2pix-inpainter", eval_args=SLOW_SPEED),
         Baseline("identity", ["--task", "inpaint"]),
         Baseline("biharmonic"),
+        Baseline("pushpull"),  # the fill pix2pix-inpainter (fill=true) starts from
     ]),
 ]
 

@@ -188,6 +188,60 @@ def constant_detector(*, value: float = 1.0) -> Any:
     return _model(nodes, [_image("x", 3)], [out], inits, props)
 
 
+#: Pyramid levels of the push-pull fill (2**8 = 256 px blocks at the top, enough for any hole of a recipe).
+PUSHPULL_LEVELS = 8
+
+
+def pushpull(*, levels: int = PUSHPULL_LEVELS) -> Any:
+    """Push-pull inpainting: holes filled from the known pixels, coarse to fine, in one graph.
+
+    Going down, ``levels`` times: 2x2 average pools (``ceil_mode``) of the known pixels'
+    values and of the known share, each divided by the pooled count of real pixels (so edge
+    windows are exact however the runtime counts them). At the top the fill is value over
+    share; coming up, each level's fill is its own average of known values plus the
+    bilinear upsampling of the coarser fill times the unknown share. Known pixels are kept.
+    The same fill starts ``pix2pix-inpainter`` with ``fill=true`` (``docs/models.md``).
+    """
+    from onnx import helper
+
+    if not isinstance(levels, int) or not 1 <= levels <= 12:
+        raise ModelError(f"pushpull baseline: levels must be an integer from 1 to 12, got {levels!r}")
+    pool = {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}
+    nodes = [
+        helper.make_node("Slice", ["x", "rgb_start", "rgb_end", "channel_axis"], ["image"]),
+        helper.make_node("Slice", ["x", "rgb_end", "mask_end", "channel_axis"], ["mask"]),
+        helper.make_node("Sub", ["one", "mask"], ["c0"]),
+        helper.make_node("Mul", ["image", "c0"], ["v0"]),
+    ]
+    for k in range(1, levels + 1):
+        nodes += [
+            helper.make_node("Mul", [f"c{k - 1}", "zero"], [f"z{k}"]),
+            helper.make_node("Add", [f"z{k}", "one"], [f"ones{k}"]),
+            helper.make_node("AveragePool", [f"ones{k}"], [f"n{k}"], **pool),
+            helper.make_node("AveragePool", [f"v{k - 1}"], [f"vs{k}"], **pool),
+            helper.make_node("Div", [f"vs{k}", f"n{k}"], [f"v{k}"]),
+            helper.make_node("AveragePool", [f"c{k - 1}"], [f"cs{k}"], **pool),
+            helper.make_node("Div", [f"cs{k}", f"n{k}"], [f"c{k}"]),
+        ]
+    nodes += [helper.make_node("Max", [f"c{levels}", "tiny"], ["ctop"]),
+              helper.make_node("Div", [f"v{levels}", "ctop"], [f"f{levels}"])]
+    for k in range(levels - 1, -1, -1):
+        nodes += [
+            helper.make_node("Shape", [f"v{k}"], [f"size{k}"]),
+            helper.make_node("Resize", [f"f{k + 1}", "", "", f"size{k}"], [f"up{k}"], mode="linear",
+                             coordinate_transformation_mode="half_pixel"),
+            helper.make_node("Sub", ["one", f"c{k}"], [f"u{k}"]),
+            helper.make_node("Mul", [f"up{k}", f"u{k}"], [f"w{k}"]),
+            helper.make_node("Add", [f"v{k}", f"w{k}"], [f"f{k}"]),
+        ]
+    nodes += [helper.make_node("Mul", ["f0", "mask"], ["hole"]), helper.make_node("Add", ["v0", "hole"], ["y"])]
+    inits = [_const("rgb_start", [0], np.int64), _const("rgb_end", [3], np.int64), _const("mask_end", [4], np.int64),
+             _const("channel_axis", [1], np.int64), _const("one", 1.0), _const("zero", 0.0), _const("tiny", 1e-6)]
+    props = {"pixbench.task": "inpaint", "pixbench.model": "pushpull", "pixbench.layout": "nchw",
+             "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.mask_input": "channel"}
+    return _model(nodes, [_image("x", 4)], [_image("y", 3)], inits, props)
+
+
 def _check_scale(scale: int) -> None:
     if not isinstance(scale, int) or not 2 <= scale <= 16:
         raise ModelError(f"--scale {scale!r} must be an integer from 2 to 16 (the dataset's pixelation factor)")
@@ -212,6 +266,7 @@ BASELINES.register("bicubic", (bicubic, ("scale",), "bicubic upscale of the low-
 BASELINES.register("lanczos", (lanczos, ("scale",), "Lanczos-3 upscale of the low-res grid (depixelate)"))
 BASELINES.register("constant", (constant_detector, ("value",), "constant-probability detector (detect)"))
 BASELINES.register("biharmonic", (biharmonic, (), "biharmonic inpainting, a Python model file (inpaint)"))
+BASELINES.register("pushpull", (pushpull, (), "push-pull pyramid fill of the holes, an ONNX graph (inpaint)"))
 
 
 def write_baseline(name: str, output: str | os.PathLike, **options: Any) -> Path:
