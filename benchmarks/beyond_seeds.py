@@ -81,9 +81,8 @@ def _mark(ok: bool) -> str:
     return "ok" if ok else "MISS"
 
 
-def detector_report(work: Path, references: list[Path], sources: dict[str, str]) -> None:
+def detector_report(work: Path, references: list[Path], sources: dict[str, str], model: Path) -> None:
     """Accuracy, FP rate, FP rate per negative kind, misses per factor and ECE, per recipe and source."""
-    model = MODEL_DIR / "grid-detector.onnx"
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     print(f"\n== detector {model.name} ({model.stat().st_size / 1e6:.3f} MB) ==")
     print(f"targets on sources it was not fitted on: accuracy >= {TARGET_ACCURACY:.0%}, FP rate <= {TARGET_FPR:.0%}, "
@@ -177,6 +176,8 @@ def main() -> None:
                              "printed alongside")
     parser.add_argument("--depixelators", type=Path, default=MODEL_DIR,
                         help="folder holding grid-upscaler-x{2,4,8}.onnx (default: the published ones)")
+    parser.add_argument("--detector", type=Path, default=MODEL_DIR / "grid-detector.onnx",
+                        help="the detector graph to check (default: the published grid-detector.onnx)")
     parser.add_argument("--skip-depixelate", action="store_true", help="only the detector part")
     parser.add_argument("--skip-detector", action="store_true", help="only the depixelator part")
     args = parser.parse_args()
@@ -184,7 +185,7 @@ def main() -> None:
         sys.exit(f"{SHARED} is missing: this benchmark needs the Kodak and Set14 images there")
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.skip_detector:
-        detector_report(args.work, args.reference_result, DETECT_SOURCES)
+        detector_report(args.work, args.reference_result, DETECT_SOURCES, args.detector)
     if not args.skip_depixelate:
         depixelate_report(args.work, args.reference_result, args.depixelators)
 
