@@ -59,6 +59,9 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
         f"pixbench baseline biharmonic -o {models}/biharmonic.json",
         f"pixbench evaluate {models}/biharmonic.json {kodak}/biharmonic.json",
         f"pixbench evaluate {models}/biharmonic.json {set14}/biharmonic.json --no-speed",
+        f"pixbench baseline pushpull -o {models}/pushpull.onnx",
+        f"pixbench evaluate {models}/pushpull.onnx {kodak}/pushpull.json",
+        f"pixbench evaluate {models}/pushpull.onnx {set14}/pushpull.json --no-speed",
         "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1",
     ]
 
