@@ -68,6 +68,17 @@ def test_constant_detector(tmp_path):
         write_baseline("constant", tmp_path / "bad.onnx", value=2.0)
 
 
+def ramp_with_hole(shape, steps, hole):
+    """A smooth colour ramp (red along x, green along y, blue along both), its hole mask, and the holed image."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    img = np.stack([xx * steps[0], yy * steps[1], (xx + yy) * steps[2]], -1).astype(np.uint8)
+    mask = np.zeros(shape, bool)
+    mask[hole] = True
+    holed = img.copy()
+    holed[mask] = 0
+    return img, mask, holed
+
+
 def test_biharmonic_python_model_equals_skimage(tmp_path):
     from skimage.restoration import inpaint_biharmonic
 
@@ -76,12 +87,7 @@ def test_biharmonic_python_model_equals_skimage(tmp_path):
     model = load_model(path)
     spec = resolve_spec(model, "inpaint")
     assert (spec.layout, spec.mask_input, spec.mask_name) == ("nhwc", "separate", "mask")
-    yy, xx = np.mgrid[0:32, 0:32]
-    img = np.stack([xx * 7, yy * 7, (xx + yy) * 3], -1).astype(np.uint8)
-    mask = np.zeros((32, 32), bool)
-    mask[10:18, 12:20] = True
-    holed = img.copy()
-    holed[mask] = 0
+    img, mask, holed = ramp_with_hole((32, 32), (7, 7, 3), (slice(10, 18), slice(12, 20)))
     out = Runner(model, spec).restore(holed, mask=mask)
     ref = inpaint_biharmonic(holed / 255.0, mask, channel_axis=-1)  # the reference implementation itself
     np.testing.assert_array_equal(out, np.clip(np.rint(ref * 255), 0, 255).astype(np.uint8))
@@ -133,12 +139,7 @@ def test_pushpull_fills_holes_from_the_known_pixels(tmp_path):
     model = load_model(path)
     spec = resolve_spec(model, "inpaint")
     assert spec.mask_input == "channel"
-    yy, xx = np.mgrid[0:48, 0:64]
-    img = np.stack([xx * 3, yy * 4, (xx + yy) * 2], -1).astype(np.uint8)
-    mask = np.zeros((48, 64), bool)
-    mask[10:30, 20:44] = True
-    holed = img.copy()
-    holed[mask] = 0
+    img, mask, holed = ramp_with_hole((48, 64), (3, 4, 2), (slice(10, 30), slice(20, 44)))
     out = Runner(model, spec).restore(holed, mask=mask)
     np.testing.assert_array_equal(out[~mask], img[~mask])  # known pixels kept
     known = (~mask).astype(np.float64)[..., None]
