@@ -105,10 +105,14 @@ def cubic_kernel(scale: int, a: float = -0.5) -> tuple[np.ndarray, int]:
         The filter taps and the offset ``t`` of the first tap.
     """
     t, u = _offsets(scale, 2)
-    x = np.abs(u)
-    taps = np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
+    return _normalise(keys_cubic(u, a), t, scale), int(t[0])
+
+
+def keys_cubic(u: np.ndarray, a: float) -> np.ndarray:
+    """Keys' cubic convolution weight at distance ``u`` (support 2): ``a = -0.5`` is Pillow's, ``-0.75`` torch's."""
+    x = np.abs(np.asarray(u, dtype=np.float64))
+    return np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
                     np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
-    return _normalise(taps, t, scale), int(t[0])
 
 
 def lanczos_kernel(scale: int, a: int = 3) -> tuple[np.ndarray, int]:

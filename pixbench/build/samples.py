@@ -47,9 +47,14 @@ class TaskSample:
 JPEG_PHASES = 8
 
 
+def _jpeg_pad(neg: Any) -> int:
+    """Extra pixels a negative is cut with, so its JPEG grid can sit at any phase (0: at the crop's corner)."""
+    return JPEG_PHASES if neg.jpeg_phase == "random" else 0
+
+
 def _negative_side(size: int, neg: Any) -> int:
     """Smallest side a negative can be cut from (a ``prescale`` factor shrinks to fit the photo)."""
-    return size + (JPEG_PHASES if neg.jpeg_phase == "random" else 0)
+    return size + _jpeg_pad(neg)
 
 
 def min_side(recipe: Recipe) -> int:
@@ -105,7 +110,7 @@ def _detect(image: np.ndarray, recipe: Recipe, rng: np.random.Generator, index: 
     neg = negatives[int(np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(), side="right"))
                     if len(negatives) > 1 else 0]
     params: dict[str, Any] = {"label": 0, "negative_kind": neg.label}
-    pad = JPEG_PHASES if neg.jpeg_phase == "random" else 0
+    pad = _jpeg_pad(neg)
     scale, kernel = 1.0, None
     if neg.prescale is not None:  # a shrunk photo: the crop comes from a region `scale` times larger
         scale = float(neg.prescale.factors[rng.integers(len(neg.prescale.factors))])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from pixbench.baselines import keys_cubic
 
 
 class SeparableConv2d(nn.Module):
@@ -39,25 +42,15 @@ def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def cubic_phases(scale: int, a: float = -0.75) -> torch.Tensor:
-    """Keys cubic weights of the ``scale`` output phases over 4 neighbours, ``(scale, 4)``.
+    """Keys cubic weights of the ``scale`` output phases over 5 neighbours, ``(scale, 5)``.
 
-    Output pixel ``o = i * scale + p`` (half-pixel centres) sits at ``i + (p + 0.5) / scale - 0.5``
-    in the input; its weights are those of inputs ``i - 2 .. i + 1`` or ``i - 1 .. i + 2``, whichever
-    hold it: for ``p < scale / 2`` the point lies left of ``i``. ``a = -0.75`` is torch's and
-    ONNX's cubic; Pillow's is ``-0.5``.
+    Output pixel ``o = i * scale + p`` (half-pixel centres) sits at ``i + u`` in the input, with
+    ``u = (p + 0.5) / scale - 0.5`` in [-0.5, 0.5); row ``p`` holds the weights of inputs
+    ``i - 2 .. i + 2`` (four of them non-zero). ``a = -0.75`` is torch's and ONNX's cubic;
+    Pillow's is ``-0.5`` (the formula is :func:`pixbench.baselines.keys_cubic`).
     """
-
-    def keys(t: float) -> float:
-        t = abs(t)
-        if t <= 1:
-            return (a + 2) * t**3 - (a + 3) * t**2 + 1
-        return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a if t < 2 else 0.0
-
-    rows = []
-    for p in range(scale):
-        u = (p + 0.5) / scale - 0.5  # position relative to input i, in [-0.5, 0.5)
-        rows.append([keys(u - d) for d in (-2, -1, 0, 1, 2)])
-    return torch.tensor(rows, dtype=torch.float32)  # (scale, 5): neighbours i-2 .. i+2
+    u = (np.arange(scale) + 0.5) / scale - 0.5
+    return torch.tensor(keys_cubic(u[:, None] - np.arange(-2, 3)[None, :], a), dtype=torch.float32)
 
 
 def grid_bicubic(x: torch.Tensor, grid: int, channels: int = 3) -> torch.Tensor:
@@ -80,3 +73,9 @@ def grid_bicubic(x: torch.Tensor, grid: int, channels: int = 3) -> torch.Tensor:
     rows = F.conv2d(low, taps.repeat(c, 1)[:, None, :, None], groups=c)  # (N, c*grid, h', w'+4)
     both = F.conv2d(rows, taps.repeat(c * grid, 1)[:, None, None, :], groups=c * grid)  # (N, c*grid*grid, h', w')
     return F.pixel_shuffle(both, grid)[:, :, :h, :w]
+
+
+def residual_output(x: torch.Tensor, y: torch.Tensor, grid: int) -> torch.Tensor:
+    """``clip(base + y, 0, 1)``: the correction ``y`` added to ``x``, or to :func:`grid_bicubic` of it."""
+    base = grid_bicubic(x, grid) if grid else x
+    return (base + y).clamp(0.0, 1.0)

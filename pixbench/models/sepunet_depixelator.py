@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec, check_grid
-from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, grid_bicubic, upsample_to
+from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, residual_output, upsample_to
 
 # -- blocks ----------------------------------------------------------------------------
 
@@ -95,8 +95,7 @@ class SepUNetDepixelator(nn.Module):
             y = F.pixel_shuffle(y, r)[:, :, :h, :w]
         if not self.residual:
             return torch.sigmoid(y + x)
-        base = grid_bicubic(x, self.grid) if self.grid else x
-        return (base + y).clamp(0.0, 1.0)
+        return residual_output(x, y, self.grid)
 
 
 # -- factory ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from torch import nn
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec, check_grid
-from pixbench.models.layers import SepConvBNReLU, grid_bicubic, upsample_to
+from pixbench.models.layers import SepConvBNReLU, residual_output, upsample_to
 
 # -- blocks ----------------------------------------------------------------------------
 
@@ -68,8 +68,7 @@ class SepUNetRestorer(nn.Module):
         y = self.out(y)
         if not self.residual:
             return torch.sigmoid(y)
-        base = grid_bicubic(x, self.grid) if self.grid else x
-        return (base + y).clamp(0.0, 1.0)
+        return residual_output(x, y, self.grid)
 
 
 # -- factory ---------------------------------------------------------------------------

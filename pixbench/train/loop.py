@@ -100,10 +100,7 @@ def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any], factor: i
             f"model {spec.name!r} trains on {'/'.join(spec.tasks)} datasets, but {ds.root} is a {ds.task!r} "
             f"dataset; models for {ds.task!r}: {', '.join(fitting)}"
         )
-    own, option = model_factor(spec, args)
-    if own is not None and factor is not None and factor != own:
-        raise ModelError(f"--factor {factor}: {spec.name} with {option}={own} learns factor {own} only")
-    factor = own if own is not None else factor
+    factor = training_factor(spec, args, factor)
     if factor is not None:
         factors = set()
         for name in ("train", "val"):
@@ -111,6 +108,7 @@ def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any], factor: i
             if column is not None:
                 factors |= {int(float(f)) for f in column if str(f) != ""}
         if factor not in factors:
+            own, option = model_factor(spec, args)
             how = f"{option}={factor}" if own is not None else f"--factor {factor}"
             fix = f"pass --arg {option}=N" if own is not None else "pass --factor N"
             raise ModelError(
@@ -126,6 +124,18 @@ def model_factor(spec: ModelSpec, args: dict[str, Any]) -> tuple[int | None, str
     if args.get("grid"):
         return int(args["grid"]), "grid"
     return None, ""
+
+
+def training_factor(spec: ModelSpec, args: dict[str, Any], asked: int | None) -> int | None:
+    """The pixelation factor a training uses: the model's own, else ``--factor`` (``None``: every factor).
+
+    Raises:
+        ModelError: ``--factor`` disagrees with the model's own factor.
+    """
+    own, option = model_factor(spec, args)
+    if own is not None and asked is not None and asked != own:
+        raise ModelError(f"--factor {asked}: {spec.name} with {option}={own} learns factor {own} only")
+    return own if own is not None else asked
 
 
 @contextlib.contextmanager
@@ -227,7 +237,7 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
     cache = CACHE_BYTES if settings.cache else 0
-    factor = model_factor(spec, args)[0] or settings.factor
+    factor = training_factor(spec, args, settings.factor)
     train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
                               cache_bytes=cache)
     val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
