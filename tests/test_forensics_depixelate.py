@@ -45,9 +45,9 @@ def _session(model: GridUpscaler, **kw) -> Depixelator:
     return Depixelator(sess, model.config.scale, model.config.cell)
 
 
-@pytest.mark.parametrize("scale", [2, 4, 8])
-def test_graph_equals_torch_network_rounded(scale):
-    model = _random_model(scale)
+@pytest.mark.parametrize(("scale", "packing"), [(2, 0), (4, 0), (8, 0), (4, 2), (2, 4)])
+def test_graph_equals_torch_network_rounded(scale, packing):
+    model = _random_model(scale, packing=packing)
     clean = _image(48, 64, seed=scale)
     pix = pixelate(clean, factor=scale, down_kernel="box", up_kernel="nearest")
     low = torch.from_numpy(pix[::scale, ::scale].copy()).permute(2, 0, 1)[None].float() / 255
@@ -59,11 +59,11 @@ def test_graph_equals_torch_network_rounded(scale):
     assert (out != ref).mean() < 1e-3
 
 
-@pytest.mark.parametrize("scale", [2, 4, 8])
-def test_untrained_graph_returns_the_mosaic_itself(scale):
+@pytest.mark.parametrize(("scale", "packing"), [(2, 0), (4, 0), (8, 0), (4, 2)])
+def test_untrained_graph_returns_the_mosaic_itself(scale, packing):
     # a fresh network predicts nothing, so the folded nearest base and back-projection must give
     # back exactly the pixelated input: this pins the channel orders of SpaceToDepth / DepthToSpace
-    model = GridUpscaler(UpscalerConfig(scale=scale, channels=4, layers=0))
+    model = GridUpscaler(UpscalerConfig(scale=scale, channels=4, layers=0, packing=packing))
     pix = pixelate(_image(40, 56, seed=1), factor=scale, down_kernel="box", up_kernel="nearest")
     np.testing.assert_array_equal(_session(model).run(pix), pix)
 
@@ -95,11 +95,40 @@ def test_training_keeps_block_means_and_lowers_the_loss():
     torch.testing.assert_close(TF.avg_pool2d(out, 4), low, atol=1e-5, rtol=0)
 
 
+def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path):
+    images = [_image(96, 96, seed=s) for s in range(2)]
+    cfg = UpscalerConfig(scale=4, channels=4, layers=1)
+    kw = dict(steps=40, batch=2, size=32, mse_tail=0.25, checkpoint_every=15)
+    whole = train_upscaler(images, cfg, checkpoint=tmp_path / "whole.pt", **kw)
+    seen = []
+
+    def stop_at_20(phase, done, total, **v):
+        seen.append(done)
+        if done == 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_upscaler(images, cfg, checkpoint=tmp_path / "cut.pt", progress=stop_at_20, **kw)
+    resumed = train_upscaler(images, cfg, checkpoint=tmp_path / "cut.pt", progress=lambda p, d, t, **v: seen.append(d),
+                             **kw)
+    assert seen == [*range(1, 21), *range(16, 41)]  # the checkpoint of step 15 was the last one saved
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="is of another run"):
+        train_upscaler(images, cfg, checkpoint=tmp_path / "cut.pt", **{**kw, "steps": 60})
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="scale: expected an integer in 2..16, got 1"):
         UpscalerConfig(scale=1)
+    with pytest.raises(ValueError, match="packing: expected 0"):
+        UpscalerConfig(scale=4, packing=3)
     assert (UpscalerConfig(scale=2).cell, UpscalerConfig(scale=2).pack) == (4, 2)
     assert (UpscalerConfig(scale=8).cell, UpscalerConfig(scale=8).pack) == (8, 1)
+    assert (UpscalerConfig(scale=4, packing=2).cell, UpscalerConfig(scale=4, packing=2).pack) == (8, 2)
+    # automatic packing is not written into the graphs' pixbench.model_args (the published files predate it)
+    assert UpscalerConfig(scale=4).as_dict() == {"scale": 4, "channels": 16, "layers": 2}
+    assert UpscalerConfig(scale=4, packing=2).as_dict()["packing"] == 2
 
 
 @pytest.mark.parametrize(("top", "left", "h", "w"), [(0, 0, 64, 64), (3, 1, 61, 70), (2, 0, 50, 45)])

@@ -19,6 +19,8 @@ network as ``3 G^2`` channels and becomes full size by a pixel shuffle
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -109,9 +111,10 @@ class CropSampler:
 
 
 def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: int, batch: int = 16,
-                   size: int | None = None, lr: float = 2e-3, seed: int = 0,
+                   size: int | None = None, lr: float = 2e-3, mse_tail: float = 0.0, seed: int = 0,
+                   checkpoint: str | Path | None = None, checkpoint_every: int = 500,
                    progress: Progress = silent) -> GridUpscaler:
-    """Train a :class:`GridUpscaler` with L1 loss, Adam and a cosine learning-rate decay.
+    """Train a :class:`GridUpscaler` with L1 loss, Adam and a one-cycle learning-rate schedule.
 
     Args:
         images: ``HxWx3 uint8`` training photos (never the test sources).
@@ -119,26 +122,56 @@ def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: i
         steps: Optimiser steps.
         batch: Crops per step.
         size: Crop side in output pixels (default ``8 G``, clipped to at least 64).
-        lr: Initial learning rate.
+        lr: Peak learning rate.
+        mse_tail: Fraction of the steps, at the end, trained on the squared error instead of L1
+            (PSNR is a squared-error measure; L1 trains faster at first).
         seed: Seeds torch and the crop sampler.
-        progress: Called as ``progress("train x{s}", steps done, steps, loss=L1 of the batch)`` after every step.
+        checkpoint: A file where model, optimiser, schedule and sampler state are saved every
+            ``checkpoint_every`` steps (atomically); when it exists, training resumes from it,
+            and the result is the same as an uninterrupted run's.
+        progress: Called as ``progress("train x{s}", steps done, steps, loss=loss of the batch)`` after every step.
     """
     torch.manual_seed(seed)
     g = config.cell
     size = size or max(64, 8 * g)
     if size % g:
         raise ValueError(f"size: expected a multiple of {g} (the network cell), got {size}")
+    if not 0.0 <= mse_tail <= 1.0:
+        raise ValueError(f"mse_tail: expected a fraction in [0, 1], got {mse_tail!r}")
     sampler = CropSampler(images, scale=config.scale, size=size, seed=seed)
     model = GridUpscaler(config)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    first = 0
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["config"] != config.as_dict() or state["steps"] != steps:
+            raise ValueError(f"checkpoint: {checkpoint} is of another run ({state['config']}, {state['steps']} steps); "
+                             "delete it or point elsewhere")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        sampler.rng.bit_generator.state = state["sampler"]
+        torch.set_rng_state(state["torch"])
+        first = state["step"]
+    switch = steps - int(round(mse_tail * steps))
     model.train()
-    for step in range(steps):
+    for step in range(first, steps):
         low, hr = sampler.batch(batch)
-        loss = TF.l1_loss(model(low), hr)
+        out = model(low)
+        loss = TF.mse_loss(out, hr) if step >= switch else TF.l1_loss(out, hr)
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         progress(f"train x{config.scale}", step + 1, steps, loss=float(loss.detach()))
+        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+            state = {"config": config.as_dict(), "steps": steps, "step": step + 1, "model": model.state_dict(),
+                     "opt": opt.state_dict(), "sched": sched.state_dict(),
+                     "sampler": sampler.rng.bit_generator.state, "torch": torch.get_rng_state()}
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+            torch.save(state, tmp)
+            tmp.replace(checkpoint)
     return model.eval()

@@ -19,30 +19,41 @@ class UpscalerConfig:
         scale: Pixelation factor ``s`` (2..16).
         channels: Feature channels of the hidden convolutions.
         layers: Hidden 3x3 convolutions after the first one.
+        packing: Low-res pixels packed into one network pixel along each axis (pixel unshuffle);
+            0 chooses it from the factor (2 for x2, 1 from x4 up), so the network runs at 1/4 or
+            1/8 of the output size. Packing more trades resolution for width: 2 at x4 runs the
+            network at 1/8, with four times the positions' worth of channels to spend.
     """
 
     scale: int
     channels: int = 16
     layers: int = 2
+    packing: int = 0
 
     def __post_init__(self) -> None:
         if not 2 <= self.scale <= 16:
             raise ValueError(f"scale: expected an integer in 2..16, got {self.scale!r}")
         if self.channels < 1 or self.layers < 0:
             raise ValueError(f"channels, layers: expected >= 1 and >= 0, got {self.channels}, {self.layers}")
-
-    @property
-    def cell(self) -> int:
-        """``G``: output pixels per network pixel along each axis."""
-        return self.scale * (4 // self.scale) if self.scale < 4 else self.scale
+        if self.packing not in (0, 1, 2, 4):
+            raise ValueError(f"packing: expected 0 (automatic), 1, 2 or 4, got {self.packing!r}")
 
     @property
     def pack(self) -> int:
-        """Low-res pixels packed into one network pixel along each axis (``G / s``)."""
-        return self.cell // self.scale
+        """Low-res pixels packed into one network pixel along each axis (:attr:`packing`, or its automatic value)."""
+        return self.packing or max(1, 4 // self.scale)
+
+    @property
+    def cell(self) -> int:
+        """``G``: output pixels per network pixel along each axis (``s`` times :attr:`pack`)."""
+        return self.scale * self.pack
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The options as recorded in ``pixbench.model_args`` (``packing`` only when set)."""
+        d = asdict(self)
+        if not self.packing:
+            del d["packing"]
+        return d
 
     def macs(self, height: int = 1080, width: int = 1920) -> int:
         """Multiply-accumulates of the ONNX graph's convolutions for one ``height x width`` output.
@@ -57,24 +68,42 @@ class UpscalerConfig:
 
 @dataclass(frozen=True)
 class PublishedSettings:
-    """How one published ``grid-upscaler-x{s}.onnx`` was trained.
+    """How one published grid upscaler graph was trained (``tools/train_depixelators.py``).
 
     Attributes:
         config: Network options.
         size: Training crop side in output pixels.
         steps: Adam steps.
+        batch: Crops per step.
+        lr: Peak learning rate of the one-cycle schedule.
+        mse_tail: Fraction of the steps, at the end, trained on the squared error instead of L1.
     """
 
     config: UpscalerConfig
     size: int
     steps: int
+    batch: int = 32
+    lr: float = 2e-3
+    mse_tail: float = 0.0
 
 
-#: Published settings per factor. Features plus carried grid channels make 32, a multiple of the
-#: 16-float blocks onnxruntime's NCHWc convolutions use on AVX-512: at 1080p such a graph measured
-#: as fast as a 1-GMAC one of 19 channels (docs/detector.md).
+#: Published settings per factor of the real-time tier (``grid-upscaler-x{s}.onnx``). Features plus
+#: carried grid channels make 32, a multiple of the 16-float blocks onnxruntime's NCHWc convolutions
+#: use on AVX-512: at 1080p such a graph measured as fast as a 1-GMAC one of 19 channels (docs/detector.md).
 PUBLISHED: dict[int, PublishedSettings] = {
     2: PublishedSettings(UpscalerConfig(scale=2, channels=20, layers=1), 96, 20000),
     4: PublishedSettings(UpscalerConfig(scale=4, channels=29, layers=2), 96, 36000),
     8: PublishedSettings(UpscalerConfig(scale=8, channels=29, layers=3), 128, 20000),
+}
+
+#: Published settings of the quality tier (``grid-upscaler-hq-x{s}.onnx``): the same kind of network,
+#: wide and deep enough to spend about one second per 1080p frame on a 2-core CPU.
+PUBLISHED_HQ: dict[int, PublishedSettings] = {
+    4: PublishedSettings(UpscalerConfig(scale=4, channels=61, layers=8), 96, 16000, batch=16, lr=1e-3, mse_tail=0.2),
+}
+
+#: Tiers of the depixelation frontier: file-name stem and settings per factor.
+TIERS: dict[str, tuple[str, dict[int, PublishedSettings]]] = {
+    "realtime": ("grid-upscaler", PUBLISHED),
+    "quality": ("grid-upscaler-hq", PUBLISHED_HQ),
 }
