@@ -206,6 +206,30 @@ class DatasetSplit:
                 raise DatasetError(f"{path}: unreadable array: {_one_line(exc)}") from None
         return arrays[0], arrays[1]
 
+    def triplet_contexts(self) -> np.ndarray:
+        """The clean ``24x24`` neighbourhood of every triplet, ``(N, 24, 24, 3)`` uint8.
+
+        Cut from the split's clean crops at the block positions of ``triplets.csv``; the
+        centre ``8x8`` of each is that triplet's target, which is checked.
+        """
+        meta = self.triplet_metadata()
+        missing = {"sample_id", "block_x", "block_y"} - set(meta.columns)
+        if missing:
+            raise DatasetError(f"{self.root / 'triplets.csv'}: no column {sorted(missing)[0]!r}")
+        rows = {sid: i for i, sid in enumerate(self.metadata["sample_id"])}
+        out = np.empty((len(meta), 24, 24, 3), np.uint8)
+        sid_now, clean = None, None
+        for i, (sid, bx, by) in enumerate(zip(meta["sample_id"], meta["block_x"], meta["block_y"], strict=True)):
+            if sid != sid_now:
+                if sid not in rows:
+                    raise DatasetError(f"{self.root}: triplet {i} comes from sample {sid!r}, which the split does not have")
+                sid_now, clean = sid, self[rows[sid]].target
+            bx, by = int(bx), int(by)
+            out[i] = clean[by - 8:by + 16, bx - 8:bx + 16]
+        if not np.array_equal(out[:, 8:16, 8:16], self.triplets()[1]):
+            raise DatasetError(f"{self.root}: split {self.name!r}: the clean crops and triplets_target.npy disagree")
+        return out
+
     def triplet_metadata(self) -> pd.DataFrame:
         """One row per triplet (source, block position, quality, ...)."""
         try:

@@ -401,3 +401,45 @@ def test_config_file_errors(datasets, tmp_path, text, message):
     result = CliRunner().invoke(app, ["train", "espcn", "--dataset", str(datasets["depixelate"]), "-o",
                                       str(tmp_path / "r"), "--config", str(tmp_path / "bad.yaml")])
     assert result.exit_code == 1 and "Traceback" not in result.output and "error:" in result.output
+
+
+def test_context_loss_trains_blockcnn_on_the_whole_clean_context(tmp_path):
+    from pixbench.build import build_dataset
+    from pixbench.recipes import resolve_recipe
+    from pixbench.train.data import SplitBatches
+
+    # the shipped recipe on six embedded photos: real JPEG contexts cut from real clean crops
+    root = build_dataset(resolve_recipe("blockcnn-triplets")[0], tmp_path / "ds", limit=6, workers=1).root
+    split = open_dataset(root).split("train")
+    contexts = split.triplet_contexts()
+    x, y = split.triplets()
+    assert contexts.shape == (len(x), 24, 24, 3) and len(x) == 64 * 64  # 64 crops of 64 triplets
+    np.testing.assert_array_equal(contexts[:, 8:16, 8:16], y)
+    # the clean context is what the JPEG context was decoded from: close to it (qualities 10-40), not equal
+    err = np.abs(contexts.astype(int) - np.asarray(x, dtype=int)).mean()
+    assert 0.5 < err < 15
+    batch = next(SplitBatches(split, MODELS.get("blockcnn"), crop=None, context_targets=True).batches(3))
+    assert tuple(batch.target.shape) == (3, 3, 24, 24)
+    settings = TrainSettings(steps=3, batch_size=2, context_loss=True)
+    result = train_model("blockcnn", root, tmp_path / "ctx", model_args=_tiny("blockcnn"), settings=settings)
+    plain = train_model("blockcnn", root, tmp_path / "plain", model_args=_tiny("blockcnn"),
+                        settings=TrainSettings(steps=3, batch_size=2))
+    assert result.config_sha256 != plain.config_sha256
+    assert not torch.equal(_weights(result.best)["tail.2.weight"], _weights(plain.best)["tail.2.weight"])
+
+
+def test_context_loss_is_refused_for_other_models(datasets, tmp_path):
+    with pytest.raises(ModelError, match="--context-loss: applies to models of BlockCNN triplets"):
+        train_model("espcn", datasets["depixelate"], tmp_path / "e", model_args=_tiny("espcn"),
+                    settings=TrainSettings(steps=1, context_loss=True))
+
+
+def test_blockcnn_without_norm_restores_the_centre_of_its_context():
+    from pixbench.models.blockcnn import blockcnn
+
+    torch.manual_seed(0)
+    net = blockcnn(channels=8, blocks=2, norm=False).eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    x = torch.rand(2, 3, 24, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net.restore_context(x)[:, :, 8:16, 8:16])

@@ -31,17 +31,27 @@ CONTEXT, BLOCK = 24, 8
 
 
 class ResidualBlock(nn.Module):
-    """Two padded 3x3 convolutions with BN, ReLU between, and an identity skip."""
+    """Two padded 3x3 convolutions, ReLU between, and an identity skip.
 
-    def __init__(self, channels: int) -> None:
+    ``norm=True``: BN after each convolution and a ReLU after the sum (the paper's block).
+    ``norm=False``: no BN and nothing after the sum (the EDSR block, Lim et al. 2017).
+    """
+
+    def __init__(self, channels: int, *, norm: bool = True) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-        )
+        self.norm = norm
+        if norm:
+            self.body = nn.Sequential(
+                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+            )
+        else:
+            self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True),
+                                      nn.Conv2d(channels, channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x + self.body(x))
+        return torch.relu(x + self.body(x)) if self.norm else x + self.body(x)
 
 
 # -- model -----------------------------------------------------------------------------
@@ -54,38 +64,49 @@ class BlockCNN(nn.Module):
         channels: Feature channels of the body.
         blocks: Number of residual blocks.
         unshuffle: Run the body on ``PixelUnshuffle(unshuffle)`` of the context (1: full resolution).
+        norm: Batch normalisation in the stem and the residual blocks (the paper's); ``False``
+            drops it, as EDSR does for restoration.
     """
 
-    def __init__(self, *, channels: int, blocks: int, unshuffle: int = 1) -> None:
+    def __init__(self, *, channels: int, blocks: int, unshuffle: int = 1, norm: bool = True) -> None:
         super().__init__()
         self.unshuffle = unshuffle
         io_ch = 3 * unshuffle * unshuffle
-        self.stem = nn.Sequential(nn.Conv2d(io_ch, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-                                  nn.ReLU(inplace=True))
-        self.body = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
+        if norm:
+            self.stem = nn.Sequential(nn.Conv2d(io_ch, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                      nn.ReLU(inplace=True))
+        else:
+            self.stem = nn.Sequential(nn.Conv2d(io_ch, channels, 3, padding=1), nn.ReLU(inplace=True))
+        self.body = nn.Sequential(*(ResidualBlock(channels, norm=norm) for _ in range(blocks)))
         self.tail = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True),
                                   nn.Conv2d(channels // 2, io_ch, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(N, 3, 24, 24)`` in [0, 1] to the restored centre ``(N, 3, 8, 8)``."""
+    def restore_context(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, 3, 24, 24)`` in [0, 1] to the whole restored context ``(N, 3, 24, 24)``.
+
+        Training with ``--context-loss`` supervises all of it; the model's answer is the centre.
+        """
         r = self.unshuffle
         y = self.tail(self.body(self.stem(F.pixel_unshuffle(x, r) if r > 1 else x)))
         if r > 1:
             y = F.pixel_shuffle(y, r)
-        delta = y[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK]
-        return torch.clamp(x[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK] + delta, 0.0, 1.0)
+        return torch.clamp(x + y, 0.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, 3, 24, 24)`` in [0, 1] to the restored centre ``(N, 3, 8, 8)``."""
+        return self.restore_context(x)[:, :, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK]
 
 
 # -- factory ---------------------------------------------------------------------------
 
 
-def blockcnn(channels: int = 64, blocks: int = 4, unshuffle: int = 1) -> BlockCNN:
+def blockcnn(channels: int = 64, blocks: int = 4, unshuffle: int = 1, norm: bool = True) -> BlockCNN:
     """Build the BlockCNN artifact remover."""
     if channels < 2 or blocks < 0:
         raise ModelError(f"blockcnn: need channels >= 2 and blocks >= 0, got channels={channels}, blocks={blocks}")
     if unshuffle not in (1, 2, 4, 8):
         raise ModelError(f"blockcnn: unshuffle must divide the 8-pixel block (1, 2, 4 or 8), got {unshuffle}")
-    return BlockCNN(channels=channels, blocks=blocks, unshuffle=unshuffle)
+    return BlockCNN(channels=channels, blocks=blocks, unshuffle=unshuffle, norm=norm)
 
 
 SPEC = ModelSpec(

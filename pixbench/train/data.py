@@ -63,10 +63,12 @@ class SplitBatches:
             ``grid`` model's block size): only samples of that factor are used. ``None``: all.
         augment: Apply a random grid-safe dihedral transform to each training sample.
         cache_bytes: Keep decoded samples in memory up to this many bytes (0: no cache).
+        context_targets: Triplets: the target is the clean ``24x24`` context
+            (:meth:`~pixbench.datasets.DatasetSplit.triplet_contexts`), not its centre block.
     """
 
     def __init__(self, split: DatasetSplit, spec: ModelSpec, *, crop: int | None, factor: int | None = None,
-                 augment: bool = False, cache_bytes: int = CACHE_BYTES) -> None:
+                 augment: bool = False, cache_bytes: int = CACHE_BYTES, context_targets: bool = False) -> None:
         self.split = split
         self.spec = spec
         self.crop = crop
@@ -77,7 +79,7 @@ class SplitBatches:
         self._cached_bytes = 0
         if spec.input_kind == "triplet":
             x, y = split.triplets()
-            self._triplets: tuple[np.ndarray, np.ndarray] | None = (x, y)
+            self._triplets: tuple[np.ndarray, np.ndarray] | None = (x, split.triplet_contexts() if context_targets else y)
             self._n = len(x)
         else:
             self._triplets = None
@@ -113,7 +115,8 @@ class SplitBatches:
     def _item(self, index: int, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if self._triplets is not None:
             x, y = np.asarray(self._triplets[0][index]), np.asarray(self._triplets[1][index])
-            # the 8x8 centre sits in the middle of the 24x24 context: any dihedral element maps it onto itself
+            # the 8x8 centre sits in the middle of the 24x24 context: any dihedral element maps it (and the
+            # whole context) onto itself
             k = self._transform(rng, *x.shape[:2], 8)
             return _chw(dihedral(x, k)), _chw(dihedral(y, k)), None
         s = self._sample(int(self._rows[index]))

@@ -197,7 +197,8 @@ def _build(spec: ModelSpec, args: dict[str, Any], settings: TrainSettings, devic
         loss_fn = nn.L1Loss()
     else:
         loss_fn = restorer_loss(settings.loss, vgg_weights=settings.vgg_weights)
-    return net, Stepper(net, opt, loss_fn.to(device), device, settings, disc=disc, opt_d=opt_d)
+    forward = net.restore_context if settings.context_loss else None  # checked to be a triplet model
+    return net, Stepper(net, opt, loss_fn.to(device), device, settings, disc=disc, opt_d=opt_d, forward=forward)
 
 
 def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args: dict[str, Any] | None = None,
@@ -236,10 +237,12 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
         raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
+    if settings.context_loss and spec.input_kind != "triplet":
+        raise ModelError(f"--context-loss: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
     cache = CACHE_BYTES if settings.cache else 0
     factor = training_factor(spec, args, settings.factor)
     train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
-                              cache_bytes=cache)
+                              cache_bytes=cache, context_targets=settings.context_loss)
     val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
     lr = settings.lr or spec.default_lr
     metric = primary_metric(ds.task)

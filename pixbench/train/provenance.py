@@ -36,8 +36,11 @@ def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, An
     values[kind] = amount
     values["lr"] = settings.lr or spec.default_lr
     values["crop"] = settings.crop or spec.train_crop
-    if values.get("factor") is None:  # not set: left out, so configs written before the option keep their hash
+    # options at their defaults that came later are left out, so configs written before them keep their hash
+    if values.get("factor") is None:
         values.pop("factor", None)
+    if not values.get("context_loss"):
+        values.pop("context_loss", None)
     return values
 
 

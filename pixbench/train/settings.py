@@ -48,6 +48,7 @@ class TrainSettings(BaseModel):
     crop: int | None = Field(None, ge=8)
     factor: int | None = Field(None, ge=1)
     augment: bool = True
+    context_loss: bool = False
     cache: bool = True
     val_every: int = Field(1, ge=1)
     amp: bool = True

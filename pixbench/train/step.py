@@ -10,7 +10,7 @@ device both are disabled, and a step is exactly the plain float32 step.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -37,12 +37,16 @@ class Stepper:
         device: Where the batches go.
         settings: ``amp``, ``l1_weight`` and ``gan_weight`` are read.
         disc: The pix2pix discriminator, with ``opt_d``.
+        forward: What the supervised loss is taken of, when not ``net(x)`` (blockcnn's
+            ``restore_context`` under ``--context-loss``).
     """
 
     def __init__(self, net: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, device: torch.device,
                  settings: TrainSettings, disc: nn.Module | None = None,
-                 opt_d: torch.optim.Optimizer | None = None) -> None:
+                 opt_d: torch.optim.Optimizer | None = None,
+                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.net, self.opt, self.loss_fn, self.device = net, opt, loss_fn, device
+        self.forward = forward or net
         self.disc, self.opt_d = disc, opt_d
         self.settings = settings
         self.amp = bool(settings.amp and device.type == "cuda")
@@ -76,7 +80,7 @@ class Stepper:
             x, y = b.input.to(self.device), b.target.to(self.device)
             self.opt.zero_grad(set_to_none=True)
             with self._autocast():
-                loss = self.loss_fn(self.net(x), y)
+                loss = self.loss_fn(self.forward(x), y)
             self._backward_step(loss, self.opt)
         self.scaler.update()
         return float(loss.detach())
