@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pixbench.degradations.blocks import BLOCK, CONTEXT, extract_triplets
 from pixbench.errors import DatasetError, check_format
 from pixbench.images import file_sha256, read_png
 from pixbench.tasks import TASK_NAMES
@@ -209,24 +210,28 @@ class DatasetSplit:
     def triplet_contexts(self) -> np.ndarray:
         """The clean ``24x24`` neighbourhood of every triplet, ``(N, 24, 24, 3)`` uint8.
 
-        Cut from the split's clean crops at the block positions of ``triplets.csv``; the
-        centre ``8x8`` of each is that triplet's target, which is checked.
+        Cut from the split's clean crops at the block positions of ``triplets.csv`` (by
+        :func:`~pixbench.degradations.blocks.extract_triplets`, as the builder cut the JPEG
+        ones); the centre ``8x8`` of each is that triplet's target, which is checked.
         """
         meta = self.triplet_metadata()
         missing = {"sample_id", "block_x", "block_y"} - set(meta.columns)
         if missing:
             raise DatasetError(f"{self.root / 'triplets.csv'}: no column {sorted(missing)[0]!r}")
         rows = {sid: i for i, sid in enumerate(self.metadata["sample_id"])}
-        out = np.empty((len(meta), 24, 24, 3), np.uint8)
-        sid_now, clean = None, None
-        for i, (sid, bx, by) in enumerate(zip(meta["sample_id"], meta["block_x"], meta["block_y"], strict=True)):
-            if sid != sid_now:
-                if sid not in rows:
-                    raise DatasetError(f"{self.root}: triplet {i} comes from sample {sid!r}, which the split does not have")
-                sid_now, clean = sid, self[rows[sid]].target
-            bx, by = int(bx), int(by)
-            out[i] = clean[by - 8:by + 16, bx - 8:bx + 16]
-        if not np.array_equal(out[:, 8:16, 8:16], self.triplets()[1]):
+        parts = []
+        # triplets.csv lists each crop's triplets together, in the order of the arrays
+        for sid, group in meta.groupby("sample_id", sort=False):
+            if sid not in rows:
+                raise DatasetError(f"{self.root}: triplets.csv names sample {sid!r}, which the split does not have")
+            clean = self[rows[sid]].target
+            positions = [(int(x), int(y)) for x, y in zip(group["block_x"], group["block_y"], strict=True)]
+            try:
+                parts.append(extract_triplets(clean, clean, positions)[0])
+            except ValueError as exc:
+                raise DatasetError(f"{self.root / 'triplets.csv'}: sample {sid!r}: {exc}") from None
+        out = np.concatenate(parts) if parts else np.empty((0, CONTEXT, CONTEXT, 3), np.uint8)
+        if not np.array_equal(out[:, BLOCK:2 * BLOCK, BLOCK:2 * BLOCK], self.triplets()[1]):
             raise DatasetError(f"{self.root}: split {self.name!r}: the clean crops and triplets_target.npy disagree")
         return out
 

@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as TF
 
 from pixbench.forensics.upscaler_config import UpscalerConfig
+from pixbench.images import atomic_output
 from pixbench.progress import Progress, silent
 
 
@@ -170,8 +171,6 @@ def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: i
             state = {"config": config.as_dict(), "steps": steps, "step": step + 1, "model": model.state_dict(),
                      "opt": opt.state_dict(), "sched": sched.state_dict(),
                      "sampler": sampler.rng.bit_generator.state, "torch": torch.get_rng_state()}
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-            torch.save(state, tmp)
-            tmp.replace(checkpoint)
+            with atomic_output(checkpoint) as tmp:
+                torch.save(state, tmp)
     return model.eval()
