@@ -10,9 +10,13 @@ Builds (or reuses) the ``detect``, ``detect-hard``, ``depixelate-nearest`` and
   factor, and FPS on 1920x1080 frames; a reference detector's result JSON can be given;
 * depixelator: PSNR of the pixelated input, of bicubic re-interpolation from the
   recovered grid (alone and with one back-projection step onto the known block
-  means), and of the grid upscaler graphs, per factor, with the rate of exact
-  grid recovery and of the right factor choice, and FPS for 1080p uint8 frames
-  through the whole graph; reference depixelators' result JSONs can be given.
+  means), and of the grid upscaler graphs of each tier (real-time ``grid-upscaler-x*``,
+  quality ``grid-upscaler-hq-x*`` where published), per factor and recipe, with the
+  rate of exact grid recovery and of the right factor choice; then, per graph, FPS
+  for 1080p uint8 frames through the evaluator's harness (the figure `pixbench
+  evaluate` reports) against the tier targets (real-time: >= 30 FPS and >= +1.5 dB
+  at x4 nearest; quality: <= 1 s per frame and >= +2.0 dB); reference depixelators'
+  result JSONs can be given.
 
 Usage:
     python benchmarks/beyond_seeds.py [--work /tmp/pixbench-beyond] [--reference-result R.json ...]
@@ -36,8 +40,10 @@ from pixbench.datasets import open_dataset
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, choose_scale, depixelate, load_depixelators
 from pixbench.forensics.synthetic import resize
-from pixbench.forensics.upscaler_config import UpscalerConfig
+from pixbench.evaluate.speed import measure_speed
+from pixbench.forensics.upscaler_config import TIERS, UpscalerConfig
 from pixbench.metrics import calibration, classification_metrics, psnr
+from pixbench.runtime import Runner, load_model, resolve_spec
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 SOURCES = {"kodak": f"kodak:{SHARED / 'kodak'}", "set14": f"folder:{SHARED / 'set14'}"}
@@ -127,12 +133,40 @@ def _box_mean_projection(image: np.ndarray, low: np.ndarray, s: int) -> np.ndarr
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+#: Depixelator targets at x4 on Kodak (nearest): gain over the input per tier, and frames per second
+#: through `pixbench evaluate` (real-time) or seconds per frame (quality), at 1080p output.
+TARGET_GAIN = {"realtime": 1.5, "quality": 2.0}
+TARGET_FPS = {"realtime": 30.0, "quality": 1.0}
+
+
+def evaluate_fps(path: Path) -> dict:
+    """FPS of ``path`` on a 1920x1080 uint8 frame through the evaluator's harness (what `pixbench evaluate` reports)."""
+    model = load_model(path)
+    runner = Runner(model, resolve_spec(model, "depixelate"))
+    return measure_speed(runner, None, warmup=2, runs=10)
+
+
+def tier_models(folder: Path) -> dict[str, dict]:
+    """The graphs of each tier found in ``folder``, keyed by factor (a tier with none is left out)."""
+    out = {}
+    for tier, (stem, published) in TIERS.items():
+        found = tuple(f for f in sorted(published) if (folder / f"{stem}-x{f}.onnx").is_file())
+        if found:
+            out[tier] = load_depixelators(folder, found, stem=stem)
+    return out
+
+
 def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_DIR) -> None:
-    models = load_depixelators(folder)
+    tiers = tier_models(folder)
+    if "realtime" not in tiers:
+        sys.exit(f"{folder} holds no grid-upscaler-x*.onnx graphs")
+    models = tiers["realtime"]
+    gains = {}
     for recipe in ("depixelate-nearest", "depixelate-lanczos"):
         nearest = recipe.endswith("nearest")
         print(f"\n== {recipe} (Kodak, all splits) ==")
-        print("factor   n  exact-grid  factor-ok  input  bicubic(grid)  bicubic+bp   ours  ours-input  ours-bicubic")
+        print("factor   n  exact-grid  factor-ok  input  bicubic(grid)  bicubic+bp  " +
+              "  ".join(f"{t:>8s} {'gain':>10s}" for t in tiers))
         rows = defaultdict(list)
         for s in samples(build(recipe, "kodak", work)):
             f = int(s.meta["factor"])
@@ -143,20 +177,46 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
             bicubic = resize(low, (w, h), "bicubic")
             exact = low.shape == s.lowres.shape and bool(np.array_equal(low, s.lowres))
             bp = _box_mean_projection(bicubic, low.astype(np.float64), f) if low.shape[0] * f == h else bicubic
+            tier_psnr = []
+            for tier, graphs in tiers.items():
+                if f not in graphs:  # this tier publishes no graph of this factor
+                    tier_psnr.append(np.nan)
+                    continue
+                o = out if tier == "realtime" else depixelate(s.input, graphs, grid=est, scale=f)[0]
+                tier_psnr.append(psnr(s.target, o, data_range=255))
             rows[f].append((exact, choose_scale(est.factor, models) == f,
                             psnr(s.target, s.input, data_range=255), psnr(s.target, bicubic, data_range=255),
-                            psnr(s.target, bp, data_range=255), psnr(s.target, out, data_range=255)))
+                            psnr(s.target, bp, data_range=255), *tier_psnr))
         for f, r in sorted(rows.items()):
             a = np.array(r, dtype=np.float64).mean(axis=0)
+            cells = []
+            for i, tier in enumerate(tiers):
+                v = a[5 + i]
+                cells.append(f"{v:8.2f} {v - a[2]:+10.2f}" if np.isfinite(v) else f"{'-':>8s} {'-':>10s}")
+                gains[recipe, f, tier] = v - a[2]
             print(f"x{f:<5d} {len(r):3d}  {a[0]:9.3f}  {a[1]:9.3f}  {a[2]:5.2f}  {a[3]:13.2f}  {a[4]:10.2f}  "
-                  f"{a[5]:5.2f}  {a[5] - a[2]:+10.2f}  {a[5] - a[3]:+12.2f}")
-    x = np.random.default_rng(0).integers(0, 256, (1, 3, 1080, 1920), dtype=np.uint8)
-    for f, model in sorted(models.items()):
-        rates = fps(model.session, "image", x, runs=5, rounds=5)
-        props = model.session.get_modelmeta().custom_metadata_map
-        macs = UpscalerConfig(**json.loads(props["pixbench.model_args"])).macs(1080, 1920)
-        print(f"grid-upscaler-x{f} (uint8 1920x1080 in and out, whole pipeline in one graph, {macs / 1e9:.2f} GMAC): "
-              f"FPS best {max(rates):.1f}, spread {min(rates):.1f}-{max(rates):.1f}")
+                  + "  ".join(cells))
+    print("\n== depixelator tiers (uint8 1920x1080 in and out; FPS of a bare session on ready planes, best of 5 "
+          "rounds of 5, and through the evaluate harness, 10 frames after 2) ==")
+    frame = np.random.default_rng(0).integers(0, 256, (1, 3, 1080, 1920), dtype=np.uint8)
+    for tier, graphs in tiers.items():
+        stem = TIERS[tier][0]
+        for f in sorted(graphs):
+            path = folder / f"{stem}-x{f}.onnx"
+            props = graphs[f].session.get_modelmeta().custom_metadata_map
+            macs = UpscalerConfig(**json.loads(props["pixbench.model_args"])).macs(1080, 1920)
+            bare = max(fps(graphs[f].session, "image", frame, runs=5, rounds=5))
+            speed = evaluate_fps(path)
+            line = (f"{path.name:24s} {macs / 1e9:6.2f} GMAC  {path.stat().st_size / 1e3:5.0f} kB  bare FPS {bare:6.2f}  "
+                    f"evaluate FPS {speed['fps_1080p']:6.2f} ({speed['latency_ms_median_1080p']:.0f} ms median)")
+            if f == 4:
+                gain = gains["depixelate-nearest", 4, tier]
+                fps_ok = (speed["fps_1080p"] >= TARGET_FPS[tier] if tier == "realtime"
+                          else speed["latency_ms_median_1080p"] <= 1000 / TARGET_FPS[tier])
+                line += (f"  x4 nearest gain {gain:+.2f} dB [{_mark(gain >= TARGET_GAIN[tier])} >= "
+                         f"+{TARGET_GAIN[tier]}]  speed [{_mark(fps_ok)} "
+                         f"{'>= 30 FPS' if tier == 'realtime' else '<= 1 s per frame'}]")
+            print(line)
     for ref in references:
         doc = json.loads(ref.read_text())
         if doc.get("task") != "depixelate":
@@ -175,7 +235,8 @@ def main() -> None:
                         help="result JSON of a reference model (detector or depixelator) from `pixbench evaluate`, "
                              "printed alongside")
     parser.add_argument("--depixelators", type=Path, default=MODEL_DIR,
-                        help="folder holding grid-upscaler-x{2,4,8}.onnx (default: the published ones)")
+                        help="folder holding grid-upscaler-x{2,4,8}.onnx and, where published, the quality "
+                             "tier's grid-upscaler-hq-x4.onnx (default: the published ones)")
     parser.add_argument("--detector", type=Path, default=MODEL_DIR / "grid-detector.onnx",
                         help="the detector graph to check (default: the published grid-detector.onnx)")
     parser.add_argument("--skip-depixelate", action="store_true", help="only the detector part")

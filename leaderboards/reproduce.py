@@ -154,7 +154,8 @@ def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Exist
         Baseline("identity", ["--task", "depixelate"]),
         Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
         Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
-        Existing("grid-upscaler-x4", "leaderboards/models/grid-upscaler-x4.onnx"),
+        Existing("grid-upscaler-x4", "leaderboards/models/grid-upscaler-x4.onnx"),  # real-time tier
+        Existing("grid-upscaler-hq-x4", "leaderboards/models/grid-upscaler-hq-x4.onnx"),  # quality tier
     ]
 
 

@@ -16,7 +16,7 @@ from pixbench.errors import ModelError
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, Depixelator, choose_scale, depixelate, load_depixelators
 from pixbench.forensics.upscaler import GridUpscaler, train_upscaler
-from pixbench.forensics.upscaler_config import UpscalerConfig
+from pixbench.forensics.upscaler_config import TIERS, UpscalerConfig
 from pixbench.forensics.upscaler_onnx import build_depixelator_onnx
 from tests.synth import write_tiny_dataset
 
@@ -174,15 +174,27 @@ def test_load_errors_name_the_file(tmp_path):
 # The published files
 
 
-@pytest.mark.parametrize("scale", [2, 4, 8])
-def test_published_graph_metadata_and_size(scale):
-    path = MODEL_DIR / f"grid-upscaler-x{scale}.onnx"
-    assert path.stat().st_size < 1_000_000
+@pytest.mark.parametrize(("stem", "scale"), [("grid-upscaler", 2), ("grid-upscaler", 4), ("grid-upscaler", 8),
+                                           ("grid-upscaler-hq", 4)])
+def test_published_graph_metadata_and_size(stem, scale):
+    path = MODEL_DIR / f"{stem}-x{scale}.onnx"
+    assert path.stat().st_size < 2_000_000
     model = Depixelator.load(path)
     props = model.session.get_modelmeta().custom_metadata_map
     assert props["pixbench.input"] == "full" and props["pixbench.task"] == "depixelate"
+    assert props["pixbench.model"] == f"{stem}-x{scale}"
     assert "pixbench.scale" not in props  # evaluate reads that key as a low-res model's upscale
-    assert json.loads(props["pixbench.model_args"])["scale"] == scale
+    # the graph was built from the tier's published settings (pixbench.forensics.upscaler_config.TIERS)
+    tier = {"grid-upscaler": "realtime", "grid-upscaler-hq": "quality"}[stem]
+    assert json.loads(props["pixbench.model_args"]) == TIERS[tier][1][scale].config.as_dict()
+
+
+def test_tiers_are_loaded_by_stem():
+    hq = load_depixelators(scales=(4,), stem="grid-upscaler-hq")
+    realtime = load_depixelators(scales=(4,))
+    assert hq[4].scale == realtime[4].scale == 4 and hq[4].cell == realtime[4].cell == 4
+    with pytest.raises(ModelError, match="grid-upscaler-hq-x8.onnx does not exist"):
+        load_depixelators(scales=(8,), stem="grid-upscaler-hq")
 
 
 def test_published_x4_through_pixbench_evaluate(tmp_path):

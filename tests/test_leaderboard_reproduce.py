@@ -95,7 +95,7 @@ def test_unknown_benchmark_is_refused(reproduce, capsys):
 def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "depixelate-nearest-x4", "--steps", "evaluate"])
     lines = commands(capsys)
-    assert len(lines) == 14  # 3 trained models, 3 baselines and grid-upscaler-x4, on Kodak and on Set14
+    assert len(lines) == 16  # 3 trained models, 3 baselines and the two grid-upscaler tiers, on Kodak and on Set14
     assert ("pixbench evaluate leaderboards/models/grid-upscaler-x4.onnx --dataset "
             "leaderboards/work/data/depixelate-nearest-x4-kodak --split test -o "
             "leaderboards/results/kodak/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4") in lines

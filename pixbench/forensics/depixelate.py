@@ -62,9 +62,14 @@ class Depixelator:
         return np.ascontiguousarray(self.session.run(None, {"image": x})[0][0].transpose(1, 2, 0))
 
 
-def load_depixelators(folder: str | Path = MODEL_DIR, scales: tuple[int, ...] = (2, 4, 8)) -> dict[int, Depixelator]:
-    """The published graphs of ``scales`` in ``folder``, keyed by factor."""
-    return {s: Depixelator.load(Path(folder) / f"grid-upscaler-x{s}.onnx") for s in scales}
+def load_depixelators(folder: str | Path = MODEL_DIR, scales: tuple[int, ...] = (2, 4, 8), *,
+                      stem: str = "grid-upscaler") -> dict[int, Depixelator]:
+    """The graphs ``<stem>-x{s}.onnx`` of ``scales`` in ``folder``, keyed by factor.
+
+    ``stem`` picks the tier (:data:`~pixbench.forensics.upscaler_config.TIERS`): ``grid-upscaler``
+    for the real-time graphs, ``grid-upscaler-hq`` for the quality tier.
+    """
+    return {s: Depixelator.load(Path(folder) / f"{stem}-x{s}.onnx") for s in scales}
 
 
 def choose_scale(factor: float, available: Mapping[int, object] | list[int]) -> int:
