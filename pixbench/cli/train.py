@@ -33,6 +33,7 @@ def train(
     factor: int | None = typer.Option(None, "--factor", min=1, rich_help_panel=_DATA, help="Train and validate on the samples of this pixelation factor only (depixelate datasets mix 2, 4 and 8); low-resolution models use their scale, grid models their grid."),
     augment: bool | None = typer.Option(None, "--augment/--no-augment", rich_help_panel=_DATA, help="Random flips and 90-degree rotations that keep the JPEG/pixelation grid in place (rotations on square crops only); default on."),
     context_loss: bool | None = typer.Option(None, "--context-loss/--no-context-loss", rich_help_panel=_DATA, help="blockcnn: train on the whole restored 24x24 context against the clean one (nine blocks of loss per triplet instead of the centre's one; needs the dataset's clean crops); validation and the exported model still use the centre only. Default off."),
+    edge_contexts: float | None = typer.Option(None, "--edge-contexts", min=0.0, max=1.0, rich_help_panel=_DATA, help="blockcnn: share of training triplets (0 to 1) given the context that sliding over a whole image builds at its border, where the missing neighbours are the edge pixels repeated (a side or a corner, drawn as border blocks occur in the 128x128 crops); the target is unchanged. Default 0."),
     cache: bool | None = typer.Option(None, "--cache/--no-cache", rich_help_panel=_DATA, help="Keep decoded samples in memory (up to 2 GiB) so epochs after the first do not decode PNGs again; default on."),
     val_every: int | None = typer.Option(None, "--val-every", min=1, help="Validate every K epochs (default 1); the last epoch is always validated."),
     device: str | None = typer.Option(None, "--device", help="auto (default: CUDA when present, else CPU), cpu, cuda or cuda:N."),
@@ -60,7 +61,7 @@ def train(
         options.update(pretrained=True, weights_path=str(weights_path) if weights_path else None)
     given = dict(epochs=epochs, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, schedule=schedule,
                  warmup=warmup, amp=amp, loss=loss, vgg_weights=str(vgg_weights) if vgg_weights else None, crop=crop,
-                 factor=factor, augment=augment, context_loss=context_loss, cache=cache, val_every=val_every, device=device, seed=seed)
+                 factor=factor, augment=augment, context_loss=context_loss, edge_contexts=edge_contexts, cache=cache, val_every=val_every, device=device, seed=seed)
     given = {k: v for k, v in given.items() if v is not None}
     if any(k in given for k in ("epochs", "steps", "minutes")):  # a budget on the command line replaces the file's
         values = {k: v for k, v in values.items() if k not in ("epochs", "steps", "minutes")}

@@ -239,10 +239,13 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
     if settings.context_loss and spec.input_kind != "triplet":
         raise ModelError(f"--context-loss: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
+    if settings.edge_contexts and spec.input_kind != "triplet":
+        raise ModelError(f"--edge-contexts: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
     cache = CACHE_BYTES if settings.cache else 0
     factor = training_factor(spec, args, settings.factor)
     train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
-                              cache_bytes=cache, context_targets=settings.context_loss)
+                              cache_bytes=cache, context_targets=settings.context_loss,
+                              edge_contexts=settings.edge_contexts)
     val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
     lr = settings.lr or spec.default_lr
     metric = primary_metric(ds.task)
