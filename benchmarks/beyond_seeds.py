@@ -215,7 +215,7 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
                           else speed["latency_ms_median_1080p"] <= 1000 / TARGET_FPS[tier])
                 line += (f"  x4 nearest gain {gain:+.2f} dB [{_mark(gain >= TARGET_GAIN[tier])} >= "
                          f"+{TARGET_GAIN[tier]}]  speed [{_mark(fps_ok)} "
-                         f"{'>= 30 FPS' if tier == 'realtime' else '<= 1 s per frame'}]")
+                         f"{f'>= {TARGET_FPS[tier]:g} FPS' if tier == 'realtime' else f'<= {1 / TARGET_FPS[tier]:g} s per frame'}]")
             print(line)
     for ref in references:
         doc = json.loads(ref.read_text())

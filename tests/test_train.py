@@ -13,6 +13,7 @@ from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError, ModelError, WeightsNotFoundError
 from pixbench.models import MODELS
+from pixbench.runtime.runner import block_padded
 from pixbench.train import TrainSettings, config_sha256, load_train_config, lr_factor, parse_model_options, train_model
 from pixbench.train.augment import dihedral, edge_context, grid_safe, random_border_sides
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
@@ -437,7 +438,7 @@ def test_context_loss_is_refused_for_other_models(datasets, tmp_path):
 def test_edge_context_is_the_context_sliding_builds_at_the_image_border():
     # what the evaluator feeds BlockCNN at the border: the image edge-padded by one block, then 24x24 windows
     image = np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
-    padded = np.pad(image, ((8, 8), (8, 8), (0, 0)), mode="edge")
+    padded = block_padded(image)  # what the evaluator slides BlockCNN over
     nby, nbx = 4, 5
     for by in range(nby):
         for bx in range(nbx):

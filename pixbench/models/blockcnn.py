@@ -30,6 +30,12 @@ CONTEXT, BLOCK = 24, 8
 # -- blocks ----------------------------------------------------------------------------
 
 
+def _conv3(cin: int, cout: int, norm: bool) -> list[nn.Module]:
+    """A padded 3x3 convolution, followed by BN when ``norm`` (which makes its bias redundant)."""
+    conv = nn.Conv2d(cin, cout, 3, padding=1, bias=not norm)
+    return [conv, nn.BatchNorm2d(cout)] if norm else [conv]
+
+
 class ResidualBlock(nn.Module):
     """Two padded 3x3 convolutions, ReLU between, and an identity skip.
 
@@ -40,15 +46,8 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, *, norm: bool = True) -> None:
         super().__init__()
         self.norm = norm
-        if norm:
-            self.body = nn.Sequential(
-                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-            )
-        else:
-            self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True),
-                                      nn.Conv2d(channels, channels, 3, padding=1))
+        self.body = nn.Sequential(*_conv3(channels, channels, norm), nn.ReLU(inplace=True),
+                                  *_conv3(channels, channels, norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x + self.body(x)) if self.norm else x + self.body(x)
@@ -72,11 +71,7 @@ class BlockCNN(nn.Module):
         super().__init__()
         self.unshuffle = unshuffle
         io_ch = 3 * unshuffle * unshuffle
-        if norm:
-            self.stem = nn.Sequential(nn.Conv2d(io_ch, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-                                      nn.ReLU(inplace=True))
-        else:
-            self.stem = nn.Sequential(nn.Conv2d(io_ch, channels, 3, padding=1), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(*_conv3(io_ch, channels, norm), nn.ReLU(inplace=True))
         self.body = nn.Sequential(*(ResidualBlock(channels, norm=norm) for _ in range(blocks)))
         self.tail = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True),
                                   nn.Conv2d(channels // 2, io_ch, 1))

@@ -29,6 +29,16 @@ MAX_GROUP_VALUES = 1 << 24
 _TO_MODEL = {"01": (1 / 255.0, 0.0), "11": (2 / 255.0, -1.0), "255": (1.0, 0.0)}
 
 
+def block_padded(x: np.ndarray) -> np.ndarray:
+    """``HxWxC`` edge-padded by one block on every side and up to whole blocks (what BlockCNN slides over).
+
+    The ``24x24`` window at ``(8 by, 8 bx)`` is the context of block ``(by, bx)``; at the image
+    border the missing neighbours are the edge pixels repeated.
+    """
+    h, w = x.shape[:2]
+    return np.pad(x, ((BLOCK, BLOCK + -h % BLOCK), (BLOCK, BLOCK + -w % BLOCK), (0, 0)), mode="edge")
+
+
 class Runner:
     """Feeds images to a model according to its :class:`InputSpec`."""
 
@@ -303,9 +313,8 @@ class Runner:
 
     def _slide_blocks(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         h, w, c = x.shape
-        ph, pw = -h % BLOCK, -w % BLOCK
-        xp = np.pad(x, ((BLOCK, BLOCK + ph), (BLOCK, BLOCK + pw), (0, 0)), mode="edge")
-        nby, nbx = (h + ph) // BLOCK, (w + pw) // BLOCK
+        xp = block_padded(x)
+        nby, nbx = -(-h // BLOCK), -(-w // BLOCK)
         out = np.empty((nby, nbx, BLOCK, BLOCK, c), np.float32)
         rows = max(1, 4096 // nbx)  # bands of block rows keep the 24x24 copies small
         for r in range(0, nby, rows):

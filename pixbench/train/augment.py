@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pixbench.degradations.blocks import BLOCK
+
 #: Element ``k`` of the dihedral group as (transpose, reverse rows, reverse columns),
 #: applied in that order. 0 is the identity; 1-3 are the other flips; 4-7 transpose.
 DIHEDRAL: tuple[tuple[bool, bool, bool], ...] = tuple(
@@ -68,13 +70,13 @@ def random_border_sides(rng: np.random.Generator, blocks: int = BORDER_GRID) -> 
     return row == 0, row == n, col == 0, col == n
 
 
-def edge_context(context: np.ndarray, sides: tuple[bool, bool, bool, bool], block: int = 8) -> np.ndarray:
+def edge_context(context: np.ndarray, sides: tuple[bool, bool, bool, bool], block: int = BLOCK) -> np.ndarray:
     """A ``(3 block) x (3 block)`` context as sliding over a whole image builds it at the image border.
 
     For each side in ``sides`` (top, bottom, left, right) the neighbouring blocks beyond it
     are replaced by the centre row of pixels nearest to them repeated, as edge padding of
-    the image does (``np.pad(mode="edge")``, which :meth:`pixbench.runtime.Runner.restore`
-    uses for BlockCNN); a corner gets both. Returns a new array.
+    the image does (:func:`pixbench.runtime.runner.block_padded`, what the evaluator slides
+    BlockCNN over); a corner gets both. Returns a new array.
     """
     x = np.array(context)
     top, bottom, left, right = sides

@@ -237,10 +237,10 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
         raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
-    if settings.context_loss and spec.input_kind != "triplet":
-        raise ModelError(f"--context-loss: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
-    if settings.edge_contexts and spec.input_kind != "triplet":
-        raise ModelError(f"--edge-contexts: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
+    triplet_only = [flag for flag, on in (("--context-loss", settings.context_loss),
+                                          ("--edge-contexts", settings.edge_contexts)) if on]
+    if triplet_only and spec.input_kind != "triplet":
+        raise ModelError(f"{triplet_only[0]}: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
     cache = CACHE_BYTES if settings.cache else 0
     factor = training_factor(spec, args, settings.factor)
     train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
