@@ -15,7 +15,9 @@ Builds (or reuses) the ``detect``, ``detect-hard``, ``depixelate-nearest`` and
   rate of exact grid recovery and of the right factor choice; then, per graph, FPS
   for 1080p uint8 frames through the evaluator's harness (the figure `pixbench
   evaluate` reports) against the tier targets (real-time: >= 30 FPS and >= +1.5 dB
-  at x4 nearest; quality: <= 1 s per frame and >= +2.0 dB); reference depixelators'
+  at x4 nearest; quality: <= 1 s per frame and >= +2.0 dB), and of each factor's *floor*: the
+  same graph with its network cut to one convolution, i.e. reading the grid and writing the
+  frame, the ceiling of any graph of this design on the host; reference depixelators'
   result JSONs can be given.
 
 Usage:
@@ -146,6 +148,19 @@ def evaluate_fps(path: Path) -> dict:
     return measure_speed(runner, None, warmup=2, runs=10)
 
 
+def floor_graph(scale: int, folder: Path) -> Path | None:
+    """The grid graph of ``scale`` with its network cut to one 3x3 convolution of one feature
+    (untrained): what reading the grid and writing the frame cost, which no network of this design
+    runs under. ``None`` without torch (the ``train`` extra)."""
+    try:
+        from pixbench.forensics.upscaler import GridUpscaler
+        from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
+    except ImportError:
+        return None
+    return save_depixelator_onnx(GridUpscaler(UpscalerConfig(scale=scale, channels=1, layers=0)),
+                                 folder / f"floor-x{scale}.onnx", name=f"floor-x{scale}")
+
+
 def tier_models(folder: Path) -> dict[str, dict]:
     """The graphs of each tier found in ``folder``, keyed by factor (a tier with none is left out)."""
     out = {}
@@ -217,6 +232,16 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
                          f"+{TARGET_GAIN[tier]}]  speed [{_mark(fps_ok)} "
                          f"{f'>= {TARGET_FPS[tier]:g} FPS' if tier == 'realtime' else f'<= {1 / TARGET_FPS[tier]:g} s per frame'}]")
             print(line)
+    floors = [(f, floor_graph(f, work)) for f in sorted(tiers["realtime"])]
+    for f, path in floors:
+        if path is None:
+            print(f"floor-x{f}: needs torch (pip install -e '.[train]') to build")
+            continue
+        bare = max(fps(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), "image", frame,
+                       runs=5, rounds=5))
+        speed = evaluate_fps(path)
+        print(f"{path.name:24s} {'':6s} no network: bare FPS {bare:6.2f}  evaluate FPS {speed['fps_1080p']:6.2f} "
+              f"({speed['latency_ms_median_1080p']:.0f} ms median), the ceiling of any x{f} graph of this design here")
     for ref in references:
         doc = json.loads(ref.read_text())
         if doc.get("task") != "depixelate":
