@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The JPEG block that BlockCNN restores, and the side of the neighbourhood it sees (3 x 3 blocks);
+#: the builder, the training data, the model and the evaluator all take them from here.
 BLOCK = 8
 CONTEXT = 24
 

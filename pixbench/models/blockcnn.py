@@ -21,11 +21,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pixbench.degradations.blocks import BLOCK, CONTEXT
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
-
-#: Input side (three 8x8 JPEG blocks) and the centre block it predicts.
-CONTEXT, BLOCK = 24, 8
 
 # -- blocks ----------------------------------------------------------------------------
 

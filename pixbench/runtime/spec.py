@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from pixbench.degradations.blocks import BLOCK, CONTEXT
+
 LAYOUTS = ("nchw", "nhwc")
 RANGES = ("01", "11", "255")
 CHANNELS = ("rgb", "y")
-#: BlockCNN maps a 24x24 context to the 8x8 block at its centre.
-BLOCK, CONTEXT = 8, 24
 
 
 @dataclass
