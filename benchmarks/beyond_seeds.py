@@ -85,6 +85,12 @@ TARGET_ACCURACY, TARGET_FPR, TARGET_KIND_FPR = 0.99, 0.01, 0.02
 DETECT_RECIPES = ("detect", "detect-hard")
 
 
+def _results_of(references: list[Path], task: str) -> list[tuple[Path, dict]]:
+    """The reference result files (``pixbench evaluate`` JSON) of ``task``, read."""
+    docs = [(ref, json.loads(ref.read_text())) for ref in references]
+    return [(ref, doc) for ref, doc in docs if doc.get("task") == task]
+
+
 def _mark(ok: bool) -> str:
     return "ok" if ok else "MISS"
 
@@ -117,10 +123,7 @@ def detector_report(work: Path, references: list[Path], sources: dict[str, str],
     rates = fps(sess, "image", np.random.default_rng(0).random((1, 3, 1080, 1920), dtype=np.float32) * 255)
     print(f"FPS 1920x1080 (bare onnxruntime session, default threads): best {max(rates):.1f}, "
           f"spread {min(rates):.1f}-{max(rates):.1f}")
-    for ref in references:
-        doc = json.loads(ref.read_text())
-        if doc.get("task") != "detect":
-            continue
+    for ref, doc in _results_of(references, "detect"):
         mm = doc["metrics"]["model"]
         print(f"reference {doc['model']['name']}: accuracy {mm.get('accuracy')}, FP rate {mm.get('fpr')}, "
               f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name})")
@@ -242,10 +245,7 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
         speed = evaluate_fps(path)
         print(f"{path.name:24s} {'':6s} no network: bare FPS {bare:6.2f}  evaluate FPS {speed['fps_1080p']:6.2f} "
               f"({speed['latency_ms_median_1080p']:.0f} ms median), the ceiling of any x{f} graph of this design here")
-    for ref in references:
-        doc = json.loads(ref.read_text())
-        if doc.get("task") != "depixelate":
-            continue
+    for ref, doc in _results_of(references, "depixelate"):
         mm = doc["metrics"]
         recipe = doc.get("dataset", {}).get("recipe", {})
         print(f"reference {doc['model']['name']} on {recipe.get('name')} (factor {doc.get('settings', {}).get('factor')}): "
