@@ -261,7 +261,7 @@ def main() -> None:
                              "printed alongside")
     parser.add_argument("--depixelators", type=Path, default=MODEL_DIR,
                         help="folder holding grid-upscaler-x{2,4,8}.onnx and, where published, the quality "
-                             "tier's grid-upscaler-hq-x4.onnx (default: the published ones)")
+                             "tier's grid-upscaler-hq-x{2,4}.onnx (default: the published ones)")
     parser.add_argument("--detector", type=Path, default=MODEL_DIR / "grid-detector.onnx",
                         help="the detector graph to check (default: the published grid-detector.onnx)")
     parser.add_argument("--skip-depixelate", action="store_true", help="only the detector part")
