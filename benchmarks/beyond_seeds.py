@@ -151,6 +151,11 @@ def evaluate_fps(path: Path) -> dict:
     return measure_speed(runner, None, warmup=2, runs=10)
 
 
+def frame_speeds(session: ort.InferenceSession, path: Path, frame: np.ndarray) -> tuple[float, dict]:
+    """FPS of the graph on ``frame``: bare session (best of 5 rounds of 5), and through the evaluator's harness."""
+    return max(fps(session, "image", frame, runs=5, rounds=5)), evaluate_fps(path)
+
+
 def floor_graph(scale: int, folder: Path) -> Path | None:
     """The grid graph of ``scale`` with its network cut to one 3x3 convolution of one feature
     (untrained): what reading the grid and writing the frame cost, which no network of this design
@@ -223,8 +228,7 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
             path = folder / f"{stem}-x{f}.onnx"
             props = graphs[f].session.get_modelmeta().custom_metadata_map
             macs = UpscalerConfig(**json.loads(props["pixbench.model_args"])).macs(1080, 1920)
-            bare = max(fps(graphs[f].session, "image", frame, runs=5, rounds=5))
-            speed = evaluate_fps(path)
+            bare, speed = frame_speeds(graphs[f].session, path, frame)
             line = (f"{path.name:24s} {macs / 1e9:6.2f} GMAC  {path.stat().st_size / 1e3:5.0f} kB  bare FPS {bare:6.2f}  "
                     f"evaluate FPS {speed['fps_1080p']:6.2f} ({speed['latency_ms_median_1080p']:.0f} ms median)")
             if f == 4:
@@ -240,9 +244,7 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
         if path is None:
             print(f"floor-x{f}: needs torch (pip install -e '.[train]') to build")
             continue
-        bare = max(fps(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), "image", frame,
-                       runs=5, rounds=5))
-        speed = evaluate_fps(path)
+        bare, speed = frame_speeds(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), path, frame)
         print(f"{path.name:24s} {'':6s} no network: bare FPS {bare:6.2f}  evaluate FPS {speed['fps_1080p']:6.2f} "
               f"({speed['latency_ms_median_1080p']:.0f} ms median), the ceiling of any x{f} graph of this design here")
     for ref, doc in _results_of(references, "depixelate"):
