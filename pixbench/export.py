@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from pixbench import __version__
+from pixbench.degradations.blocks import CONTEXT
 from pixbench.errors import ModelError
 from pixbench.images import atomic_output
 from pixbench.models import ModelSpec
@@ -40,8 +41,8 @@ OPSET = {"torchscript": 17, "dynamo": 18}
 Exporter = Literal["torchscript", "dynamo"]
 EXPORTERS: tuple[str, ...] = ("torchscript", "dynamo")
 #: Trace size and the (different) size the parity check runs at, per input kind: (C, H, W).
-_TRACE = {"full": (3, 64, 64), "masked": (4, 64, 64), "lowres": (3, 16, 16), "triplet": (3, 24, 24)}
-_CHECK = {"full": (3, 70, 90), "masked": (4, 70, 90), "lowres": (3, 13, 17), "triplet": (3, 24, 24)}
+_TRACE = {"full": (3, 64, 64), "masked": (4, 64, 64), "lowres": (3, 16, 16), "triplet": (3, CONTEXT, CONTEXT)}
+_CHECK = {"full": (3, 70, 90), "masked": (4, 70, 90), "lowres": (3, 13, 17), "triplet": (3, CONTEXT, CONTEXT)}
 
 
 @dataclass(frozen=True)

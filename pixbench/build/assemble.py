@@ -24,6 +24,7 @@ from PIL import features
 from pixbench import __version__
 from pixbench.build.output import clear_state, npy_bytes, read_record, remove_temp_files, state_dir
 from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, SPLITS, fingerprint_of, split_file_hashes
+from pixbench.degradations.blocks import BLOCK, CONTEXT
 from pixbench.degradations.jpeg import encoder_name
 from pixbench.images import atomic_output, write_bytes_atomic
 from pixbench.recipes import Recipe
@@ -132,7 +133,8 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
                 yield read_record(state, f"{p}.json")
 
         n = sum(len(r.get("triplets", [])) for r in records())
-        for suffix, shape, final in (("x", (24, 24, 3), "triplets_input.npy"), ("y", (8, 8, 3), "triplets_target.npy")):
+        for suffix, shape, final in (("x", (CONTEXT, CONTEXT, 3), "triplets_input.npy"),
+                                   ("y", (BLOCK, BLOCK, 3), "triplets_target.npy")):
             with atomic_output(out / split / final) as tmp:
                 if n == 0:
                     tmp.write_bytes(npy_bytes(np.zeros((0, *shape), np.uint8)))

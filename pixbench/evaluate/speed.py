@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pixbench import __version__
-from pixbench.runtime import Model, InputSpec, OnnxModel, Runner, frame_call, time_call
+from pixbench.runtime import BLOCK, CONTEXT, Model, InputSpec, OnnxModel, Runner, frame_call, time_call
 
 FULL_HD = (1080, 1920)
 
@@ -58,8 +58,8 @@ def estimate_flops(model: Model, spec: InputSpec, height: int, width: int) -> fl
         return None
     h, w, reps = height // spec.scale, width // spec.scale, 1
     if spec.blockwise:
-        h = w = 24
-        reps = (height // 8) * (width // 8)
+        h = w = CONTEXT
+        reps = (height // BLOCK) * (width // BLOCK)
     elif spec.tile:
         th, tw = spec.tile
         reps = max(1, -(-h // (th - min(32, th // 4)))) * max(1, -(-w // (tw - min(32, tw // 4))))
