@@ -39,10 +39,10 @@ import numpy as np
 import onnxruntime as ort
 
 from pixbench.datasets import open_dataset
+from pixbench.evaluate.speed import measure_speed
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, choose_scale, depixelate, load_depixelators
 from pixbench.forensics.synthetic import resize
-from pixbench.evaluate.speed import measure_speed
 from pixbench.forensics.upscaler_config import TIERS, UpscalerConfig
 from pixbench.metrics import calibration, classification_metrics, psnr
 from pixbench.runtime import Runner, load_model, resolve_spec
@@ -56,8 +56,23 @@ DETECT_SOURCES = {"bsd68": f"folder:{SHARED / 'bsd68'}", **SOURCES}
 def build(recipe: str, source: str, work: Path, sources: dict[str, str] = SOURCES) -> Path:
     out = work / f"{recipe}-{source}"
     if not (out / "dataset.json").is_file():
-        subprocess.run([sys.executable, "-m", "pixbench", "build-dataset", recipe, "-o", str(out),
-                        "--source", sources[source], "--workers", "2"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pixbench",
+                "build-dataset",
+                recipe,
+                "-o",
+                str(out),
+                "--source",
+                sources[source],
+                "--workers",
+                "2",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return out
 
 
@@ -99,8 +114,10 @@ def detector_report(work: Path, references: list[Path], sources: dict[str, str],
     """Accuracy, FP rate, FP rate per negative kind, misses per factor and ECE, per recipe and source."""
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     print(f"\n== detector {model.name} ({model.stat().st_size / 1e6:.3f} MB) ==")
-    print(f"targets on sources it was not fitted on: accuracy >= {TARGET_ACCURACY:.0%}, FP rate <= {TARGET_FPR:.0%}, "
-          f"each negative kind FP <= {TARGET_KIND_FPR:.0%}; bsd68 is a fitting source (shown for reference)")
+    print(
+        f"targets on sources it was not fitted on: accuracy >= {TARGET_ACCURACY:.0%}, FP rate <= {TARGET_FPR:.0%}, "
+        f"each negative kind FP <= {TARGET_KIND_FPR:.0%}; bsd68 is a fitting source (shown for reference)"
+    )
     for recipe in DETECT_RECIPES:
         for source in sources:
             y, p, kinds, factors = [], [], defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
@@ -115,18 +132,27 @@ def detector_report(work: Path, references: list[Path], sources: dict[str, str],
             ece = calibration(np.array(y), np.array(p))["ece"]
             kind_ok = all(a / b <= TARGET_KIND_FPR for a, b in kinds.values())
             fitted = " (fitted on)" if source == "bsd68" else ""
-            print(f"{recipe:11s} {source:6s}{fitted} n={len(y):5d}  accuracy {cm['accuracy']:.4f} "
-                  f"[{_mark(cm['accuracy'] >= TARGET_ACCURACY)}]  FP rate {cm['fpr']:.4f} [{_mark(cm['fpr'] <= TARGET_FPR)}]"
-                  f"  kinds [{_mark(kind_ok)}]  ROC-AUC {cm['roc_auc']:.4f}  ECE {ece:.4f}")
-            print("    FP per negative kind: " + ", ".join(f"{k} {a}/{b} ({a / b:.1%})" for k, (a, b) in sorted(kinds.items())))
+            print(
+                f"{recipe:11s} {source:6s}{fitted} n={len(y):5d}  accuracy {cm['accuracy']:.4f} "
+                f"[{_mark(cm['accuracy'] >= TARGET_ACCURACY)}]  FP rate {cm['fpr']:.4f} [{_mark(cm['fpr'] <= TARGET_FPR)}]"
+                f"  kinds [{_mark(kind_ok)}]  ROC-AUC {cm['roc_auc']:.4f}  ECE {ece:.4f}"
+            )
+            print(
+                "    FP per negative kind: "
+                + ", ".join(f"{k} {a}/{b} ({a / b:.1%})" for k, (a, b) in sorted(kinds.items()))
+            )
             print("    misses per factor:    " + ", ".join(f"x{f} {a}/{b}" for f, (a, b) in sorted(factors.items())))
     rates = fps(sess, "image", np.random.default_rng(0).random((1, 3, 1080, 1920), dtype=np.float32) * 255)
-    print(f"FPS 1920x1080 (bare onnxruntime session, default threads): best {max(rates):.1f}, "
-          f"spread {min(rates):.1f}-{max(rates):.1f}")
+    print(
+        f"FPS 1920x1080 (bare onnxruntime session, default threads): best {max(rates):.1f}, "
+        f"spread {min(rates):.1f}-{max(rates):.1f}"
+    )
     for ref, doc in _results_of(references, "detect"):
         mm = doc["metrics"]["model"]
-        print(f"reference {doc['model']['name']}: accuracy {mm.get('accuracy')}, FP rate {mm.get('fpr')}, "
-              f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name})")
+        print(
+            f"reference {doc['model']['name']}: accuracy {mm.get('accuracy')}, FP rate {mm.get('fpr')}, "
+            f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name})"
+        )
 
 
 def _box_mean_projection(image: np.ndarray, low: np.ndarray, s: int) -> np.ndarray:
@@ -165,8 +191,11 @@ def floor_graph(scale: int, folder: Path) -> Path | None:
         from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
     except ImportError:
         return None
-    return save_depixelator_onnx(GridUpscaler(UpscalerConfig(scale=scale, channels=1, layers=0)),
-                                 folder / f"floor-x{scale}.onnx", name=f"floor-x{scale}")
+    return save_depixelator_onnx(
+        GridUpscaler(UpscalerConfig(scale=scale, channels=1, layers=0)),
+        folder / f"floor-x{scale}.onnx",
+        name=f"floor-x{scale}",
+    )
 
 
 def tier_models(folder: Path) -> dict[str, dict]:
@@ -188,14 +217,20 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
     for recipe in ("depixelate-nearest", "depixelate-lanczos"):
         nearest = recipe.endswith("nearest")
         print(f"\n== {recipe} (Kodak, all splits) ==")
-        print("factor   n  exact-grid  factor-ok  input  bicubic(grid)  bicubic+bp  " +
-              "  ".join(f"{t:>8s} {'gain':>10s}" for t in tiers))
+        print(
+            "factor   n  exact-grid  factor-ok  input  bicubic(grid)  bicubic+bp  "
+            + "  ".join(f"{t:>8s} {'gain':>10s}" for t in tiers)
+        )
         rows = defaultdict(list)
         for s in samples(build(recipe, "kodak", work)):
             f = int(s.meta["factor"])
             # nearest: the estimator picks the graph; lanczos: its spectral factor is unreliable, the true one is used
             out, est, used = depixelate(s.input, models, scale=None if nearest else f)
-            low = G.recover_lowres(s.input, est) if nearest else resize(s.input, (s.input.shape[1] // f, s.input.shape[0] // f), "box")
+            low = (
+                G.recover_lowres(s.input, est)
+                if nearest
+                else resize(s.input, (s.input.shape[1] // f, s.input.shape[0] // f), "box")
+            )
             h, w = s.target.shape[:2]
             bicubic = resize(low, (w, h), "bicubic")
             exact = low.shape == s.lowres.shape and bool(np.array_equal(low, s.lowres))
@@ -207,9 +242,16 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
                     continue
                 o = out if tier == "realtime" else depixelate(s.input, graphs, grid=est, scale=f)[0]
                 tier_psnr.append(psnr(s.target, o, data_range=255))
-            rows[f].append((exact, choose_scale(est.factor, models) == f,
-                            psnr(s.target, s.input, data_range=255), psnr(s.target, bicubic, data_range=255),
-                            psnr(s.target, bp, data_range=255), *tier_psnr))
+            rows[f].append(
+                (
+                    exact,
+                    choose_scale(est.factor, models) == f,
+                    psnr(s.target, s.input, data_range=255),
+                    psnr(s.target, bicubic, data_range=255),
+                    psnr(s.target, bp, data_range=255),
+                    *tier_psnr,
+                )
+            )
         for f, r in sorted(rows.items()):
             a = np.array(r, dtype=np.float64).mean(axis=0)
             cells = []
@@ -217,10 +259,14 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
                 v = a[5 + i]
                 cells.append(f"{v:8.2f} {v - a[2]:+10.2f}" if np.isfinite(v) else f"{'-':>8s} {'-':>10s}")
                 gains[recipe, f, tier] = v - a[2]
-            print(f"x{f:<5d} {len(r):3d}  {a[0]:9.3f}  {a[1]:9.3f}  {a[2]:5.2f}  {a[3]:13.2f}  {a[4]:10.2f}  "
-                  + "  ".join(cells))
-    print("\n== depixelator tiers (uint8 1920x1080 in and out; FPS of a bare session on ready planes, best of 5 "
-          "rounds of 5, and through the evaluate harness, 10 frames after 2) ==")
+            print(
+                f"x{f:<5d} {len(r):3d}  {a[0]:9.3f}  {a[1]:9.3f}  {a[2]:5.2f}  {a[3]:13.2f}  {a[4]:10.2f}  "
+                + "  ".join(cells)
+            )
+    print(
+        "\n== depixelator tiers (uint8 1920x1080 in and out; FPS of a bare session on ready planes, best of 5 "
+        "rounds of 5, and through the evaluate harness, 10 frames after 2) =="
+    )
     frame = np.random.default_rng(0).integers(0, 256, (1, 3, 1080, 1920), dtype=np.uint8)
     for tier, graphs in tiers.items():
         stem = TIERS[tier][0]
@@ -229,15 +275,22 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
             props = graphs[f].session.get_modelmeta().custom_metadata_map
             macs = UpscalerConfig(**json.loads(props["pixbench.model_args"])).macs(1080, 1920)
             bare, speed = frame_speeds(graphs[f].session, path, frame)
-            line = (f"{path.name:24s} {macs / 1e9:6.2f} GMAC  {path.stat().st_size / 1e3:5.0f} kB  bare FPS {bare:6.2f}  "
-                    f"evaluate FPS {speed['fps_1080p']:6.2f} ({speed['latency_ms_median_1080p']:.0f} ms median)")
+            line = (
+                f"{path.name:24s} {macs / 1e9:6.2f} GMAC  {path.stat().st_size / 1e3:5.0f} kB  bare FPS {bare:6.2f}  "
+                f"evaluate FPS {speed['fps_1080p']:6.2f} ({speed['latency_ms_median_1080p']:.0f} ms median)"
+            )
             if f == 4:
                 gain = gains["depixelate-nearest", 4, tier]
-                fps_ok = (speed["fps_1080p"] >= TARGET_FPS[tier] if tier == "realtime"
-                          else speed["latency_ms_median_1080p"] <= 1000 / TARGET_FPS[tier])
-                line += (f"  x4 nearest gain {gain:+.2f} dB [{_mark(gain >= TARGET_GAIN[tier])} >= "
-                         f"+{TARGET_GAIN[tier]}]  speed [{_mark(fps_ok)} "
-                         f"{f'>= {TARGET_FPS[tier]:g} FPS' if tier == 'realtime' else f'<= {1 / TARGET_FPS[tier]:g} s per frame'}]")
+                fps_ok = (
+                    speed["fps_1080p"] >= TARGET_FPS[tier]
+                    if tier == "realtime"
+                    else speed["latency_ms_median_1080p"] <= 1000 / TARGET_FPS[tier]
+                )
+                line += (
+                    f"  x4 nearest gain {gain:+.2f} dB [{_mark(gain >= TARGET_GAIN[tier])} >= "
+                    f"+{TARGET_GAIN[tier]}]  speed [{_mark(fps_ok)} "
+                    f"{f'>= {TARGET_FPS[tier]:g} FPS' if tier == 'realtime' else f'<= {1 / TARGET_FPS[tier]:g} s per frame'}]"
+                )
             print(line)
     floors = [(f, floor_graph(f, work)) for f in sorted(tiers["realtime"])]
     for f, path in floors:
@@ -245,27 +298,43 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
             print(f"floor-x{f}: needs torch (pip install -e '.[train]') to build")
             continue
         bare, speed = frame_speeds(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), path, frame)
-        print(f"{path.name:24s} {'':6s} no network: bare FPS {bare:6.2f}  evaluate FPS {speed['fps_1080p']:6.2f} "
-              f"({speed['latency_ms_median_1080p']:.0f} ms median), the ceiling of any x{f} graph of this design here")
+        print(
+            f"{path.name:24s} {'':6s} no network: bare FPS {bare:6.2f}  evaluate FPS {speed['fps_1080p']:6.2f} "
+            f"({speed['latency_ms_median_1080p']:.0f} ms median), the ceiling of any x{f} graph of this design here"
+        )
     for ref, doc in _results_of(references, "depixelate"):
         mm = doc["metrics"]
         recipe = doc.get("dataset", {}).get("recipe", {})
-        print(f"reference {doc['model']['name']} on {recipe.get('name')} (factor {doc.get('settings', {}).get('factor')}): "
-              f"PSNR {mm['model'].get('psnr')} (input {mm['degraded'].get('psnr')}), "
-              f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name}; its own split and samples)")
+        print(
+            f"reference {doc['model']['name']} on {recipe.get('name')} (factor {doc.get('settings', {}).get('factor')}): "
+            f"PSNR {mm['model'].get('psnr')} (input {mm['degraded'].get('psnr')}), "
+            f"FPS {doc.get('speed', {}).get('fps_1080p')} (from {ref.name}; its own split and samples)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/pixbench-beyond"), help="where datasets are built")
-    parser.add_argument("--reference-result", type=Path, action="append", default=[],
-                        help="result JSON of a reference model (detector or depixelator) from `pixbench evaluate`, "
-                             "printed alongside")
-    parser.add_argument("--depixelators", type=Path, default=MODEL_DIR,
-                        help="folder holding grid-upscaler-x{2,4,8}.onnx and, where published, the quality "
-                             "tier's grid-upscaler-hq-x{2,4}.onnx (default: the published ones)")
-    parser.add_argument("--detector", type=Path, default=MODEL_DIR / "grid-detector.onnx",
-                        help="the detector graph to check (default: the published grid-detector.onnx)")
+    parser.add_argument(
+        "--reference-result",
+        type=Path,
+        action="append",
+        default=[],
+        help="result JSON of a reference model (detector or depixelator) from `pixbench evaluate`, printed alongside",
+    )
+    parser.add_argument(
+        "--depixelators",
+        type=Path,
+        default=MODEL_DIR,
+        help="folder holding grid-upscaler-x{2,4,8}.onnx and, where published, the quality "
+        "tier's grid-upscaler-hq-x{2,4}.onnx (default: the published ones)",
+    )
+    parser.add_argument(
+        "--detector",
+        type=Path,
+        default=MODEL_DIR / "grid-detector.onnx",
+        help="the detector graph to check (default: the published grid-detector.onnx)",
+    )
     parser.add_argument("--skip-depixelate", action="store_true", help="only the detector part")
     parser.add_argument("--skip-detector", action="store_true", help="only the depixelator part")
     args = parser.parse_args()

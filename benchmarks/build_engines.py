@@ -44,7 +44,7 @@ def photos(folder: Path, n: int, side: int) -> Path:
 
 def child(engine: str, recipe: str, src: str, out: str, workers: int, shard_size: int, prestart: bool) -> None:
     """One build in this process; prints seconds, fingerprint and the driver's peak memory as JSON."""
-    from pixbench.build import build_dataset
+    from pixbench.builder import build_dataset
     from pixbench.recipes import resolve_recipe
 
     parsed, _ = resolve_recipe(recipe)
@@ -58,15 +58,40 @@ def child(engine: str, recipe: str, src: str, out: str, workers: int, shard_size
     seconds = time.perf_counter() - started
     if prestart:
         ray.shutdown()
-    print(json.dumps({"seconds": seconds, "fingerprint": result.info["fingerprint"], "images": result.processed,
-                      "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "fingerprint": result.info["fingerprint"],
+                "images": result.processed,
+                "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def run(engine: str, args: argparse.Namespace, src: Path, out: Path, prestart: bool = False) -> dict:
     wall = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", engine, str(src), str(out), str(int(prestart)),
-                           "--recipe", args.recipe, "--workers", str(args.workers), "--shard-size", str(args.shard_size)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            engine,
+            str(src),
+            str(out),
+            str(int(prestart)),
+            "--recipe",
+            args.recipe,
+            "--workers",
+            str(args.workers),
+            "--shard-size",
+            str(args.shard_size),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = time.perf_counter() - wall
     return result
@@ -85,8 +110,10 @@ def main() -> None:
         engine, src, out, prestart = args.child
         child(engine, args.recipe, src, out, args.workers, args.shard_size, prestart == "1")
         return
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; recipe {args.recipe}, "
-          f"{args.side}x{args.side} photos, {args.workers} workers, shard size {args.shard_size}")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; recipe {args.recipe}, "
+        f"{args.side}x{args.side} photos, {args.workers} workers, shard size {args.shard_size}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for n in args.images:
@@ -95,11 +122,13 @@ def main() -> None:
             whole = run("ray", args, src, root / f"ray{n}")
             alone = run("ray", args, src, root / f"ray-pre{n}", prestart=True)
             same = local["fingerprint"] == whole["fingerprint"] == alone["fingerprint"]
-            print(f"{n:4d} images: local {n / local['seconds']:6.1f} img/s | ray build alone "
-                  f"{n / alone['seconds']:6.1f} img/s (x{alone['seconds'] / local['seconds']:.2f} the local time) | "
-                  f"ray with its start and stop {n / whole['wall']:6.1f} img/s (x{whole['wall'] / local['wall']:.2f}) "
-                  f"| driver peak RSS local {local['maxrss_mib']:.0f} MiB, ray {whole['maxrss_mib']:.0f} MiB | "
-                  f"fingerprints {'equal' if same else 'DIFFER'}")
+            print(
+                f"{n:4d} images: local {n / local['seconds']:6.1f} img/s | ray build alone "
+                f"{n / alone['seconds']:6.1f} img/s (x{alone['seconds'] / local['seconds']:.2f} the local time) | "
+                f"ray with its start and stop {n / whole['wall']:6.1f} img/s (x{whole['wall'] / local['wall']:.2f}) "
+                f"| driver peak RSS local {local['maxrss_mib']:.0f} MiB, ray {whole['maxrss_mib']:.0f} MiB | "
+                f"fingerprints {'equal' if same else 'DIFFER'}"
+            )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixbench.build import build_dataset
+from pixbench.builder import build_dataset
 from pixbench.images import write_png
 from pixbench.recipes import resolve_recipe
 from pixbench.sources import SourceItem, load_pixels, open_source
@@ -39,7 +39,7 @@ def _bare_one(args: tuple[SourceItem, int, int, int, str]) -> int:
     rng = np.random.default_rng(0)
     for k in range(per_image):
         x, y = int(rng.integers(0, w - size + 1)), int(rng.integers(0, h - size + 1))
-        crop = np.ascontiguousarray(pixels[y:y + size, x:x + size])
+        crop = np.ascontiguousarray(pixels[y : y + size, x : x + size])
         for f in range(files):
             write_png(Path(out) / f"{item.source_id.replace('/', '_')}-{k}-{f}.png", crop)
     return 1
@@ -76,8 +76,10 @@ def main() -> None:
     files = len(get_task(recipe.task).files)
     if recipe.task == "depixelate":
         files -= 1  # the lowres image is small; count only the full-size ones
-    print(f"recipe {recipe.label}, source {source}: {len(items)} images x {recipe.crop.per_image} crops "
-          f"of {recipe.crop.size}px, {files} full-size PNG(s) per crop")
+    print(
+        f"recipe {recipe.label}, source {source}: {len(items)} images x {recipe.crop.per_image} crops "
+        f"of {recipe.crop.size}px, {files} full-size PNG(s) per crop"
+    )
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     best: dict[tuple[str, int], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,16 +94,20 @@ def main() -> None:
                     shutil.rmtree(out)
                     key = (kind, workers)
                     best[key] = min(best.get(key, float("inf")), seconds)
-                    print(f"  round {round_ + 1}: {kind:5s} workers={workers}: {seconds:6.2f} s "
-                          f"({len(items) / seconds:6.2f} images/s)")
+                    print(
+                        f"  round {round_ + 1}: {kind:5s} workers={workers}: {seconds:6.2f} s "
+                        f"({len(items) / seconds:6.2f} images/s)"
+                    )
     print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rate = {k: len(items) / v for k, v in best.items()}
     print("\nbest of rounds (images/s):")
     print(f"  {'':8s} {'bare':>8s} {'build':>8s} {'build/bare':>11s}")
     for workers in (1, 2):
         ratio = rate[("build", workers)] / rate[("bare", workers)]
-        print(f"  {workers} worker{'s' if workers > 1 else ' '} {rate[('bare', workers)]:8.2f} "
-              f"{rate[('build', workers)]:8.2f} {ratio:10.2f}x   (target >= 0.80x)")
+        print(
+            f"  {workers} worker{'s' if workers > 1 else ' '} {rate[('bare', workers)]:8.2f} "
+            f"{rate[('build', workers)]:8.2f} {ratio:10.2f}x   (target >= 0.80x)"
+        )
     for kind in ("bare", "build"):
         print(f"  speed-up 1 -> 2 workers, {kind}: {rate[(kind, 2)] / rate[(kind, 1)]:.2f}x   (target >= 1.70x)")
 

@@ -35,7 +35,6 @@ from onnx import TensorProto, helper, numpy_helper
 from pixbench.runtime import Runner, load_model, resolve_spec
 from pixbench.runtime.tiling import crops, pad_to
 
-
 #: Pause before each timed loop, in seconds (longer than onnxruntime's default spinning).
 QUIET_S = 0.1
 
@@ -48,7 +47,10 @@ def cnn(path: Path, size: tuple[int, int] | None, width: int = 16, seed: int = 0
     nodes, inits, src = [], [], "x"
     for i in range(3):
         wt = rng.normal(0, 0.05, (chans[i + 1], chans[i], 3, 3)).astype(np.float32)
-        inits += [numpy_helper.from_array(wt, f"w{i}"), numpy_helper.from_array(np.zeros(chans[i + 1], np.float32), f"b{i}")]
+        inits += [
+            numpy_helper.from_array(wt, f"w{i}"),
+            numpy_helper.from_array(np.zeros(chans[i + 1], np.float32), f"b{i}"),
+        ]
         nodes.append(helper.make_node("Conv", [src, f"w{i}", f"b{i}"], [f"c{i}"], pads=[1, 1, 1, 1]))
         src = f"c{i}"
         if i < 2:
@@ -56,8 +58,13 @@ def cnn(path: Path, size: tuple[int, int] | None, width: int = 16, seed: int = 0
             src = f"r{i}"
     nodes.append(helper.make_node("Add", [src, "x"], ["y"]))
     shape = ["N", 3, h, w]
-    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
+    graph = helper.make_graph(
+        nodes,
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -105,9 +112,11 @@ def compare(name: str, path: Path, images: list[np.ndarray], repeats: int, threa
     ratio = min(ours) / min(bare)
     ratios = [o / b for o, b in zip(ours, bare)]
     extra = (min(ours) - min(bare)) / len(images) * 1e3
-    print(f"{name:28s} bare {min(bare) * 1e3:8.1f} ms  pixbench {min(ours) * 1e3:8.1f} ms  "
-          f"ratio {ratio:.3f} (best/best; per-repeat {min(ratios):.3f}..{max(ratios):.3f})  "
-          f"{extra:+.1f} ms/image  [{len(tensors)} session runs]")
+    print(
+        f"{name:28s} bare {min(bare) * 1e3:8.1f} ms  pixbench {min(ours) * 1e3:8.1f} ms  "
+        f"ratio {ratio:.3f} (best/best; per-repeat {min(ratios):.3f}..{max(ratios):.3f})  "
+        f"{extra:+.1f} ms/image  [{len(tensors)} session runs]"
+    )
     if not runner.spec.tile:
         # For reference only (not the target): a bare loop that starts from the same uint8
         # images and does the least a user's own loop must, i.e. convert in and out.
@@ -120,8 +129,10 @@ def compare(name: str, path: Path, images: list[np.ndarray], repeats: int, threa
                 y = session.run(None, {"x": x})[0]
                 np.clip(np.rint(y[0].transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
             plain.append(time.perf_counter() - t0)
-        print(f"{'':28s} (reference: a bare loop that converts uint8 in and out itself: {min(plain) * 1e3:.1f} ms, "
-              f"pixbench/that {min(ours) / min(plain):.3f})")
+        print(
+            f"{'':28s} (reference: a bare loop that converts uint8 in and out itself: {min(plain) * 1e3:.1f} ms, "
+            f"pixbench/that {min(ours) / min(plain):.3f})"
+        )
     return ratio
 
 
@@ -137,13 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(args.images)]
     print(f"{args.images} images of {h}x{w}, {args.threads} thread(s), best of {args.repeats}")
     with tempfile.TemporaryDirectory() as tmp:
-        ratios = [compare("dynamic CNN (whole image)", cnn(Path(tmp) / "dyn.onnx", None), images, args.repeats,
-                          args.threads),
-                  compare("fixed 128x128 CNN (tiles)", cnn(Path(tmp) / "fix.onnx", (128, 128)), images,
-                          args.repeats, args.threads)]
+        ratios = [
+            compare("dynamic CNN (whole image)", cnn(Path(tmp) / "dyn.onnx", None), images, args.repeats, args.threads),
+            compare(
+                "fixed 128x128 CNN (tiles)", cnn(Path(tmp) / "fix.onnx", (128, 128)), images, args.repeats, args.threads
+            ),
+        ]
     worst = max(ratios)
-    print(f"harness overhead: {100 * (worst - 1):+.1f}% (worst case); target <= +10%: "
-          f"{'pass' if worst <= 1.10 else 'FAIL'}")
+    print(
+        f"harness overhead: {100 * (worst - 1):+.1f}% (worst case); target <= +10%: "
+        f"{'pass' if worst <= 1.10 else 'FAIL'}"
+    )
     return 0 if worst <= 1.10 else 1
 
 

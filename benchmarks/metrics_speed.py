@@ -98,16 +98,20 @@ def conventions() -> None:
     Image.fromarray(ref).save(buf, format="JPEG", quality=30)
     test = decode_image(buf.getvalue())
     print(f"pair: {'kodim01.png' if kodak else 'skimage astronaut'} vs Pillow JPEG q30 ({ref.shape[1]}x{ref.shape[0]})")
-    rows = [("pixbench defaults (RGB)", "rgb", "rgb", 0),
-            ("BasicSR / MATLAB (Y 16-235, crop 0)", "y_studio", "y_studio", 0),
-            ("BasicSR SR (Y 16-235, crop 4 for x4)", "y_studio", "y_studio", 4),
-            ("pyiqa defaults (PSNR RGB, SSIM Y)", "rgb", "y_studio", 0)]
+    rows = [
+        ("pixbench defaults (RGB)", "rgb", "rgb", 0),
+        ("BasicSR / MATLAB (Y 16-235, crop 0)", "y_studio", "y_studio", 0),
+        ("BasicSR SR (Y 16-235, crop 4 for x4)", "y_studio", "y_studio", 4),
+        ("pyiqa defaults (PSNR RGB, SSIM Y)", "rgb", "y_studio", 0),
+    ]
     print("| convention | PSNR (dB) | SSIM | PSNR-B (dB, Y) |")
     print("|---|---|---|---|")
     for name, pc, sc, crop in rows:
-        print(f"| {name} | {psnr(ref, test, data_range=255, channel=pc, crop_border=crop):.4f} | "
-              f"{ssim(ref, test, data_range=255, channel=sc, crop_border=crop):.4f} | "
-              f"{psnr_b(ref, test, data_range=255, channel='y'):.4f} |")
+        print(
+            f"| {name} | {psnr(ref, test, data_range=255, channel=pc, crop_border=crop):.4f} | "
+            f"{ssim(ref, test, data_range=255, channel=sc, crop_border=crop):.4f} | "
+            f"{psnr_b(ref, test, data_range=255, channel='y'):.4f} |"
+        )
 
 
 def agreement() -> None:
@@ -129,8 +133,10 @@ def agreement() -> None:
         Image.fromarray(ref).save(buf, format="JPEG", quality=20)
         for label, test in (("jpeg q20", decode_image(buf.getvalue())), ("4-bit", (ref // 16) * 16 + 8)):
             axis = -1 if ref.ndim == 3 else None
-            diff = abs(ssim(ref, test, data_range=255) - structural_similarity(ref, test, data_range=255,
-                                                                               channel_axis=axis, **SK))
+            diff = abs(
+                ssim(ref, test, data_range=255)
+                - structural_similarity(ref, test, data_range=255, channel_axis=axis, **SK)
+            )
             n += 1
             if diff >= worst:
                 worst, where = diff, f"{path.parent.name}/{path.name} vs {label}"
@@ -140,41 +146,62 @@ def agreement() -> None:
 def speed(ref: np.ndarray, test: np.ndarray, threads: int, repeats: int) -> None:
     set_threads(threads)
     ssim(ref, test, data_range=255), psnr_b(ref, test, data_range=255), psnr(ref, test, data_range=255)  # warm
-    sk_best, sk_med, sk_val = timed(lambda: structural_similarity(ref, test, data_range=255, channel_axis=-1, **SK),
-                                    max(2, repeats // 3))
+    sk_best, sk_med, sk_val = timed(
+        lambda: structural_similarity(ref, test, data_range=255, channel_axis=-1, **SK), max(2, repeats // 3)
+    )
     px_best, px_med, px_val = timed(lambda: ssim(ref, test, data_range=255), repeats)
     p_best, p_med, _ = timed(lambda: psnr(ref, test, data_range=255), repeats)
     b_best, b_med, _ = timed(lambda: psnr_b(ref, test, data_range=255), repeats)
-    set_best, set_med, _ = timed(lambda: (psnr(ref, test, data_range=255), ssim(ref, test, data_range=255),
-                                          psnr_b(ref, test, data_range=255)), repeats)
+    set_best, set_med, _ = timed(
+        lambda: (psnr(ref, test, data_range=255), ssim(ref, test, data_range=255), psnr_b(ref, test, data_range=255)),
+        repeats,
+    )
     one_best, one_med, one = timed(lambda: restoration_metrics(ref, test, data_range=255), repeats)
     same = one == {"psnr": psnr(ref, test, data_range=255), "ssim": px_val, "psnr_b": psnr_b(ref, test, data_range=255)}
-    set_cpu = cpu_best(lambda: (psnr(ref, test, data_range=255), ssim(ref, test, data_range=255),
-                                psnr_b(ref, test, data_range=255)), repeats)
+    set_cpu = cpu_best(
+        lambda: (psnr(ref, test, data_range=255), ssim(ref, test, data_range=255), psnr_b(ref, test, data_range=255)),
+        repeats,
+    )
     one_cpu = cpu_best(lambda: restoration_metrics(ref, test, data_range=255), repeats)
     print(f"-- {threads} thread(s), best of {repeats} (skimage best of {max(2, repeats // 3)}); {load()}")
     print(f"skimage SSIM          best {sk_best * 1e3:8.1f} ms  median {sk_med * 1e3:8.1f} ms  value {sk_val:.12f}")
     print(f"pixbench SSIM         best {px_best * 1e3:8.1f} ms  median {px_med * 1e3:8.1f} ms  value {px_val:.12f}")
-    print(f"SSIM speed-up         best/best {sk_best / px_best:5.1f}x  median/median {sk_med / px_med:5.1f}x  "
-          f"|difference| {abs(sk_val - px_val):.1e}")
+    print(
+        f"SSIM speed-up         best/best {sk_best / px_best:5.1f}x  median/median {sk_med / px_med:5.1f}x  "
+        f"|difference| {abs(sk_val - px_val):.1e}"
+    )
     print(f"pixbench PSNR         best {p_best * 1e3:8.1f} ms  median {p_med * 1e3:8.1f} ms")
     print(f"pixbench PSNR-B (Y)   best {b_best * 1e3:8.1f} ms  median {b_med * 1e3:8.1f} ms")
-    print(f"PSNR + SSIM + PSNR-B  best {set_best * 1e3:8.1f} ms  median {set_med * 1e3:8.1f} ms  "
-          "(three calls; target < 50 ms)")
-    print(f"restoration_metrics   best {one_best * 1e3:8.1f} ms  median {one_med * 1e3:8.1f} ms  "
-          f"(one call, two passes; values identical to the three calls: {same})")
-    print(f"CPU time, best        three calls {set_cpu * 1e3:.1f} ms, restoration_metrics {one_cpu * 1e3:.1f} ms "
-          f"(summed over threads)")
+    print(
+        f"PSNR + SSIM + PSNR-B  best {set_best * 1e3:8.1f} ms  median {set_med * 1e3:8.1f} ms  "
+        "(three calls; target < 50 ms)"
+    )
+    print(
+        f"restoration_metrics   best {one_best * 1e3:8.1f} ms  median {one_med * 1e3:8.1f} ms  "
+        f"(one call, two passes; values identical to the three calls: {same})"
+    )
+    print(
+        f"CPU time, best        three calls {set_cpu * 1e3:.1f} ms, restoration_metrics {one_cpu * 1e3:.1f} ms "
+        f"(summed over threads)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of each (best and median are shown)")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1],
-                        help="thread counts to time, each in turn (default: 1 and all CPUs)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, os.cpu_count() or 1],
+        help="thread counts to time, each in turn (default: 1 and all CPUs)",
+    )
     parser.add_argument("--agreement", action="store_true", help="also compare SSIM with skimage on shared photos")
-    parser.add_argument("--cold-compile", action="store_true",
-                        help="also time the first call with an empty compile cache (compiles every kernel)")
+    parser.add_argument(
+        "--cold-compile",
+        action="store_true",
+        help="also time the first call with an empty compile cache (compiles every kernel)",
+    )
     parser.add_argument("--conventions", action="store_true", help="print the docs/metrics.md convention table")
     args = parser.parse_args()
     if args.conventions:

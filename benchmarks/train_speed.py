@@ -56,7 +56,12 @@ def train_samples_per_s(spec: ModelSpec, model: nn.Module, *, batch: int, steps:
         out = model(x)
         loss = loss_fn(out, y)
         if disc is not None:  # pix2pix: generator GAN term plus the discriminator's real/fake terms
-            loss = 100 * loss + gan_loss(disc(x, out), True) + gan_loss(disc(x, y), True) + gan_loss(disc(x, out.detach()), False)
+            loss = (
+                100 * loss
+                + gan_loss(disc(x, out), True)
+                + gan_loss(disc(x, y), True)
+                + gan_loss(disc(x, out.detach()), False)
+            )
         loss.backward()
         opt.step()
 

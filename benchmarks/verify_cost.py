@@ -25,7 +25,7 @@ from unittest import mock
 
 import pixbench.datasets as datasets
 from pixbench.baselines import write_baseline
-from pixbench.build import build_dataset
+from pixbench.builder import build_dataset
 from pixbench.evaluate import EvaluateOptions, evaluate
 from pixbench.recipes import resolve_recipe
 
@@ -37,9 +37,11 @@ def _plain_read(self: datasets.DatasetSplit, rel: str) -> bytes:
 @contextlib.contextmanager
 def unverified() -> Iterator[None]:
     """Evaluate's reads with the hashing and the manifest checks taken out."""
-    with mock.patch.object(datasets.DatasetSplit, "read_bytes", _plain_read), \
-            mock.patch.object(datasets.DatasetSplit, "_verify_file", lambda self, rel: self.root / rel), \
-            mock.patch.object(datasets, "_manifest", lambda root, info, path: dict(info[datasets.MANIFEST_KEY])):
+    with (
+        mock.patch.object(datasets.DatasetSplit, "read_bytes", _plain_read),
+        mock.patch.object(datasets.DatasetSplit, "_verify_file", lambda self, rel: self.root / rel),
+        mock.patch.object(datasets, "_manifest", lambda root, info, path: dict(info[datasets.MANIFEST_KEY])),
+    ):
         yield
 
 
@@ -66,8 +68,12 @@ def main() -> None:
         best = {side: min(t) for side, t in times.items()}
         ratio = best["verified"] / best["unverified"]
         print(f"pixbench evaluate, identity model, {samples} samples of 256x256 (jpeg recipe), best of {args.repeats}")
-        print(f"{'with verification':>22}: {best['verified']:.3f} s ({1000 * best['verified'] / samples:.2f} ms/sample)")
-        print(f"{'without verification':>22}: {best['unverified']:.3f} s ({1000 * best['unverified'] / samples:.2f} ms/sample)")
+        print(
+            f"{'with verification':>22}: {best['verified']:.3f} s ({1000 * best['verified'] / samples:.2f} ms/sample)"
+        )
+        print(
+            f"{'without verification':>22}: {best['unverified']:.3f} s ({1000 * best['unverified'] / samples:.2f} ms/sample)"
+        )
         print(f"{'ratio':>22}: {ratio:.3f} (target < 2.0: {'met' if ratio < 2.0 else 'NOT met'})")
 
 

@@ -161,29 +161,46 @@ def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Exist
 
 #: The published benchmarks. How each trained row is trained is its file in CONFIGS_DIR.
 BENCHMARKS: list[Benchmark] = [
-    Benchmark("detect", "detect", [
-        Trained("sepunet-detector"),
-        Trained("mobilenetv2-classifier"),
-        Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
-        Baseline("constant", ["--value", "1.0"]),
-    ]),
-    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4,
-              entries=_depixelate_x4_entries("nearest")),
+    Benchmark(
+        "detect",
+        "detect",
+        [
+            Trained("sepunet-detector"),
+            Trained("mobilenetv2-classifier"),
+            Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
+            Baseline("constant", ["--value", "1.0"]),
+        ],
+    ),
+    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=_depixelate_x4_entries("nearest")),
     Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries("lanczos")),
-    Benchmark("blockcnn-triplets", "blockcnn-triplets", [
-        Trained("blockcnn", eval_args=SLOW_SPEED),
-        Baseline("identity", ["--task", "blockcnn"]),
-    ]),
-    Benchmark("jpeg", "jpeg", [
-        Reuse("blockcnn", "blockcnn-triplets", eval_args=SLOW_SPEED),  # slid over whole JPEG images by the evaluator
-        Baseline("identity", ["--task", "jpeg"]),
-    ]),
-    Benchmark("inpaint-2x75", "inpaint-2x75", [
-        Trained("pix2pix-inpainter", eval_args=SLOW_SPEED),
-        Baseline("identity", ["--task", "inpaint"]),
-        Baseline("biharmonic"),
-        Baseline("pushpull"),  # the fill pix2pix-inpainter (fill=true) starts from
-    ]),
+    Benchmark(
+        "blockcnn-triplets",
+        "blockcnn-triplets",
+        [
+            Trained("blockcnn", eval_args=SLOW_SPEED),
+            Baseline("identity", ["--task", "blockcnn"]),
+        ],
+    ),
+    Benchmark(
+        "jpeg",
+        "jpeg",
+        [
+            Reuse(
+                "blockcnn", "blockcnn-triplets", eval_args=SLOW_SPEED
+            ),  # slid over whole JPEG images by the evaluator
+            Baseline("identity", ["--task", "jpeg"]),
+        ],
+    ),
+    Benchmark(
+        "inpaint-2x75",
+        "inpaint-2x75",
+        [
+            Trained("pix2pix-inpainter", eval_args=SLOW_SPEED),
+            Baseline("identity", ["--task", "inpaint"]),
+            Baseline("biharmonic"),
+            Baseline("pushpull"),  # the fill pix2pix-inpainter (fill=true) starts from
+        ],
+    ),
 ]
 
 STEPS = ("build", "train", "export", "baseline", "evaluate", "leaderboard")
@@ -198,8 +215,11 @@ class Runner:
         self.dry_run = dry_run
         self.log: list[str] = []
         exe = Path(sys.executable).with_name("pixbench")
-        self.pixbench = [str(exe)] if exe.is_file() else (
-            [shutil.which("pixbench")] if shutil.which("pixbench") else [sys.executable, "-m", "pixbench"])
+        self.pixbench = (
+            [str(exe)]
+            if exe.is_file()
+            else ([shutil.which("pixbench")] if shutil.which("pixbench") else [sys.executable, "-m", "pixbench"])
+        )
 
     def __call__(self, *args: str | Path) -> None:
         words = [str(a) for a in args]
@@ -209,8 +229,10 @@ class Runner:
         if not self.dry_run:
             done = subprocess.run([*self.pixbench, *words], cwd=REPO, check=False)
             if done.returncode != 0:
-                sys.exit(f"reproduce: step failed (exit {done.returncode}): {line}\n"
-                         "fix the cause and rerun the same command; finished steps are skipped")
+                sys.exit(
+                    f"reproduce: step failed (exit {done.returncode}): {line}\n"
+                    "fix the cause and rerun the same command; finished steps are skipped"
+                )
 
 
 @dataclass
@@ -226,8 +248,13 @@ class Outputs:
     @classmethod
     def smoke(cls) -> Outputs:
         root = WORK_DIR / "smoke"
-        return cls(models=root / "models", results=root / "results", tables=root / "tables", runs=root / "runs",
-                   data=root / "data")
+        return cls(
+            models=root / "models",
+            results=root / "results",
+            tables=root / "tables",
+            runs=root / "runs",
+            data=root / "data",
+        )
 
 
 def train_dir(bench: Benchmark, recipe: str, args: argparse.Namespace) -> Path:
@@ -249,8 +276,11 @@ def result_dir(bench: Benchmark, source: str, args: argparse.Namespace) -> Path:
 def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
     train_recipes = dict.fromkeys(e.train_recipe or bench.recipe for e in bench.entries if isinstance(e, Trained))
     jobs = [(recipe, train_dir(bench, recipe, args), TRAIN_SOURCE, args.limit_train) for recipe in train_recipes]
-    jobs = [(*job, []) for job in jobs] + [(bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
-                                           for source, spec in TEST_SOURCES.items() if source in args.sources]
+    jobs = [(*job, []) for job in jobs] + [
+        (bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
+        for source, spec in TEST_SOURCES.items()
+        if source in args.sources
+    ]
     for recipe, out, source, limit, more in jobs:
         if (REPO / out / "dataset.json").is_file() and not args.force:
             print(f"skip build: {out} is complete")
@@ -258,8 +288,18 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
         shipped = REPO / "pixbench" / "recipes" / f"{recipe}.yaml"
         extra = ["--limit", str(limit)] if limit else []
         overwrite = ["--overwrite"] if args.force else []
-        run("build-dataset", f"pixbench/recipes/{recipe}.yaml" if shipped.is_file() else recipe, "-o", out,
-            "--source", source, *extra, *overwrite, *bench.build_args, *more)
+        run(
+            "build-dataset",
+            f"pixbench/recipes/{recipe}.yaml" if shipped.is_file() else recipe,
+            "-o",
+            out,
+            "--source",
+            source,
+            *extra,
+            *overwrite,
+            *bench.build_args,
+            *more,
+        )
 
 
 def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argparse.Namespace, steps: set[str]) -> None:
@@ -273,8 +313,21 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
             resume = ["--resume"] if (REPO / run_dir / "last.pt").is_file() and not args.force else []
             device = ["--device", args.device] if args.device else []
             budget = ["--steps", str(args.steps_budget)] if args.steps_budget else []
-            run("train", entry.model, "--config", entry.config, "--dataset", dataset, "-o", run_dir,
-                *budget, "--seed", str(SEED), *device, *resume)
+            run(
+                "train",
+                entry.model,
+                "--config",
+                entry.config,
+                "--dataset",
+                dataset,
+                "-o",
+                run_dir,
+                *budget,
+                "--seed",
+                str(SEED),
+                *device,
+                *resume,
+            )
     if "export" in steps:
         if (REPO / onnx_path).is_file() and not args.force:
             print(f"skip export: {onnx_path} exists")
@@ -294,8 +347,9 @@ def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, a
     return args.out.models / bench.name / f"{entry.name}{suffix}"
 
 
-def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str,
-             args: argparse.Namespace) -> None:
+def evaluate(
+    run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
+) -> None:
     result = result_dir(bench, source, args) / f"{entry.name}.json"
     if (REPO / result).is_file() and not args.force:
         print(f"skip evaluate: {result} exists")
@@ -309,8 +363,20 @@ def evaluate(run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | 
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
     speed = [] if source in SPEED_SOURCES else ["--no-speed"]
     eval_args = [] if speed else entry.eval_args  # per-row options only set how speed is measured
-    run("evaluate", model, "--dataset", test_dir(bench, source, args), "--split", EVAL_SPLIT, "-o", result,
-        *limit, *bench.eval_args, *eval_args, *speed)
+    run(
+        "evaluate",
+        model,
+        "--dataset",
+        test_dir(bench, source, args),
+        "--split",
+        EVAL_SPLIT,
+        "-o",
+        result,
+        *limit,
+        *bench.eval_args,
+        *eval_args,
+        *speed,
+    )
 
 
 def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> None:
@@ -328,25 +394,46 @@ def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> N
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [b.name for b in BENCHMARKS]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default=",".join(names),
-                   help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})")
-    p.add_argument("--models", default=None,
-                   help="comma-separated model names (the row names, e.g. espcn-x4,identity) to run; default: all")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--only",
+        default=",".join(names),
+        help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})",
+    )
+    p.add_argument(
+        "--models",
+        default=None,
+        help="comma-separated model names (the row names, e.g. espcn-x4,identity) to run; default: all",
+    )
     p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default: {','.join(STEPS)})")
-    p.add_argument("--sources", default=",".join(TEST_SOURCES),
-                   help=f"comma-separated test sources to build and score (default: {','.join(TEST_SOURCES)})")
-    p.add_argument("--steps-budget", type=int, default=None,
-                   help="override every model's training budget in optimiser steps (e.g. 20 for a smoke run)")
+    p.add_argument(
+        "--sources",
+        default=",".join(TEST_SOURCES),
+        help=f"comma-separated test sources to build and score (default: {','.join(TEST_SOURCES)})",
+    )
+    p.add_argument(
+        "--steps-budget",
+        type=int,
+        default=None,
+        help="override every model's training budget in optimiser steps (e.g. 20 for a smoke run)",
+    )
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N BSD68 images for training")
-    p.add_argument("--limit-eval", type=int, default=None,
-                   help="score only N test samples (quick check; such results are not for publishing)")
+    p.add_argument(
+        "--limit-eval",
+        type=int,
+        default=None,
+        help="score only N test samples (quick check; such results are not for publishing)",
+    )
     p.add_argument("--device", default=None, help="training device passed to `pixbench train --device`")
     p.add_argument("--force", action="store_true", help="redo steps whose outputs already exist")
-    p.add_argument("--publish", action="store_true",
-                   help="write into the published folders even with --steps-budget/--limit-*; without it such "
-                        f"shortened runs go to {WORK_DIR}/smoke/ so they never replace published files")
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="write into the published folders even with --steps-budget/--limit-*; without it such "
+        f"shortened runs go to {WORK_DIR}/smoke/ so they never replace published files",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = p.parse_args(argv)
     args.sources = args.sources.split(",")
@@ -356,8 +443,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = sorted(set(args.only.split(",")) - set(names))
     bad_steps = sorted(set(args.steps.split(",")) - set(STEPS))
     if unknown or bad_steps:
-        p.error(f"unknown benchmark(s) {unknown} (known: {names})" if unknown
-                else f"unknown step(s) {bad_steps} (known: {list(STEPS)})")
+        p.error(
+            f"unknown benchmark(s) {unknown} (known: {names})"
+            if unknown
+            else f"unknown step(s) {bad_steps} (known: {list(STEPS)})"
+        )
     shortened = args.steps_budget is not None or args.limit_train or args.limit_eval
     args.out = Outputs.smoke() if shortened and not args.publish else Outputs()
     return args
@@ -398,8 +488,10 @@ def main(argv: list[str] | None = None) -> None:
         record.parent.mkdir(parents=True, exist_ok=True)
         previous = record.read_text(encoding="utf-8").splitlines()[2:] if record.is_file() else []
         lines = list(dict.fromkeys([*previous, *(f"    {line}" for line in run.log)]))
-        record.write_text("# Commands run by leaderboards/reproduce.py (from the repository root)\n\n"
-                          + "\n".join(lines) + "\n", encoding="utf-8")
+        record.write_text(
+            "# Commands run by leaderboards/reproduce.py (from the repository root)\n\n" + "\n".join(lines) + "\n",
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ def _model(nodes: list, inputs: list, outputs: list, inits: list, props: dict[st
     from onnx import helper
 
     graph = helper.make_graph(nodes, "baseline", inputs, outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="pixbench", producer_version=__version__)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench", producer_version=__version__
+    )
     model.ir_version = IR_VERSION
     helper.set_model_props(model, {**props, "pixbench.version": __version__})
     onnx.checker.check_model(model)
@@ -71,8 +72,13 @@ def identity(*, task: str = "jpeg") -> Any:
 
     if task not in RESTORATION_TASKS:
         raise ModelError(f"identity baseline: task {task!r} is not one of {', '.join(RESTORATION_TASKS)}")
-    props = {"pixbench.task": task, "pixbench.model": "identity", "pixbench.layout": "nchw",
-             "pixbench.range": "01", "pixbench.channels": "rgb"}
+    props = {
+        "pixbench.task": task,
+        "pixbench.model": "identity",
+        "pixbench.layout": "nchw",
+        "pixbench.range": "01",
+        "pixbench.channels": "rgb",
+    }
     if task in ("depixelate", "jpeg"):
         props.update({"pixbench.input": "full"} if task == "depixelate" else {})
         return _model([helper.make_node("Identity", ["x"], ["y"])], [_image("x", 3)], [_image("y", 3)], [], props)
@@ -84,14 +90,21 @@ def identity(*, task: str = "jpeg") -> Any:
         starts, ends, axes = [8, 8], [16, 16], [2, 3]
         x = _image("x", 3)
     inits = [_const("starts", starts, np.int64), _const("ends", ends, np.int64), _const("axes", axes, np.int64)]
-    return _model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])], [x], [_image("y", 3)],
-                  inits, props)
+    return _model(
+        [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])], [x], [_image("y", 3)], inits, props
+    )
 
 
 def _upscale_props(name: str, scale: int) -> dict[str, str]:
-    return {"pixbench.task": "depixelate", "pixbench.model": f"{name}-x{scale}", "pixbench.layout": "nchw",
-            "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.input": "lowres",
-            "pixbench.scale": str(scale)}
+    return {
+        "pixbench.task": "depixelate",
+        "pixbench.model": f"{name}-x{scale}",
+        "pixbench.layout": "nchw",
+        "pixbench.range": "01",
+        "pixbench.channels": "rgb",
+        "pixbench.input": "lowres",
+        "pixbench.scale": str(scale),
+    }
 
 
 def cubic_kernel(scale: int, a: float = -0.5) -> tuple[np.ndarray, int]:
@@ -111,8 +124,9 @@ def cubic_kernel(scale: int, a: float = -0.5) -> tuple[np.ndarray, int]:
 def keys_cubic(u: np.ndarray, a: float) -> np.ndarray:
     """Keys' cubic convolution weight at distance ``u`` (support 2): ``a = -0.5`` is Pillow's, ``-0.75`` torch's."""
     x = np.abs(np.asarray(u, dtype=np.float64))
-    return np.where(x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
-                    np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
+    return np.where(
+        x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1, np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0)
+    )
 
 
 def lanczos_kernel(scale: int, a: int = 3) -> tuple[np.ndarray, int]:
@@ -153,11 +167,14 @@ def _separable_upscale(name: str, scale: int, taps: np.ndarray, t_min: int, pad:
         helper.make_node("ConvTranspose", ["up_y", "wx"], ["up"], group=3, strides=[1, scale], kernel_shape=[1, k]),
         helper.make_node("Slice", ["up", "starts", "ends", "axes"], ["y"]),
     ]
-    inits = [_const("pads", [0, 0, pad, pad, 0, 0, pad, pad], np.int64),
-             _const("wy", np.broadcast_to(taps.reshape(k, 1), (3, 1, k, 1))),
-             _const("wx", np.broadcast_to(taps.reshape(1, k), (3, 1, 1, k))),
-             _const("starts", [start, start], np.int64), _const("ends", [-end_off, -end_off], np.int64),
-             _const("axes", [2, 3], np.int64)]
+    inits = [
+        _const("pads", [0, 0, pad, pad, 0, 0, pad, pad], np.int64),
+        _const("wy", np.broadcast_to(taps.reshape(k, 1), (3, 1, k, 1))),
+        _const("wx", np.broadcast_to(taps.reshape(1, k), (3, 1, 1, k))),
+        _const("starts", [start, start], np.int64),
+        _const("ends", [-end_off, -end_off], np.int64),
+        _const("axes", [2, 3], np.int64),
+    ]
     return _model(nodes, [_image("x", 3)], [_image("y", 3)], inits, _upscale_props(name, scale))
 
 
@@ -186,8 +203,14 @@ def constant_detector(*, value: float = 1.0) -> Any:
         helper.make_node("Unsqueeze", ["p0", "one"], ["p"]),
     ]
     out = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])
-    props = {"pixbench.task": "detect", "pixbench.model": f"constant-{value:g}", "pixbench.layout": "nchw",
-             "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.output": "probability"}
+    props = {
+        "pixbench.task": "detect",
+        "pixbench.model": f"constant-{value:g}",
+        "pixbench.layout": "nchw",
+        "pixbench.range": "01",
+        "pixbench.channels": "rgb",
+        "pixbench.output": "probability",
+    }
     inits = [_const("zero", 0.0), _const("value", value), _const("one", [1], np.int64)]
     return _model(nodes, [_image("x", 3)], [out], inits, props)
 
@@ -227,22 +250,42 @@ def pushpull(*, levels: int = PUSHPULL_LEVELS) -> Any:
             helper.make_node("AveragePool", [f"c{k - 1}"], [f"cs{k}"], **pool),
             helper.make_node("Div", [f"cs{k}", f"n{k}"], [f"c{k}"]),
         ]
-    nodes += [helper.make_node("Max", [f"c{levels}", "tiny"], ["ctop"]),
-              helper.make_node("Div", [f"v{levels}", "ctop"], [f"f{levels}"])]
+    nodes += [
+        helper.make_node("Max", [f"c{levels}", "tiny"], ["ctop"]),
+        helper.make_node("Div", [f"v{levels}", "ctop"], [f"f{levels}"]),
+    ]
     for k in range(levels - 1, -1, -1):
         nodes += [
             helper.make_node("Shape", [f"v{k}"], [f"size{k}"]),
-            helper.make_node("Resize", [f"f{k + 1}", "", "", f"size{k}"], [f"up{k}"], mode="linear",
-                             coordinate_transformation_mode="half_pixel"),
+            helper.make_node(
+                "Resize",
+                [f"f{k + 1}", "", "", f"size{k}"],
+                [f"up{k}"],
+                mode="linear",
+                coordinate_transformation_mode="half_pixel",
+            ),
             helper.make_node("Sub", ["one", f"c{k}"], [f"u{k}"]),
             helper.make_node("Mul", [f"up{k}", f"u{k}"], [f"w{k}"]),
             helper.make_node("Add", [f"v{k}", f"w{k}"], [f"f{k}"]),
         ]
     nodes += [helper.make_node("Mul", ["f0", "mask"], ["hole"]), helper.make_node("Add", ["v0", "hole"], ["y"])]
-    inits = [_const("rgb_start", [0], np.int64), _const("rgb_end", [3], np.int64), _const("mask_end", [4], np.int64),
-             _const("channel_axis", [1], np.int64), _const("one", 1.0), _const("zero", 0.0), _const("tiny", 1e-6)]
-    props = {"pixbench.task": "inpaint", "pixbench.model": "pushpull", "pixbench.layout": "nchw",
-             "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.mask_input": "channel"}
+    inits = [
+        _const("rgb_start", [0], np.int64),
+        _const("rgb_end", [3], np.int64),
+        _const("mask_end", [4], np.int64),
+        _const("channel_axis", [1], np.int64),
+        _const("one", 1.0),
+        _const("zero", 0.0),
+        _const("tiny", 1e-6),
+    ]
+    props = {
+        "pixbench.task": "inpaint",
+        "pixbench.model": "pushpull",
+        "pixbench.layout": "nchw",
+        "pixbench.range": "01",
+        "pixbench.channels": "rgb",
+        "pixbench.mask_input": "channel",
+    }
     return _model(nodes, [_image("x", 4)], [_image("y", 3)], inits, props)
 
 
@@ -257,9 +300,15 @@ def _check_scale(scale: int) -> None:
 
 def biharmonic() -> dict[str, Any]:
     """Biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``) as a Python model file."""
-    props = {"pixbench.task": "inpaint", "pixbench.model": "biharmonic", "pixbench.layout": "nhwc",
-             "pixbench.range": "01", "pixbench.channels": "rgb", "pixbench.mask_input": "separate",
-             "pixbench.version": __version__}
+    props = {
+        "pixbench.task": "inpaint",
+        "pixbench.model": "biharmonic",
+        "pixbench.layout": "nhwc",
+        "pixbench.range": "01",
+        "pixbench.channels": "rgb",
+        "pixbench.mask_input": "separate",
+        "pixbench.version": __version__,
+    }
     return {"format": PYTHON_MODEL_FORMAT, "format_version": 1, "baseline": "biharmonic", "props": props}
 
 

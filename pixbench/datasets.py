@@ -69,14 +69,21 @@ def _read_errors(path: Path) -> Iterator[None]:
 
 def split_file_hashes(root: Path) -> dict[str, str]:
     """Every file under ``root``'s split folders: path relative to ``root`` -> SHA-256, sorted by path."""
-    paths = sorted((p.relative_to(root).as_posix(), p) for s in SPLITS if (root / s).is_dir()
-                   for p in (root / s).rglob("*") if p.is_file())
+    paths = sorted(
+        (p.relative_to(root).as_posix(), p)
+        for s in SPLITS
+        if (root / s).is_dir()
+        for p in (root / s).rglob("*")
+        if p.is_file()
+    )
     return {rel: file_sha256(path) for rel, path in paths}
 
 
 def _differ(path: Path, recorded: str, found: str) -> DatasetError:
-    return DatasetError(f"{path}: contents differ from the dataset's manifest (sha256 {found[:16]}..., "
-                        f"recorded {recorded[:16]}...); {_REBUILD}")
+    return DatasetError(
+        f"{path}: contents differ from the dataset's manifest (sha256 {found[:16]}..., "
+        f"recorded {recorded[:16]}...); {_REBUILD}"
+    )
 
 
 @dataclass
@@ -111,8 +118,9 @@ class DatasetSplit:
         if "metadata.csv" not in self.files:
             raise DatasetError(f"{root}: split {name!r} has no metadata.csv in the dataset's manifest; {_REBUILD}")
         if not root.is_dir():
-            raise DatasetError(f"{root}: split folder missing (the dataset's manifest lists {len(self.files)} "
-                               f"files in it); {_REBUILD}")
+            raise DatasetError(
+                f"{root}: split folder missing (the dataset's manifest lists {len(self.files)} files in it); {_REBUILD}"
+            )
         for rel in sorted(self.files):  # every file of the split must be there before any is scored
             if not (root / rel).is_file():
                 raise DatasetError(f"{root / rel}: missing (listed in the dataset's manifest); {_REBUILD}")
@@ -178,8 +186,9 @@ class DatasetSplit:
         try:
             label = None if label == "" else int(label)
         except (TypeError, ValueError):
-            raise DatasetError(f"{self.root / 'metadata.csv'}: sample {row['sample_id']}: label {label!r} "
-                               "is not 0 or 1") from None
+            raise DatasetError(
+                f"{self.root / 'metadata.csv'}: sample {row['sample_id']}: label {label!r} is not 0 or 1"
+            ) from None
         return Sample(
             sample_id=str(row["sample_id"]),
             input=arrays["input"],
@@ -231,7 +240,7 @@ class DatasetSplit:
             except ValueError as exc:
                 raise DatasetError(f"{self.root / 'triplets.csv'}: sample {sid!r}: {exc}") from None
         out = np.concatenate(parts) if parts else np.empty((0, CONTEXT, CONTEXT, 3), np.uint8)
-        if not np.array_equal(out[:, BLOCK:2 * BLOCK, BLOCK:2 * BLOCK], self.triplets()[1]):
+        if not np.array_equal(out[:, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK], self.triplets()[1]):
             raise DatasetError(f"{self.root}: split {self.name!r}: the clean crops and triplets_target.npy disagree")
         return out
 
@@ -282,27 +291,34 @@ class BuiltDataset:
 
     def split(self, name: str) -> DatasetSplit:
         if name not in self.splits:
-            raise DatasetError(
-                f"{self.root}: no split {name!r}; this dataset has {', '.join(self.splits) or 'none'}"
-            )
+            raise DatasetError(f"{self.root}: no split {name!r}; this dataset has {', '.join(self.splits) or 'none'}")
         prefix = f"{name}/"
-        files = {rel[len(prefix):]: sha for rel, sha in self.files.items() if rel.startswith(prefix)}
+        files = {rel[len(prefix) :]: sha for rel, sha in self.files.items() if rel.startswith(prefix)}
         return DatasetSplit(self.root / name, name, files)
 
 
 def _check_info(info: dict[str, Any], where: Path) -> None:
     """``dataset.json``'s keys and types, one line for the first that is wrong."""
     recipe = info.get("recipe")
-    if not isinstance(recipe, dict) or not isinstance(recipe.get("name"), str) \
-            or not isinstance(recipe.get("sha256"), str) or type(recipe.get("version")) is not int:
-        raise DatasetError(f"{where}: key 'recipe' must be {{\"name\": str, \"version\": int, \"sha256\": str}}, "
-                           f"got {json.dumps(recipe)[:80]}; {_REBUILD}")
+    if (
+        not isinstance(recipe, dict)
+        or not isinstance(recipe.get("name"), str)
+        or not isinstance(recipe.get("sha256"), str)
+        or type(recipe.get("version")) is not int
+    ):
+        raise DatasetError(
+            f'{where}: key \'recipe\' must be {{"name": str, "version": int, "sha256": str}}, '
+            f"got {json.dumps(recipe)[:80]}; {_REBUILD}"
+        )
     if not isinstance(info.get("fingerprint"), str) or not info["fingerprint"].startswith("sha256:"):
-        raise DatasetError(f"{where}: key 'fingerprint' must be 'sha256:<hex>', got {info.get('fingerprint')!r}; {_REBUILD}")
+        raise DatasetError(
+            f"{where}: key 'fingerprint' must be 'sha256:<hex>', got {info.get('fingerprint')!r}; {_REBUILD}"
+        )
     build = info.get("build", {})
     if not isinstance(build, dict) or build.get("split") not in (None, *SPLITS):
-        raise DatasetError(f"{where}: key 'build' must be an object whose 'split' is null or one of "
-                           f"{', '.join(SPLITS)}; {_REBUILD}")
+        raise DatasetError(
+            f"{where}: key 'build' must be an object whose 'split' is null or one of {', '.join(SPLITS)}; {_REBUILD}"
+        )
     files = info.get(MANIFEST_KEY)
     if files is None:
         return
@@ -310,10 +326,17 @@ def _check_info(info: dict[str, Any], where: Path) -> None:
         raise DatasetError(f"{where}: key {MANIFEST_KEY!r} must map file paths to SHA-256 hashes; {_REBUILD}")
     for rel, sha in files.items():
         parts = PurePosixPath(rel).parts
-        if (len(parts) < 2 or parts[0] not in SPLITS or ".." in parts or "\\" in rel
-                or not isinstance(sha, str) or not _HEX64.fullmatch(sha)):
-            raise DatasetError(f"{where}: manifest entry {rel!r}: {sha!r} is not '<split>/<path>': "
-                               f"'<64 hex digits>'; {_REBUILD}")
+        if (
+            len(parts) < 2
+            or parts[0] not in SPLITS
+            or ".." in parts
+            or "\\" in rel
+            or not isinstance(sha, str)
+            or not _HEX64.fullmatch(sha)
+        ):
+            raise DatasetError(
+                f"{where}: manifest entry {rel!r}: {sha!r} is not '<split>/<path>': '<64 hex digits>'; {_REBUILD}"
+            )
 
 
 def _manifest(root: Path, info: dict[str, Any], info_path: Path) -> dict[str, str]:
@@ -323,17 +346,21 @@ def _manifest(root: Path, info: dict[str, Any], info_path: Path) -> dict[str, st
     recorded = info.get(MANIFEST_KEY)
     if recorded is not None:
         if fingerprint_of(recorded, info["recipe"]["sha256"], split=split) != info["fingerprint"]:
-            raise DatasetError(f"{info_path}: fingerprint {info['fingerprint'][:23]}... does not follow from the "
-                               f"file list beside it (the manifest was edited); {_REBUILD}")
+            raise DatasetError(
+                f"{info_path}: fingerprint {info['fingerprint'][:23]}... does not follow from the "
+                f"file list beside it (the manifest was edited); {_REBUILD}"
+            )
         return dict(recorded)
     try:
         files = split_file_hashes(root)
     except OSError as exc:
         raise DatasetError(f"{root}: cannot read its files: {exc}") from None
     if fingerprint_of(files, info["recipe"]["sha256"], split=split) != info["fingerprint"]:
-        raise DatasetError(f"{root}: its files do not match the fingerprint in dataset.json (built by pixbench "
-                           f"{info.get('pixbench_version')}, before datasets listed their files, so the changed "
-                           f"file cannot be named); {_REBUILD}")
+        raise DatasetError(
+            f"{root}: its files do not match the fingerprint in dataset.json (built by pixbench "
+            f"{info.get('pixbench_version')}, before datasets listed their files, so the changed "
+            f"file cannot be named); {_REBUILD}"
+        )
     return files
 
 
@@ -361,8 +388,9 @@ def open_dataset(path: str | Path) -> BuiltDataset:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{info_path}: unreadable dataset.json: {_one_line(exc)}") from None
-    check_format(info, name=FORMAT_NAME, version=FORMAT_VERSION, where=str(info_path), kind="dataset",
-                 error=DatasetError)
+    check_format(
+        info, name=FORMAT_NAME, version=FORMAT_VERSION, where=str(info_path), kind="dataset", error=DatasetError
+    )
     if info.get("task") not in TASK_NAMES:
         raise DatasetError(f"{info_path}: unknown task {info.get('task')!r}; expected one of {', '.join(TASK_NAMES)}")
     if (root / BUILD_STATE_DIR).is_dir():

@@ -36,8 +36,9 @@ class WeightsNotFoundError(PixbenchError):
     """Pretrained weights are needed but are not present locally and cannot be fetched."""
 
 
-def check_format(doc: object, *, name: str, version: int, where: str, kind: str, error: type[PixbenchError],
-                 hint: str | None = None) -> None:
+def check_format(
+    doc: object, *, name: str, version: int, where: str, kind: str, error: type[PixbenchError], hint: str | None = None
+) -> None:
     """Check the ``format`` / ``format_version`` header every pixbench file format starts with.
 
     Args:
@@ -55,8 +56,10 @@ def check_format(doc: object, *, name: str, version: int, where: str, kind: str,
     if not isinstance(doc, dict) or doc.get("format") != name:
         raise error(f"{where}: not a pixbench {kind} ({hint or f'format is not {name!r}'})")
     if doc.get("format_version") != version:
-        raise error(f"{where}: format version {doc.get('format_version')!r} is not supported "
-                    f"(this pixbench reads {kind} version {version})")
+        raise error(
+            f"{where}: format version {doc.get('format_version')!r} is not supported "
+            f"(this pixbench reads {kind} version {version})"
+        )
 
 
 #: How many characters of a user's value an error message shows.

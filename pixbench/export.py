@@ -68,9 +68,16 @@ class _Probability(nn.Module):
         return torch.sigmoid(self.model(x))
 
 
-def metadata_props(spec: ModelSpec, model: nn.Module, model_args: dict[str, Any], *, task: str | None,
-                   dataset_fingerprint: str | None, recipe: str | None,
-                   training: dict[str, Any] | None = None) -> dict[str, str]:
+def metadata_props(
+    spec: ModelSpec,
+    model: nn.Module,
+    model_args: dict[str, Any],
+    *,
+    task: str | None,
+    dataset_fingerprint: str | None,
+    recipe: str | None,
+    training: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """The ``pixbench.*`` metadata of ``docs/onnx-metadata.md`` for one reference model.
 
     ``training`` (a checkpoint's provenance record) becomes ``pixbench.training``, as canonical JSON.
@@ -110,8 +117,14 @@ def _to_onnx(module: nn.Module, example: torch.Tensor, dynamic_hw: bool, exporte
             axes = {0: "batch", 2: "height", 3: "width"} if dynamic_hw else {0: "batch"}
             buffer = io.BytesIO()
             torch.onnx.export(
-                module, (example,), buffer, dynamo=False, input_names=["input"], output_names=["output"],
-                dynamic_axes={"input": axes, "output": {0: "batch"}}, opset_version=OPSET[exporter],
+                module,
+                (example,),
+                buffer,
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": axes, "output": {0: "batch"}},
+                opset_version=OPSET[exporter],
             )
             return onnx.load_from_string(buffer.getvalue())
         from torch.export import Dim
@@ -120,8 +133,16 @@ def _to_onnx(module: nn.Module, example: torch.Tensor, dynamic_hw: bool, exporte
         if dynamic_hw:
             dims.update({2: Dim.DYNAMIC, 3: Dim.DYNAMIC})
         program = torch.onnx.export(
-            module, (example,), None, dynamo=True, input_names=["input"], output_names=["output"],
-            dynamic_shapes={"x": dims}, opset_version=OPSET[exporter], external_data=False, verbose=False,
+            module,
+            (example,),
+            None,
+            dynamo=True,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_shapes={"x": dims},
+            opset_version=OPSET[exporter],
+            external_data=False,
+            verbose=False,
         )
         return program.model_proto
 
@@ -148,10 +169,20 @@ def check_parity(path: Path, module: nn.Module, example: torch.Tensor, *, atol: 
     return diff
 
 
-def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model_args: dict[str, Any],
-                 task: str | None = None, dataset_fingerprint: str | None = None, recipe: str | None = None,
-                 atol: float = PARITY_ATOL, seed: int = 0, exporter: Exporter = "torchscript",
-                 training: dict[str, Any] | None = None) -> ExportReport:
+def export_model(
+    model: nn.Module,
+    spec: ModelSpec,
+    output: str | Path,
+    *,
+    model_args: dict[str, Any],
+    task: str | None = None,
+    dataset_fingerprint: str | None = None,
+    recipe: str | None = None,
+    atol: float = PARITY_ATOL,
+    seed: int = 0,
+    exporter: Exporter = "torchscript",
+    training: dict[str, Any] | None = None,
+) -> ExportReport:
     """Export ``model`` to a single ``.onnx`` file with metadata, after an onnxruntime parity check.
 
     Args:
@@ -186,8 +217,9 @@ def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model
     except Exception as exc:  # the exporter raises a wide variety of errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX export of {spec.name!r} failed: {first}") from None
-    props = metadata_props(spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe,
-                           training=training)
+    props = metadata_props(
+        spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe, training=training
+    )
     onnx.helper.set_model_props(proto, props)
     proto.producer_name, proto.producer_version = "pixbench", __version__
     # a failed size or parity check raises inside the block, so nothing is left at ``output``
@@ -202,16 +234,23 @@ def export_model(model: nn.Module, spec: ModelSpec, output: str | Path, *, model
     return ExportReport(path=output, size_mb=size_mb, max_abs_diff=diff, atol=atol, dynamic_hw=dynamic_hw, props=props)
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, *, atol: float = PARITY_ATOL,
-                      exporter: Exporter = "torchscript") -> ExportReport:
+def export_checkpoint(
+    checkpoint: str | Path, output: str | Path, *, atol: float = PARITY_ATOL, exporter: Exporter = "torchscript"
+) -> ExportReport:
     """Export a checkpoint written by ``pixbench train`` (see :func:`export_model`)."""
     ckpt = read_checkpoint(checkpoint)
     spec, model = model_from_checkpoint(ckpt, where=f"checkpoint {checkpoint}")
     data = ckpt["dataset"]
     recipe = data.get("recipe") or {}
     return export_model(
-        model, spec, output, model_args=spec.full_args(ckpt["model_args"]), task=data.get("task"),
+        model,
+        spec,
+        output,
+        model_args=spec.full_args(ckpt["model_args"]),
+        task=data.get("task"),
         dataset_fingerprint=data.get("fingerprint"),
-        recipe=f"{recipe['name']}@{recipe['version']}" if recipe else None, atol=atol, exporter=exporter,
+        recipe=f"{recipe['name']}@{recipe['version']}" if recipe else None,
+        atol=atol,
+        exporter=exporter,
         training=ckpt.get("training"),
     )

@@ -14,8 +14,13 @@ from types import ModuleType
 from pixbench.errors import PixbenchError
 
 #: Top-level module -> the extra that installs it.
-EXTRAS: dict[str, str] = {"torch": "train", "torchvision": "train", "onnxscript": "train", "lpips": "lpips",
-                          "ray": "ray"}
+EXTRAS: dict[str, str] = {
+    "torch": "train",
+    "torchvision": "train",
+    "onnxscript": "train",
+    "lpips": "lpips",
+    "ray": "ray",
+}
 
 
 class MissingExtraError(PixbenchError):

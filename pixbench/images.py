@@ -80,8 +80,7 @@ def decode_image(data: bytes | str | os.PathLike, *, max_pixels: int = MAX_PIXEL
                 w, h = img.size
                 if w * h > max_pixels:
                     raise ImageDecodeError(
-                        f"{name}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                        "(decompression bomb guard)"
+                        f"{name}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} (decompression bomb guard)"
                     )
                 img.load()
                 return to_rgb_array(img)

@@ -48,9 +48,7 @@ class Registry(Generic[T]):
             close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             known = ", ".join(self._items) or "(none)"
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{hint} (known: {known})"
-            ) from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (known: {known})") from None
 
     def names(self) -> list[str]:
         return list(self._items)

@@ -155,8 +155,14 @@ def read_result(path: Path) -> Result:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultFileError(f"{path}: unreadable result file: {exc}") from None
-    check_format(doc, name=RESULT_FORMAT, version=RESULT_FORMAT_VERSION, where=str(path), kind="result file",
-                 error=ResultFileError)
+    check_format(
+        doc,
+        name=RESULT_FORMAT,
+        version=RESULT_FORMAT_VERSION,
+        where=str(path),
+        kind="result file",
+        error=ResultFileError,
+    )
     task = _required(doc, "task", path)
     if task not in TASKS:
         raise ResultFileError(f"{path}: unknown task {task!r}; expected one of {', '.join(TASK_NAMES)}")
@@ -340,9 +346,14 @@ def read_samples(result: Result) -> Samples | None:
             continue  # a text column (down_kernel, negative_kind): not a metric
     ids = np.array([r["sample_id"] for r in rows])
     threshold = number(result.model_metrics.get("threshold"))
-    return Samples(path=path, ids=ids, images=np.array([sample_image(i) for i in ids]),
-                   failed=np.array([bool(r.get("failure")) for r in rows]), columns=columns,
-                   threshold=0.5 if threshold is None else threshold)
+    return Samples(
+        path=path,
+        ids=ids,
+        images=np.array([sample_image(i) for i in ids]),
+        failed=np.array([bool(r.get("failure")) for r in rows]),
+        columns=columns,
+        threshold=0.5 if threshold is None else threshold,
+    )
 
 
 def training_minutes(result: Result) -> float | None:

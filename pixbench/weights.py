@@ -66,7 +66,7 @@ def load_prefixed_state(module, path: Path, *, prefix: str, what: str, keep=None
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt file
         raise ModelError(f"{path}: cannot read {what} weights: {exc}") from None
-    sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     if keep is not None:
         sub = {k: v for k, v in sub.items() if keep(k)}
     try:

@@ -23,8 +23,16 @@ def _smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(base + noise, 0, 255).astype(np.uint8)
 
 
-def write_tiny_dataset(root: Path, task: str, *, n: int = 4, size: int = 64, factor: int = 4,
-                       splits: tuple[str, ...] = ("train", "val", "test"), seed: int = 0) -> Path:
+def write_tiny_dataset(
+    root: Path,
+    task: str,
+    *,
+    n: int = 4,
+    size: int = 64,
+    factor: int = 4,
+    splits: tuple[str, ...] = ("train", "val", "test"),
+    seed: int = 0,
+) -> Path:
     """Write a small dataset of ``task`` under ``root`` and return ``root``."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -35,8 +43,14 @@ def write_tiny_dataset(root: Path, task: str, *, n: int = 4, size: int = 64, fac
         for i in range(n):
             sid = f"{split}{i:04d}"
             clean = _smooth_image(rng, size, size)
-            row = {"sample_id": sid, "source_id": f"img{i}", "source_sha256": "0" * 64, "seed": i,
-                   "input_file_name": f"input/{sid}.png", "params": "{}"}
+            row = {
+                "sample_id": sid,
+                "source_id": f"img{i}",
+                "source_sha256": "0" * 64,
+                "seed": i,
+                "input_file_name": f"input/{sid}.png",
+                "params": "{}",
+            }
             if task == "detect":
                 label = i % 2
                 img = clean
@@ -46,7 +60,12 @@ def write_tiny_dataset(root: Path, task: str, *, n: int = 4, size: int = 64, fac
                 write_png(sdir / row["input_file_name"], img)
                 row.update(label=label, factor=factor if label else "")
             elif task in ("depixelate", "jpeg", "inpaint", "blockcnn"):
-                small = clean.reshape(size // factor, factor, size // factor, factor, 3).mean((1, 3)).round().astype(np.uint8)
+                small = (
+                    clean.reshape(size // factor, factor, size // factor, factor, 3)
+                    .mean((1, 3))
+                    .round()
+                    .astype(np.uint8)
+                )
                 degraded = np.repeat(np.repeat(small, factor, 0), factor, 1)
                 row["target_file_name"] = f"target/{sid}.png"
                 write_png(sdir / row["target_file_name"], clean)
@@ -71,15 +90,20 @@ def write_tiny_dataset(root: Path, task: str, *, n: int = 4, size: int = 64, fac
             np.save(sdir / "triplets_input.npy", rng.integers(0, 256, (m, 24, 24, 3), dtype=np.uint8))
             np.save(sdir / "triplets_target.npy", rng.integers(0, 256, (m, 8, 8, 3), dtype=np.uint8))
             pd.DataFrame({"triplet_id": range(m), "source_id": [f"img{j % n}" for j in range(m)]}).to_csv(
-                sdir / "triplets.csv", index=False)
+                sdir / "triplets.csv", index=False
+            )
         pd.DataFrame(rows).to_csv(sdir / "metadata.csv", index=False)
         counts[split] = {"samples": n, "source_images": n}
     info = {
-        "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": task,
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "task": task,
         "recipe": {"name": f"tiny-{task}", "version": 1, "sha256": "0" * 64},
         "pixbench_version": "test",
         "source": {"spec": "synthetic", "name": "synthetic", "license": "n/a", "images": n},
-        "seed": seed, "splits": counts, "skipped": [],
+        "seed": seed,
+        "splits": counts,
+        "skipped": [],
         "inputs": {"depixelate": "pixelated", "inpaint": "holed"}.get(task, "degraded"),
     }
     (root / "dataset.json").write_text(json.dumps(info, indent=2), encoding="utf-8")

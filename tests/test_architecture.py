@@ -99,7 +99,9 @@ def test_no_import_cycles_even_through_lazy_imports():
 
 
 def test_no_module_is_longer_than_the_limit():
-    long = {name: n for name, p in _modules().items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        name: n for name, p in _modules().items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
@@ -113,9 +115,16 @@ def _near(a: str, b: str) -> bool:
     return common >= 5 or (common >= 4 and common >= min(len(a), len(b)) - 1)
 
 
-@pytest.mark.parametrize(("a", "b", "near"), [("evaluate", "evaluation", True), ("train", "training", True),
-                                              ("recipes", "recipes", True), ("tasks", "tables", False),
-                                              ("threads", "train", False)])
+@pytest.mark.parametrize(
+    ("a", "b", "near"),
+    [
+        ("evaluate", "evaluation", True),
+        ("train", "training", True),
+        ("recipes", "recipes", True),
+        ("tasks", "tables", False),
+        ("threads", "train", False),
+    ],
+)
 def test_near_names(a, b, near):
     assert _near(a, b) is near
 
@@ -135,8 +144,13 @@ def test_only_the_cli_uses_rich_or_typer():
         if name == "pixbench.cli" or name.startswith("pixbench.cli."):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{name}: {n}" for n in names if n.split(".")[0] in ("rich", "typer")]
     assert offenders == []
 

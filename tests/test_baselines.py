@@ -23,8 +23,10 @@ def test_upscalers_match_pillow_away_from_the_border(tmp_path, name, pil_filter,
     low = np.random.default_rng(scale).random((14, 18, 3), dtype=np.float32)
     out = model.run({"x": low.transpose(2, 0, 1)[None]})[0][0].transpose(1, 2, 0)
     # Reference: Pillow's float ("F" mode) resize, which has no uint8 rounding between its two passes.
-    ref = np.stack([np.asarray(Image.fromarray(low[..., c], "F").resize((18 * scale, 14 * scale), pil_filter))
-                    for c in range(3)], axis=-1)
+    ref = np.stack(
+        [np.asarray(Image.fromarray(low[..., c], "F").resize((18 * scale, 14 * scale), pil_filter)) for c in range(3)],
+        axis=-1,
+    )
     assert out.shape == ref.shape
     inner = slice(3 * scale, -3 * scale)  # Pillow renormalises at the border where pixbench edge-pads
     np.testing.assert_allclose(out[inner, inner], ref[inner, inner], atol=1e-5)
@@ -70,7 +72,7 @@ def test_constant_detector(tmp_path):
 
 def ramp_with_hole(shape, steps, hole):
     """A smooth colour ramp (red along x, green along y, blue along both), its hole mask, and the holed image."""
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
     img = np.stack([xx * steps[0], yy * steps[1], (xx + yy) * steps[2]], -1).astype(np.uint8)
     mask = np.zeros(shape, bool)
     mask[hole] = True
@@ -128,8 +130,13 @@ def _push_pull_by_hand(image: np.ndarray, known: np.ndarray, levels: int) -> np.
     fill = values[-1] / np.maximum(shares[-1], 1e-6)
     for value, share in zip(reversed(values[:-1]), reversed(shares[:-1])):
         h, w = value.shape[:2]
-        up = np.stack([np.asarray(PILImage.fromarray(fill[..., c].astype(np.float32), "F").resize((w, h), PILImage.BILINEAR))
-                       for c in range(fill.shape[2])], -1)
+        up = np.stack(
+            [
+                np.asarray(PILImage.fromarray(fill[..., c].astype(np.float32), "F").resize((w, h), PILImage.BILINEAR))
+                for c in range(fill.shape[2])
+            ],
+            -1,
+        )
         fill = value + up * (1 - share)
     return image * known + fill * (1 - known)
 

@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixbench.build import build_dataset, sample_seed
+from pixbench.builder import build_dataset, sample_seed
 from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError
@@ -25,21 +25,49 @@ from tests.conftest import REPO_ROOT
 
 SPLITS = {"train": 0.5, "val": 0.25, "test": 0.25}
 TINY = {
-    "detect": {"crop": {"size": 32, "per_image": 4}, "degradations": [
-        {"op": "pixelate", "factors": [2, 3, 4], "down_kernels": ["box", "lanczos"], "up_kernels": ["nearest", "bicubic"]}],
-        "negatives": [{"kind": "clean"}, {"kind": "jpeg", "qualities": [80]}, {"kind": "sharp"}, {"kind": "smooth"}]},
-    "depixelate": {"crop": {"size": 32, "per_image": 2, "align": 4}, "degradations": [
-        {"op": "pixelate", "factors": [2, 4], "down_kernels": ["box"], "up_kernels": ["nearest"]}]},
-    "jpeg": {"crop": {"size": 32, "per_image": 2, "align": 16}, "degradations": [{"op": "jpeg", "qualities": [10, 30]}]},
-    "blockcnn": {"crop": {"size": 32, "per_image": 2, "align": 16}, "degradations": [{"op": "jpeg", "qualities": [20]}],
-                 "triplets": {"per_crop": 3}},
-    "inpaint": {"crop": {"size": 32, "per_image": 2}, "degradations": [{"op": "holes", "count": 2, "size": 10, "fill": 0}]},
+    "detect": {
+        "crop": {"size": 32, "per_image": 4},
+        "degradations": [
+            {
+                "op": "pixelate",
+                "factors": [2, 3, 4],
+                "down_kernels": ["box", "lanczos"],
+                "up_kernels": ["nearest", "bicubic"],
+            }
+        ],
+        "negatives": [{"kind": "clean"}, {"kind": "jpeg", "qualities": [80]}, {"kind": "sharp"}, {"kind": "smooth"}],
+    },
+    "depixelate": {
+        "crop": {"size": 32, "per_image": 2, "align": 4},
+        "degradations": [{"op": "pixelate", "factors": [2, 4], "down_kernels": ["box"], "up_kernels": ["nearest"]}],
+    },
+    "jpeg": {
+        "crop": {"size": 32, "per_image": 2, "align": 16},
+        "degradations": [{"op": "jpeg", "qualities": [10, 30]}],
+    },
+    "blockcnn": {
+        "crop": {"size": 32, "per_image": 2, "align": 16},
+        "degradations": [{"op": "jpeg", "qualities": [20]}],
+        "triplets": {"per_crop": 3},
+    },
+    "inpaint": {
+        "crop": {"size": 32, "per_image": 2},
+        "degradations": [{"op": "holes", "count": 2, "size": 10, "fill": 0}],
+    },
 }
 
 
 def tiny_recipe(task: str, **extra):
-    data = {"name": f"tiny-{task}", "version": 1, "task": task, "seed": 7, "source": "embedded", "splits": SPLITS,
-            **TINY[task], **extra}
+    data = {
+        "name": f"tiny-{task}",
+        "version": 1,
+        "task": task,
+        "seed": 7,
+        "source": "embedded",
+        "splits": SPLITS,
+        **TINY[task],
+        **extra,
+    }
     return parse_recipe(data)
 
 
@@ -100,8 +128,8 @@ def test_every_task_builds_a_readable_dataset(tmp_path, task):
         target = split[0].target
         bx, by = int(first["block_x"]), int(first["block_y"])
         assert first["sample_id"] == split[0].sample_id and bx % 8 == 0 and by % 8 == 0
-        assert (y[0] == target[by:by + 8, bx:bx + 8]).all()
-        assert (x[0] == split[0].input[by - 8:by + 16, bx - 8:bx + 16]).all()
+        assert (y[0] == target[by : by + 8, bx : bx + 8]).all()
+        assert (x[0] == split[0].input[by - 8 : by + 16, bx - 8 : bx + 16]).all()
     card = (tmp_path / "out" / "README.md").read_text()
     assert result.info["fingerprint"] in card and "libjpeg" in card
     assert yaml.safe_load((tmp_path / "out" / "recipe.yaml").read_text())["name"] == f"tiny-{task}"
@@ -138,8 +166,10 @@ def test_per_sample_seed_depends_only_on_identity():
 
 def _bomb_png(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width x height`` pixels (no real pixel data needed)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
@@ -156,8 +186,10 @@ def test_bad_inputs_are_skipped_with_reasons(tmp_path):
     runner = CliRunner()
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(yaml.safe_dump(tiny_recipe("jpeg").canonical()))
-    result = runner.invoke(app, ["build-dataset", str(recipe_file), "-o", str(tmp_path / "out"),
-                                 "--source", f"folder:{src}", "--workers", "2"])
+    result = runner.invoke(
+        app,
+        ["build-dataset", str(recipe_file), "-o", str(tmp_path / "out"), "--source", f"folder:{src}", "--workers", "2"],
+    )
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     info = json.loads((tmp_path / "out" / "dataset.json").read_text())
@@ -180,8 +212,9 @@ def test_output_folder_rules(tmp_path):
         build_dataset(tiny_recipe("inpaint"), tmp_path / "out", source=f"folder:{src}", workers=1)
     with pytest.raises(DatasetError, match="pass --overwrite"):
         build_dataset(tiny_recipe("jpeg"), tmp_path / "out", source=f"folder:{src}", limit=1, workers=1)
-    replaced = build_dataset(tiny_recipe("inpaint"), tmp_path / "out", source=f"folder:{src}", workers=1,
-                             overwrite=True)
+    replaced = build_dataset(
+        tiny_recipe("inpaint"), tmp_path / "out", source=f"folder:{src}", workers=1, overwrite=True
+    )
     assert open_dataset(tmp_path / "out").task == "inpaint" and replaced.processed == 2
     (tmp_path / "out" / "dataset.json").write_text("{not json")
     with pytest.raises(DatasetError, match="different dataset \\(an unknown build\\)"):
@@ -211,10 +244,22 @@ def test_resume_after_kill_9(tmp_path):
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(recipe.canonical_yaml())
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "pixbench", "build-dataset", str(recipe_file), "-o", str(out),
-           "--source", f"folder:{src}", "--workers", "1"]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pixbench",
+        "build-dataset",
+        str(recipe_file),
+        "-o",
+        str(out),
+        "--source",
+        f"folder:{src}",
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     done = out / ".pixbench-build" / "done"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -301,9 +346,17 @@ def test_build_from_a_streamed_hub_dataset(tmp_path, monkeypatch):
 
 
 def _hard_negatives_recipe(negative: dict):
-    base = {"name": "tiny-hard", "version": 1, "task": "detect", "seed": 7, "source": "embedded", "splits": SPLITS,
-            "crop": {"size": 64, "per_image": 2}, "negatives": [negative],
-            "degradations": [{"op": "pixelate", "factors": [2], "down_kernels": ["box"], "up_kernels": ["nearest"]}]}
+    base = {
+        "name": "tiny-hard",
+        "version": 1,
+        "task": "detect",
+        "seed": 7,
+        "source": "embedded",
+        "splits": SPLITS,
+        "crop": {"size": 64, "per_image": 2},
+        "negatives": [negative],
+        "degradations": [{"op": "pixelate", "factors": [2], "down_kernels": ["box"], "up_kernels": ["nearest"]}],
+    }
     return parse_recipe(base)
 
 
@@ -315,12 +368,13 @@ def _block_phase(crop: np.ndarray) -> int:
 
 
 def test_hard_negatives_compose_jpeg_phase_double_compression_and_prescale():
-    from pixbench.build.samples import make_sample, min_side
+    from pixbench.builder.samples import make_sample, min_side
 
     rng = np.random.default_rng(0)
     photo = (rng.random((200, 200, 3)) * 255).astype(np.uint8)  # noise: JPEG q10 leaves strong block edges
-    recipe = _hard_negatives_recipe({"kind": "clean", "name": "clean-jpeg-phase", "qualities": [10],
-                                     "requalities": [90], "jpeg_phase": "random"})
+    recipe = _hard_negatives_recipe(
+        {"kind": "clean", "name": "clean-jpeg-phase", "qualities": [10], "requalities": [90], "jpeg_phase": "random"}
+    )
     phases = set()
     for seed in range(12):
         sample = make_sample(photo, recipe, np.random.default_rng(seed), 1)  # odd index: a negative
@@ -332,8 +386,14 @@ def test_hard_negatives_compose_jpeg_phase_double_compression_and_prescale():
         assert _block_phase(sample.input) == (-p["jpeg_x"]) % 8
         phases.add(p["jpeg_x"])
     assert len(phases) > 3  # the phase really varies
-    shrunk = _hard_negatives_recipe({"kind": "smooth", "name": "smooth-shrunk", "qualities": [70],
-                                     "prescale": {"factors": [2.5], "kernels": ["lanczos"]}})
+    shrunk = _hard_negatives_recipe(
+        {
+            "kind": "smooth",
+            "name": "smooth-shrunk",
+            "qualities": [70],
+            "prescale": {"factors": [2.5], "kernels": ["lanczos"]},
+        }
+    )
     sample = make_sample(photo, shrunk, np.random.default_rng(1), 1)
     assert sample.input.shape == (64, 64, 3) and sample.params["pre_kernel"] == "lanczos"
     assert sample.params["crop_w"] == 160 and sample.params["pre_scale"] == 2.5  # 64 x 2.5 source pixels
@@ -345,11 +405,14 @@ def test_hard_negatives_compose_jpeg_phase_double_compression_and_prescale():
     assert "jpeg_phase" not in load_recipe_file(REPO_ROOT / "pixbench" / "recipes" / "detect.yaml").canonical_yaml()
 
 
-@pytest.mark.parametrize(("negative", "message"), [
-    ({"kind": "smooth", "requalities": [90]}, "requalities and jpeg_phase need qualities"),
-    ({"kind": "jpeg"}, "qualities is required for kind 'jpeg'"),
-    ({"kind": "clean", "prescale": {"factors": [0.5], "kernels": ["box"]}}, "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("negative", "message"),
+    [
+        ({"kind": "smooth", "requalities": [90]}, "requalities and jpeg_phase need qualities"),
+        ({"kind": "jpeg"}, "qualities is required for kind 'jpeg'"),
+        ({"kind": "clean", "prescale": {"factors": [0.5], "kernels": ["box"]}}, "greater than or equal to 1"),
+    ],
+)
 def test_hard_negative_options_are_checked(negative, message):
     with pytest.raises(Exception, match=message):
         _hard_negatives_recipe(negative)

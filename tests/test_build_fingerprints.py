@@ -9,7 +9,7 @@ visible skip (re-pin after checking that only the encoder changed), never as a s
 
 import pytest
 
-from pixbench.build import build_dataset
+from pixbench.builder import build_dataset
 from pixbench.recipes import resolve_recipe, shipped_recipes
 
 # How the goldens were produced: for each shipped recipe, the embedded source (scikit-image's
@@ -39,13 +39,15 @@ def test_every_shipped_recipe_has_a_golden():
     assert {name for name, _ in GOLDEN} == set(shipped_recipes())
 
 
-@pytest.mark.parametrize(("name", "split"), sorted(GOLDEN, key=lambda k: (k[0], k[1] or "")),
-                         ids=lambda v: v or "fractions")
+@pytest.mark.parametrize(
+    ("name", "split"), sorted(GOLDEN, key=lambda k: (k[0], k[1] or "")), ids=lambda v: v or "fractions"
+)
 def test_fingerprint_is_pinned(tmp_path, name, split):
     recipe, _ = resolve_recipe(name)
     info = build_dataset(recipe, tmp_path / "out", limit=1, split=split, workers=1).info
     assert info["splits"] == {split or "train": {"samples": recipe.crop.per_image, "source_images": 1}}
     if info["encoders"] != GOLDEN_ENCODERS:
-        pytest.skip(f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, "
-                    f"this build used {info['encoders']}")
+        pytest.skip(
+            f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, this build used {info['encoders']}"
+        )
     assert info["fingerprint"] == GOLDEN[(name, split)]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pixbench.build import build_dataset
+from pixbench.builder import build_dataset
 from pixbench.cli import app
 from tests.conftest import REPO_ROOT
 from tests.test_build import tiny_recipe, write_photos
@@ -52,8 +52,9 @@ def no_ray_left():
 
 @pytest.mark.parametrize("cpus", [1, 2])
 def test_ray_build_is_byte_identical_to_a_local_build(world, tmp_path, cpus, no_ray_left):
-    result = build_dataset(world["recipe"], tmp_path / "out", source=f"folder:{world['src']}", workers=cpus,
-                           engine="ray", shard_size=3)
+    result = build_dataset(
+        world["recipe"], tmp_path / "out", source=f"folder:{world['src']}", workers=cpus, engine="ray", shard_size=3
+    )
     assert result.processed == 9
     assert result.info["fingerprint"] == world["reference"].info["fingerprint"]
     assert all_bytes(tmp_path / "out") == all_bytes(world["root"] / "local")
@@ -75,15 +76,27 @@ def test_an_interrupted_ray_build_resumes_without_rebuilding(world, tmp_path):
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)  # reused by the engine
     try:
         with pytest.raises(Stop):
-            build_dataset(world["recipe"], out, source=f"folder:{world['src']}", engine="ray", shard_size=2,
-                          progress=stop_after_two_shards)
+            build_dataset(
+                world["recipe"],
+                out,
+                source=f"folder:{world['src']}",
+                engine="ray",
+                shard_size=2,
+                progress=stop_after_two_shards,
+            )
         assert ray.is_initialized(), "a Ray the engine did not start is left running"
         done = sorted((out / ".pixbench-build" / "done").iterdir())
         assert len(done) >= 4 and not (out / "dataset.json").exists()
         stamps = {p: p.stat().st_mtime_ns for p in done}
         calls: list[tuple[str, int, int | None]] = []
-        result = build_dataset(world["recipe"], out, source=f"folder:{world['src']}", engine="ray", shard_size=2,
-                               progress=lambda phase, d, t, **v: calls.append((phase, d, t)))
+        result = build_dataset(
+            world["recipe"],
+            out,
+            source=f"folder:{world['src']}",
+            engine="ray",
+            shard_size=2,
+            progress=lambda phase, d, t, **v: calls.append((phase, d, t)),
+        )
     finally:
         ray.shutdown()
     assert result.reused == len(done) and result.processed == 9 - len(done)
@@ -103,9 +116,21 @@ def free_port() -> int:
 def test_an_unreachable_cluster_is_one_line_quickly(world, tmp_path):
     port = free_port()
     started = time.monotonic()
-    result = CliRunner().invoke(app, ["build-dataset", str(REPO_ROOT / "pixbench/recipes/jpeg.yaml"), "-o",
-                                      str(tmp_path / "o"), "--source", f"folder:{world['src']}", "--engine", "ray",
-                                      "--ray-address", f"127.0.0.1:{port}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build-dataset",
+            str(REPO_ROOT / "pixbench/recipes/jpeg.yaml"),
+            "-o",
+            str(tmp_path / "o"),
+            "--source",
+            f"folder:{world['src']}",
+            "--engine",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+        ],
+    )
     assert time.monotonic() - started < 15
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
@@ -115,11 +140,14 @@ def test_an_unreachable_cluster_is_one_line_quickly(world, tmp_path):
 
 def test_engine_ray_without_ray_installed_is_one_line(world, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as where it is not installed
-    result = CliRunner().invoke(app, ["build-dataset", "jpeg", "-o", str(tmp_path / "o"), "--source",
-                                      f"folder:{world['src']}", "--engine", "ray"])
+    result = CliRunner().invoke(
+        app,
+        ["build-dataset", "jpeg", "-o", str(tmp_path / "o"), "--source", f"folder:{world['src']}", "--engine", "ray"],
+    )
     assert result.exit_code == 1
-    assert result.output.strip() == ("error: --engine ray needs ray, which is not installed: "
-                                     "pip install 'pixbench[ray]'")
+    assert result.output.strip() == (
+        "error: --engine ray needs ray, which is not installed: pip install 'pixbench[ray]'"
+    )
 
 
 @pytest.fixture
@@ -128,9 +156,26 @@ def cluster():
     port = free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     ray_cli = Path(sys.executable).parent / "ray"
-    head = subprocess.Popen([str(ray_cli), "start", "--head", "--port", str(port), "--num-cpus", "1", "--block",
-                             "--disable-usage-stats", "--include-dashboard=false", "--node-ip-address", "127.0.0.1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    head = subprocess.Popen(
+        [
+            str(ray_cli),
+            "start",
+            "--head",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "1",
+            "--block",
+            "--disable-usage-stats",
+            "--include-dashboard=false",
+            "--node-ip-address",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -159,10 +204,30 @@ def test_a_build_on_a_running_cluster_is_byte_identical(world, tmp_path, cluster
     out = tmp_path / "out"
     recipe_file = tmp_path / "recipe.yaml"
     recipe_file.write_text(world["recipe"].canonical_yaml(), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "pixbench", "build-dataset", str(recipe_file), "-o", str(out),
-                          "--source", f"folder:{world['src']}", "--engine", "ray", "--ray-address",
-                          cluster["address"], "--shard-size", "4"], env=cluster["env"], capture_output=True,
-                         text=True, timeout=60, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixbench",
+            "build-dataset",
+            str(recipe_file),
+            "-o",
+            str(out),
+            "--source",
+            f"folder:{world['src']}",
+            "--engine",
+            "ray",
+            "--ray-address",
+            cluster["address"],
+            "--shard-size",
+            "4",
+        ],
+        env=cluster["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     info = json.loads((out / "dataset.json").read_text())
     assert info["fingerprint"] == world["reference"].info["fingerprint"]

@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pixbench.build import build_dataset, dataset_fingerprint
+from pixbench.builder import build_dataset, dataset_fingerprint
 from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError
@@ -55,7 +55,9 @@ def test_fingerprint_hashes_the_forced_split(tmp_path):
     root = tmp_path / "out"
     # the documented formula, spelled out: recipe line, split line, then "<path> <sha256>" per file, sorted
     lines = [f"recipe {recipe.sha256()}", "split val"]
-    lines += sorted(f"{p.relative_to(root).as_posix()} {file_sha256(p)}" for p in (root / "val").rglob("*") if p.is_file())
+    lines += sorted(
+        f"{p.relative_to(root).as_posix()} {file_sha256(p)}" for p in (root / "val").rglob("*") if p.is_file()
+    )
     assert info["fingerprint"] == "sha256:" + hashlib.sha256("".join(f"{x}\n" for x in lines).encode()).hexdigest()
     # without a forced split the line is absent, so builds by fractions keep their old fingerprints
     assert dataset_fingerprint(root, recipe.sha256()) != info["fingerprint"]
@@ -109,13 +111,37 @@ def test_cli_split_option(tmp_path):
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(tiny_recipe("inpaint").canonical_yaml())
     runner = CliRunner()
-    bad = runner.invoke(app, ["build-dataset", str(recipe_file), "-o", str(tmp_path / "bad"),
-                              "--source", f"folder:{src}", "--split", "nope"])
+    bad = runner.invoke(
+        app,
+        [
+            "build-dataset",
+            str(recipe_file),
+            "-o",
+            str(tmp_path / "bad"),
+            "--source",
+            f"folder:{src}",
+            "--split",
+            "nope",
+        ],
+    )
     assert bad.exit_code == 1 and "Traceback" not in bad.output
     assert bad.output.strip() == "error: --split: expected one of train, val, test, got 'nope'"
     assert not (tmp_path / "bad").exists()
-    good = runner.invoke(app, ["build-dataset", str(recipe_file), "-o", str(tmp_path / "ok"),
-                               "--source", f"folder:{src}", "--split", "val", "--workers", "1"])
+    good = runner.invoke(
+        app,
+        [
+            "build-dataset",
+            str(recipe_file),
+            "-o",
+            str(tmp_path / "ok"),
+            "--source",
+            f"folder:{src}",
+            "--split",
+            "val",
+            "--workers",
+            "1",
+        ],
+    )
     assert good.exit_code == 0, good.output
     assert "val: 6 samples from 3 images" in good.output  # 3 photos x per_image 2
 

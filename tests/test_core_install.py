@@ -49,8 +49,20 @@ def test_build_baseline_evaluate_and_leaderboard_without_torch(tmp_path):
     steps = [
         ("build-dataset", "depixelate-nearest", "-o", "data", "--limit", "2", "--split", "test", "--workers", "1"),
         ("baseline", "bicubic", "--scale", "4", "-o", "bicubic-x4.onnx"),
-        ("evaluate", "bicubic-x4.onnx", "-d", "data", "--factor", "4", "--runs", "1",
-         "--warmup", "0", "-o", "results/bicubic.json"),
+        (
+            "evaluate",
+            "bicubic-x4.onnx",
+            "-d",
+            "data",
+            "--factor",
+            "4",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "-o",
+            "results/bicubic.json",
+        ),
         ("leaderboard", "results", "-o", "tables"),
     ]
     for argv in steps:
@@ -64,10 +76,13 @@ def test_build_baseline_evaluate_and_leaderboard_without_torch(tmp_path):
     assert list((tmp_path / "tables").glob("*.md"))
 
 
-@pytest.mark.parametrize(("argv", "extra"), [
-    (("train", "espcn", "-d", "data", "-o", "run"), "train"),
-    (("export", "run/best.pt", "-o", "m.onnx"), "train"),
-])
+@pytest.mark.parametrize(
+    ("argv", "extra"),
+    [
+        (("train", "espcn", "-d", "data", "-o", "run"), "train"),
+        (("export", "run/best.pt", "-o", "m.onnx"), "train"),
+    ],
+)
 def test_commands_that_need_an_extra_say_which_in_one_line(tmp_path, argv, extra):
     done = _pixbench(*argv, cwd=tmp_path)
     assert done.returncode == 1

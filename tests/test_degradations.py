@@ -3,8 +3,18 @@
 import numpy as np
 import pytest
 
-from pixbench.degradations import (DEGRADATIONS, HolesOp, JpegOp, PixelateOp, block_positions, extract_triplets,
-                                   holes_mask, jpeg_roundtrip, make_holes, pixelate)
+from pixbench.degradations import (
+    DEGRADATIONS,
+    HolesOp,
+    JpegOp,
+    PixelateOp,
+    block_positions,
+    extract_triplets,
+    holes_mask,
+    jpeg_roundtrip,
+    make_holes,
+    pixelate,
+)
 
 
 def _image(seed=0, h=64, w=64):

@@ -51,14 +51,17 @@ def direct_psnr(model_path, dataset, *, layout, mul_in, add_in, dtype=np.float32
     return float(np.mean(values))
 
 
-@pytest.mark.parametrize("layout, range_, mul_in, add_in", [("nchw", "01", 1 / 255, 0.0), ("nhwc", "11", 2 / 255, -1.0)])
+@pytest.mark.parametrize(
+    "layout, range_, mul_in, add_in", [("nchw", "01", 1 / 255, 0.0), ("nhwc", "11", 2 / 255, -1.0)]
+)
 def test_reported_psnr_matches_direct_computation(tmp_path, layout, range_, mul_in, add_in):
     ds = write_tiny_dataset(tmp_path / "ds", "jpeg", n=3, size=32)
     model = affine_model(tmp_path / "m.onnx", layout=layout, mul=0.9, add=0.05, props={"pixbench.range": range_})
     doc, _ = run(model, ds, tmp_path)
     assert doc["model"]["assumed"]["layout"] == layout
-    assert doc["metrics"]["model"]["psnr"] == pytest.approx(direct_psnr(model, ds, layout=layout, mul_in=mul_in,
-                                                                         add_in=add_in), abs=1e-9)
+    assert doc["metrics"]["model"]["psnr"] == pytest.approx(
+        direct_psnr(model, ds, layout=layout, mul_in=mul_in, add_in=add_in), abs=1e-9
+    )
     # The degraded input is scored with the same metrics.
     deg = [metrics.psnr(s.target, s.input, data_range=255) for s in open_dataset(ds).split("test")]
     assert doc["metrics"]["degraded"]["psnr"] == pytest.approx(np.mean(deg), abs=1e-9)
@@ -85,9 +88,12 @@ def test_identity_baseline_crops_and_deterministic_json(tmp_path):
     run(model, ds, tmp_path, name="a")
     assert out.read_bytes() == first  # identical runs, identical bytes (no timestamps, no absolute paths)
     assert doc["metrics"]["model"]["psnr"] == doc["metrics"]["degraded"]["psnr"]
-    assert doc["crops"] == {"file": "a.crops.png", "size": 48, "samples": ["test0000", "test0001", "test0002",
-                                                                            "test0003"],
-                            "rows": ["degraded", "model", "target"]}
+    assert doc["crops"] == {
+        "file": "a.crops.png",
+        "size": 48,
+        "samples": ["test0000", "test0001", "test0002", "test0003"],
+        "rows": ["degraded", "model", "target"],
+    }
     strip = np.asarray(Image.open(tmp_path / "a.crops.png"))
     assert strip.shape == (3 * 48, 4 * 48, 3)
     sample = open_dataset(ds).split("test")[2]
@@ -163,18 +169,36 @@ def test_blockcnn_model_slides_over_jpeg_images(tmp_path):
 
 def softmax2_detector(path, *, logits: bool):
     """Two classes from the image mean m: (1 - m, m) as probabilities, or (0, 8 (m - 0.5)) as logits."""
-    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=1),
-             helper.make_node("Reshape", ["m", "shape"], ["m2"])]
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m", "shape"], ["m2"]),
+    ]
     if logits:
-        nodes += [helper.make_node("Sub", ["m2", "half"], ["c"]), helper.make_node("Mul", ["c", "eight"], ["l1"]),
-                  helper.make_node("Mul", ["l1", "zero"], ["l0"]), helper.make_node("Concat", ["l0", "l1"], ["p"], axis=1)]
+        nodes += [
+            helper.make_node("Sub", ["m2", "half"], ["c"]),
+            helper.make_node("Mul", ["c", "eight"], ["l1"]),
+            helper.make_node("Mul", ["l1", "zero"], ["l0"]),
+            helper.make_node("Concat", ["l0", "l1"], ["p"], axis=1),
+        ]
     else:
         nodes += [helper.make_node("Sub", ["one", "m2"], ["q"]), helper.make_node("Concat", ["q", "m2"], ["p"], axis=1)]
-    inits = [numpy_helper.from_array(np.array(v, t), n) for n, v, t in
-             (("shape", [-1, 1], np.int64), ("half", 0.5, np.float32), ("eight", 8.0, np.float32),
-              ("zero", 0.0, np.float32), ("one", 1.0, np.float32))]
-    return save_model(path, nodes, [helper.make_tensor_value_info("x", FLOAT, ["N", "H", "W", 3])],
-                      [helper.make_tensor_value_info("p", FLOAT, ["N", 2])], inits)
+    inits = [
+        numpy_helper.from_array(np.array(v, t), n)
+        for n, v, t in (
+            ("shape", [-1, 1], np.int64),
+            ("half", 0.5, np.float32),
+            ("eight", 8.0, np.float32),
+            ("zero", 0.0, np.float32),
+            ("one", 1.0, np.float32),
+        )
+    ]
+    return save_model(
+        path,
+        nodes,
+        [helper.make_tensor_value_info("x", FLOAT, ["N", "H", "W", 3])],
+        [helper.make_tensor_value_info("p", FLOAT, ["N", 2])],
+        inits,
+    )
 
 
 @pytest.mark.parametrize("kind", ["probability", "logit", "auto-logit", "softmax2-prob", "softmax2-logit"])
@@ -189,12 +213,17 @@ def test_detector_outputs_become_the_same_probabilities(tmp_path, kind):
     rows = pd.read_csv(tmp_path / "r.samples.csv", dtype={"sample_id": str})
     means = np.array([s.input.mean() / 255 for s in open_dataset(ds).split("test")])
     sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-    expected = {"probability": means, "logit": sigmoid(means), "softmax2-prob": means,
-                "auto-logit": sigmoid(255 * means),  # outputs in [0, 255] leave [0, 1]: read as logits
-                "softmax2-logit": sigmoid(8 * (means - 0.5))}[kind]  # softmax of (0, l) is sigmoid(l)
+    expected = {
+        "probability": means,
+        "logit": sigmoid(means),
+        "softmax2-prob": means,
+        "auto-logit": sigmoid(255 * means),  # outputs in [0, 255] leave [0, 1]: read as logits
+        "softmax2-logit": sigmoid(8 * (means - 0.5)),
+    }[kind]  # softmax of (0, l) is sigmoid(l)
     np.testing.assert_allclose(rows["score"], expected, atol=1e-5)
-    assert doc["model"]["assumed"]["output"] == ("softmax2" if kind.startswith("softmax2") else
-                                                 "logit" if "logit" in kind else "probability")
+    assert doc["model"]["assumed"]["output"] == (
+        "softmax2" if kind.startswith("softmax2") else "logit" if "logit" in kind else "probability"
+    )
     want = metrics.classification_metrics(rows["label"].to_numpy(), expected)
     assert doc["metrics"]["model"]["accuracy"] == pytest.approx(want["accuracy"])
     assert doc["targets"]["accuracy>=0.90"] is (want["accuracy"] >= 0.9)
@@ -219,16 +248,18 @@ def test_limit_speed_and_targets(tmp_path):
     assert speed["native_size"] == [32, 32]
     assert speed["fps_1080p"] == pytest.approx(1000 / speed["latency_ms_median_1080p"], rel=1e-3)
     assert doc["targets"]["fps_1080p>=30"] is (speed["fps_1080p"] >= 30)
-    assert doc["targets"]["size<=10MB"] is True and "accuracy>=0.90" not in doc["targets"]  # a restorer has no accuracy target
+    assert (
+        doc["targets"]["size<=10MB"] is True and "accuracy>=0.90" not in doc["targets"]
+    )  # a restorer has no accuracy target
 
 
 def test_lpips_is_a_number_or_an_explicit_na(tmp_path):
     ds = write_tiny_dataset(tmp_path / "ds", "jpeg", n=1, size=32)
-    doc, _ = run(write_baseline("identity", tmp_path / "i.onnx"), ds, tmp_path,
-                 EvaluateOptions(speed=False, lpips=True))
+    doc, _ = run(
+        write_baseline("identity", tmp_path / "i.onnx"), ds, tmp_path, EvaluateOptions(speed=False, lpips=True)
+    )
     value = doc["metrics"]["model"]["lpips"]
-    assert (value is None and doc["metrics"]["lpips_note"]) or (isinstance(value, float) and
-                                                                math.isfinite(value))
+    assert (value is None and doc["metrics"]["lpips_note"]) or (isinstance(value, float) and math.isfinite(value))
     if value is None:  # the reason is fit to publish: no absolute path into the home folder
         assert str(Path.home()) + "/" not in doc["metrics"]["lpips_note"]
 
@@ -250,8 +281,9 @@ def test_cli_prints_assumptions_and_fails_cleanly(tmp_path):
     model = affine_model(tmp_path / "m.onnx", layout="nhwc")
     runner = CliRunner()
     out = tmp_path / "res" / "m.json"
-    res = runner.invoke(app, ["evaluate", str(model), "--dataset", str(ds), "-o", str(out), "--no-speed",
-                              "--no-lpips", "--limit", "1"])
+    res = runner.invoke(
+        app, ["evaluate", str(model), "--dataset", str(ds), "-o", str(out), "--no-speed", "--no-lpips", "--limit", "1"]
+    )
     assert res.exit_code == 0, res.output
     assert "layout=nhwc (inferred from input shape [?,?,?,3])" in res.output
     assert "range=01 (default)" in res.output and "psnr" in res.output

@@ -27,7 +27,9 @@ def _props(path) -> dict[str, str]:
 def espcn_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("espcn")
     ds = write_tiny_dataset(root / "ds", "depixelate", n=2, size=32)
-    train_model("espcn", ds, root / "run", model_args={"channels": 4}, settings=TrainSettings(epochs=1, batch_size=2, crop=16))
+    train_model(
+        "espcn", ds, root / "run", model_args={"channels": 4}, settings=TrainSettings(epochs=1, batch_size=2, crop=16)
+    )
     return root / "run"
 
 
@@ -37,8 +39,13 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
     props = _props(report.path)
     training = json.loads(props.pop("pixbench.training"))
     assert props == {
-        "pixbench.task": "depixelate", "pixbench.layout": "nchw", "pixbench.range": "01", "pixbench.channels": "rgb",
-        "pixbench.input": "lowres", "pixbench.scale": "4", "pixbench.model": "espcn",
+        "pixbench.task": "depixelate",
+        "pixbench.layout": "nchw",
+        "pixbench.range": "01",
+        "pixbench.channels": "rgb",
+        "pixbench.input": "lowres",
+        "pixbench.scale": "4",
+        "pixbench.model": "espcn",
         "pixbench.model_args": json.dumps({"channels": 4, "scale": 4}, sort_keys=True),
         "pixbench.dataset_fingerprint": read_checkpoint(espcn_run / "best.pt")["dataset"]["fingerprint"],
         "pixbench.recipe": "tiny-depixelate@1",
@@ -53,11 +60,14 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
     assert training["schedule"] == "cosine" and training["lr"] == 1e-3 and isinstance(training["minutes"], float)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("sepunet-detector", {"pixbench.task": "detect", "pixbench.output": "probability"}),
-    ("pix2pix-inpainter", {"pixbench.task": "inpaint", "pixbench.mask_input": "channel"}),
-    ("sepunet-depixelator", {"pixbench.task": "depixelate", "pixbench.input": "full"}),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("sepunet-detector", {"pixbench.task": "detect", "pixbench.output": "probability"}),
+        ("pix2pix-inpainter", {"pixbench.task": "inpaint", "pixbench.mask_input": "channel"}),
+        ("sepunet-depixelator", {"pixbench.task": "depixelate", "pixbench.input": "full"}),
+    ],
+)
 def test_task_specific_props(name, expected, tmp_path):
     spec = MODELS.get(name)
     args = spec.full_args(spec.tiny_args)

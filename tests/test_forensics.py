@@ -29,7 +29,7 @@ def _texture(seed: int, h: int = 256, w: int = 256) -> np.ndarray:
 def _mosaic(small: np.ndarray, factor: int, phase_x: int, phase_y: int, h: int, w: int) -> np.ndarray:
     """Nearest pixelation with known factor and phase: block j starts at phase + j * factor."""
     big = np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
-    return np.ascontiguousarray(big[factor - phase_y: factor - phase_y + h, factor - phase_x: factor - phase_x + w])
+    return np.ascontiguousarray(big[factor - phase_y : factor - phase_y + h, factor - phase_x : factor - phase_x + w])
 
 
 @pytest.mark.parametrize(("factor", "phase_x", "phase_y"), [(2, 0, 1), (4, 3, 0), (7, 2, 5), (16, 9, 0)])
@@ -50,7 +50,7 @@ def test_nearest_grid_recovered_exactly(factor: int, phase_x: int, phase_y: int)
     # Every recovered pixel is the low-res pixel itself: the crop starts inside block
     # 0 of ``small`` when the phase is non-zero, and exactly at block 1 when it is zero.
     oy, ox = int(phase_y == 0), int(phase_x == 0)
-    np.testing.assert_array_equal(low, small[oy: oy + low.shape[0], ox: ox + low.shape[1]])
+    np.testing.assert_array_equal(low, small[oy : oy + low.shape[0], ox : ox + low.shape[1]])
 
 
 def test_nearest_grid_with_invisible_boundary_counts_repeated_block() -> None:
@@ -133,8 +133,10 @@ def test_onnx_matches_numpy(params: DetectorParams, session_with_features: ort.I
 
 def test_shipped_detector_separates_synthetic_cases(params: DetectorParams) -> None:
     clean = [_texture(s) for s in range(4)]
-    positives = [pixelate(c, factor=f, down_kernel="box", up_kernel=k, rounding="nearest")
-                 for c, f, k in zip(clean, [2, 4, 6.5, 12], ["nearest", "bilinear", "lanczos", "bicubic"], strict=True)]
+    positives = [
+        pixelate(c, factor=f, down_kernel="box", up_kernel=k, rounding="nearest")
+        for c, f, k in zip(clean, [2, 4, 6.5, 12], ["nearest", "bilinear", "lanczos", "bicubic"], strict=True)
+    ]
     negatives = clean + [jpeg_roundtrip(c, quality=60) for c in clean]
     p_pos = params.probability(np.stack([F.extract_features(x) for x in positives]))
     p_neg = params.probability(np.stack([F.extract_features(x) for x in negatives]))
@@ -166,7 +168,9 @@ def test_temperature_fit_recovers_known_scale() -> None:
     assert fit_temperature(3 * true_logit, labels) == pytest.approx(3.0, rel=0.05)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 3), np.float32), np.zeros((8, 64, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 3), np.float32), np.zeros((8, 64, 3), np.uint8)]
+)
 def test_bad_images_rejected(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="image: expected"):
         F.extract_features(bad)
@@ -181,8 +185,8 @@ def test_missing_params_file_is_a_clear_error(tmp_path) -> None:
 
 def test_dataset_features_read_every_sample_of_the_asked_splits(tmp_path) -> None:
     """Built detect datasets feed the fit: one feature row per sample of the asked splits, the labels as written."""
-    from pixbench.errors import PixbenchError
     from pixbench.datasets import open_dataset
+    from pixbench.errors import PixbenchError
     from pixbench.forensics.fitting import dataset_features
     from tests.synth import write_tiny_dataset
 

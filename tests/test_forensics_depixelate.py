@@ -84,8 +84,14 @@ def test_block_means_match_the_low_res_grid(read):
 def test_training_keeps_block_means_and_lowers_the_loss():
     images = [_image(96, 96, seed=s) for s in range(3)]
     losses = []
-    model = train_upscaler(images, UpscalerConfig(scale=4, channels=8, layers=1), steps=40, batch=4, size=32,
-                           progress=lambda phase, done, total, **v: losses.append((phase, done, total, v["loss"])))
+    model = train_upscaler(
+        images,
+        UpscalerConfig(scale=4, channels=8, layers=1),
+        steps=40,
+        batch=4,
+        size=32,
+        progress=lambda phase, done, total, **v: losses.append((phase, done, total, v["loss"])),
+    )
     assert [x[:3] for x in losses] == [("train x4", i + 1, 40) for i in range(40)]
     losses = [x[3] for x in losses]
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
@@ -109,8 +115,9 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train_upscaler(images, cfg, checkpoint=tmp_path / "cut.pt", progress=stop_at_20, **kw)
-    resumed = train_upscaler(images, cfg, checkpoint=tmp_path / "cut.pt", progress=lambda p, d, t, **v: seen.append(d),
-                             **kw)
+    resumed = train_upscaler(
+        images, cfg, checkpoint=tmp_path / "cut.pt", progress=lambda p, d, t, **v: seen.append(d), **kw
+    )
     assert seen == [*range(1, 21), *range(16, 41)]  # the checkpoint of step 15 was the last one saved
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
@@ -137,7 +144,7 @@ def test_pipeline_aligns_any_grid_phase_and_size(top, left, h, w):
     # average across block borders and change pixels
     model = GridUpscaler(UpscalerConfig(scale=4, channels=4, layers=0))
     big = pixelate(_image(72, 80, seed=4), factor=4, down_kernel="box", up_kernel="nearest")
-    pix = np.ascontiguousarray(big[top: top + h, left: left + w])
+    pix = np.ascontiguousarray(big[top : top + h, left : left + w])
     out, est, used = depixelate(pix, {4: _session(model)})
     assert used == 4 and est.kernel_family == "replicating"
     np.testing.assert_array_equal(out, pix)
@@ -167,15 +174,28 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(ModelError, match=r"grid-detector\.onnx is not a grid upscaler graph"):
         Depixelator.load(MODEL_DIR / "grid-detector.onnx")
     with pytest.raises(ModelError, match=r"scale: no depixelator for factor 8; loaded: \[4\]"):
-        depixelate(np.zeros((16, 16, 3), np.uint8), {4: None}, grid=G.estimate_grid(np.zeros((16, 16, 3), np.uint8), probability=1.0), scale=8)
+        depixelate(
+            np.zeros((16, 16, 3), np.uint8),
+            {4: None},
+            grid=G.estimate_grid(np.zeros((16, 16, 3), np.uint8), probability=1.0),
+            scale=8,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # The published files
 
 
-@pytest.mark.parametrize(("stem", "scale"), [("grid-upscaler", 2), ("grid-upscaler", 4), ("grid-upscaler", 8),
-                                           ("grid-upscaler-hq", 2), ("grid-upscaler-hq", 4)])
+@pytest.mark.parametrize(
+    ("stem", "scale"),
+    [
+        ("grid-upscaler", 2),
+        ("grid-upscaler", 4),
+        ("grid-upscaler", 8),
+        ("grid-upscaler-hq", 2),
+        ("grid-upscaler-hq", 4),
+    ],
+)
 def test_published_graph_metadata_and_size(stem, scale):
     path = MODEL_DIR / f"{stem}-x{scale}.onnx"
     assert path.stat().st_size < 2_000_000
@@ -201,8 +221,9 @@ def test_published_x4_through_pixbench_evaluate(tmp_path):
     from pixbench.evaluate import EvaluateOptions, evaluate
 
     ds = write_tiny_dataset(tmp_path / "ds", "depixelate", n=3, size=32, factor=4)
-    doc = evaluate(MODEL_DIR / "grid-upscaler-x4.onnx", ds, tmp_path / "r.json",
-                   EvaluateOptions(lpips=False, speed=False))
+    doc = evaluate(
+        MODEL_DIR / "grid-upscaler-x4.onnx", ds, tmp_path / "r.json", EvaluateOptions(lpips=False, speed=False)
+    )
     assert doc["model"]["assumed"]["input"] == "full"
     assert doc["dataset"]["samples"] == 3 and doc["failures"]["count"] == 0
     assert doc["metrics"]["model"]["psnr"] > doc["metrics"]["degraded"]["psnr"]
@@ -218,14 +239,14 @@ def test_published_x4_beats_bicubic_on_kodak_photos(shared_datasets):
     for name in ("kodim05", "kodim19", "kodim23"):
         clean = decode_image(shared_datasets / "kodak" / f"{name}.png")
         y, x = clean.shape[0] // 2 - 128, clean.shape[1] // 2 - 128
-        clean = np.ascontiguousarray(clean[y: y + 256, x: x + 256])
+        clean = np.ascontiguousarray(clean[y : y + 256, x : x + 256])
         pix = pixelate(clean, factor=4, down_kernel="box", up_kernel="nearest")
         out, _, used = depixelate(pix, models)
         assert used == 4
         bicubic = resize(np.ascontiguousarray(pix[::4, ::4]), (256, 256), "bicubic")
 
         def psnr(a, clean=clean):
-            return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - clean) ** 2))
+            return 10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - clean) ** 2))
 
         gains.append((psnr(out) - psnr(pix), psnr(out) - psnr(bicubic)))
     over_input, over_bicubic = np.mean(gains, axis=0)

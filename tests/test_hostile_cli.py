@@ -25,14 +25,21 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixbench.build import build_dataset, process_item
+from pixbench.builder import build_dataset, process_item
 from pixbench.cli import app
 from pixbench.recipes import parse_recipe
 from tests.conftest import REPO_ROOT
 
-RECIPE = {"name": "tiny-jpeg", "version": 1, "task": "jpeg", "seed": 7, "source": "embedded",
-          "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
-          "crop": {"size": 32, "per_image": 2, "align": 16}, "degradations": [{"op": "jpeg", "qualities": [10, 30]}]}
+RECIPE = {
+    "name": "tiny-jpeg",
+    "version": 1,
+    "task": "jpeg",
+    "seed": 7,
+    "source": "embedded",
+    "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
+    "crop": {"size": 32, "per_image": 2, "align": 16},
+    "degradations": [{"op": "jpeg", "qualities": [10, 30]}],
+}
 N_IMAGES = 12
 SLEEP_ENV = "PIXBENCH_TEST_SLEEP"  # seconds each source image takes in a subprocess build (see run_cli_slowly)
 DIE_ENV = "PIXBENCH_TEST_DIE_FLAG"  # while this file exists, the worker that gets the last image dies
@@ -88,11 +95,19 @@ def world(tmp_path_factory) -> dict[str, Path | str]:
     props = {p.key: p for p in proto.metadata_props}
     props["pixbench.model"].value = "[red]m"  # the name results and leaderboards show
     onnx.save(proto, str(model))
-    scored = invoke("evaluate", model, "-d", root / "reference", "--no-speed", "--no-lpips", "-o",
-                    root / "results" / "r.json")
+    scored = invoke(
+        "evaluate", model, "-d", root / "reference", "--no-speed", "--no-lpips", "-o", root / "results" / "r.json"
+    )
     assert scored.exit_code == 0, scored.output
-    return {"root": root, "src": src, "recipe": recipe_file, "dataset": root / "reference", "model": model,
-            "results": root / "results", "fingerprint": reference.info["fingerprint"]}
+    return {
+        "root": root,
+        "src": src,
+        "recipe": recipe_file,
+        "dataset": root / "reference",
+        "model": model,
+        "results": root / "results",
+        "fingerprint": reference.info["fingerprint"],
+    }
 
 
 def build_args(world, out: Path, *more: object) -> list[object]:
@@ -100,6 +115,7 @@ def build_args(world, out: Path, *more: object) -> list[object]:
 
 
 # --- 3. messages are text, not markup -------------------------------------------------------------------------------
+
 
 def test_markup_and_newlines_in_paths_and_file_names_print_literally(tmp_path, world):
     src = write_photos(tmp_path / "src[b]", 3)
@@ -131,8 +147,9 @@ def test_error_text_with_brackets_survives(tmp_path):
     one_error_line(result, "new\\nline[x].yaml")  # one line, the newline shown as \n
     listed = invoke("recipes", bad)
     assert listed.exit_code == 1 and "Traceback" not in listed.output
-    assert any(line.startswith("invalid:") and "r[x].yaml" in line and "[a-z0-9]" in line
-               for line in lines(listed.stderr)), listed.output
+    assert any(
+        line.startswith("invalid:") and "r[x].yaml" in line and "[a-z0-9]" in line for line in lines(listed.stderr)
+    ), listed.output
 
 
 def test_model_names_and_output_paths_with_markup_in_evaluate_and_leaderboard(tmp_path, world):
@@ -151,6 +168,7 @@ def test_model_names_and_output_paths_with_markup_in_evaluate_and_leaderboard(tm
 
 
 # --- 4. output and environment faults are one line ------------------------------------------------------------------
+
 
 def test_an_output_path_under_a_file_is_one_line_before_any_work(tmp_path, world):
     blocker = tmp_path / "afile"
@@ -177,8 +195,10 @@ def test_an_output_path_under_a_file_is_one_line_before_any_work(tmp_path, world
 def test_output_that_is_a_folder_where_a_file_is_expected(tmp_path, world):
     folder = tmp_path / "results.json"
     folder.mkdir()
-    for args in (["evaluate", world["model"], "-d", world["dataset"], "-o", folder],
-                 ["baseline", "identity", "-o", folder]):
+    for args in (
+        ["evaluate", world["model"], "-d", world["dataset"], "-o", folder],
+        ["baseline", "identity", "-o", folder],
+    ):
         result = invoke(*args)
         assert result.exit_code == 1
         one_error_line(result, f"-o {folder}: is a folder", "give the path of the file")
@@ -200,8 +220,12 @@ def test_unwritable_system_paths_name_the_path_and_the_errno(tmp_path):
 def mounted_tmpfs(path: Path, options: str) -> Iterator[bool]:
     """A small tmpfs at ``path`` (root only); yields False where mounting is not possible."""
     path.mkdir(parents=True, exist_ok=True)
-    ok = os.geteuid() == 0 and shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
+    ok = (
+        os.geteuid() == 0
+        and shutil.which("mount") is not None
+        and subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode
+        == 0
+    )
     try:
         yield ok
     finally:
@@ -221,15 +245,20 @@ def test_a_read_only_folder_is_one_line(tmp_path, world):
             expected = "(EROFS)"
         else:
             pytest.skip("running as root, where permissions are not enforced, and tmpfs cannot be mounted here")
-        for args in (build_args(world, target / "out", "--workers", "1"),
-                     ["baseline", "identity", "-o", target / "m.onnx"],
-                     ["evaluate", world["model"], "-d", world["dataset"], "--no-speed", "--no-lpips",
-                      "-o", target / "r.json"],
-                     ["leaderboard", world["results"], "-o", target / "lb"]):
+        for args in (
+            build_args(world, target / "out", "--workers", "1"),
+            ["baseline", "identity", "-o", target / "m.onnx"],
+            ["evaluate", world["model"], "-d", world["dataset"], "--no-speed", "--no-lpips", "-o", target / "r.json"],
+            ["leaderboard", world["results"], "-o", target / "lb"],
+        ):
             result = invoke(*args)
             assert result.exit_code == 1, (args, result.output)
-            one_error_line(result, str(target), expected, "choose another location" if expected == "(EROFS)"
-                           else "choose a location you may write to")
+            one_error_line(
+                result,
+                str(target),
+                expected,
+                "choose another location" if expected == "(EROFS)" else "choose a location you may write to",
+            )
 
 
 def _temp_files(root: Path) -> list[Path]:
@@ -280,12 +309,13 @@ def test_a_worker_that_dies_is_one_line_and_the_rerun_resumes(tmp_path, world, m
     flag = tmp_path / "die"
     flag.touch()
     monkeypatch.setenv(DIE_ENV, str(flag))
-    monkeypatch.setattr("pixbench.build.builder.process_item", _die_on_last_image)
+    monkeypatch.setattr("pixbench.builder.run.process_item", _die_on_last_image)
     out = tmp_path / "out"
     died = invoke(*build_args(world, out, "--workers", "2"))
     assert died.exit_code == 1, died.output  # before: a BrokenProcessPool traceback
-    one_error_line(died, "a worker process died", "source images finished in this run",
-                   "rerun the same command to resume")
+    one_error_line(
+        died, "a worker process died", "source images finished in this run", "rerun the same command to resume"
+    )
     flag.unlink()
     again = invoke(*build_args(world, out, "--workers", "2"))
     assert again.exit_code == 0, again.output
@@ -294,6 +324,7 @@ def test_a_worker_that_dies_is_one_line_and_the_rerun_resumes(tmp_path, world, m
 
 # --- 5. process hygiene ---------------------------------------------------------------------------------------------
 
+
 def _slow_process_item(item, **kwargs):
     time.sleep(float(os.environ.get(SLEEP_ENV, "0")))
     return process_item(item, **kwargs)
@@ -301,7 +332,7 @@ def _slow_process_item(item, **kwargs):
 
 def run_cli_slowly() -> None:
     """Entry point of the subprocess builds below: the real CLI, with every source image taking a while."""
-    import pixbench.build.builder as builder
+    import pixbench.builder.run as builder
     from pixbench.cli import main
 
     builder.process_item = _slow_process_item
@@ -331,8 +362,14 @@ def _start_slow_build(world, out: Path) -> tuple[subprocess.Popen, set[int]]:
     cmd = [sys.executable, "-c", code, *map(str, build_args(world, out, "--workers", "2"))]
     # output goes to files, not pipes: an orphaned worker would hold a pipe open, and reading it would hang
     with open(out.parent / "stdout.txt", "wb") as stdout, open(out.parent / "stderr.txt", "wb") as stderr:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, SLEEP_ENV: "1.0"}, stdout=stdout,
-                                stderr=stderr, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env={**os.environ, SLEEP_ENV: "1.0"},
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
     done = out / ".pixbench-build" / "done"
     deadline = time.monotonic() + 60
     workers: set[int] = set()

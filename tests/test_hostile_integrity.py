@@ -21,7 +21,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pixbench.baselines import write_baseline
-from pixbench.build import build_dataset
+from pixbench.builder import build_dataset
 from pixbench.cli import app
 from pixbench.datasets import MANIFEST_KEY, fingerprint_of, open_dataset, split_file_hashes
 from pixbench.errors import DatasetError
@@ -60,8 +60,12 @@ def reseal(root: Path) -> None:
     """What a forger does: record the edited files and the fingerprint that follows from them."""
     info = info_of(root)
     files = split_file_hashes(root)
-    info.update({MANIFEST_KEY: files, "fingerprint": fingerprint_of(files, info["recipe"]["sha256"],
-                                                                    split=info["build"]["split"])})
+    info.update(
+        {
+            MANIFEST_KEY: files,
+            "fingerprint": fingerprint_of(files, info["recipe"]["sha256"], split=info["build"]["split"]),
+        }
+    )
     write_info(root, info)
 
 
@@ -70,10 +74,13 @@ def first_input(root: Path) -> Path:
 
 
 def cli_evaluate(model, root, out):
-    return CliRunner().invoke(app, ["evaluate", str(model), "-d", str(root), "-o", str(out), "--no-speed", "--no-lpips"])
+    return CliRunner().invoke(
+        app, ["evaluate", str(model), "-d", str(root), "-o", str(out), "--no-speed", "--no-lpips"]
+    )
 
 
 # ---- integrity: what evaluate scores is what the fingerprint names ----------------------------------------------
+
 
 def test_untouched_dataset_is_scored_under_its_fingerprint(built, tmp_path):
     root, model, info = built
@@ -127,14 +134,18 @@ def test_missing_or_changed_files_are_refused_before_scoring(built, tmp_path, ed
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
     import re
+
     assert re.search(expected, " ".join(result.output.split())), result.output
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"sample_id,seed\nx,1\n", "missing column 'input_file_name'"),
-    (b"\xff\xfe\x00garbage\x00\x00\n\x01", "metadata.csv: "),
-    (b"", "metadata.csv: unreadable"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"sample_id,seed\nx,1\n", "missing column 'input_file_name'"),
+        (b"\xff\xfe\x00garbage\x00\x00\n\x01", "metadata.csv: "),
+        (b"", "metadata.csv: unreadable"),
+    ],
+)
 def test_unparseable_metadata_is_one_line(built, tmp_path, content, expected):
     root = fresh(built, tmp_path)
     (root / "test" / "metadata.csv").write_bytes(content)
@@ -152,17 +163,20 @@ def test_png_that_does_not_decode_is_one_line(built, tmp_path):
         evaluate(built[1], root, tmp_path / "r.json", QUICK)
 
 
-@pytest.mark.parametrize(("edit", "expected"), [
-    (lambda i: "{not json", "unreadable dataset.json"),
-    (lambda i: [1, 2], "not a pixbench dataset"),
-    (lambda i: {k: v for k, v in i.items() if k != "recipe"}, "key 'recipe' must be"),
-    (lambda i: {**i, "recipe": {**i["recipe"], "version": "one"}}, "key 'recipe' must be"),
-    (lambda i: {**i, "fingerprint": 12}, "key 'fingerprint' must be"),
-    (lambda i: {**i, "build": {"split": "holdout"}}, "key 'build' must be"),
-    (lambda i: {**i, MANIFEST_KEY: ["test/metadata.csv"]}, "must map file paths"),
-    (lambda i: {**i, MANIFEST_KEY: {**i[MANIFEST_KEY], "test/../../etc/passwd": "0" * 64}}, "manifest entry"),
-    (lambda i: {**i, MANIFEST_KEY: {**i[MANIFEST_KEY], "test/x.png": "nothex"}}, "manifest entry"),
-])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda i: "{not json", "unreadable dataset.json"),
+        (lambda i: [1, 2], "not a pixbench dataset"),
+        (lambda i: {k: v for k, v in i.items() if k != "recipe"}, "key 'recipe' must be"),
+        (lambda i: {**i, "recipe": {**i["recipe"], "version": "one"}}, "key 'recipe' must be"),
+        (lambda i: {**i, "fingerprint": 12}, "key 'fingerprint' must be"),
+        (lambda i: {**i, "build": {"split": "holdout"}}, "key 'build' must be"),
+        (lambda i: {**i, MANIFEST_KEY: ["test/metadata.csv"]}, "must map file paths"),
+        (lambda i: {**i, MANIFEST_KEY: {**i[MANIFEST_KEY], "test/../../etc/passwd": "0" * 64}}, "manifest entry"),
+        (lambda i: {**i, MANIFEST_KEY: {**i[MANIFEST_KEY], "test/x.png": "nothex"}}, "manifest entry"),
+    ],
+)
 def test_malformed_dataset_json_is_one_line(built, tmp_path, edit, expected):
     root = fresh(built, tmp_path)
     new = edit(info_of(root))
@@ -199,6 +213,7 @@ def test_metadata_pointing_outside_the_manifest_is_refused(built, tmp_path):
 
 # ---- nothing lost: --overwrite deletes only what pixbench wrote ---------------------------------------------------
 
+
 def foreign_dataset(folder: Path) -> Path:
     """Another tool's dataset: its own dataset.json and data."""
     (folder / "images").mkdir(parents=True)
@@ -210,8 +225,9 @@ def foreign_dataset(folder: Path) -> Path:
 def test_overwrite_refuses_another_tools_dataset(tmp_path):
     src = write_photos(tmp_path / "src", 2)
     mine = foreign_dataset(tmp_path / "mine")
-    result = CliRunner().invoke(app, ["build-dataset", "jpeg", "-o", str(mine), "--source", f"folder:{src}",
-                                      "--overwrite", "--workers", "1"])
+    result = CliRunner().invoke(
+        app, ["build-dataset", "jpeg", "-o", str(mine), "--source", f"folder:{src}", "--overwrite", "--workers", "1"]
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output  # before: the whole folder was deleted
     assert "not a pixbench dataset" in " ".join(result.output.split())
     assert (mine / "images" / "cat.png").read_bytes() == b"precious pixels"
@@ -257,7 +273,7 @@ def test_overwrite_never_follows_a_manifest_outside_the_folder(built, tmp_path):
 LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
-from pixbench.build.output import build_lock
+from pixbench.builder.output import build_lock
 with build_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)
@@ -267,15 +283,19 @@ with build_lock(Path(sys.argv[1])):
 def test_second_build_into_the_same_folder_is_refused_then_allowed_after_a_kill(tmp_path):
     out = tmp_path / "out"
     src = write_photos(tmp_path / "src", 2)
-    proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
-        result = CliRunner().invoke(app, ["build-dataset", "jpeg", "-o", str(out), "--source", f"folder:{src}",
-                                          "--workers", "1"])
+        result = CliRunner().invoke(
+            app, ["build-dataset", "jpeg", "-o", str(out), "--source", f"folder:{src}", "--workers", "1"]
+        )
         assert result.exit_code == 1 and "Traceback" not in result.output
-        assert f"is being built by another pixbench process (pid {proc.pid}); wait for it or choose another -o" \
+        assert (
+            f"is being built by another pixbench process (pid {proc.pid}); wait for it or choose another -o"
             in " ".join(result.output.split())
+        )
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # the kernel drops the lock with the process
         proc.wait()

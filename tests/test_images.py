@@ -68,10 +68,13 @@ def test_exif_orientation_is_applied():
     assert out[0, 1].tolist() == [255, 255, 255] and out[0, 0].tolist() == [0, 0, 0]
 
 
-@pytest.mark.parametrize("data,match", [
-    (b"", "empty file"),
-    (b"this is not an image", "cannot decode"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (b"", "empty file"),
+        (b"this is not an image", "cannot decode"),
+    ],
+)
 def test_bad_bytes(data, match):
     with pytest.raises(ImageDecodeError, match=match):
         decode_image(data)

@@ -17,8 +17,13 @@ from pixbench.leaderboard import ResultFileError, build_leaderboards
 
 FP_A = "sha256:" + "a" * 64
 FP_B = "sha256:" + "b" * 64
-RECIPES = {"detect": "detect", "depixelate": "depixelate-nearest", "jpeg": "jpeg", "blockcnn": "blockcnn-triplets",
-           "inpaint": "inpaint-2x75"}
+RECIPES = {
+    "detect": "detect",
+    "depixelate": "depixelate-nearest",
+    "jpeg": "jpeg",
+    "blockcnn": "blockcnn-triplets",
+    "inpaint": "inpaint-2x75",
+}
 TILE = 16
 SAMPLES = ["test0000", "test0001", "test0002", "test0003"]
 
@@ -36,17 +41,46 @@ def write_crops(path: Path, output: np.ndarray, *, clean: np.ndarray | None = No
     write_png(path, np.concatenate(rows, axis=0))
 
 
-def write_result(folder: Path, stem: str, *, task: str = "depixelate", model: str | None = None,
-                 metrics: dict, degraded: dict | None = None, fps: float | None = 40.0, size_mb: float = 1.5,
-                 params: int = 24_000, fingerprint: str = FP_A, samples: int = 24, cpu: str = "Test CPU 3000",
-                 crops: np.ndarray | None = None, **extra) -> Path:
+def write_result(
+    folder: Path,
+    stem: str,
+    *,
+    task: str = "depixelate",
+    model: str | None = None,
+    metrics: dict,
+    degraded: dict | None = None,
+    fps: float | None = 40.0,
+    size_mb: float = 1.5,
+    params: int = 24_000,
+    fingerprint: str = FP_A,
+    samples: int = 24,
+    cpu: str = "Test CPU 3000",
+    crops: np.ndarray | None = None,
+    **extra,
+) -> Path:
     """Write one result file in the documented format (and its crops image, if given)."""
     doc = {
-        "format": "pixbench-result", "format_version": 1, "task": task,
-        "model": {"name": model or stem, "file": f"{stem}.onnx", "sha256": (stem.encode().hex() * 64)[:64],
-                  "size_mb": size_mb, "params": params, "flops_1080p": None, "props": {}, "assumed": {}},
-        "dataset": {"path": "data/x", "fingerprint": fingerprint, "recipe": {"name": RECIPES[task], "version": 1},
-                    "source": "kodak", "split": "test", "samples": samples},
+        "format": "pixbench-result",
+        "format_version": 1,
+        "task": task,
+        "model": {
+            "name": model or stem,
+            "file": f"{stem}.onnx",
+            "sha256": (stem.encode().hex() * 64)[:64],
+            "size_mb": size_mb,
+            "params": params,
+            "flops_1080p": None,
+            "props": {},
+            "assumed": {},
+        },
+        "dataset": {
+            "path": "data/x",
+            "fingerprint": fingerprint,
+            "recipe": {"name": RECIPES[task], "version": 1},
+            "source": "kodak",
+            "split": "test",
+            "samples": samples,
+        },
         "settings": {"limit": None},
         "metrics": {"model": metrics, **({"degraded": degraded} if degraded is not None else {})},
         "failures": {"count": 0, "reasons": {}},
@@ -65,24 +99,59 @@ def write_result(folder: Path, stem: str, *, task: str = "depixelate", model: st
 
 
 def detect_results(folder: Path) -> None:
-    write_result(folder, "small", task="detect", size_mb=2.0, fps=45.0, metrics={
-        "accuracy": 0.95, "precision": 0.96, "recall": 0.94, "f1": 0.95, "fpr": 0.04, "roc_auc": 0.99})
-    write_result(folder, "big", task="detect", size_mb=12.0, fps=31.0, metrics={
-        "accuracy": 0.97, "precision": 0.97, "recall": 0.97, "f1": 0.97, "fpr": 0.03, "roc_auc": 0.995})
-    write_result(folder, "constant", task="detect", size_mb=0.001, fps=None, metrics={
-        "accuracy": 0.5, "precision": 0.0, "recall": 0.0, "f1": 0.0, "fpr": 0.0, "roc_auc": 0.5})
+    write_result(
+        folder,
+        "small",
+        task="detect",
+        size_mb=2.0,
+        fps=45.0,
+        metrics={"accuracy": 0.95, "precision": 0.96, "recall": 0.94, "f1": 0.95, "fpr": 0.04, "roc_auc": 0.99},
+    )
+    write_result(
+        folder,
+        "big",
+        task="detect",
+        size_mb=12.0,
+        fps=31.0,
+        metrics={"accuracy": 0.97, "precision": 0.97, "recall": 0.97, "f1": 0.97, "fpr": 0.03, "roc_auc": 0.995},
+    )
+    write_result(
+        folder,
+        "constant",
+        task="detect",
+        size_mb=0.001,
+        fps=None,
+        metrics={"accuracy": 0.5, "precision": 0.0, "recall": 0.0, "f1": 0.0, "fpr": 0.0, "roc_auc": 0.5},
+    )
 
 
 def depixelate_results(folder: Path) -> None:
     tiles = clean_tiles()
     degraded = {"psnr": 24.25, "ssim": 0.70, "lpips": 0.40}
-    write_result(folder, "espcn", metrics={"psnr": 27.5, "ssim": 0.80, "lpips": 0.21}, degraded=degraded,
-                 crops=tiles ^ 1)
-    write_result(folder, "identity", metrics={"psnr": 24.25, "ssim": 0.70, "lpips": None,
-                                              "lpips_reason": "AlexNet weights missing: put alexnet.pth in the hub cache"},
-                 degraded=degraded, crops=tiles // 2, fps=900.0)
-    write_result(folder, "unet", metrics={"psnr": 28.0, "ssim": 0.83, "lpips": 0.18}, degraded=degraded,
-                 crops=tiles ^ 2, fps=12.0)
+    write_result(
+        folder, "espcn", metrics={"psnr": 27.5, "ssim": 0.80, "lpips": 0.21}, degraded=degraded, crops=tiles ^ 1
+    )
+    write_result(
+        folder,
+        "identity",
+        metrics={
+            "psnr": 24.25,
+            "ssim": 0.70,
+            "lpips": None,
+            "lpips_reason": "AlexNet weights missing: put alexnet.pth in the hub cache",
+        },
+        degraded=degraded,
+        crops=tiles // 2,
+        fps=900.0,
+    )
+    write_result(
+        folder,
+        "unet",
+        metrics={"psnr": 28.0, "ssim": 0.83, "lpips": 0.18},
+        degraded=degraded,
+        crops=tiles ^ 2,
+        fps=12.0,
+    )
 
 
 def test_detect_table_ranks_by_accuracy_and_checks_targets(tmp_path):
@@ -100,7 +169,7 @@ def test_detect_table_ranks_by_accuracy_and_checks_targets(tmp_path):
     assert frame["params"].tolist() == [24000] * 3
     assert frame["result"].tolist() == ["../results/big.json", "../results/small.json", "../results/constant.json"]
     assert frame["dataset_fingerprint"].tolist() == [FP_A] * 3
-    assert frame["model_sha256"][0] == ("big".encode().hex() * 64)[:64]
+    assert frame["model_sha256"][0] == (b"big".hex() * 64)[:64]
     md = (tmp_path / "out" / "detect-v1-kodak.md").read_text()
     assert "| 1 | big | 97.00% | 97.00% | 97.00% | 97.00% | 3.00% | 0.9950 | 31.0 | H1 | 12.00 | 24.0k |" in md
     assert "fail: size" in md and "fail: accuracy" in md
@@ -140,7 +209,7 @@ def test_figure_columns_are_degraded_models_in_rank_order_clean(tmp_path):
         for r in range(4):
             y, x = header + gap + r * (cell + gap), gap + c * (cell + gap)
             zoomed = np.repeat(np.repeat(column[r], zoom, 0), zoom, 1)  # nearest-neighbour magnification
-            np.testing.assert_array_equal(figure[y:y + cell, x:x + cell], zoomed)
+            np.testing.assert_array_equal(figure[y : y + cell, x : x + cell], zoomed)
     assert (figure[:header] != 255).any()  # the header holds labels
 
 
@@ -166,9 +235,16 @@ def test_rebuilding_gives_the_same_bytes(tmp_path):
     build_leaderboards([tmp_path / "results"], tmp_path / "one")  # rebuilt in place, from the folder
     one = {p.name: p.read_bytes() for p in sorted((tmp_path / "one").iterdir())}
     two = {p.name: p.read_bytes() for p in sorted((tmp_path / "two").iterdir())}
-    assert sorted(one) == ["depixelate-nearest-v1-kodak-speed.png", "depixelate-nearest-v1-kodak.csv",
-                           "depixelate-nearest-v1-kodak.md", "depixelate-nearest-v1-kodak.png",
-                           "detect-v1-kodak-speed.png", "detect-v1-kodak.csv", "detect-v1-kodak.md", "index.md"]
+    assert sorted(one) == [
+        "depixelate-nearest-v1-kodak-speed.png",
+        "depixelate-nearest-v1-kodak.csv",
+        "depixelate-nearest-v1-kodak.md",
+        "depixelate-nearest-v1-kodak.png",
+        "detect-v1-kodak-speed.png",
+        "detect-v1-kodak.csv",
+        "detect-v1-kodak.md",
+        "index.md",
+    ]
     assert one == two
 
 
@@ -178,7 +254,9 @@ def test_different_fingerprints_are_separated_or_rejected(tmp_path):
     write_result(results, "b", metrics={"psnr": 29.0}, fingerprint=FP_B)
     written, warnings = build_leaderboards([results], tmp_path / "out", figures=False)
     assert sorted(w.table.stem for w in written) == [
-        "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24", "depixelate-nearest-v1-kodak-bbbbbbbb-test-n24"]
+        "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24",
+        "depixelate-nearest-v1-kodak-bbbbbbbb-test-n24",
+    ]
     assert len(warnings) == 1 and "disagree on the evaluation set" in warnings[0]
     assert all(len(w.table.results) == 1 for w in written)
     with pytest.raises(ResultFileError, match="disagree on the evaluation set.*aaaaaaaaaaaa.*bbbbbbbbbbbb"):
@@ -198,12 +276,27 @@ def test_fps_from_different_hardware_is_flagged(tmp_path):
 
 def test_inpaint_sorted_by_hole_psnr_and_jpeg_has_psnr_b(tmp_path):
     results = tmp_path / "results"
-    write_result(results, "sharp", task="inpaint", metrics={"psnr_hole": 18.0, "l1_hole": 0.1, "psnr_full": 31.0},
-                 degraded={"psnr_hole": 8.0, "psnr_full": 20.0})
-    write_result(results, "blurry", task="inpaint", metrics={"psnr_hole": 20.0, "l1_hole": 0.08, "psnr_full": 30.0},
-                 degraded={"psnr_hole": 8.0, "psnr_full": 20.0})
-    write_result(results, "blockcnn", task="jpeg", metrics={"psnr": 29.0, "psnr_b": 28.5, "ssim": 0.85},
-                 degraded={"psnr": 27.0, "psnr_b": 25.5, "ssim": 0.8})
+    write_result(
+        results,
+        "sharp",
+        task="inpaint",
+        metrics={"psnr_hole": 18.0, "l1_hole": 0.1, "psnr_full": 31.0},
+        degraded={"psnr_hole": 8.0, "psnr_full": 20.0},
+    )
+    write_result(
+        results,
+        "blurry",
+        task="inpaint",
+        metrics={"psnr_hole": 20.0, "l1_hole": 0.08, "psnr_full": 30.0},
+        degraded={"psnr_hole": 8.0, "psnr_full": 20.0},
+    )
+    write_result(
+        results,
+        "blockcnn",
+        task="jpeg",
+        metrics={"psnr": 29.0, "psnr_b": 28.5, "ssim": 0.85},
+        degraded={"psnr": 27.0, "psnr_b": 25.5, "ssim": 0.8},
+    )
     build_leaderboards([results], tmp_path / "out", figures=False)
     inpaint = pd.read_csv(tmp_path / "out" / "inpaint-2x75-v1-kodak.csv")
     assert list(inpaint["model"]) == ["blurry", "sharp"]  # 20.0 dB in the holes beats 18.0, whatever the full PSNR
@@ -214,8 +307,12 @@ def test_inpaint_sorted_by_hole_psnr_and_jpeg_has_psnr_b(tmp_path):
 
 def test_infinite_psnr_and_aggregate_dicts(tmp_path):
     results = tmp_path / "results"
-    write_result(results, "perfect", metrics={"psnr": {"mean": float("inf"), "n": 3}, "ssim": {"mean": 1.0}},
-                 degraded={"psnr": 20.0})
+    write_result(
+        results,
+        "perfect",
+        metrics={"psnr": {"mean": float("inf"), "n": 3}, "ssim": {"mean": 1.0}},
+        degraded={"psnr": 20.0},
+    )
     write_result(results, "good", metrics={"psnr": 35.0, "ssim": 0.99}, degraded={"psnr": 20.0})
     build_leaderboards([results], tmp_path / "out", figures=False)
     frame = pd.read_csv(tmp_path / "out" / "depixelate-nearest-v1-kodak.csv")
@@ -264,11 +361,15 @@ def test_limited_runs_are_not_ranked_with_full_runs(tmp_path):
     write_result(results, "quick", metrics={"psnr": 29.0}, settings={"limit": 4})
     written, warnings = build_leaderboards([results], tmp_path / "out", figures=False)
     assert sorted(w.table.stem for w in written) == [
-        "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24", "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4"]
+        "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24",
+        "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4",
+    ]
     # a --factor run is a subset too, even with the same sample count
     write_result(results, "x4", metrics={"psnr": 26.0}, settings={"limit": None, "factor": 4})
     written, _ = build_leaderboards([results], tmp_path / "out3", figures=False)
-    assert len(written) == 3 and "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-factor4" in [w.table.stem for w in written]
+    assert len(written) == 3 and "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-factor4" in [
+        w.table.stem for w in written
+    ]
     assert "--limit 4" in warnings[0]
     quick = (tmp_path / "out" / "depixelate-nearest-v1-kodak-aaaaaaaa-test-n24-limit4.md").read_text()
     assert "Scored with `--limit 4`" in quick
@@ -276,8 +377,13 @@ def test_limited_runs_are_not_ranked_with_full_runs(tmp_path):
 
 def test_failures_are_noted_and_names_escaped(tmp_path):
     results = tmp_path / "results"
-    write_result(results, "odd", model="odd|name", metrics={"psnr": 27.0},
-                 failures={"count": 3, "reasons": {"nan": 2, "shape": 1}})
+    write_result(
+        results,
+        "odd",
+        model="odd|name",
+        metrics={"psnr": 27.0},
+        failures={"count": 3, "reasons": {"nan": 2, "shape": 1}},
+    )
     build_leaderboards([results], tmp_path / "out", figures=False)
     md = (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text()
     assert "| 1 | odd\\|name | 27.00 |" in md
@@ -288,8 +394,13 @@ def test_failures_are_noted_and_names_escaped(tmp_path):
 def test_blockcnn_shows_whole_image_and_block_scores(tmp_path):
     results = tmp_path / "results"
     triplets = {"n": 64, "model": {"psnr": 30.5}, "degraded": {"psnr": 28.0}}
-    write_result(results, "blockcnn", task="blockcnn", metrics={"psnr": 29.0, "psnr_b": 28.5, "ssim": 0.85},
-                 degraded={"psnr": 27.0, "psnr_b": 25.5, "ssim": 0.8})
+    write_result(
+        results,
+        "blockcnn",
+        task="blockcnn",
+        metrics={"psnr": 29.0, "psnr_b": 28.5, "ssim": 0.85},
+        degraded={"psnr": 27.0, "psnr_b": 25.5, "ssim": 0.8},
+    )
     doc = json.loads((results / "blockcnn.json").read_text())
     doc["metrics"]["triplets"] = triplets  # as `pixbench evaluate` records the 24x24 -> 8x8 block scores
     (results / "blockcnn.json").write_text(json.dumps(doc))
@@ -303,18 +414,27 @@ def test_blockcnn_shows_whole_image_and_block_scores(tmp_path):
 def test_notes_file_adds_lines_under_its_table(tmp_path):
     detect_results(tmp_path / "results")
     notes = tmp_path / "notes.json"
-    notes.write_text(json.dumps({"detect-v1-kodak": ["Trained for 2 epochs: not converged."],
-                                 "jpeg-v1-kodak": ["no such table in this run"]}), encoding="utf-8")
+    notes.write_text(
+        json.dumps(
+            {
+                "detect-v1-kodak": ["Trained for 2 epochs: not converged."],
+                "jpeg-v1-kodak": ["no such table in this run"],
+            }
+        ),
+        encoding="utf-8",
+    )
     runner = CliRunner()
-    ok = runner.invoke(app, ["leaderboard", str(tmp_path / "results"), "-o", str(tmp_path / "out"),
-                             "--notes", str(notes)])
+    ok = runner.invoke(
+        app, ["leaderboard", str(tmp_path / "results"), "-o", str(tmp_path / "out"), "--notes", str(notes)]
+    )
     assert ok.exit_code == 0, ok.output
     page = (tmp_path / "out" / "detect-v1-kodak.md").read_text(encoding="utf-8")
     assert "\n- Trained for 2 epochs: not converged.\n" in page
     assert "notes for tables that were not written: jpeg-v1-kodak" in ok.output
     notes.write_text('{"detect-v1-kodak": "one string, not a list"}', encoding="utf-8")
-    bad = runner.invoke(app, ["leaderboard", str(tmp_path / "results"), "-o", str(tmp_path / "out"),
-                              "--notes", str(notes)])
+    bad = runner.invoke(
+        app, ["leaderboard", str(tmp_path / "results"), "-o", str(tmp_path / "out"), "--notes", str(notes)]
+    )
     assert bad.exit_code == 1 and "expected a JSON object mapping table stems to lists of strings" in bad.output
     assert "Traceback" not in bad.output
 
@@ -332,8 +452,13 @@ def test_intervals_paired_tests_and_training_minutes(tmp_path):
     rng = np.random.default_rng(0)
     base = 25 + rng.normal(0, 1, 12)
     props = {"pixbench.training": json.dumps({"minutes": 12.5, "device": "cpu"})}
-    write_result(results, "best", metrics={"psnr": float(np.mean(base + 1)), "ssim": 0.8}, degraded={"psnr": 20.0},
-                 model_props=props)
+    write_result(
+        results,
+        "best",
+        metrics={"psnr": float(np.mean(base + 1)), "ssim": 0.8},
+        degraded={"psnr": 20.0},
+        model_props=props,
+    )
     write_result(results, "twin", metrics={"psnr": float(np.mean(base + 0.999)), "ssim": 0.8}, degraded={"psnr": 20.0})
     write_result(results, "worst", metrics={"psnr": float(np.mean(base)), "ssim": 0.8}, degraded={"psnr": 20.0})
     write_result(results, "unpaired", metrics={"psnr": 10.0, "ssim": 0.5}, degraded={"psnr": 20.0})
@@ -379,8 +504,14 @@ def test_close_rows_are_marked_as_not_significant(tmp_path):
 
 def test_speed_plot_is_deterministic_small_and_linked(tmp_path):
     depixelate_results(tmp_path / "results")
-    write_result(tmp_path / "results", "elsewhere", metrics={"psnr": 26.0, "ssim": 0.75}, degraded={"psnr": 24.25},
-                 cpu="Other CPU", fps=300.0)
+    write_result(
+        tmp_path / "results",
+        "elsewhere",
+        metrics={"psnr": 26.0, "ssim": 0.75},
+        degraded={"psnr": 24.25},
+        cpu="Other CPU",
+        fps=300.0,
+    )
     build_leaderboards([tmp_path / "results"], tmp_path / "one")
     build_leaderboards([tmp_path / "results"], tmp_path / "two")
     one = (tmp_path / "one" / "depixelate-nearest-v1-kodak-speed.png").read_bytes()

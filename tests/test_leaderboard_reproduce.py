@@ -36,8 +36,11 @@ def commands(capsys) -> list[str]:
 
 def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "inpaint-2x75"])
-    recipe = ("pixbench/recipes/inpaint-2x75.yaml" if (REPO_ROOT / "pixbench" / "recipes" / "inpaint-2x75.yaml").is_file()
-              else "inpaint-2x75")
+    recipe = (
+        "pixbench/recipes/inpaint-2x75.yaml"
+        if (REPO_ROOT / "pixbench" / "recipes" / "inpaint-2x75.yaml").is_file()
+        else "inpaint-2x75"
+    )
     data, models, results = "leaderboards/work/data", "leaderboards/models/inpaint-2x75", "leaderboards/results"
     kodak = f"--dataset {data}/inpaint-2x75-kodak --split test -o {results}/kodak/inpaint-2x75"
     set14 = f"--dataset {data}/inpaint-2x75-set14 --split test -o {results}/set14/inpaint-2x75"
@@ -70,19 +73,27 @@ def test_a_reused_model_is_evaluated_not_retrained(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "jpeg"])
     lines = commands(capsys)
     assert not any(line.startswith("pixbench train") for line in lines)
-    assert ("pixbench evaluate leaderboards/models/blockcnn-triplets/blockcnn.onnx --dataset "
-            "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/kodak/jpeg/blockcnn.json "
-            "--runs 3 --warmup 1") in lines
+    assert (
+        "pixbench evaluate leaderboards/models/blockcnn-triplets/blockcnn.onnx --dataset "
+        "leaderboards/work/data/jpeg-kodak --split test -o leaderboards/results/kodak/jpeg/blockcnn.json "
+        "--runs 3 --warmup 1"
+    ) in lines
 
 
 def test_shortened_runs_never_write_published_folders(reproduce, capsys):
-    reproduce.main(["--dry-run", "--only", "detect", "--steps-budget", "20", "--limit-train", "8",
-                    "--steps", "train,leaderboard"])
+    reproduce.main(
+        ["--dry-run", "--only", "detect", "--steps-budget", "20", "--limit-train", "8", "--steps", "train,leaderboard"]
+    )
     lines = commands(capsys)
-    assert lines[0].startswith("pixbench train sepunet-detector --config leaderboards/configs/sepunet-detector.yaml "
-                               "--dataset leaderboards/work/smoke/data/detect-bsd68 "
-                               "-o leaderboards/work/smoke/runs/detect/sepunet-detector --steps 20 ")
-    assert lines[-1] == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict --zoom 1"
+    assert lines[0].startswith(
+        "pixbench train sepunet-detector --config leaderboards/configs/sepunet-detector.yaml "
+        "--dataset leaderboards/work/smoke/data/detect-bsd68 "
+        "-o leaderboards/work/smoke/runs/detect/sepunet-detector --steps 20 "
+    )
+    assert (
+        lines[-1]
+        == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict --zoom 1"
+    )
     assert not any("leaderboards/models" in line or "leaderboards/results" in line for line in lines)
 
 
@@ -96,9 +107,11 @@ def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys
     reproduce.main(["--dry-run", "--only", "depixelate-nearest-x4", "--steps", "evaluate"])
     lines = commands(capsys)
     assert len(lines) == 16  # 3 trained models, 3 baselines and the two grid-upscaler tiers, on Kodak and on Set14
-    assert ("pixbench evaluate leaderboards/models/grid-upscaler-x4.onnx --dataset "
-            "leaderboards/work/data/depixelate-nearest-x4-kodak --split test -o "
-            "leaderboards/results/kodak/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4") in lines
+    assert (
+        "pixbench evaluate leaderboards/models/grid-upscaler-x4.onnx --dataset "
+        "leaderboards/work/data/depixelate-nearest-x4-kodak --split test -o "
+        "leaderboards/results/kodak/depixelate-nearest-x4/grid-upscaler-x4.json --factor 4"
+    ) in lines
     assert all(line.startswith("pixbench evaluate") for line in lines)
     assert all(line.endswith("--factor 4") for line in lines if "-kodak " in line)
     assert all(line.endswith("--factor 4 --no-speed") for line in lines if "-set14 " in line)  # FPS once, on Kodak
@@ -109,13 +122,16 @@ def test_published_leaderboard_gets_the_notes_file(reproduce, capsys):
     (reproduce.REPO / "leaderboards" / "notes.json").write_text("{}", encoding="utf-8")
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
     assert commands(capsys) == [
-        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1 --notes leaderboards/notes.json"]
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1 --notes leaderboards/notes.json"
+    ]
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--steps-budget", "1"])
     assert commands(capsys)[-1].endswith("--strict --zoom 1")  # smoke tables are not the published ones
 
 
 def test_models_option_picks_rows(reproduce, capsys):
-    reproduce.main(["--dry-run", "--only", "depixelate-lanczos-x4", "--models", "espcn-x4", "--steps", "train,evaluate"])
+    reproduce.main(
+        ["--dry-run", "--only", "depixelate-lanczos-x4", "--models", "espcn-x4", "--steps", "train,evaluate"]
+    )
     lines = commands(capsys)
     assert len(lines) == 3  # trained once, scored on Kodak and on Set14
     assert lines[0].startswith("pixbench train espcn --config leaderboards/configs/espcn-x4.yaml ")

@@ -65,9 +65,13 @@ def test_bad_labels_and_lengths():
 
 
 def test_breakdown_per_factor():
-    frame = pd.DataFrame({"label": [0, 0, 1, 1, 1, 1],
-                          "score": [0.2, 0.7, 0.9, 0.4, 0.8, 0.6],
-                          "factor": [np.nan, np.nan, 2.0, 2.0, 4.0, 4.0]})
+    frame = pd.DataFrame(
+        {
+            "label": [0, 0, 1, 1, 1, 1],
+            "score": [0.2, 0.7, 0.9, 0.4, 0.8, 0.6],
+            "factor": [np.nan, np.nan, 2.0, 2.0, 4.0, 4.0],
+        }
+    )
     out = breakdown(frame, "factor")
     assert list(out) == ["2", "4", "n/a"]
     assert out["2"]["accuracy"] == pytest.approx(0.5)  # 0.9 right, 0.4 wrong

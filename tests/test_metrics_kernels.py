@@ -40,20 +40,29 @@ def test_job_split_covers_the_image_exactly():
     ref, test = pair((H, W, 3))
     # A missed or doubled row or column would move the mean by ~1e-4, far above these tolerances.
     assert ssim(ref, test, data_range=255) == pytest.approx(
-        sk_ssim(ref, test, data_range=255, channel_axis=-1, **SK), abs=1e-12)
+        sk_ssim(ref, test, data_range=255, channel_axis=-1, **SK), abs=1e-12
+    )
     grey_ref, grey_test = ref[..., 1], test[..., 1]
     assert ssim(grey_ref, grey_test, data_range=255) == pytest.approx(
-        sk_ssim(grey_ref, grey_test, data_range=255, **SK), abs=1e-12)
+        sk_ssim(grey_ref, grey_test, data_range=255, **SK), abs=1e-12
+    )
     assert ssim(ref / 255.0, test / 255.0, data_range=1.0) == pytest.approx(
-        sk_ssim(ref, test, data_range=255, channel_axis=-1, **SK), abs=1e-12)
+        sk_ssim(ref, test, data_range=255, channel_axis=-1, **SK), abs=1e-12
+    )
 
 
 def _all_values(ref: np.ndarray, test: np.ndarray) -> list[float]:
-    return [ssim(ref, test, data_range=255), ssim(ref, test, data_range=255, channel="y"),
-            psnr(ref, test, data_range=255), psnr(ref, test, data_range=255, channel="y"),
-            psnr_b(ref, test, data_range=255), psnr_b(ref, test, data_range=255, channel="rgb"),
-            ssim(ref / 255.0, test / 255.0, data_range=1.0), psnr_b(ref / 255.0, test / 255.0, data_range=1.0),
-            *restoration_metrics(ref, test, data_range=255).values()]
+    return [
+        ssim(ref, test, data_range=255),
+        ssim(ref, test, data_range=255, channel="y"),
+        psnr(ref, test, data_range=255),
+        psnr(ref, test, data_range=255, channel="y"),
+        psnr_b(ref, test, data_range=255),
+        psnr_b(ref, test, data_range=255, channel="rgb"),
+        ssim(ref / 255.0, test / 255.0, data_range=1.0),
+        psnr_b(ref / 255.0, test / 255.0, data_range=1.0),
+        *restoration_metrics(ref, test, data_range=255).values(),
+    ]
 
 
 def test_results_are_bit_identical_for_any_thread_count():
@@ -91,8 +100,11 @@ def test_restoration_metrics_equals_the_separate_functions():
     ref, test = pair((H, W, 3))
     got = restoration_metrics(ref, test, data_range=255)
     # uint8: every sum is exact or taken in the same order, so the values are identical.
-    assert got == {"psnr": psnr(ref, test, data_range=255), "ssim": ssim(ref, test, data_range=255),
-                   "psnr_b": psnr_b(ref, test, data_range=255)}
+    assert got == {
+        "psnr": psnr(ref, test, data_range=255),
+        "ssim": ssim(ref, test, data_range=255),
+        "psnr_b": psnr_b(ref, test, data_range=255),
+    }
     # The steps at the block boundaries give a positive BEF: PSNR-B is below PSNR on the same Y plane.
     assert got["psnr_b"] < psnr(ref, test, data_range=255, channel="y") - 0.1
     f_ref, f_test = ref / 255.0, test / 255.0
@@ -107,8 +119,10 @@ def test_restoration_metrics_equals_the_separate_functions():
 
 
 def test_importing_metrics_loads_no_compiler_and_no_heavy_modules():
-    code = ("import sys, pixbench.metrics; "
-            "print(sorted(m for m in ('numba', 'scipy.stats', 'pandas', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, pixbench.metrics; "
+        "print(sorted(m for m in ('numba', 'scipy.stats', 'pandas', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -46,9 +46,11 @@ def test_ssim_matches_skimage_on_bundled_photos(name):
         assert ssim(ref, test, data_range=255) == pytest.approx(sk_ssim_rgb(ref, test), abs=1e-5)
         # Y: compare with skimage run on independently computed luma planes.
         assert ssim(ref, test, data_range=255, channel="y") == pytest.approx(
-            sk_ssim(y_full(ref.astype(float)), y_full(test.astype(float)), data_range=255, **SK), abs=1e-5)
+            sk_ssim(y_full(ref.astype(float)), y_full(test.astype(float)), data_range=255, **SK), abs=1e-5
+        )
         assert ssim(ref, test, data_range=255, channel="y_studio") == pytest.approx(
-            sk_ssim(rgb2ycbcr(ref)[..., 0], rgb2ycbcr(test)[..., 0], data_range=255, **SK), abs=1e-5)
+            sk_ssim(rgb2ycbcr(ref)[..., 0], rgb2ycbcr(test)[..., 0], data_range=255, **SK), abs=1e-5
+        )
 
 
 @pytest.mark.shared
@@ -93,7 +95,8 @@ def test_ssim_float_inputs_and_channel_axis():
     assert ssim(ref.astype(np.float32), test.astype(np.float32), data_range=255) == pytest.approx(want, abs=1e-5)
     grey = ref[..., 1]
     assert ssim(grey, test[..., 1], data_range=255) == pytest.approx(
-        sk_ssim(grey, test[..., 1], data_range=255, **SK), abs=1e-5)
+        sk_ssim(grey, test[..., 1], data_range=255, **SK), abs=1e-5
+    )
 
 
 def test_ssim_too_small_is_a_clear_error():
@@ -188,8 +191,9 @@ def test_psnr_b_matches_loop_rederivation_on_jpeg():
     # On colour images the default is the full-range Y plane.
     rgb = data.coffee()[:96, :160]
     comp = jpeg(rgb, 10)
-    assert psnr_b(rgb, comp, data_range=255) == pytest.approx(psnr_b_loops(y_full(rgb.astype(float)),
-                                                                           y_full(comp.astype(float))), abs=1e-9)
+    assert psnr_b(rgb, comp, data_range=255) == pytest.approx(
+        psnr_b_loops(y_full(rgb.astype(float)), y_full(comp.astype(float))), abs=1e-9
+    )
 
 
 def test_masked_metrics_hand_values():

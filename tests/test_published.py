@@ -48,14 +48,27 @@ def rebuild_kodak(recipe, published_folder, shared_datasets, data):
     Skips (visibly, naming both) when this machine's PNG encoders differ from the published ones,
     since the bytes, and so the fingerprint, may then differ.
     """
-    built = CliRunner().invoke(app, ["build-dataset", str(REPO_ROOT / "pixbench" / "recipes" / f"{recipe}.yaml"),
-                                     "-o", str(data), "--source", f"kodak:{shared_datasets / 'kodak'}", "--split", "test"])
+    built = CliRunner().invoke(
+        app,
+        [
+            "build-dataset",
+            str(REPO_ROOT / "pixbench" / "recipes" / f"{recipe}.yaml"),
+            "-o",
+            str(data),
+            "--source",
+            f"kodak:{shared_datasets / 'kodak'}",
+            "--split",
+            "test",
+        ],
+    )
     assert built.exit_code == 0, built.output
     info = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
     recorded = json.loads((published_folder / "dataset.json").read_text(encoding="utf-8"))
     if info["encoders"] != recorded["encoders"]:
-        pytest.skip(f"encoders differ, so the PNG bytes may: published with {recorded['encoders']}, "
-                    f"this build used {info['encoders']}")
+        pytest.skip(
+            f"encoders differ, so the PNG bytes may: published with {recorded['encoders']}, "
+            f"this build used {info['encoders']}"
+        )
     return info
 
 
@@ -63,7 +76,10 @@ def test_grid_detector_row_of_the_detect_table_reproduces(shared_datasets, tmp_p
     if not PUBLISHED.is_file():
         pytest.fail(f"{PUBLISHED} is missing: the published detect table has no grid-detector row")
     published = json.loads(PUBLISHED.read_text(encoding="utf-8"))
-    assert published["dataset"]["fingerprint"] == json.loads((RESULTS / "dataset.json").read_text(encoding="utf-8"))["fingerprint"]
+    assert (
+        published["dataset"]["fingerprint"]
+        == json.loads((RESULTS / "dataset.json").read_text(encoding="utf-8"))["fingerprint"]
+    )
 
     runner = CliRunner()
     data = tmp_path / "detect-kodak"
@@ -71,8 +87,9 @@ def test_grid_detector_row_of_the_detect_table_reproduces(shared_datasets, tmp_p
     assert info["fingerprint"] == published["dataset"]["fingerprint"]
 
     result = tmp_path / "grid-detector.json"
-    scored = runner.invoke(app, ["evaluate", str(MODEL), "--dataset", str(data), "--split", "test",
-                                 "--no-speed", "-o", str(result)])
+    scored = runner.invoke(
+        app, ["evaluate", str(MODEL), "--dataset", str(data), "--split", "test", "--no-speed", "-o", str(result)]
+    )
     assert scored.exit_code == 0, scored.output
     again = json.loads(result.read_text(encoding="utf-8"))
     assert again["model"]["sha256"] == published["model"]["sha256"]
@@ -80,8 +97,9 @@ def test_grid_detector_row_of_the_detect_table_reproduces(shared_datasets, tmp_p
     for key in COUNTS:
         assert again["metrics"]["model"][key] == published["metrics"]["model"][key], key
     for key in RATIOS:
-        assert math.isclose(again["metrics"]["model"][key], published["metrics"]["model"][key],
-                            rel_tol=0, abs_tol=1e-9), key
+        assert math.isclose(
+            again["metrics"]["model"][key], published["metrics"]["model"][key], rel_tol=0, abs_tol=1e-9
+        ), key
 
     mine, theirs = read_scores(result.with_suffix(".samples.csv")), read_scores(RESULTS / published["per_sample"])
     assert mine.keys() == theirs.keys()
@@ -109,13 +127,28 @@ def test_trained_espcn_row_of_the_depixelate_table_reproduces(shared_datasets, t
     assert info["fingerprint"] == published["dataset"]["fingerprint"]
     result = tmp_path / "espcn-x4.json"
     model = REPO_ROOT / "leaderboards" / "models" / "depixelate-nearest-x4" / "espcn-x4.onnx"
-    scored = runner.invoke(app, ["evaluate", str(model), "--dataset", str(data), "--split", "test", "--factor", "4",
-                                 "--no-speed", "-o", str(result)])
+    scored = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(model),
+            "--dataset",
+            str(data),
+            "--split",
+            "test",
+            "--factor",
+            "4",
+            "--no-speed",
+            "-o",
+            str(result),
+        ],
+    )
     assert scored.exit_code == 0, scored.output
     again = json.loads(result.read_text(encoding="utf-8"))
     assert again["model"]["sha256"] == published["model"]["sha256"]
     assert again["dataset"]["samples"] == published["dataset"]["samples"]
     for key in ("psnr", "ssim"):
-        assert math.isclose(again["metrics"]["model"][key], published["metrics"]["model"][key],
-                            rel_tol=0, abs_tol=RESTORE_TOLERANCE), key
+        assert math.isclose(
+            again["metrics"]["model"][key], published["metrics"]["model"][key], rel_tol=0, abs_tol=RESTORE_TOLERANCE
+        ), key
         assert again["metrics"]["degraded"][key] == published["metrics"]["degraded"][key], key

@@ -25,7 +25,11 @@ PINNED = {
 }
 
 BASE = {
-    "name": "tiny", "version": 1, "task": "depixelate", "seed": 1, "source": "embedded",
+    "name": "tiny",
+    "version": 1,
+    "task": "depixelate",
+    "seed": 1,
+    "source": "embedded",
     "crop": {"size": 32, "per_image": 2, "align": 4},
     "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
     "degradations": [{"op": "pixelate", "factors": [2, 4], "down_kernels": ["box"], "up_kernels": ["nearest"]}],
@@ -72,17 +76,27 @@ def test_resolve_by_name_and_path(tmp_path):
         resolve_recipe(str(tmp_path / "nope.yaml"))
 
 
-@pytest.mark.parametrize("path,value,match", [
-    ("crop.stride", 3, r"<r>: crop.stride: unknown key; allowed keys: size, per_image, align"),
-    ("degradations.0.blur", 3, r"degradations\[0\].blur: unknown key; allowed keys: op, factors, down_kernels"),
-    ("version", KeyError, r"<r>: version: required field is missing"),
-    ("degradations.0.up_kernels", ["nearest", "cubic"],
-     r"degradations\[0\].up_kernels\[1\]: Input should be 'nearest', 'box', 'bilinear', 'bicubic' or 'lanczos' \(got 'cubic'\)"),
-    ("task", "denoise", r"task: Input should be 'detect', 'depixelate', 'jpeg', 'blockcnn' or 'inpaint' \(got 'denoise'\)"),
-    ("splits.test", 0.5, r"splits: train \+ val \+ test must be 1, got 1.25"),
-    ("degradations.0.factors", [3], r"depixelate factors \[3\] must divide crop.size \(32\)"),
-    ("crop.size", 8, r"crop.size: Input should be greater than or equal to 16 \(got 8\)"),
-])
+@pytest.mark.parametrize(
+    "path,value,match",
+    [
+        ("crop.stride", 3, r"<r>: crop.stride: unknown key; allowed keys: size, per_image, align"),
+        ("degradations.0.blur", 3, r"degradations\[0\].blur: unknown key; allowed keys: op, factors, down_kernels"),
+        ("version", KeyError, r"<r>: version: required field is missing"),
+        (
+            "degradations.0.up_kernels",
+            ["nearest", "cubic"],
+            r"degradations\[0\].up_kernels\[1\]: Input should be 'nearest', 'box', 'bilinear', 'bicubic' or 'lanczos' \(got 'cubic'\)",
+        ),
+        (
+            "task",
+            "denoise",
+            r"task: Input should be 'detect', 'depixelate', 'jpeg', 'blockcnn' or 'inpaint' \(got 'denoise'\)",
+        ),
+        ("splits.test", 0.5, r"splits: train \+ val \+ test must be 1, got 1.25"),
+        ("degradations.0.factors", [3], r"depixelate factors \[3\] must divide crop.size \(32\)"),
+        ("crop.size", 8, r"crop.size: Input should be greater than or equal to 16 \(got 8\)"),
+    ],
+)
 def test_errors_are_one_line_with_path_value_and_allowed(path, value, match):
     with pytest.raises(RecipeError, match=match) as info:
         parse_recipe(_with(path, value), origin="<r>")

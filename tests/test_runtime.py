@@ -21,8 +21,9 @@ from pixbench.runtime.tiling import positions, ramp
 FLOAT, UINT8 = TensorProto.FLOAT, TensorProto.UINT8
 
 
-def save_model(path: Path, nodes: list, inputs: list, outputs: list, inits: list | None = None,
-               props: dict[str, str] | None = None) -> Path:
+def save_model(
+    path: Path, nodes: list, inputs: list, outputs: list, inits: list | None = None, props: dict[str, str] | None = None
+) -> Path:
     """Write a small ONNX model (opset 17) and return its path."""
     graph = helper.make_graph(nodes, "test", inputs, outputs, initializer=inits or [])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -39,9 +40,18 @@ def image_shape(layout: str, channels: int, size: tuple[int, int] | None, batch:
     return [batch, channels, h, w] if layout == "nchw" else [batch, h, w, channels]
 
 
-def affine_model(path: Path, *, layout: str = "nchw", size: tuple[int, int] | None = None, channels: int = 3,
-                 mul: float = 1.0, add: float = 0.0, dtype: int = FLOAT, batch: int | str = "N",
-                 props: dict[str, str] | None = None) -> Path:
+def affine_model(
+    path: Path,
+    *,
+    layout: str = "nchw",
+    size: tuple[int, int] | None = None,
+    channels: int = 3,
+    mul: float = 1.0,
+    add: float = 0.0,
+    dtype: int = FLOAT,
+    batch: int | str = "N",
+    props: dict[str, str] | None = None,
+) -> Path:
     """``y = x * mul + add`` (float output); a uint8 input is cast to float first."""
     shape = image_shape(layout, channels, size, batch)
     nodes, src = [], "x"
@@ -49,10 +59,18 @@ def affine_model(path: Path, *, layout: str = "nchw", size: tuple[int, int] | No
         nodes.append(helper.make_node("Cast", ["x"], ["xf"], to=FLOAT))
         src = "xf"
     nodes += [helper.make_node("Mul", [src, "mul"], ["m"]), helper.make_node("Add", ["m", "add"], ["y"])]
-    inits = [numpy_helper.from_array(np.array(mul, np.float32), "mul"),
-             numpy_helper.from_array(np.array(add, np.float32), "add")]
-    return save_model(path, nodes, [helper.make_tensor_value_info("x", dtype, shape)],
-                      [helper.make_tensor_value_info("y", FLOAT, shape)], inits, props)
+    inits = [
+        numpy_helper.from_array(np.array(mul, np.float32), "mul"),
+        numpy_helper.from_array(np.array(add, np.float32), "add"),
+    ]
+    return save_model(
+        path,
+        nodes,
+        [helper.make_tensor_value_info("x", dtype, shape)],
+        [helper.make_tensor_value_info("y", FLOAT, shape)],
+        inits,
+        props,
+    )
 
 
 def test_nhwc_fixed_size_is_inferred(tmp_path):
@@ -126,11 +144,13 @@ def test_tiles_blend_to_the_whole_image_result(tmp_path):
 def test_tiled_upscaler_with_fixed_batch(tmp_path):
     """A fixed 16x16 -> 32x32 nearest upscaler over a 40x24 low-res grid equals nearest upscaling."""
     shape_in, shape_out = [1, 3, 16, 16], [1, 3, 32, 32]
-    path = save_model(tmp_path / "up.onnx",
-                      [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")],
-                      [helper.make_tensor_value_info("x", FLOAT, shape_in)],
-                      [helper.make_tensor_value_info("y", FLOAT, shape_out)],
-                      [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")])
+    path = save_model(
+        tmp_path / "up.onnx",
+        [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")],
+        [helper.make_tensor_value_info("x", FLOAT, shape_in)],
+        [helper.make_tensor_value_info("y", FLOAT, shape_out)],
+        [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")],
+    )
     model = load_model(path)
     spec = resolve_spec(model, "depixelate")
     assert (spec.input, spec.scale, spec.sources["input"]) == ("lowres", 2, "probed")
@@ -141,11 +161,16 @@ def test_tiled_upscaler_with_fixed_batch(tmp_path):
 
 def blockcnn_identity(path: Path) -> Path:
     """24x24 context -> its centre 8x8 block."""
-    inits = [numpy_helper.from_array(np.array(v, np.int64), n)
-             for n, v in (("s", [8, 8]), ("e", [16, 16]), ("a", [2, 3]))]
-    return save_model(path, [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])],
-                      [helper.make_tensor_value_info("x", FLOAT, ["N", 3, 24, 24])],
-                      [helper.make_tensor_value_info("y", FLOAT, ["N", 3, 8, 8])], inits)
+    inits = [
+        numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s", [8, 8]), ("e", [16, 16]), ("a", [2, 3]))
+    ]
+    return save_model(
+        path,
+        [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])],
+        [helper.make_tensor_value_info("x", FLOAT, ["N", 3, 24, 24])],
+        [helper.make_tensor_value_info("y", FLOAT, ["N", 3, 8, 8])],
+        inits,
+    )
 
 
 def test_blockcnn_slides_over_the_8x8_grid(tmp_path):
@@ -160,10 +185,17 @@ def test_blockcnn_slides_over_the_8x8_grid(tmp_path):
 def mean_detector(path: Path, *, size: tuple[int, int] | None = None, props: dict[str, str] | None = None) -> Path:
     """Outputs the mean of the input as its one score, shape (N, 1)."""
     inits = [numpy_helper.from_array(np.array([1], np.int64), "one")]
-    return save_model(path, [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=0),
-                             helper.make_node("Unsqueeze", ["m", "one"], ["p"])],
-                      [helper.make_tensor_value_info("x", FLOAT, image_shape("nchw", 3, size))],
-                      [helper.make_tensor_value_info("p", FLOAT, ["N", 1])], inits, props)
+    return save_model(
+        path,
+        [
+            helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=0),
+            helper.make_node("Unsqueeze", ["m", "one"], ["p"]),
+        ],
+        [helper.make_tensor_value_info("x", FLOAT, image_shape("nchw", 3, size))],
+        [helper.make_tensor_value_info("p", FLOAT, ["N", 1])],
+        inits,
+        props,
+    )
 
 
 def test_fixed_size_detector_sees_a_grid_of_crops(tmp_path):
@@ -187,9 +219,12 @@ def test_not_onnx_is_one_clear_error(tmp_path):
 
 
 def test_inputs_that_cannot_fit(tmp_path):
-    vec = save_model(tmp_path / "v.onnx", [helper.make_node("Identity", ["x"], ["y"])],
-                     [helper.make_tensor_value_info("x", FLOAT, ["N", 10])],
-                     [helper.make_tensor_value_info("y", FLOAT, ["N", 10])])
+    vec = save_model(
+        tmp_path / "v.onnx",
+        [helper.make_node("Identity", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", FLOAT, ["N", 10])],
+        [helper.make_tensor_value_info("y", FLOAT, ["N", 10])],
+    )
     with pytest.raises(ModelError, match=r"expected one 4-D image input.*x\[\?,10\]"):
         resolve_spec(load_model(vec), "jpeg")
     rgb = affine_model(tmp_path / "a.onnx")
@@ -202,9 +237,13 @@ def test_inputs_that_cannot_fit(tmp_path):
 
 def test_wrong_output_channels_fail_at_the_probe(tmp_path):
     inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s", [0]), ("e", [2]), ("a", [1]))]
-    path = save_model(tmp_path / "two.onnx", [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])],
-                      [helper.make_tensor_value_info("x", FLOAT, ["N", 3, "H", "W"])],
-                      [helper.make_tensor_value_info("y", FLOAT, ["N", 2, "H", "W"])], inits)
+    path = save_model(
+        tmp_path / "two.onnx",
+        [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])],
+        [helper.make_tensor_value_info("x", FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", FLOAT, ["N", 2, "H", "W"])],
+        inits,
+    )
     with pytest.raises(ModelError, match="has 2 channels, expected 3"):
         resolve_spec(load_model(path), "jpeg")
 

@@ -43,13 +43,16 @@ def test_folder_lists_every_file_sorted_and_skips_hidden(tmp_path):
         load_pixels(items[2])
 
 
-@pytest.mark.parametrize("spec,match", [
-    ("embeded", "unknown source 'embeded'; did you mean 'embedded'"),
-    ("folder", "needs a path"),
-    ("folder:/definitely/not/here", "no such directory"),
-    ("urls:/no/list.txt", "no such file"),
-    ("hf:a:b:c:d", r"expected hf:REPO_ID\[:split\[:column\]\]"),
-])
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("embeded", "unknown source 'embeded'; did you mean 'embedded'"),
+        ("folder", "needs a path"),
+        ("folder:/definitely/not/here", "no such directory"),
+        ("urls:/no/list.txt", "no such file"),
+        ("hf:a:b:c:d", r"expected hf:REPO_ID\[:split\[:column\]\]"),
+    ],
+)
 def test_bad_specs(spec, match):
     with pytest.raises(SourceError, match=match):
         open_source(spec)
@@ -104,8 +107,10 @@ def test_urls_download_once_into_a_hashed_cache(tmp_path, http_root, monkeypatch
     (root / "big.png").write_bytes(_png(2, size=(200, 200)))
     good_sha = hashlib.sha256(_png(1)).hexdigest()
     listing = tmp_path / "list.tsv"
-    listing.write_text(f"photo_id\tphoto_image_url\tsha256\nA\t{base}/a.png\t{good_sha}\n"
-                       f"B\t{base}/a.png\t{'0' * 64}\nC\t{base}/missing.png\t\n")
+    listing.write_text(
+        f"photo_id\tphoto_image_url\tsha256\nA\t{base}/a.png\t{good_sha}\n"
+        f"B\t{base}/a.png\t{'0' * 64}\nC\t{base}/missing.png\t\n"
+    )
     items = list(open_source(f"urls:{listing}").items())
     assert [i.source_id for i in items] == ["A", "B", "C"]
     assert load_pixels(items[0]).shape == (20, 30, 3)

@@ -40,7 +40,7 @@ def test_pack_tiles_matches_numpy_crops(nchw, channels):
     dst = np.empty((4, channels, 32, 32) if nchw else (4, 32, 32, channels), np.float32)
     kernels.pack_tiles(image, origins, dst, nchw=nchw, mul=1 / 255.0, add=0.0, threads=2)
     for t, (y, x) in enumerate(origins):
-        want = image[y:y + 32, x:x + 32].astype(np.float32) * np.float32(1 / 255.0)
+        want = image[y : y + 32, x : x + 32].astype(np.float32) * np.float32(1 / 255.0)
         np.testing.assert_array_equal(dst[t].transpose(1, 2, 0) if nchw else dst[t], want)
 
 
@@ -100,7 +100,7 @@ def test_accumulate_blends_like_numpy_without_clearing(nchw, threads):
     want = np.zeros((h, w, c), np.float32)
     for t, (y, x) in enumerate(where):
         tile = out[t].transpose(1, 2, 0) if nchw else out[t]
-        want[y:y + th, x:x + tw] += tile * (ry[t][:, None] * rx[t])[..., None]
+        want[y : y + th, x : x + tw] += tile * (ry[t][:, None] * rx[t])[..., None]
     np.testing.assert_array_equal(acc.transpose(1, 2, 0) if nchw else acc, want)
 
 

@@ -30,8 +30,10 @@ def _tiny(name: str) -> dict:
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory):
     root = tmp_path_factory.mktemp("ds")
-    return {task: write_tiny_dataset(root / task, task, n=4, size=32)
-            for task in ("detect", "depixelate", "jpeg", "blockcnn", "inpaint")}
+    return {
+        task: write_tiny_dataset(root / task, task, n=4, size=32)
+        for task in ("detect", "depixelate", "jpeg", "blockcnn", "inpaint")
+    }
 
 
 def _weights(path) -> dict[str, torch.Tensor]:
@@ -60,8 +62,13 @@ def test_every_model_trains_and_writes_its_run(name, datasets, tmp_path):
 def test_same_seed_same_weights_other_seed_differs(datasets, tmp_path):
     runs = {}
     for tag, seed in (("a", 3), ("b", 3), ("c", 4)):
-        train_model("sepunet-restorer", datasets["jpeg"], tmp_path / tag, model_args=_tiny("sepunet-restorer"),
-                    settings=TrainSettings(seed=seed, **TINY))
+        train_model(
+            "sepunet-restorer",
+            datasets["jpeg"],
+            tmp_path / tag,
+            model_args=_tiny("sepunet-restorer"),
+            settings=TrainSettings(seed=seed, **TINY),
+        )
         runs[tag] = _weights(tmp_path / tag / "last.pt")
     for key in runs["a"]:
         assert torch.equal(runs["a"][key], runs["b"][key]), key
@@ -86,8 +93,14 @@ def test_resume_equals_uninterrupted(name, datasets, tmp_path):
     straight = TrainSettings(steps=6, batch_size=2, crop=crop, seed=1)  # 4 samples: 2 steps per epoch
     train_model(name, datasets[task], tmp_path / "straight", model_args=_tiny(name), settings=straight)
     with pytest.raises(KeyboardInterrupt):
-        train_model(name, datasets[task], tmp_path / "split", model_args=_tiny(name), settings=straight,
-                    progress=_Interrupt(at=3))
+        train_model(
+            name,
+            datasets[task],
+            tmp_path / "split",
+            model_args=_tiny(name),
+            settings=straight,
+            progress=_Interrupt(at=3),
+        )
     assert read_checkpoint(tmp_path / "split" / "last.pt")["state"]["steps"] == 2  # the epoch-1 checkpoint
     with pytest.raises(ModelError, match="already holds a training run.*--resume"):
         train_model(name, datasets[task], tmp_path / "split", model_args=_tiny(name), settings=straight)
@@ -103,7 +116,13 @@ def test_resume_inside_an_epoch_with_a_larger_budget(datasets, tmp_path):
     model_args, data = _tiny("sepunet-restorer"), datasets["jpeg"]
     five = TrainSettings(steps=5, batch_size=2, crop=16, schedule="constant", warmup=0.0)
     train_model("sepunet-restorer", data, tmp_path / "straight", model_args=model_args, settings=five)
-    train_model("sepunet-restorer", data, tmp_path / "split", model_args=model_args, settings=five.model_copy(update={"steps": 3}))
+    train_model(
+        "sepunet-restorer",
+        data,
+        tmp_path / "split",
+        model_args=model_args,
+        settings=five.model_copy(update={"steps": 3}),
+    )
     assert read_checkpoint(tmp_path / "split" / "last.pt")["state"]["epoch_steps"] == 1
     with pytest.raises(ModelError, match="has already trained 3 steps; give --steps of at least 3"):
         train_model("sepunet-restorer", data, tmp_path / "split", settings=TrainSettings(steps=2), resume=True)
@@ -115,7 +134,9 @@ def test_resume_inside_an_epoch_with_a_larger_budget(datasets, tmp_path):
 
 
 def test_task_and_run_folder_errors(datasets, tmp_path):
-    with pytest.raises(ModelError, match="trains on detect datasets, but .* is a 'jpeg' dataset; models for 'jpeg': sepunet-restorer"):
+    with pytest.raises(
+        ModelError, match="trains on detect datasets, but .* is a 'jpeg' dataset; models for 'jpeg': sepunet-restorer"
+    ):
         train_model("sepunet-detector", datasets["jpeg"], tmp_path / "r")
     with pytest.raises(ModelError, match="--resume: .* has no last.pt"):
         train_model("espcn", datasets["depixelate"], tmp_path / "none", resume=True)
@@ -125,7 +146,9 @@ def test_task_and_run_folder_errors(datasets, tmp_path):
     with pytest.raises(ModelError, match="--crop 16: pix2pix-inpainter needs crops of at least 64"):
         train_model("pix2pix-inpainter", datasets["inpaint"], tmp_path / "r", settings=TrainSettings(crop=16))
     # six stride-2 steps cannot run on 32x32 samples: one line, not a torch traceback
-    with pytest.raises(ModelError, match=r"pix2pix-inpainter cannot run on the training batch of shape \(2, 4, 32, 32\)"):
+    with pytest.raises(
+        ModelError, match=r"pix2pix-inpainter cannot run on the training batch of shape \(2, 4, 32, 32\)"
+    ):
         train_model("pix2pix-inpainter", datasets["inpaint"], tmp_path / "p", settings=TrainSettings(batch_size=2))
     with pytest.raises(ModelError, match="--loss mse: sepunet-detector always trains with BCE"):
         train_model("sepunet-detector", datasets["detect"], tmp_path / "r", settings=TrainSettings(loss="mse"))
@@ -137,7 +160,13 @@ def test_task_and_run_folder_errors(datasets, tmp_path):
 
 
 def test_checkpoint_loading_is_strict(datasets, tmp_path):
-    train_model("espcn", datasets["depixelate"], tmp_path / "r", model_args=_tiny("espcn"), settings=TrainSettings(epochs=1, crop=16))
+    train_model(
+        "espcn",
+        datasets["depixelate"],
+        tmp_path / "r",
+        model_args=_tiny("espcn"),
+        settings=TrainSettings(epochs=1, crop=16),
+    )
     ckpt = read_checkpoint(tmp_path / "r" / "best.pt")
     spec, model = model_from_checkpoint(ckpt)
     assert spec.name == "espcn" and model.scale == 4
@@ -170,7 +199,11 @@ def test_perceptual_loss_needs_weights_and_loads_them(tmp_path, monkeypatch):
 def test_parse_model_options():
     spec = MODELS.get("mobilenetv2-classifier")
     assert parse_model_options(spec, ["input_size=160", "freeze-depth=4", "width_mult=0.5", "pretrained=false"]) == {
-        "input_size": 160, "freeze_depth": 4, "width_mult": 0.5, "pretrained": False}
+        "input_size": 160,
+        "freeze_depth": 4,
+        "width_mult": 0.5,
+        "pretrained": False,
+    }
     with pytest.raises(ModelError, match="--arg input_size='big': expected a int"):
         parse_model_options(spec, ["input_size=big"])
     with pytest.raises(ModelError, match="--arg depth: mobilenetv2-classifier has no such option"):
@@ -181,14 +214,30 @@ def test_parse_model_options():
 
 def test_train_command(datasets, tmp_path):
     runner = CliRunner()
-    args = ["train", "espcn", "--dataset", str(datasets["depixelate"]), "-o", str(tmp_path / "run"),
-            "--epochs", "1", "--batch-size", "2", "--crop", "16", "--arg", "channels=4"]
+    args = [
+        "train",
+        "espcn",
+        "--dataset",
+        str(datasets["depixelate"]),
+        "-o",
+        str(tmp_path / "run"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--crop",
+        "16",
+        "--arg",
+        "channels=4",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "best psnr" in result.output and (tmp_path / "run" / "best.pt").is_file()
     bad = runner.invoke(app, ["train", "espcn", "--dataset", str(datasets["jpeg"]), "-o", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "error:" in bad.output and "Traceback" not in bad.output
-    pre = runner.invoke(app, ["train", "espcn", "--dataset", str(datasets["depixelate"]), "-o", str(tmp_path / "y"), "--pretrained"])
+    pre = runner.invoke(
+        app, ["train", "espcn", "--dataset", str(datasets["depixelate"]), "-o", str(tmp_path / "y"), "--pretrained"]
+    )
     assert pre.exit_code == 1 and "applies to mobilenetv2-classifier" in pre.output
 
 
@@ -206,33 +255,65 @@ def test_lowres_model_trains_on_its_factor_only(tmp_path):
     batches = SplitBatches(open_dataset(root).split("train"), spec, crop=None, factor=4)
     assert len(batches) == 2
     assert sum(len(b.input) for b in batches.batches(8)) == 2
-    result = train_model("espcn", root, tmp_path / "run", model_args=_tiny("espcn"), settings=TrainSettings(epochs=1, crop=16))
+    result = train_model(
+        "espcn", root, tmp_path / "run", model_args=_tiny("espcn"), settings=TrainSettings(epochs=1, crop=16)
+    )
     assert result.history[0]["psnr"] > 0
     # a full-size model with a fixed grid (grid=4) also learns that factor only: 2 samples, one step of 2
     grid_args = {**_tiny("sepunet-depixelator"), "residual": True, "grid": 4}
-    grid = train_model("sepunet-depixelator", root, tmp_path / "grid", model_args=grid_args,
-                       settings=TrainSettings(epochs=1, batch_size=8, crop=16))
+    grid = train_model(
+        "sepunet-depixelator",
+        root,
+        tmp_path / "grid",
+        model_args=grid_args,
+        settings=TrainSettings(epochs=1, batch_size=8, crop=16),
+    )
     assert grid.history[0]["steps"] == 1
     with pytest.raises(ModelError, match=r"grid=3 trains on the samples pixelated by that factor, .*\[2, 4\]"):
-        train_model("sepunet-depixelator", root, tmp_path / "g3", model_args={**grid_args, "grid": 3},
-                    settings=TrainSettings(epochs=1, crop=16))
+        train_model(
+            "sepunet-depixelator",
+            root,
+            tmp_path / "g3",
+            model_args={**grid_args, "grid": 3},
+            settings=TrainSettings(epochs=1, crop=16),
+        )
     # any full-size model can be held to one factor by the setting (--factor), and a clash is one clear error
-    held = train_model("sepunet-depixelator", root, tmp_path / "held", model_args=_tiny("sepunet-depixelator"),
-                       settings=TrainSettings(epochs=1, batch_size=8, crop=16, factor=2))
+    held = train_model(
+        "sepunet-depixelator",
+        root,
+        tmp_path / "held",
+        model_args=_tiny("sepunet-depixelator"),
+        settings=TrainSettings(epochs=1, batch_size=8, crop=16, factor=2),
+    )
     assert held.history[0]["steps"] == 1
     with pytest.raises(ModelError, match="--factor 2: sepunet-depixelator with grid=4 learns factor 4 only"):
-        train_model("sepunet-depixelator", root, tmp_path / "clash", model_args=grid_args,
-                    settings=TrainSettings(epochs=1, crop=16, factor=2))
+        train_model(
+            "sepunet-depixelator",
+            root,
+            tmp_path / "clash",
+            model_args=grid_args,
+            settings=TrainSettings(epochs=1, crop=16, factor=2),
+        )
     with pytest.raises(ModelError, match=r"--factor 8 trains on .*: pass --factor N with one of them"):
-        train_model("sepunet-depixelator", root, tmp_path / "f8", model_args=_tiny("sepunet-depixelator"),
-                    settings=TrainSettings(epochs=1, crop=16, factor=8))
+        train_model(
+            "sepunet-depixelator",
+            root,
+            tmp_path / "f8",
+            model_args=_tiny("sepunet-depixelator"),
+            settings=TrainSettings(epochs=1, crop=16, factor=8),
+        )
 
 
-@pytest.mark.parametrize(("header", "message"), [
-    ({"format": "something-else", "format_version": 1}, r"not a pixbench checkpoint \(expected a file written by"),
-    ({"format": "pixbench-checkpoint", "format_version": 7},
-     r"format version 7 is not supported \(this pixbench reads checkpoint version 1\)"),
-])
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"format": "something-else", "format_version": 1}, r"not a pixbench checkpoint \(expected a file written by"),
+        (
+            {"format": "pixbench-checkpoint", "format_version": 7},
+            r"format version 7 is not supported \(this pixbench reads checkpoint version 1\)",
+        ),
+    ],
+)
 def test_foreign_checkpoints_get_one_line(tmp_path, header, message):
     from pixbench.train.checkpoint import read_checkpoint
 
@@ -245,20 +326,23 @@ def test_foreign_checkpoints_get_one_line(tmp_path, header, message):
 # ---- budgets, schedule, augmentation, cache, AMP, config files, curves, provenance ----
 
 
-@pytest.mark.parametrize(("schedule", "fraction", "warmup", "expected"), [
-    ("constant", 0.5, 0.0, 1.0),
-    ("constant", 0.01, 0.02, 0.01 + 0.99 * 0.5),  # halfway through a linear warmup from 1% of the peak
-    ("cosine", 0.0, 0.0, 1.0),
-    ("cosine", 0.5, 0.0, 0.01 + 0.99 * 0.5),  # cos(pi/2) = 0: halfway between peak and floor
-    ("cosine", 1.0, 0.0, 0.01),  # the floor: 1% of the peak
-    ("cosine", 0.51, 0.02, 0.01 + 0.99 * 0.5),  # warmup takes 2%: the cosine's middle moves to 0.51
-    ("cosine", 1.7, 0.0, 0.01),  # clipped to the end
-    ("onecycle", 0.0, 0.0, 1 / 25),
-    ("onecycle", 0.15, 0.0, 1 / 25 + (1 - 1 / 25) * 0.5),  # half of the 30% rise
-    ("onecycle", 0.3, 0.0, 1.0),
-    ("onecycle", 0.65, 0.0, 1e-4 + (1 - 1e-4) * 0.5),  # half of the fall
-    ("onecycle", 1.0, 0.5, 1e-4),  # warmup does not apply to onecycle
-])
+@pytest.mark.parametrize(
+    ("schedule", "fraction", "warmup", "expected"),
+    [
+        ("constant", 0.5, 0.0, 1.0),
+        ("constant", 0.01, 0.02, 0.01 + 0.99 * 0.5),  # halfway through a linear warmup from 1% of the peak
+        ("cosine", 0.0, 0.0, 1.0),
+        ("cosine", 0.5, 0.0, 0.01 + 0.99 * 0.5),  # cos(pi/2) = 0: halfway between peak and floor
+        ("cosine", 1.0, 0.0, 0.01),  # the floor: 1% of the peak
+        ("cosine", 0.51, 0.02, 0.01 + 0.99 * 0.5),  # warmup takes 2%: the cosine's middle moves to 0.51
+        ("cosine", 1.7, 0.0, 0.01),  # clipped to the end
+        ("onecycle", 0.0, 0.0, 1 / 25),
+        ("onecycle", 0.15, 0.0, 1 / 25 + (1 - 1 / 25) * 0.5),  # half of the 30% rise
+        ("onecycle", 0.3, 0.0, 1.0),
+        ("onecycle", 0.65, 0.0, 1e-4 + (1 - 1e-4) * 0.5),  # half of the fall
+        ("onecycle", 1.0, 0.5, 1e-4),  # warmup does not apply to onecycle
+    ],
+)
 def test_lr_schedule_points(schedule, fraction, warmup, expected):
     # expected values from the closed forms: cosine = floor + (1 - floor) * (1 + cos(pi t)) / 2
     assert lr_factor(schedule, fraction, warmup=warmup) == pytest.approx(expected, rel=1e-12)
@@ -267,7 +351,9 @@ def test_lr_schedule_points(schedule, fraction, warmup, expected):
 def test_lr_schedule_errors():
     with pytest.raises(ValueError, match="schedule 'linear': expected one of constant, cosine, onecycle"):
         lr_factor("linear", 0.5)
-    with pytest.raises(ModelError, match=r"give one budget \(--epochs, --steps or --minutes\), not --epochs and --steps"):
+    with pytest.raises(
+        ModelError, match=r"give one budget \(--epochs, --steps or --minutes\), not --epochs and --steps"
+    ):
         TrainSettings.create(epochs=2, steps=3)
     with pytest.raises(ModelError, match="--schedule='step'"):
         TrainSettings.create(schedule="step")
@@ -303,24 +389,34 @@ def test_augmented_triplets_and_inpaint_masks_move_together(datasets):
     for seed in range(6):
         a = next(plain.batches(1, np.random.default_rng(seed)))
         b = next(flipped.batches(1, np.random.default_rng(seed)))
-        ks = [k for k in range(8) if torch.equal(torch.from_numpy(dihedral(a.input[0].permute(1, 2, 0).numpy(), k).copy()),
-                                                 b.input[0].permute(1, 2, 0))]
+        ks = [
+            k
+            for k in range(8)
+            if torch.equal(
+                torch.from_numpy(dihedral(a.input[0].permute(1, 2, 0).numpy(), k).copy()), b.input[0].permute(1, 2, 0)
+            )
+        ]
         assert ks, seed
         # the centre target went through the same transform as its context
-        assert torch.equal(torch.from_numpy(dihedral(a.target[0].permute(1, 2, 0).numpy(), ks[0]).copy()),
-                           b.target[0].permute(1, 2, 0))
+        assert torch.equal(
+            torch.from_numpy(dihedral(a.target[0].permute(1, 2, 0).numpy(), ks[0]).copy()), b.target[0].permute(1, 2, 0)
+        )
         seen.add(ks[0])
     assert len(seen) > 1
     ds = open_dataset(datasets["inpaint"])
-    batch = next(SplitBatches(ds.split("train"), MODELS.get("pix2pix-inpainter"), crop=16, augment=True)
-                 .batches(2, np.random.default_rng(0)))
+    batch = next(
+        SplitBatches(ds.split("train"), MODELS.get("pix2pix-inpainter"), crop=16, augment=True).batches(
+            2, np.random.default_rng(0)
+        )
+    )
     assert torch.equal(batch.input[:, 3:], batch.mask)  # the mask channel and the mask got the same transform
 
 
 def test_steps_budget_val_every_and_curves(datasets, tmp_path):
     settings = TrainSettings(steps=5, batch_size=2, crop=16, val_every=2)
-    result = train_model("sepunet-restorer", datasets["jpeg"], tmp_path / "r", model_args=_tiny("sepunet-restorer"),
-                         settings=settings)
+    result = train_model(
+        "sepunet-restorer", datasets["jpeg"], tmp_path / "r", model_args=_tiny("sepunet-restorer"), settings=settings
+    )
     csv = pd.read_csv(tmp_path / "r" / "metrics.csv", keep_default_na=False)
     # 4 samples / batch 2 = 2 steps per epoch: the 5th step is the first of epoch 3, which is validated as the last
     assert list(csv["epoch"]) == [1, 2, 3] and list(csv["steps"]) == [2, 4, 5]
@@ -331,16 +427,27 @@ def test_steps_budget_val_every_and_curves(datasets, tmp_path):
     assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and curves.stat().st_size < 100_000
     training = read_checkpoint(tmp_path / "r" / "last.pt")["training"]
     assert {k: training[k] for k in ("steps", "epochs", "schedule", "lr", "batch_size", "dataset_recipe")} == {
-        "steps": 5, "epochs": 3, "schedule": "cosine", "lr": 1e-3, "batch_size": 2, "dataset_recipe": "tiny-jpeg@1"}
+        "steps": 5,
+        "epochs": 3,
+        "schedule": "cosine",
+        "lr": 1e-3,
+        "batch_size": 2,
+        "dataset_recipe": "tiny-jpeg@1",
+    }
     assert training["device"].startswith("cpu: ") and training["device"].endswith(" threads")
     assert training["torch"] == torch.__version__ and training["config_sha256"] == result.config_sha256
 
 
 def test_minutes_budget_stops_after_the_step_that_runs_out(datasets, tmp_path):
     seen: list[tuple[int, int | None]] = []
-    result = train_model("espcn", datasets["depixelate"], tmp_path / "r", model_args=_tiny("espcn"),
-                         settings=TrainSettings(minutes=0.0005, batch_size=2, crop=16),  # 0.03 s
-                         progress=lambda phase, done, total, **v: seen.append((done, total)))
+    result = train_model(
+        "espcn",
+        datasets["depixelate"],
+        tmp_path / "r",
+        model_args=_tiny("espcn"),
+        settings=TrainSettings(minutes=0.0005, batch_size=2, crop=16),  # 0.03 s
+        progress=lambda phase, done, total, **v: seen.append((done, total)),
+    )
     ckpt = read_checkpoint(result.last)
     assert ckpt["state"]["seconds"] >= 0.03 and result.steps >= 1
     assert ckpt["training"]["minutes"] == round(ckpt["state"]["seconds"] / 60, 2)
@@ -350,10 +457,20 @@ def test_minutes_budget_stops_after_the_step_that_runs_out(datasets, tmp_path):
 
 def test_amp_cache_are_no_ops_on_the_cpu_and_augment_is_seeded(datasets, tmp_path):
     runs = {}
-    for tag, extra in (("base", {}), ("no-amp", {"amp": False}), ("no-cache", {"cache": False}),
-                       ("no-aug", {"augment": False}), ("base2", {})):
-        train_model("sepunet-restorer", datasets["jpeg"], tmp_path / tag, model_args=_tiny("sepunet-restorer"),
-                    settings=TrainSettings(steps=3, batch_size=2, crop=16, **extra))
+    for tag, extra in (
+        ("base", {}),
+        ("no-amp", {"amp": False}),
+        ("no-cache", {"cache": False}),
+        ("no-aug", {"augment": False}),
+        ("base2", {}),
+    ):
+        train_model(
+            "sepunet-restorer",
+            datasets["jpeg"],
+            tmp_path / tag,
+            model_args=_tiny("sepunet-restorer"),
+            settings=TrainSettings(steps=3, batch_size=2, crop=16, **extra),
+        )
         runs[tag] = _weights(tmp_path / tag / "last.pt")
     same = lambda a, b: all(torch.equal(runs[a][k], runs[b][k]) for k in runs[a])  # noqa: E731
     assert same("base", "no-amp") and same("base", "no-cache") and same("base", "base2")
@@ -363,49 +480,84 @@ def test_amp_cache_are_no_ops_on_the_cpu_and_augment_is_seeded(datasets, tmp_pat
 def test_config_file_equals_flags(datasets, tmp_path):
     runner = CliRunner()
     common = ["train", "espcn", "--dataset", str(datasets["depixelate"]), "--device", "cpu"]
-    flags = runner.invoke(app, [*common, "-o", str(tmp_path / "flags"), "--steps", "2", "--batch-size", "2",
-                                "--crop", "16", "--schedule", "onecycle", "--no-augment", "--arg", "channels=4"])
+    flags = runner.invoke(
+        app,
+        [
+            *common,
+            "-o",
+            str(tmp_path / "flags"),
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--crop",
+            "16",
+            "--schedule",
+            "onecycle",
+            "--no-augment",
+            "--arg",
+            "channels=4",
+        ],
+    )
     assert flags.exit_code == 0, flags.output
     config = tmp_path / "run.yaml"
-    config.write_text("args:\n  channels: 4\nsettings:\n  steps: 2\n  batch_size: 2\n  crop: 16\n"
-                      "  schedule: onecycle\n  augment: false\n  cache: false\n")
+    config.write_text(
+        "args:\n  channels: 4\nsettings:\n  steps: 2\n  batch_size: 2\n  crop: 16\n"
+        "  schedule: onecycle\n  augment: false\n  cache: false\n"
+    )
     from_file = runner.invoke(app, [*common, "-o", str(tmp_path / "file"), "--config", str(config)])
     assert from_file.exit_code == 0, from_file.output
     a, b = read_checkpoint(tmp_path / "flags" / "last.pt"), read_checkpoint(tmp_path / "file" / "last.pt")
     assert a["config_sha256"] == b["config_sha256"] == a["training"]["config_sha256"]  # cache is not part of the hash
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     # the command line wins over the file, and its budget replaces the file's
-    over = runner.invoke(app, [*common, "-o", str(tmp_path / "over"), "--config", str(config), "--epochs", "1",
-                               "--schedule", "constant"])
+    over = runner.invoke(
+        app, [*common, "-o", str(tmp_path / "over"), "--config", str(config), "--epochs", "1", "--schedule", "constant"]
+    )
     assert over.exit_code == 0, over.output
     c = read_checkpoint(tmp_path / "over" / "last.pt")
     assert (c["settings"]["epochs"], c["settings"]["steps"], c["settings"]["schedule"]) == (1, None, "constant")
     assert c["model_args"]["channels"] == 4 and c["config_sha256"] != a["config_sha256"]
     spec = MODELS.get("espcn")
-    assert config_sha256(spec, {"channels": 4}, TrainSettings(epochs=10, lr=1e-3, crop=128)) == \
-        config_sha256(spec, {"channels": 4, "scale": 4}, TrainSettings(device="cpu", cache=False))  # defaults resolved
+    assert config_sha256(spec, {"channels": 4}, TrainSettings(epochs=10, lr=1e-3, crop=128)) == config_sha256(
+        spec, {"channels": 4, "scale": 4}, TrainSettings(device="cpu", cache=False)
+    )  # defaults resolved
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("settings:\n  stpes: 3\n", r"bad.yaml: unknown key settings.stpes; settings are epochs, steps"),
-    ("args:\n  chanels: 4\n", r"bad.yaml: unknown key args.chanels; espcn's options are scale, channels"),
-    ("setting:\n  steps: 3\n", r"bad.yaml: unknown key 'setting'; a config file has args and settings"),
-    ("args:\n  channels: many\n", r"bad.yaml: channels='many': expected a int"),
-    ("settings:\n  schedule: linear\n", r"--schedule='linear'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("settings:\n  stpes: 3\n", r"bad.yaml: unknown key settings.stpes; settings are epochs, steps"),
+        ("args:\n  chanels: 4\n", r"bad.yaml: unknown key args.chanels; espcn's options are scale, channels"),
+        ("setting:\n  steps: 3\n", r"bad.yaml: unknown key 'setting'; a config file has args and settings"),
+        ("args:\n  channels: many\n", r"bad.yaml: channels='many': expected a int"),
+        ("settings:\n  schedule: linear\n", r"--schedule='linear'"),
+    ],
+)
 def test_config_file_errors(datasets, tmp_path, text, message):
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ModelError, match=message):
         spec = MODELS.get("espcn")
         _, values = load_train_config(tmp_path / "bad.yaml", spec)
         TrainSettings.create(**values)
-    result = CliRunner().invoke(app, ["train", "espcn", "--dataset", str(datasets["depixelate"]), "-o",
-                                      str(tmp_path / "r"), "--config", str(tmp_path / "bad.yaml")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "espcn",
+            "--dataset",
+            str(datasets["depixelate"]),
+            "-o",
+            str(tmp_path / "r"),
+            "--config",
+            str(tmp_path / "bad.yaml"),
+        ],
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output and "error:" in result.output
 
 
 def test_context_loss_trains_blockcnn_on_the_whole_clean_context(tmp_path):
-    from pixbench.build import build_dataset
+    from pixbench.builder import build_dataset
     from pixbench.recipes import resolve_recipe
     from pixbench.train.data import SplitBatches
 
@@ -423,16 +575,26 @@ def test_context_loss_trains_blockcnn_on_the_whole_clean_context(tmp_path):
     assert tuple(batch.target.shape) == (3, 3, 24, 24)
     settings = TrainSettings(steps=3, batch_size=2, context_loss=True)
     result = train_model("blockcnn", root, tmp_path / "ctx", model_args=_tiny("blockcnn"), settings=settings)
-    plain = train_model("blockcnn", root, tmp_path / "plain", model_args=_tiny("blockcnn"),
-                        settings=TrainSettings(steps=3, batch_size=2))
+    plain = train_model(
+        "blockcnn",
+        root,
+        tmp_path / "plain",
+        model_args=_tiny("blockcnn"),
+        settings=TrainSettings(steps=3, batch_size=2),
+    )
     assert result.config_sha256 != plain.config_sha256
     assert not torch.equal(_weights(result.best)["tail.2.weight"], _weights(plain.best)["tail.2.weight"])
 
 
 def test_context_loss_is_refused_for_other_models(datasets, tmp_path):
     with pytest.raises(ModelError, match="--context-loss: applies to models of BlockCNN triplets"):
-        train_model("espcn", datasets["depixelate"], tmp_path / "e", model_args=_tiny("espcn"),
-                    settings=TrainSettings(steps=1, context_loss=True))
+        train_model(
+            "espcn",
+            datasets["depixelate"],
+            tmp_path / "e",
+            model_args=_tiny("espcn"),
+            settings=TrainSettings(steps=1, context_loss=True),
+        )
 
 
 def test_edge_context_is_the_context_sliding_builds_at_the_image_border():
@@ -443,9 +605,9 @@ def test_edge_context_is_the_context_sliding_builds_at_the_image_border():
     for by in range(nby):
         for bx in range(nbx):
             sides = (by == 0, by == nby - 1, bx == 0, bx == nbx - 1)
-            window = padded[by * 8: by * 8 + 24, bx * 8: bx * 8 + 24]
+            window = padded[by * 8 : by * 8 + 24, bx * 8 : bx * 8 + 24]
             # the interior context of the same block, as the triplets store it, with the outside rebuilt
-            inner = np.pad(image, ((8, 8), (8, 8), (0, 0)), mode="reflect")[by * 8: by * 8 + 24, bx * 8: bx * 8 + 24]
+            inner = np.pad(image, ((8, 8), (8, 8), (0, 0)), mode="reflect")[by * 8 : by * 8 + 24, bx * 8 : bx * 8 + 24]
             out = edge_context(inner, sides)
             np.testing.assert_array_equal(out, window)
             if not any(sides):
@@ -477,13 +639,22 @@ def test_edge_contexts_reach_the_training_batches(tmp_path):
 
     def edged_sides(x):
         # per context: is some outer strip the nearest centre row or column repeated?
-        return ((x[:, :, :8] == x[:, :, 8:9]).flatten(1).all(1) | (x[:, :, 16:] == x[:, :, 15:16]).flatten(1).all(1)
-                | (x[..., :8] == x[..., 8:9]).flatten(1).all(1) | (x[..., 16:] == x[..., 15:16]).flatten(1).all(1))
+        return (
+            (x[:, :, :8] == x[:, :, 8:9]).flatten(1).all(1)
+            | (x[:, :, 16:] == x[:, :, 15:16]).flatten(1).all(1)
+            | (x[..., :8] == x[..., 8:9]).flatten(1).all(1)
+            | (x[..., 16:] == x[..., 15:16]).flatten(1).all(1)
+        )
 
     assert bool(edged_sides(a.input).all()) and not bool(edged_sides(b.input).any())
     with pytest.raises(ModelError, match="--edge-contexts: applies to models of BlockCNN triplets"):
-        train_model("espcn", write_tiny_dataset(tmp_path / "d", "depixelate", n=4), tmp_path / "e",
-                    model_args=_tiny("espcn"), settings=TrainSettings(steps=1, edge_contexts=0.5))
+        train_model(
+            "espcn",
+            write_tiny_dataset(tmp_path / "d", "depixelate", n=4),
+            tmp_path / "e",
+            model_args=_tiny("espcn"),
+            settings=TrainSettings(steps=1, edge_contexts=0.5),
+        )
 
 
 def test_blockcnn_without_norm_restores_the_centre_of_its_context():

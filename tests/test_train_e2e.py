@@ -35,12 +35,38 @@ def test_build_train_export_evaluate(tmp_path):
         assert result.exit_code == 0, f"{args[0]}: {result.output}"
 
     run("build-dataset", str(recipe), "-o", str(tmp_path / "ds"), "--limit", "8", "--workers", "1")
-    run("train", "sepunet-restorer", "--dataset", str(tmp_path / "ds"), "-o", str(tmp_path / "run"),
-        "--epochs", "1", "--batch-size", "4", "--crop", "32", "--arg", "width=4", "--arg", "depth=2")
+    run(
+        "train",
+        "sepunet-restorer",
+        "--dataset",
+        str(tmp_path / "ds"),
+        "-o",
+        str(tmp_path / "run"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--crop",
+        "32",
+        "--arg",
+        "width=4",
+        "--arg",
+        "depth=2",
+    )
     run("export", str(tmp_path / "run" / "best.pt"), "-o", str(tmp_path / "restorer.onnx"))
     out = tmp_path / "result.json"
-    run("evaluate", str(tmp_path / "restorer.onnx"), "--dataset", str(tmp_path / "ds"), "-o", str(out),
-        "--no-speed", "--no-lpips", "--threads", "1")
+    run(
+        "evaluate",
+        str(tmp_path / "restorer.onnx"),
+        "--dataset",
+        str(tmp_path / "ds"),
+        "-o",
+        str(out),
+        "--no-speed",
+        "--no-lpips",
+        "--threads",
+        "1",
+    )
     doc = json.loads(out.read_text(encoding="utf-8"))
     info = json.loads((tmp_path / "ds" / "dataset.json").read_text(encoding="utf-8"))
     assert doc["task"] == "jpeg" and doc["model"]["name"] == "sepunet-restorer"

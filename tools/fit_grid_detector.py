@@ -22,11 +22,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bsd68", type=Path, help="folder of BSD68 images (tuning source)")
     parser.add_argument("-o", "--output", type=Path, default=PARAMS_PATH, help="where the .npz parameters go")
-    parser.add_argument("--onnx", type=Path, default=None,
-                        help="also write the detector graph here (e.g. leaderboards/models/grid-detector.onnx)")
-    parser.add_argument("--dataset", type=Path, action="append", default=[],
-                        help="a built detect dataset of training photos (BSD68, embedded; never Kodak or Set14) to fit "
-                             "on as well: its train split for the MLP, its other splits for the temperature; repeatable")
+    parser.add_argument(
+        "--onnx",
+        type=Path,
+        default=None,
+        help="also write the detector graph here (e.g. leaderboards/models/grid-detector.onnx)",
+    )
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        action="append",
+        default=[],
+        help="a built detect dataset of training photos (BSD68, embedded; never Kodak or Set14) to fit "
+        "on as well: its train split for the MLP, its other splits for the temperature; repeatable",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if not args.bsd68.is_dir():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,12 +11,18 @@ from pixbench.cli._common import handle_errors, output_file, say
 
 @handle_errors
 def baseline(
-    name: Optional[str] = typer.Argument(
-        None, help="Baseline: identity, bicubic, lanczos, constant or biharmonic (omit to list them)."),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="File to write: .onnx, or .json for biharmonic (a Python model file)."),
-    task: str = typer.Option("jpeg", "--task", help="identity only: the restoration task (depixelate, jpeg, blockcnn, inpaint)."),
-    scale: int = typer.Option(4, "--scale", help="bicubic/lanczos only: upscale factor; must equal the dataset's pixelation factor."),
+    name: str | None = typer.Argument(
+        None, help="Baseline: identity, bicubic, lanczos, constant or biharmonic (omit to list them)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write: .onnx, or .json for biharmonic (a Python model file)."
+    ),
+    task: str = typer.Option(
+        "jpeg", "--task", help="identity only: the restoration task (depixelate, jpeg, blockcnn, inpaint)."
+    ),
+    scale: int = typer.Option(
+        4, "--scale", help="bicubic/lanczos only: upscale factor; must equal the dataset's pixelation factor."
+    ),
     value: float = typer.Option(1.0, "--value", help="constant only: the probability it answers for every image."),
 ) -> None:
     """Write a classical baseline that runs through `pixbench evaluate` like any model."""

@@ -39,22 +39,34 @@ def compare(
         return
     say("A = {} ({})", result.a.model, a)
     say("B = {} ({})", result.b.model, b)
-    say("{}, {} samples, dataset {}…, split {}{}", result.a.task, result.n_samples, result.a.fingerprint[:19],
-        result.a.split, ", " + result.a.subset if result.a.subset else "")
+    say(
+        "{}, {} samples, dataset {}…, split {}{}",
+        result.a.task,
+        result.n_samples,
+        result.a.fingerprint[:19],
+        result.a.split,
+        ", " + result.a.subset if result.a.subset else "",
+    )
     table = Table(title="B - A over source images (95% bootstrap CI, sign-flip permutation p)")
     for header in ("metric", "mean A", "mean B", "B - A", "95% CI", "p", "B W/T/L"):
         table.add_column(header, justify="left" if header == "metric" else "right")
     for m in result.metrics:
         p = m.test.p_value
         name = f"{m.name} {'↓' if m.lower_is_better else '↑'}" + (" *" if m.key == result.primary else "")
-        table.add_row(plain(name),
-                      _num(m.mean_a), _num(m.mean_b), _num(m.test.difference, 4),
-                      plain(f"[{_num(m.test.low)}, {_num(m.test.high)}]"),
-                      "–" if p is None else f"{p:.4f}" + ("" if m.test.exact else "†"),
-                      f"{m.b_wins}/{m.test.ties}/{m.b_losses}")
+        table.add_row(
+            plain(name),
+            _num(m.mean_a),
+            _num(m.mean_b),
+            _num(m.test.difference, 4),
+            plain(f"[{_num(m.test.low)}, {_num(m.test.high)}]"),
+            "–" if p is None else f"{p:.4f}" + ("" if m.test.exact else "†"),
+            f"{m.b_wins}/{m.test.ties}/{m.b_losses}",
+        )
     console.print(table)
-    say("↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
-        "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo.")
+    say(
+        "↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
+        "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo."
+    )
     for m in result.metrics:
         if m.key != result.primary or top == 0:
             continue

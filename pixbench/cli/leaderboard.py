@@ -12,29 +12,38 @@ from pixbench.cli._common import err_console, handle_errors, output_folder, prog
 @handle_errors
 def leaderboard(
     results: list[Path] = typer.Argument(
-        ..., help="Result JSON files written by `pixbench evaluate`, or folders searched recursively for them.",
+        ...,
+        help="Result JSON files written by `pixbench evaluate`, or folders searched recursively for them.",
         show_default=False,
     ),
     out: Path = typer.Option(
-        ..., "--out", "-o", help="Folder for the tables; links in them are relative to it. Created if missing.",
+        ...,
+        "--out",
+        "-o",
+        help="Folder for the tables; links in them are relative to it. Created if missing.",
         show_default=False,
     ),
     strict: bool = typer.Option(
-        False, "--strict",
+        False,
+        "--strict",
         help="Fail when results of one benchmark were scored on different dataset fingerprints, splits, sample "
-             "counts or subsets (evaluate --limit/--factor). Without it they are written as separate tables, never ranked together.",
+        "counts or subsets (evaluate --limit/--factor). Without it they are written as separate tables, never ranked together.",
     ),
     figures: bool = typer.Option(
-        True, "--figures/--no-figures",
+        True,
+        "--figures/--no-figures",
         help="Write the PNGs beside each table: a speed-quality plot (`<table>-speed.png`, FPS at 1080p against "
-             "the primary metric) and, per restoration benchmark, a visual comparison (degraded | each model | clean) "
-             "built from the `<stem>.crops.png` files beside the results.",
+        "the primary metric) and, per restoration benchmark, a visual comparison (degraded | each model | clean) "
+        "built from the `<stem>.crops.png` files beside the results.",
     ),
-    zoom: int = typer.Option(2, "--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures."),
+    zoom: int = typer.Option(
+        2, "--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures."
+    ),
     notes: Path | None = typer.Option(
-        None, "--notes",
-        help='JSON file mapping a table stem to notes listed under that table, e.g. '
-             '{"detect-v1-kodak": ["Trained for 3 epochs: not converged."]}: what the result files cannot say.',
+        None,
+        "--notes",
+        help="JSON file mapping a table stem to notes listed under that table, e.g. "
+        '{"detect-v1-kodak": ["Trained for 3 epochs: not converged."]}: what the result files cannot say.',
         show_default=False,
     ),
 ) -> None:
@@ -52,12 +61,24 @@ def leaderboard(
     extra = read_notes(notes) if notes is not None else None
     with progress_bar() as progress:
         written, warnings = build_leaderboards(
-            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra, progress=progress,
+            results,
+            out,
+            strict=strict,
+            figures=figures,
+            zoom=zoom,
+            notes=extra,
+            progress=progress,
         )
     for warning in warnings:
         say("[yellow]warning:[/yellow] {}", warning, to=err_console)
     for item in written:
         table = item.table
-        say("[green]{}[/green]: {} models, best {} by {} -> {}", table_title(table), len(table.results),
-            table.results[0].model, primary_metric(table.task), ", ".join(str(p) for p in item.files))
+        say(
+            "[green]{}[/green]: {} models, best {} by {} -> {}",
+            table_title(table),
+            len(table.results),
+            table.results[0].model,
+            primary_metric(table.task),
+            ", ".join(str(p) for p in item.files),
+        )
     say("index: {}", Path(out) / "index.md")

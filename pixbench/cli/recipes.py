@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,8 +11,10 @@ from pixbench.cli._common import console, err_console, handle_errors, plain, say
 
 @handle_errors
 def recipes(
-    files: Optional[list[Path]] = typer.Argument(None, help="Recipe .yaml files to validate as well as the shipped ones."),
-    show: Optional[str] = typer.Option(None, "--show", help="Print one recipe (shipped name or path) in canonical form and exit."),
+    files: list[Path] | None = typer.Argument(None, help="Recipe .yaml files to validate as well as the shipped ones."),
+    show: str | None = typer.Option(
+        None, "--show", help="Print one recipe (shipped name or path) in canonical form and exit."
+    ),
 ) -> None:
     """List the shipped recipes, validate them, and exit 1 if any recipe is invalid."""
     from rich.table import Table

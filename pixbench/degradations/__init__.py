@@ -22,7 +22,19 @@ DEGRADATIONS.register("jpeg", JpegOp)
 DEGRADATIONS.register("holes", HolesOp)
 
 __all__ = [
-    "DEGRADATIONS", "KERNELS", "HolesOp", "JpegOp", "PixelateOp", "block_positions", "downscale",
-    "encoder_name", "extract_triplets", "fill_holes", "holes_mask", "jpeg_roundtrip", "make_holes",
-    "pixelate", "upscale",
+    "DEGRADATIONS",
+    "KERNELS",
+    "HolesOp",
+    "JpegOp",
+    "PixelateOp",
+    "block_positions",
+    "downscale",
+    "encoder_name",
+    "extract_triplets",
+    "fill_holes",
+    "holes_mask",
+    "jpeg_roundtrip",
+    "make_holes",
+    "pixelate",
+    "upscale",
 ]

@@ -16,12 +16,14 @@ def block_positions(height: int, width: int) -> list[tuple[int, int]]:
     Returns:
         ``(x, y)`` of each block's top-left corner (multiples of 8), row-major.
     """
-    return [(x, y) for y in range(BLOCK, height - 2 * BLOCK + 1, BLOCK)
-            for x in range(BLOCK, width - 2 * BLOCK + 1, BLOCK)]
+    return [
+        (x, y) for y in range(BLOCK, height - 2 * BLOCK + 1, BLOCK) for x in range(BLOCK, width - 2 * BLOCK + 1, BLOCK)
+    ]
 
 
-def extract_triplets(degraded: np.ndarray, clean: np.ndarray,
-                     positions: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def extract_triplets(
+    degraded: np.ndarray, clean: np.ndarray, positions: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut BlockCNN pairs at ``positions`` (block corners on the 8x8 JPEG grid).
 
     Args:
@@ -41,6 +43,6 @@ def extract_triplets(degraded: np.ndarray, clean: np.ndarray,
     for i, (x, y) in enumerate(positions):
         if x % BLOCK or y % BLOCK or x < BLOCK or y < BLOCK or x + 2 * BLOCK > w or y + 2 * BLOCK > h:
             raise ValueError(f"positions[{i}]: block ({x}, {y}) is off the 8x8 grid or its context leaves the image")
-        xs[i] = degraded[y - BLOCK:y + 2 * BLOCK, x - BLOCK:x + 2 * BLOCK]
-        ys[i] = clean[y:y + BLOCK, x:x + BLOCK]
+        xs[i] = degraded[y - BLOCK : y + 2 * BLOCK, x - BLOCK : x + 2 * BLOCK]
+        ys[i] = clean[y : y + BLOCK, x : x + BLOCK]
     return xs, ys

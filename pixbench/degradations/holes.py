@@ -15,8 +15,9 @@ def _overlap(a: Box, b: Box) -> bool:
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
 
 
-def make_holes(rng: np.random.Generator, *, height: int, width: int, count: int,
-               hole_size: int, max_tries: int = 1000) -> list[Box]:
+def make_holes(
+    rng: np.random.Generator, *, height: int, width: int, count: int, hole_size: int, max_tries: int = 1000
+) -> list[Box]:
     """Place ``count`` non-overlapping ``hole_size`` squares fully inside the frame.
 
     Positions are drawn uniformly; a draw that overlaps an earlier hole is redrawn.
@@ -48,7 +49,7 @@ def holes_mask(height: int, width: int, holes: list[Box]) -> np.ndarray:
     """An ``HxW uint8`` mask: 255 inside a hole, 0 for known pixels."""
     mask = np.zeros((height, width), np.uint8)
     for x, y, w, h in holes:
-        mask[y:y + h, x:x + w] = 255
+        mask[y : y + h, x : x + w] = 255
     return mask
 
 

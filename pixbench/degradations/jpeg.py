@@ -44,8 +44,7 @@ def jpeg_roundtrip(image: np.ndarray, *, quality: int, subsampling: str = "4:2:0
     buf = io.BytesIO()
     # optimize/progressive change only the entropy coding, not the pixels; keep
     # them off so the encoded stream is the plain baseline one.
-    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality),
-                                subsampling=SUBSAMPLING[subsampling])
+    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality), subsampling=SUBSAMPLING[subsampling])
     buf.seek(0)
     with Image.open(buf) as img:
         return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
@@ -59,8 +58,7 @@ class JpegOp:
     subsampling: str = "4:2:0"
 
     def sample(self, rng: np.random.Generator) -> dict:
-        return {"quality": int(self.qualities[rng.integers(len(self.qualities))]),
-                "subsampling": self.subsampling}
+        return {"quality": int(self.qualities[rng.integers(len(self.qualities))]), "subsampling": self.subsampling}
 
     def apply(self, image: np.ndarray, params: dict) -> np.ndarray:
         return jpeg_roundtrip(image, quality=params["quality"], subsampling=params["subsampling"])

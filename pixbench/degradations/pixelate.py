@@ -65,8 +65,9 @@ def upscale(image: np.ndarray, *, size: tuple[int, int], kernel: str) -> np.ndar
     return np.ascontiguousarray(np.asarray(big, dtype=np.uint8))
 
 
-def pixelate(image: np.ndarray, *, factor: float, down_kernel: str, up_kernel: str,
-             rounding: str = "ceil") -> np.ndarray:
+def pixelate(
+    image: np.ndarray, *, factor: float, down_kernel: str, up_kernel: str, rounding: str = "ceil"
+) -> np.ndarray:
     """Pixelate ``image``: downscale by ``factor``, then upscale back to its own size.
 
     With ``down_kernel="box"`` and ``up_kernel="nearest"`` and sides divisible by
@@ -104,5 +105,6 @@ class PixelateOp:
         }
 
     def apply(self, image: np.ndarray, params: dict) -> np.ndarray:
-        return pixelate(image, factor=params["factor"], down_kernel=params["down_kernel"],
-                        up_kernel=params["up_kernel"])
+        return pixelate(
+            image, factor=params["factor"], down_kernel=params["down_kernel"], up_kernel=params["up_kernel"]
+        )

@@ -44,8 +44,9 @@ def to_probability(raw: np.ndarray, output: str) -> np.ndarray:
     return raw[:, 0]
 
 
-def score_detection(runner: Runner, samples: Iterable[Sample], *, columns: list[str],
-                    on_sample: Callable[[], None] | None = None) -> DetectionScores:
+def score_detection(
+    runner: Runner, samples: Iterable[Sample], *, columns: list[str], on_sample: Callable[[], None] | None = None
+) -> DetectionScores:
     """Run a detector over ``samples``; rows get ``label``, ``score`` (probability) and ``crops``.
 
     With an ``auto`` output (one unit, no ``pixbench.output`` prop) the outputs are
@@ -55,8 +56,12 @@ def score_detection(runner: Runner, samples: Iterable[Sample], *, columns: list[
     scores = DetectionScores()
     raws: list[np.ndarray | None] = []
     for sample in samples:
-        row: dict[str, Any] = {"sample_id": sample.sample_id, "label": sample.label,
-                               **{c: sample.meta.get(c, "") for c in columns}, "failure": ""}
+        row: dict[str, Any] = {
+            "sample_id": sample.sample_id,
+            "label": sample.label,
+            **{c: sample.meta.get(c, "") for c in columns},
+            "failure": "",
+        }
         raw = None
         try:
             raw = runner.detect_raw(sample.input).astype(np.float64)
@@ -103,5 +108,7 @@ def crop_rule(spec: InputSpec, native: tuple[int, ...]) -> str:
     th, tw = spec.tile
     ny = max(1, -(-native[0] // th))
     nx = max(1, -(-native[1] // tw))
-    return (f"{ny * nx} crops of {th}x{tw} at {native[0]}x{native[1]} (a grid covering the image, last row and "
-            f"column aligned to the edge); {COMBINE_RULE}")
+    return (
+        f"{ny * nx} crops of {th}x{tw} at {native[0]}x{native[1]} (a grid covering the image, last row and "
+        f"column aligned to the edge); {COMBINE_RULE}"
+    )

@@ -36,8 +36,13 @@ class RestorationScores:
     lpips_note: str | None = None
 
 
-def image_metrics(task: str, reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None,
-                  lpips: Callable[[np.ndarray, np.ndarray], float] | None) -> dict[str, float]:
+def image_metrics(
+    task: str,
+    reference: np.ndarray,
+    test: np.ndarray,
+    mask: np.ndarray | None,
+    lpips: Callable[[np.ndarray, np.ndarray], float] | None,
+) -> dict[str, float]:
     """The task's image metrics for one ``(reference, test)`` pair of ``HxWx3 uint8`` images."""
     from pixbench import metrics
 
@@ -45,8 +50,10 @@ def image_metrics(task: str, reference: np.ndarray, test: np.ndarray, mask: np.n
         # One call shares the passes over the pixels; equal to psnr/ssim/psnr_b called separately.
         out = metrics.restoration_metrics(reference, test, data_range=255)
     else:
-        out = {"psnr": metrics.psnr(reference, test, data_range=255),
-               "ssim": metrics.ssim(reference, test, data_range=255)}
+        out = {
+            "psnr": metrics.psnr(reference, test, data_range=255),
+            "ssim": metrics.ssim(reference, test, data_range=255),
+        }
     if task == "inpaint" and mask is not None:
         out.update(metrics.masked_metrics(reference, test, mask, data_range=255))
     if lpips is not None:
@@ -68,8 +75,15 @@ def make_lpips() -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str 
         return None, str(exc).replace(home + os.sep, "~" + os.sep) if home not in ("", os.sep) else str(exc)
 
 
-def score_restoration(runner: Runner, task: str, samples: Iterable[Sample], *, columns: list[str],
-                      use_lpips: bool = True, on_sample: Callable[[], None] | None = None) -> RestorationScores:
+def score_restoration(
+    runner: Runner,
+    task: str,
+    samples: Iterable[Sample],
+    *,
+    columns: list[str],
+    use_lpips: bool = True,
+    on_sample: Callable[[], None] | None = None,
+) -> RestorationScores:
     """Run ``runner`` over ``samples`` and score each output against its target.
 
     A sample whose output has the wrong shape or holds NaN/Inf is counted in
@@ -130,9 +144,11 @@ def score_triplets(runner: Runner, contexts: np.ndarray, targets: np.ndarray) ->
     def stack(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a).reshape(-1, a.shape[2], 3)
 
-    return {"n": int(len(target)),
-            "model": {"psnr": metrics.psnr(stack(target), stack(out), data_range=255)},
-            "degraded": {"psnr": metrics.psnr(stack(target), stack(degraded), data_range=255)}}
+    return {
+        "n": int(len(target)),
+        "model": {"psnr": metrics.psnr(stack(target), stack(out), data_range=255)},
+        "degraded": {"psnr": metrics.psnr(stack(target), stack(degraded), data_range=255)},
+    }
 
 
 def crops_strip(crops: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, int]:
@@ -148,7 +164,7 @@ def crops_strip(crops: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> 
         for crop in crops:
             img = crop[which]
             y, x = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
-            cells.append(img[y:y + side, x:x + side])
+            cells.append(img[y : y + side, x : x + side])
         rows.append(np.concatenate(cells, axis=1))
     return np.ascontiguousarray(np.concatenate(rows, axis=0)), side
 

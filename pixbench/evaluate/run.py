@@ -58,9 +58,15 @@ def default_output(model_path: str | Path, dataset_path: str | Path) -> Path:
     return Path("results") / f"{Path(model_path).stem}--{Path(dataset_path).resolve().name}.json"
 
 
-def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Path,
-             options: EvaluateOptions | None = None, *, progress: Progress = silent,
-             on_ready: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    model_path: str | Path,
+    dataset_path: str | Path,
+    output: str | Path,
+    options: EvaluateOptions | None = None,
+    *,
+    progress: Progress = silent,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Evaluate a model on a dataset split and write ``output`` (JSON) plus its companions.
 
     Args:
@@ -96,9 +102,15 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
     columns = [c for c in task_info.breakdown if c in split.metadata.columns]
     _check_inputs(spec, split.metadata.iloc[indices], model.path.name)
     model_doc = {
-        "name": model.props.get("pixbench.model") or model.path.stem, "file": model.path.name,
-        "sha256": model.sha256, "size_mb": round(model.size_mb, 6), "params": model.params,
-        "flops_1080p": None, "props": model.props, "assumed": spec.assumed(), "assumed_from": spec.sources,
+        "name": model.props.get("pixbench.model") or model.path.stem,
+        "file": model.path.name,
+        "sha256": model.sha256,
+        "size_mb": round(model.size_mb, 6),
+        "params": model.params,
+        "flops_1080p": None,
+        "props": model.props,
+        "assumed": spec.assumed(),
+        "assumed_from": spec.sources,
     }
     if on_ready:
         on_ready(model_doc)
@@ -109,6 +121,7 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
         def step() -> None:
             count[0] += 1
             progress(phase, count[0], total)
+
         return step
 
     samples = (split[i] for i in indices)
@@ -127,8 +140,9 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
         model_doc["assumed"]["crops"] = crop_rule(spec, native)
         doc_metrics["crops_per_image"] = sorted({r["crops"] for r in rows if r["crops"]})
     else:
-        scores = score_restoration(runner, task, samples, columns=columns, use_lpips=opts.lpips,
-                                   on_sample=tick("scoring", n))
+        scores = score_restoration(
+            runner, task, samples, columns=columns, use_lpips=opts.lpips, on_sample=tick("scoring", n)
+        )
         rows, failures = scores.rows, scores.failures
         doc_metrics = restoration_means(rows, scores.lpips_note)
         doc_breakdown = restoration_breakdown(rows, columns)
@@ -140,8 +154,12 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
             strip, side = crops_strip(scores.crops)
             crops_name = f"{stem}.crops.png"
             write_bytes_atomic(out.parent / crops_name, encode_png(strip))
-            doc["crops"] = {"file": crops_name, "size": side, "samples": [c[0] for c in scores.crops],
-                            "rows": ["degraded", "model", "target"]}
+            doc["crops"] = {
+                "file": crops_name,
+                "size": side,
+                "samples": [c[0] for c in scores.crops],
+                "rows": ["degraded", "model", "target"],
+            }
     model_doc["flops_1080p"] = estimate_flops(model, spec, *FULL_HD)
     speed = None
     if opts.speed:
@@ -151,24 +169,38 @@ def evaluate(model_path: str | Path, dataset_path: str | Path, output: str | Pat
     csv_name = f"{stem}.samples.csv"
     write_bytes_atomic(out.parent / csv_name, pd.DataFrame(rows).to_csv(index=False).encode())
     accuracy = doc_metrics.get("model", {}).get("accuracy")
-    doc.update({
-        "model": model_doc,
-        "dataset": {"path": dataset.root.resolve().name, "fingerprint": dataset.fingerprint,
-                    "recipe": {"name": dataset.recipe_name, "version": dataset.recipe_version},
-                    "source": (dataset.info.get("source") or {}).get("name"), "split": opts.split,
-                    "samples": n, "split_samples": len(split)},
-        "settings": {"split": opts.split, "limit": opts.limit, "factor": opts.factor, "tile": list(spec.tile) if spec.tile else None,
-                     "overlap": opts.overlap if spec.tile and not spec.blockwise else None,
-                     "overrides": {"layout": opts.layout, "range": opts.range, "channels": opts.channels},
-                     "lpips": opts.lpips, "speed_warmup": opts.warmup, "speed_runs": opts.runs},
-        "metrics": doc_metrics,
-        "breakdown": doc_breakdown,
-        "failures": {"count": int(sum(failures.values())), "reasons": dict(sorted(failures.items()))},
-        "speed": speed,
-        "targets": targets(task, accuracy, model_doc["size_mb"], speed and speed.get("fps_1080p")),
-        "environment": environment(model),
-        "per_sample": csv_name,
-    })
+    doc.update(
+        {
+            "model": model_doc,
+            "dataset": {
+                "path": dataset.root.resolve().name,
+                "fingerprint": dataset.fingerprint,
+                "recipe": {"name": dataset.recipe_name, "version": dataset.recipe_version},
+                "source": (dataset.info.get("source") or {}).get("name"),
+                "split": opts.split,
+                "samples": n,
+                "split_samples": len(split),
+            },
+            "settings": {
+                "split": opts.split,
+                "limit": opts.limit,
+                "factor": opts.factor,
+                "tile": list(spec.tile) if spec.tile else None,
+                "overlap": opts.overlap if spec.tile and not spec.blockwise else None,
+                "overrides": {"layout": opts.layout, "range": opts.range, "channels": opts.channels},
+                "lpips": opts.lpips,
+                "speed_warmup": opts.warmup,
+                "speed_runs": opts.runs,
+            },
+            "metrics": doc_metrics,
+            "breakdown": doc_breakdown,
+            "failures": {"count": int(sum(failures.values())), "reasons": dict(sorted(failures.items()))},
+            "speed": speed,
+            "targets": targets(task, accuracy, model_doc["size_mb"], speed and speed.get("fps_1080p")),
+            "environment": environment(model),
+            "per_sample": csv_name,
+        }
+    )
     write_result(out, doc)
     return doc
 
@@ -183,11 +215,13 @@ def _select(split: Any, opts: EvaluateOptions, root: Path) -> list[int]:
         indices = [i for i in indices if str(meta["factor"].iloc[i]) == str(opts.factor)]
         if not indices:
             have = sorted({str(f) for f in meta["factor"] if str(f)})
-            raise DatasetError(f"{root}: no {opts.split!r} samples with factor {opts.factor}; "
-                               f"factors present: {', '.join(have) or 'none'}")
+            raise DatasetError(
+                f"{root}: no {opts.split!r} samples with factor {opts.factor}; "
+                f"factors present: {', '.join(have) or 'none'}"
+            )
     if not indices:
         raise DatasetError(f"{root}: split {opts.split!r} has no samples")
-    return indices if opts.limit is None else indices[:opts.limit]
+    return indices if opts.limit is None else indices[: opts.limit]
 
 
 def _check_inputs(spec: Any, meta: pd.DataFrame, name: str) -> None:
@@ -195,9 +229,12 @@ def _check_inputs(spec: Any, meta: pd.DataFrame, name: str) -> None:
     if spec.input != "lowres":
         return
     if "lowres_file_name" not in meta.columns or (meta["lowres_file_name"] == "").any():
-        raise ModelError(f"{name}: the model takes the low-res grid (pixbench.input=lowres) but this dataset "
-                         "has no lowres images")
+        raise ModelError(
+            f"{name}: the model takes the low-res grid (pixbench.input=lowres) but this dataset has no lowres images"
+        )
     factors = sorted({str(f) for f in meta.get("factor", pd.Series(dtype=str)) if str(f) != ""})
     if factors != [str(spec.scale)]:
-        raise ModelError(f"{name}: the model upscales by {spec.scale} (pixbench.scale) but the dataset's "
-                         f"factors are {', '.join(factors) or 'unknown'}; pass --factor {spec.scale} to score only those samples")
+        raise ModelError(
+            f"{name}: the model upscales by {spec.scale} (pixbench.scale) but the dataset's "
+            f"factors are {', '.join(factors) or 'unknown'}; pass --factor {spec.scale} to score only those samples"
+        )

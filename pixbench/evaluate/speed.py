@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pixbench import __version__
-from pixbench.runtime import BLOCK, CONTEXT, Model, InputSpec, OnnxModel, Runner, frame_call, time_call
+from pixbench.runtime import BLOCK, CONTEXT, InputSpec, Model, OnnxModel, Runner, frame_call, time_call
 
 FULL_HD = (1080, 1920)
 
@@ -24,8 +24,12 @@ def measure_speed(runner: Runner, native: tuple[int, int] | None, *, warmup: int
     A frame is processed the way evaluation processes a sample (adapters, tiles,
     crops or block sliding included), so the numbers are those of a deployment.
     """
-    out: dict[str, Any] = {"provider": runner.model.provider, "threads": runner.model.threads,
-                           "warmup": warmup, "runs": runs}
+    out: dict[str, Any] = {
+        "provider": runner.model.provider,
+        "threads": runner.model.threads,
+        "warmup": warmup,
+        "runs": runs,
+    }
     for tag, size in (("1080p", FULL_HD), ("native", native)):
         if size is None:
             continue
@@ -80,8 +84,10 @@ def estimate_flops(model: Model, spec: InputSpec, height: int, width: int) -> fl
         inferred = onnx.shape_inference.infer_shapes(proto)
     except Exception:  # shape inference fails on some custom graphs: FLOPs are optional
         return None
-    shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
-              for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)}
+    shapes = {
+        vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    }
     weights = {t.name: list(t.dims) for t in inferred.graph.initializer}
     shapes.update(weights)
     total = 0
@@ -112,5 +118,12 @@ def environment(model: Model) -> dict[str, Any]:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return {"pixbench": __version__, "onnxruntime": onnxruntime.__version__, "provider": model.provider,
-            "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    return {
+        "pixbench": __version__,
+        "onnxruntime": onnxruntime.__version__,
+        "provider": model.provider,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }

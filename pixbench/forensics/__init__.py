@@ -31,7 +31,22 @@ from pixbench.forensics.onnx_detector import build_detector_onnx, save_detector_
 from pixbench.forensics.upscaler_config import PUBLISHED, UpscalerConfig
 
 __all__ = [
-    "MODEL_DIR", "N_FEATURES", "PARAMS_PATH", "PUBLISHED", "AxisGrid", "Depixelator", "DetectorParams",
-    "GridEstimate", "UpscalerConfig", "block_starts", "build_detector_onnx", "choose_scale", "depixelate",
-    "estimate_grid", "extract_features", "load_depixelators", "recover_lowres", "save_detector_onnx",
+    "MODEL_DIR",
+    "N_FEATURES",
+    "PARAMS_PATH",
+    "PUBLISHED",
+    "AxisGrid",
+    "Depixelator",
+    "DetectorParams",
+    "GridEstimate",
+    "UpscalerConfig",
+    "block_starts",
+    "build_detector_onnx",
+    "choose_scale",
+    "depixelate",
+    "estimate_grid",
+    "extract_features",
+    "load_depixelators",
+    "recover_lowres",
+    "save_detector_onnx",
 ]

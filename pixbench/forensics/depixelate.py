@@ -44,8 +44,7 @@ class Depixelator:
 
         path = Path(path)
         if not path.is_file():
-            raise ModelError(f"depixelator: {path} does not exist; train it with "
-                             "`python tools/train_depixelators.py`")
+            raise ModelError(f"depixelator: {path} does not exist; train it with `python tools/train_depixelators.py`")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
@@ -53,7 +52,9 @@ class Depixelator:
         try:
             config = UpscalerConfig(**json.loads(props["pixbench.model_args"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"depixelator: {path.name} is not a grid upscaler graph (pixbench.model_args: {exc})") from exc
+            raise ModelError(
+                f"depixelator: {path.name} is not a grid upscaler graph (pixbench.model_args: {exc})"
+            ) from exc
         return cls(session, config.scale, config.cell)
 
     def run(self, image: np.ndarray) -> np.ndarray:
@@ -62,8 +63,9 @@ class Depixelator:
         return np.ascontiguousarray(self.session.run(None, {"image": x})[0][0].transpose(1, 2, 0))
 
 
-def load_depixelators(folder: str | Path = MODEL_DIR, scales: tuple[int, ...] = (2, 4, 8), *,
-                      stem: str = "grid-upscaler") -> dict[int, Depixelator]:
+def load_depixelators(
+    folder: str | Path = MODEL_DIR, scales: tuple[int, ...] = (2, 4, 8), *, stem: str = "grid-upscaler"
+) -> dict[int, Depixelator]:
     """The graphs ``<stem>-x{s}.onnx`` of ``scales`` in ``folder``, keyed by factor.
 
     ``stem`` picks the tier (:data:`~pixbench.forensics.upscaler_config.TIERS`): ``grid-upscaler``
@@ -90,11 +92,16 @@ def run_aligned(image: np.ndarray, model: Depixelator, *, top: int = 0, left: in
     c = model.cell
     pads = ((top, (-(top + h)) % c), (left, (-(left + w)) % c), (0, 0))
     out = model.run(np.pad(image, pads, mode="edge") if any(p for pair in pads for p in pair) else image)
-    return out[top: top + h, left: left + w]
+    return out[top : top + h, left : left + w]
 
 
-def depixelate(image: np.ndarray, models: Mapping[int, Depixelator], *, grid: G.GridEstimate | None = None,
-               scale: int | None = None) -> tuple[np.ndarray, G.GridEstimate, int]:
+def depixelate(
+    image: np.ndarray,
+    models: Mapping[int, Depixelator],
+    *,
+    grid: G.GridEstimate | None = None,
+    scale: int | None = None,
+) -> tuple[np.ndarray, G.GridEstimate, int]:
     """Depixelate one ``HxWx3 uint8`` image.
 
     Args:

@@ -66,6 +66,9 @@ class DetectorParams:
         with np.load(path) as z:
             layers = sum(1 for k in z.files if k.startswith("w"))
             return cls(
-                mean=z["mean"], scale=z["scale"], temperature=float(z["temperature"]),
-                weights=[z[f"w{i}"] for i in range(layers)], biases=[z[f"b{i}"] for i in range(layers)],
+                mean=z["mean"],
+                scale=z["scale"],
+                temperature=float(z["temperature"]),
+                weights=[z[f"w{i}"] for i in range(layers)],
+                biases=[z[f"b{i}"] for i in range(layers)],
             )

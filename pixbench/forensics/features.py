@@ -33,7 +33,7 @@ JPEG_BINS = np.array([40, 80, 120, 160]) - 16
 #: Bins within 2 of a JPEG harmonic, excluded from the "off-JPEG" peak.
 _NEAR_JPEG = np.zeros(FREQS.size, dtype=bool)
 for _b in JPEG_BINS:
-    _NEAR_JPEG[max(_b - 2, 0): _b + 3] = True
+    _NEAR_JPEG[max(_b - 2, 0) : _b + 3] = True
 OFF_JPEG_MASK = ~_NEAR_JPEG
 #: Offsets added before normalising a profile by its mean (in units of the
 #: channel-sum grey, 0..765, for the difference profiles, a fraction for the zero profile), so that near-empty

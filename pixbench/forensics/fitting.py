@@ -22,14 +22,17 @@ from pixbench.forensics.detector import DetectorParams
 HIDDEN = (32, 32)
 
 
-def sample_features(images: list[np.ndarray], n: int, seed: int, *, size: int = 256) -> tuple[np.ndarray, list[S.Sample]]:
+def sample_features(
+    images: list[np.ndarray], n: int, seed: int, *, size: int = 256
+) -> tuple[np.ndarray, list[S.Sample]]:
     """Features of ``n`` balanced synthetic samples (see :func:`pixbench.forensics.synthetic.make_samples`)."""
     samples = S.make_samples(images, n, np.random.default_rng(seed), size=size)
     return np.stack([F.extract_features(s.image) for s in samples]), samples
 
 
-def fit_from_images(images: list[np.ndarray], *, n_train: int = 8000, n_tune: int = 2000, seed: int = 0,
-                    datasets: list[str | Path] = ()) -> DetectorParams:
+def fit_from_images(
+    images: list[np.ndarray], *, n_train: int = 8000, n_tune: int = 2000, seed: int = 0, datasets: list[str | Path] = ()
+) -> DetectorParams:
     """Fit the detector on samples of ``images``, the temperature on samples of other images.
 
     The images are split by index (every fifth image is for tuning), so the
@@ -47,7 +50,12 @@ def fit_from_images(images: list[np.ndarray], *, n_train: int = 8000, n_tune: in
     if datasets:
         dx, dy = dataset_features(list(datasets), ("train",))
         tx, ty = dataset_features(list(datasets), ("val", "test"))
-        x, y, xt, yt = np.concatenate([x, dx]), np.concatenate([y, dy]), np.concatenate([xt, tx]), np.concatenate([yt, ty])
+        x, y, xt, yt = (
+            np.concatenate([x, dx]),
+            np.concatenate([y, dy]),
+            np.concatenate([xt, tx]),
+            np.concatenate([yt, ty]),
+        )
     return fit_detector(x, y, xt, yt, seed=seed)
 
 
@@ -75,8 +83,15 @@ def dataset_features(roots: list[str | Path], splits: tuple[str, ...]) -> tuple[
     return np.stack(feats), np.array(labels, dtype=int)
 
 
-def fit_detector(feats: np.ndarray, labels: np.ndarray, tune_feats: np.ndarray, tune_labels: np.ndarray,
-                 *, seed: int = 0, steps: int = 1500) -> DetectorParams:
+def fit_detector(
+    feats: np.ndarray,
+    labels: np.ndarray,
+    tune_feats: np.ndarray,
+    tune_labels: np.ndarray,
+    *,
+    seed: int = 0,
+    steps: int = 1500,
+) -> DetectorParams:
     """Fit the MLP on ``feats`` and its temperature on the held-out ``tune_feats``.
 
     Args:
@@ -108,7 +123,8 @@ def fit_detector(feats: np.ndarray, labels: np.ndarray, tune_feats: np.ndarray, 
         opt.step()
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
     params = DetectorParams(
-        mean=mean, scale=scale,
+        mean=mean,
+        scale=scale,
         weights=[m.weight.detach().numpy().T.copy() for m in linears],
         biases=[m.bias.detach().numpy().copy() for m in linears],
     )

@@ -79,8 +79,9 @@ def _direction(g: _Graph, grey: str, diff_axis: int, mean_axis: int) -> str:
     offsets = g.const(np.asarray(F.PROFILE_OFFSETS).reshape(1, 3, 1))
     q = g.op("Div", g.op("Sub", prof, mean), g.op("Add", mean, offsets))
     n = g.op("Gather", g.op("Shape", d2), g.i64(diff_axis), axis=0)
-    pos = g.op("Cast", g.op("Range", g.const(0, np.int64), g.op("Squeeze", n), g.const(1, np.int64)),
-               to=TensorProto.FLOAT)
+    pos = g.op(
+        "Cast", g.op("Range", g.const(0, np.int64), g.op("Squeeze", n), g.const(1, np.int64)), to=TensorProto.FLOAT
+    )
     phase = g.op("Mul", g.op("Unsqueeze", pos, g.i64(1)), g.const((2 * np.pi * F.FREQS)[None, :]))
     re = g.op("MatMul", q, g.op("Cos", phase))
     im = g.op("MatMul", q, g.op("Sin", phase))
@@ -149,17 +150,26 @@ def build_detector_onnx(params: DetectorParams, *, features_output: bool = False
         g.nodes.append(helper.make_node("Identity", [feats], ["features"]))
         outputs.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", F.N_FEATURES]))
     graph = helper.make_graph(
-        g.nodes, "pixbench_grid_detector",
+        g.nodes,
+        "pixbench_grid_detector",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        outputs, initializer=g.inits,
+        outputs,
+        initializer=g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
     model.ir_version = 8
-    helper.set_model_props(model, {
-        "pixbench.task": "detect", "pixbench.layout": "nchw", "pixbench.range": "255",
-        "pixbench.channels": "rgb", "pixbench.output": "probability", "pixbench.model": "grid-detector",
-        "pixbench.version": __version__,
-    })
+    helper.set_model_props(
+        model,
+        {
+            "pixbench.task": "detect",
+            "pixbench.layout": "nchw",
+            "pixbench.range": "255",
+            "pixbench.channels": "rgb",
+            "pixbench.output": "probability",
+            "pixbench.model": "grid-detector",
+            "pixbench.version": __version__,
+        },
+    )
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -57,7 +57,7 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     h, w = image.shape[:2]
     y = int(rng.integers(0, h - size + 1))
     x = int(rng.integers(0, w - size + 1))
-    return image[y: y + size, x: x + size]
+    return image[y : y + size, x : x + size]
 
 
 def _extreme_crop(image: np.ndarray, size: int, rng: np.random.Generator, *, flattest: bool) -> np.ndarray:

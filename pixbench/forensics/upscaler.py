@@ -45,7 +45,7 @@ class GridUpscaler(nn.Module):
     def __init__(self, config: UpscalerConfig) -> None:
         super().__init__()
         self.config = config
-        c, g, cin = config.channels, config.cell, 3 * config.pack ** 2
+        c, g, cin = config.channels, config.cell, 3 * config.pack**2
         self.first = nn.Conv2d(cin, c, 3, padding=1)
         self.hidden = nn.ModuleList(nn.Conv2d(c + cin, c, 3, padding=1) for _ in range(config.layers))
         self.last = nn.Conv2d(c + cin, 3 * g * g, 1)
@@ -102,7 +102,7 @@ class CropSampler:
             im = self.images[int(self.rng.integers(len(self.images)))]
             y = int(self.rng.integers(0, im.shape[1] - self.size + 1))
             x = int(self.rng.integers(0, im.shape[2] - self.size + 1))
-            c = im[:, y: y + self.size, x: x + self.size]
+            c = im[:, y : y + self.size, x : x + self.size]
             if self.rng.random() < 0.5:
                 c = c.flip(2)
             crops.append(torch.rot90(c, int(self.rng.integers(4)), (1, 2)))
@@ -111,10 +111,20 @@ class CropSampler:
         return low / 255.0, hr / 255.0
 
 
-def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: int, batch: int = 16,
-                   size: int | None = None, lr: float = 2e-3, mse_tail: float = 0.0, seed: int = 0,
-                   checkpoint: str | Path | None = None, checkpoint_every: int = 500,
-                   progress: Progress = silent) -> GridUpscaler:
+def train_upscaler(
+    images: list[np.ndarray],
+    config: UpscalerConfig,
+    *,
+    steps: int,
+    batch: int = 16,
+    size: int | None = None,
+    lr: float = 2e-3,
+    mse_tail: float = 0.0,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 500,
+    progress: Progress = silent,
+) -> GridUpscaler:
     """Train a :class:`GridUpscaler` with L1 loss, Adam and a one-cycle learning-rate schedule.
 
     Args:
@@ -148,8 +158,10 @@ def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: i
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
         if state["config"] != config.as_dict() or state["steps"] != steps:
-            raise ValueError(f"checkpoint: {checkpoint} is of another run ({state['config']}, {state['steps']} steps); "
-                             "delete it or point elsewhere")
+            raise ValueError(
+                f"checkpoint: {checkpoint} is of another run ({state['config']}, {state['steps']} steps); "
+                "delete it or point elsewhere"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -168,9 +180,16 @@ def train_upscaler(images: list[np.ndarray], config: UpscalerConfig, *, steps: i
         sched.step()
         progress(f"train x{config.scale}", step + 1, steps, loss=float(loss.detach()))
         if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            state = {"config": config.as_dict(), "steps": steps, "step": step + 1, "model": model.state_dict(),
-                     "opt": opt.state_dict(), "sched": sched.state_dict(),
-                     "sampler": sampler.rng.bit_generator.state, "torch": torch.get_rng_state()}
+            state = {
+                "config": config.as_dict(),
+                "steps": steps,
+                "step": step + 1,
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "sampler": sampler.rng.bit_generator.state,
+                "torch": torch.get_rng_state(),
+            }
             with atomic_output(checkpoint) as tmp:
                 torch.save(state, tmp)
     return model.eval()

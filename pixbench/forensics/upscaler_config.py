@@ -61,8 +61,8 @@ class UpscalerConfig:
         Counts the ``u`` channels the graph carries through every layer (see
         :class:`~pixbench.forensics.upscaler.GridUpscaler`).
         """
-        cin, wide = 3 * self.pack ** 2, self.channels + 3 * self.pack ** 2
-        per_cell = 9 * cin * wide + self.layers * 9 * wide * wide + wide * 3 * self.cell ** 2
+        cin, wide = 3 * self.pack**2, self.channels + 3 * self.pack**2
+        per_cell = 9 * cin * wide + self.layers * 9 * wide * wide + wide * 3 * self.cell**2
         return (height // self.cell) * (width // self.cell) * per_cell
 
 

@@ -75,7 +75,7 @@ def folded_weights(model: GridUpscaler) -> list[tuple[np.ndarray, np.ndarray]]:
     one has the back-projection ``P`` and the nearest base folded in.
     """
     cfg = model.config
-    cin = 3 * cfg.pack ** 2
+    cin = 3 * cfg.pack**2
     order = _space_to_depth_order(cfg)
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
 
@@ -114,8 +114,10 @@ def build_depixelator_onnx(model: GridUpscaler, *, name: str | None = None, read
         x = node("Cast", ["image"], "image_float", to=TensorProto.FLOAT)
         x = node("AveragePool", [x], "lowres", kernel_shape=[s, s], strides=[s, s])
     else:  # one pixel per block: exact for nearest upscales, and reads 1/s of the image's rows
-        inits += [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in
-                  (("starts", [0, 0]), ("ends", [2**62, 2**62]), ("axes", [2, 3]), ("steps", [s, s]))]
+        inits += [
+            numpy_helper.from_array(np.array(v, np.int64), k)
+            for k, v in (("starts", [0, 0]), ("ends", [2**62, 2**62]), ("axes", [2, 3]), ("steps", [s, s]))
+        ]
         x = node("Slice", ["image", "starts", "ends", "axes", "steps"], "lowres_u8")
         x = node("Cast", [x], "lowres", to=TensorProto.FLOAT)
     if p > 1:
@@ -129,23 +131,34 @@ def build_depixelator_onnx(model: GridUpscaler, *, name: str | None = None, read
             x = node("Relu", [x], f"relu{n}")
     # round to 8 bits on the low-res cells, where it is cheap: the last bias carries +0.5, Clip
     # (fused into the convolution by onnxruntime) bounds it, and Cast truncates
-    inits += [numpy_helper.from_array(np.float32(0.0), "zero"), numpy_helper.from_array(np.float32(255.5 - 1e-3), "top")]
+    inits += [
+        numpy_helper.from_array(np.float32(0.0), "zero"),
+        numpy_helper.from_array(np.float32(255.5 - 1e-3), "top"),
+    ]
     x = node("Cast", [node("Clip", [x, "zero", "top"], "cells_clipped")], "cells", to=TensorProto.UINT8)
     node("DepthToSpace", [x], "depixelated", blocksize=g, mode="CRD")
     graph = helper.make_graph(
-        nodes, f"pixbench_grid_depixelator_x{s}",
+        nodes,
+        f"pixbench_grid_depixelator_x{s}",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", 3, "H", "W"])],
         [helper.make_tensor_value_info("depixelated", TensorProto.UINT8, ["N", 3, "H", "W"])],
         initializer=inits,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
     proto.ir_version = 8
-    helper.set_model_props(proto, {
-        "pixbench.task": "depixelate", "pixbench.layout": "nchw", "pixbench.range": "255",
-        "pixbench.channels": "rgb", "pixbench.input": "full",
-        "pixbench.model": name or f"grid-upscaler-x{s}", "pixbench.version": __version__,
-        "pixbench.model_args": json.dumps(cfg.as_dict(), sort_keys=True),
-    })
+    helper.set_model_props(
+        proto,
+        {
+            "pixbench.task": "depixelate",
+            "pixbench.layout": "nchw",
+            "pixbench.range": "255",
+            "pixbench.channels": "rgb",
+            "pixbench.input": "full",
+            "pixbench.model": name or f"grid-upscaler-x{s}",
+            "pixbench.version": __version__,
+            "pixbench.model_args": json.dumps(cfg.as_dict(), sort_keys=True),
+        },
+    )
     onnx.checker.check_model(proto, full_check=True)
     return proto
 

@@ -31,5 +31,15 @@ from pixbench.leaderboard.render import table_title
 from pixbench.leaderboard.write import Written, build_leaderboards
 from pixbench.results import ResultFileError
 
-__all__ = ["Comparison", "ResultFileError", "Table", "Written", "build_leaderboards", "check_comparable",
-           "compare_results", "group_results", "read_notes", "table_title"]
+__all__ = [
+    "Comparison",
+    "ResultFileError",
+    "Table",
+    "Written",
+    "build_leaderboards",
+    "check_comparable",
+    "compare_results",
+    "group_results",
+    "read_notes",
+    "table_title",
+]

@@ -44,8 +44,11 @@ class MetricComparison:
         """Up to ``n`` source images where B loses most to A, worst first, with their mean difference B - A."""
         sign = -1.0 if self.lower_is_better else 1.0
         order = np.lexsort((np.array(self.test.images), sign * self.test.per_image))  # ties break on the image name
-        return [(str(self.test.images[i]), float(self.test.per_image[i])) for i in order[:n]
-                if sign * self.test.per_image[i] < 0]
+        return [
+            (str(self.test.images[i]), float(self.test.per_image[i]))
+            for i in order[:n]
+            if sign * self.test.per_image[i] < 0
+        ]
 
 
 @dataclass
@@ -63,17 +66,36 @@ class Comparison:
         return {
             "a": {"model": self.a.model, "result": self.a.path.as_posix()},
             "b": {"model": self.b.model, "result": self.b.path.as_posix()},
-            "task": self.a.task, "dataset_fingerprint": self.a.fingerprint, "split": self.a.split,
-            "subset": self.a.subset, "samples": self.n_samples, "primary": self.primary,
-            "confidence": CONFIDENCE, "n_resamples": N_RESAMPLES, "seed": SEED,
-            "metrics": {m.name: {
-                "key": m.key, "lower_is_better": m.lower_is_better, "mean_a": m.mean_a, "mean_b": m.mean_b,
-                "difference": m.test.difference, "ci_low": m.test.low, "ci_high": m.test.high,
-                "p_value": m.test.p_value, "p_exact": m.test.exact, "images": len(m.test.images),
-                "crops": m.test.n_pairs, "crops_left_out": m.test.n_left_out,
-                "b_wins": m.b_wins, "ties": m.test.ties, "b_losses": m.b_losses,
-                "worst_images_for_b": [{"image": image, "difference": d} for image, d in m.worst_for_b(top)],
-            } for m in self.metrics},
+            "task": self.a.task,
+            "dataset_fingerprint": self.a.fingerprint,
+            "split": self.a.split,
+            "subset": self.a.subset,
+            "samples": self.n_samples,
+            "primary": self.primary,
+            "confidence": CONFIDENCE,
+            "n_resamples": N_RESAMPLES,
+            "seed": SEED,
+            "metrics": {
+                m.name: {
+                    "key": m.key,
+                    "lower_is_better": m.lower_is_better,
+                    "mean_a": m.mean_a,
+                    "mean_b": m.mean_b,
+                    "difference": m.test.difference,
+                    "ci_low": m.test.low,
+                    "ci_high": m.test.high,
+                    "p_value": m.test.p_value,
+                    "p_exact": m.test.exact,
+                    "images": len(m.test.images),
+                    "crops": m.test.n_pairs,
+                    "crops_left_out": m.test.n_left_out,
+                    "b_wins": m.b_wins,
+                    "ties": m.test.ties,
+                    "b_losses": m.b_losses,
+                    "worst_images_for_b": [{"image": image, "difference": d} for image, d in m.worst_for_b(top)],
+                }
+                for m in self.metrics
+            },
         }
 
 
@@ -83,8 +105,12 @@ def check_comparable(a: Result, b: Result) -> None:
     Raises:
         ResultFileError: Task, dataset fingerprint, split or subset (``--limit``/``--factor``) differ.
     """
-    checks = [("task", a.task, b.task), ("dataset fingerprint", a.fingerprint, b.fingerprint),
-              ("split", a.split, b.split), ("subset", a.subset or "whole split", b.subset or "whole split")]
+    checks = [
+        ("task", a.task, b.task),
+        ("dataset fingerprint", a.fingerprint, b.fingerprint),
+        ("split", a.split, b.split),
+        ("subset", a.subset or "whole split", b.subset or "whole split"),
+    ]
     differ = [f"{what} {x} vs {y}" for what, x, y in checks if x != y]
     if differ:
         raise ResultFileError(f"{a.path.name} and {b.path.name} are not comparable: {'; '.join(differ)}")
@@ -93,8 +119,10 @@ def check_comparable(a: Result, b: Result) -> None:
 def _samples(result: Result) -> Samples:
     samples = read_samples(result)
     if samples is None:
-        raise ResultFileError(f"{result.path}: no per-sample file beside it ({result.doc.get('per_sample')!r}); "
-                              "re-run `pixbench evaluate` to write one")
+        raise ResultFileError(
+            f"{result.path}: no per-sample file beside it ({result.doc.get('per_sample')!r}); "
+            "re-run `pixbench evaluate` to write one"
+        )
     return samples
 
 
@@ -109,8 +137,10 @@ def compare_results(a: Result, b: Result, *, seed: int = SEED) -> Comparison:
     sa, sb = _samples(a), _samples(b)
     order = same_samples(sa, sb)
     if order is None:
-        raise ResultFileError(f"{sa.path.name} and {sb.path.name} do not list the same samples; "
-                              "compare results scored on the same samples")
+        raise ResultFileError(
+            f"{sa.path.name} and {sb.path.name} do not list the same samples; "
+            "compare results scored on the same samples"
+        )
     metrics = []
     for column in get_task(a.task).columns:
         va, vb = sa.values(column.key), sb.values(column.key)
@@ -120,13 +150,20 @@ def compare_results(a: Result, b: Result, *, seed: int = SEED) -> Comparison:
         keep = ~np.isnan(va) & ~np.isnan(vb)
         if not keep.any():
             continue
-        test = paired_difference(va[keep], vb[keep], sa.images[keep], n_resamples=N_RESAMPLES,
-                                 confidence=CONFIDENCE, seed=seed)
+        test = paired_difference(
+            va[keep], vb[keep], sa.images[keep], n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=seed
+        )
         finite = np.isfinite(va[keep]) & np.isfinite(vb[keep])
-        metrics.append(MetricComparison(
-            key=column.key, name=column.name, lower_is_better=column.key in LOWER_IS_BETTER,
-            mean_a=float(va[keep][finite].mean()) if finite.any() else float("nan"),
-            mean_b=float(vb[keep][finite].mean()) if finite.any() else float("nan"), test=test))
+        metrics.append(
+            MetricComparison(
+                key=column.key,
+                name=column.name,
+                lower_is_better=column.key in LOWER_IS_BETTER,
+                mean_a=float(va[keep][finite].mean()) if finite.any() else float("nan"),
+                mean_b=float(vb[keep][finite].mean()) if finite.any() else float("nan"),
+                test=test,
+            )
+        )
     if not metrics:
         raise ResultFileError(f"{sa.path.name}: no per-sample metric of the {a.task} table to compare")
     return Comparison(a=a, b=b, primary=primary_metric(a.task), n_samples=len(sa.ids), metrics=metrics)

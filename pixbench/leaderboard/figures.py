@@ -50,8 +50,11 @@ def crops_path(result: Result) -> Path | None:
     """The crops PNG recorded in a result file (``crops.file``), else ``<stem>.crops.png`` if present."""
     info = result.doc.get("crops") or {}
     name = info.get("file") if isinstance(info, dict) else None
-    path = result.path.parent / name if name else result.path.with_name(
-        result.path.name.removesuffix(".json") + ".crops.png")
+    path = (
+        result.path.parent / name
+        if name
+        else result.path.with_name(result.path.name.removesuffix(".json") + ".crops.png")
+    )
     return path if path.is_file() else None
 
 
@@ -77,9 +80,7 @@ def read_crops(result: Result, path: Path) -> Crops:
         tile_h = tile_w = image.shape[0] // 3
     height, width = image.shape[:2]
     if tile_h <= 0 or tile_w <= 0 or height != 3 * tile_h or width % tile_w:
-        raise ValueError(
-            f"{path}: a {width}x{height} image is not 3 rows of {tile_w}x{tile_h} crops"
-        )
+        raise ValueError(f"{path}: a {width}x{height} image is not 3 rows of {tile_w}x{tile_h} crops")
     n = width // tile_w
     tiles = image.reshape(3, tile_h, n, tile_w, 3).transpose(0, 2, 1, 3, 4)
     samples = [str(s) for s in info.get("samples") or []] or [f"crop {i + 1}" for i in range(n)]
@@ -187,17 +188,25 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
             score = metric(result.model_metrics, metric_key)
             models.append((result.model, _score_label(metric_key, score), crops.output))
     degraded_score = metric(table.results[0].degraded_metrics, metric_key)
-    columns = [("degraded input", _score_label(metric_key, degraded_score), reference.degraded), *models,
-               ("clean target", "reference", reference.clean)]
+    columns = [
+        ("degraded input", _score_label(metric_key, degraded_score), reference.degraded),
+        *models,
+        ("clean target", "reference", reference.clean),
+    ]
     rows = len(reference.samples)
     png = encode_png(compose(columns, zoom=zoom))
     while max_bytes is not None and len(png) > max_bytes and rows > 1:
         rows -= 1
         png = encode_png(compose([(t, sub, tiles[:rows]) for t, sub, tiles in columns], zoom=zoom))
-    shown = "" if rows == len(reference.samples) else (
-        f" ({rows} of the {len(reference.samples)} crops, to keep the file under {max_bytes // 1000} kB)")
-    caption = (f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples[:rows])}{shown}; "
-               f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest).")
+    shown = (
+        ""
+        if rows == len(reference.samples)
+        else (f" ({rows} of the {len(reference.samples)} crops, to keep the file under {max_bytes // 1000} kB)")
+    )
+    caption = (
+        f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples[:rows])}{shown}; "
+        f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest)."
+    )
     return Figure(png, caption, notes)
 
 

@@ -41,8 +41,13 @@ class Table:
 def _rank_key(result: Result) -> tuple:
     score = metric(result.model_metrics, primary_metric(result.task))
     # Missing scores sink to the bottom; ties break on name, hash and file, so the order is total.
-    return (score is None, -(score if score is not None else 0.0), result.model, result.sha256,
-            result.path.resolve().as_posix())
+    return (
+        score is None,
+        -(score if score is not None else 0.0),
+        result.model,
+        result.sha256,
+        result.path.resolve().as_posix(),
+    )
 
 
 def _slug(text: str) -> str:
@@ -85,8 +90,17 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
             if len(evalsets) > 1 and subset:
                 stem += "-" + _slug(subset.replace("--", "").replace(" ", ""))
             first = group[0]
-            table = Table(task=task, recipe=recipe, version=version, source=source, fingerprint=fingerprint,
-                          split=split, samples=first.samples, results=sorted(group, key=_rank_key), stem=stem)
+            table = Table(
+                task=task,
+                recipe=recipe,
+                version=version,
+                source=source,
+                fingerprint=fingerprint,
+                split=split,
+                samples=first.samples,
+                results=sorted(group, key=_rank_key),
+                stem=stem,
+            )
             if len(evalsets) > 1:
                 table.notes.append(
                     "Other results of this benchmark were scored on a different evaluation set and are in "

@@ -44,9 +44,12 @@ def lpips_reason(result: Result) -> str | None:
     metrics = result.doc.get("metrics") or {}
     candidates = [
         value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None,
-        result.model_metrics.get("lpips_note"), metrics.get("lpips_note"),
-        result.model_metrics.get("lpips_reason"), metrics.get("lpips_reason"),
-        (metrics.get("unavailable") or {}).get("lpips"), (result.doc.get("notes") or {}).get("lpips"),
+        result.model_metrics.get("lpips_note"),
+        metrics.get("lpips_note"),
+        result.model_metrics.get("lpips_reason"),
+        metrics.get("lpips_reason"),
+        (metrics.get("unavailable") or {}).get("lpips"),
+        (result.doc.get("notes") or {}).get("lpips"),
     ]
     reason = next((str(c) for c in candidates if c), "no LPIPS value in the result file")
     return " ".join(reason.split())
@@ -112,17 +115,20 @@ def _vs_next_text(row: RowStats) -> str:
     return f"≈ ({p})" if row.tied_with_next else f"> ({p})"
 
 
-def table_rows(table: Table, out_dir: Path,
-               stats: list[RowStats] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+def table_rows(
+    table: Table, out_dir: Path, stats: list[RowStats] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """The table's rows twice: raw values for the CSV, formatted text for Markdown.
 
     ``stats`` are the rows' intervals and paired tests (:func:`table_statistics`), computed when not given.
-"""
+    """
     stats = table_statistics(table) if stats is None else stats
     with_ci = {key for row in stats for key in row.intervals}  # every row gets these CI columns: one CSV header
     hw_tags = {hw: f"H{i + 1}" for i, hw in enumerate(dict.fromkeys(r.hardware for r in table.results))}
-    reasons = {why: i + 1 for i, why in enumerate(dict.fromkeys(
-        w for w in (lpips_reason(r) for r in table.results) if w is not None))}
+    reasons = {
+        why: i + 1
+        for i, why in enumerate(dict.fromkeys(w for w in (lpips_reason(r) for r in table.results) if w is not None))
+    }
     raw_rows, md_rows = [], []
     for rank, result in enumerate(table.results, start=1):
         model = result.doc.get("model") or {}
@@ -169,8 +175,9 @@ def table_rows(table: Table, out_dir: Path,
             raw["targets"] = "fail" if "fail" in values else "" if "" in values else "pass"
             failed = [n.removeprefix("target_") for n, v in targets.items() if v == "fail"]
             unknown = [n.removeprefix("target_") for n, v in targets.items() if v == ""]
-            md["targets"] = ("fail: " + ", ".join(failed)) if failed else (
-                "n/a: " + ", ".join(unknown)) if unknown else "pass"
+            md["targets"] = (
+                ("fail: " + ", ".join(failed)) if failed else ("n/a: " + ", ".join(unknown)) if unknown else "pass"
+            )
         link = relative_link(result.path, out_dir)
         # Full values in the CSV: a short hex prefix made only of digits would be read back as a number.
         raw["dataset_fingerprint"] = result.fingerprint
@@ -220,8 +227,9 @@ def table_title(table: Table) -> str:
     return f"{table.recipe} v{table.version} on {table.source} ({table.task})"
 
 
-def table_markdown(table: Table, out_dir: Path, figure: str | None, stats: list[RowStats] | None = None,
-                   speed_plot: str | None = None) -> str:
+def table_markdown(
+    table: Table, out_dir: Path, figure: str | None, stats: list[RowStats] | None = None, speed_plot: str | None = None
+) -> str:
     """The table as a Markdown page: title, what was scored, the grid, notes, the figure and the speed plot."""
     stats = table_statistics(table) if stats is None else stats
     raw_rows, md_rows = table_rows(table, out_dir, stats)
@@ -248,42 +256,58 @@ def table_markdown(table: Table, out_dir: Path, figure: str | None, stats: list[
     for i, hw in enumerate(hardware, start=1):
         lines.append(f"- H{i}: FPS at 1920x1080 measured on {hw}.")
     if len(hardware) > 1:
-        lines.append(f"- **FPS was measured on {len(hardware)} different setups**: compare FPS only between rows "
-                     "with the same hw tag. Rows are ranked by quality, never by FPS.")
+        lines.append(
+            f"- **FPS was measured on {len(hardware)} different setups**: compare FPS only between rows "
+            "with the same hw tag. Rows are ranked by quality, never by FPS."
+        )
     if any(row.intervals for row in stats):
-        lines.append(f"- [a, b]: {CONFIDENCE:.0%} bootstrap interval of the mean, resampling source photos (not "
-                     "crops) from the per-sample files; see docs/statistics.md.")
+        lines.append(
+            f"- [a, b]: {CONFIDENCE:.0%} bootstrap interval of the mean, resampling source photos (not "
+            "crops) from the per-sample files; see docs/statistics.md."
+        )
     if any(row.vs_next is not None for row in stats):
-        lines.append(f"- vs next: the row against the row below on {primary}, paired by sample (sign-flip test over "
-                     f"source photos); **≈** marks an order that is not significant at {ALPHA:.0%} "
-                     "(p >= 0.05): the two rows may swap on other photos.")
+        lines.append(
+            f"- vs next: the row against the row below on {primary}, paired by sample (sign-flip test over "
+            f"source photos); **≈** marks an order that is not significant at {ALPHA:.0%} "
+            "(p >= 0.05): the two rows may swap on other photos."
+        )
     if any(r["train_min"] is not None for r in raw_rows):
-        lines.append("- train min: training time in minutes recorded by `pixbench export` (`pixbench.training`); "
-                     "empty for baselines and models without it.")
+        lines.append(
+            "- train min: training time in minutes recorded by `pixbench export` (`pixbench.training`); "
+            "empty for baselines and models without it."
+        )
     reasons = dict.fromkeys(r["lpips_note"] for r in raw_rows if r.get("lpips_note"))
     for i, why in enumerate(reasons, start=1):
         lines.append(f"- [{i}] LPIPS n/a: {why}")
     if table.task == "detect":
-        lines.append(f"- targets: accuracy >= {TARGET_ACCURACY:.0%}, size <= {TARGET_SIZE_MB:g} MB, "
-                     f">= {TARGET_FPS_1080P:g} FPS at 1080p on the hw shown.")
+        lines.append(
+            f"- targets: accuracy >= {TARGET_ACCURACY:.0%}, size <= {TARGET_SIZE_MB:g} MB, "
+            f">= {TARGET_FPS_1080P:g} FPS at 1080p on the hw shown."
+        )
     else:
         lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
     for result in table.results:
         failures = result.doc.get("failures") or {}
         if isinstance(failures, dict) and failures.get("count"):
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted((failures.get("reasons") or {}).items()))
-            lines.append(f"- {_md(result.model)}: {failures['count']} samples failed"
-                         + (f" ({reasons})" if reasons else "") + "; see its result file.")
+            lines.append(
+                f"- {_md(result.model)}: {failures['count']} samples failed"
+                + (f" ({reasons})" if reasons else "")
+                + "; see its result file."
+            )
     if table.results[0].subset:
         lines.append(f"- Scored with `{table.results[0].subset}`: only part of the `{table.split}` split.")
     lines += [f"- {note}" for note in table.notes]
     if figure:
-        lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "",
-                  table.figure_caption]
+        lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "", table.figure_caption]
     if speed_plot:
-        lines += ["", f"![{table_title(table)}: FPS at 1080p against {primary}](<{speed_plot}>)", "",
-                  f"Speed against quality: one point per row (marker area by model size), the Pareto frontier, "
-                  f"and the {TARGET_FPS_1080P:g} FPS target; FPS measured on the hw of the notes above."]
+        lines += [
+            "",
+            f"![{table_title(table)}: FPS at 1080p against {primary}](<{speed_plot}>)",
+            "",
+            f"Speed against quality: one point per row (marker area by model size), the Pareto frontier, "
+            f"and the {TARGET_FPS_1080P:g} FPS target; FPS measured on the hw of the notes above.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -297,11 +321,15 @@ def index_markdown(tables: list[Table]) -> str:
     benchmarks: dict[tuple[str, str, int], dict[str, list[Table]]] = {}
     for t in tables:
         benchmarks.setdefault((t.task, t.recipe, t.version), {}).setdefault(t.source, []).append(t)
-    lines = ["# Leaderboards", "",
-             "One row per benchmark, one column per test source; each cell links the table and names its best row "
-             "(ranked by the task's primary metric; see each table for intervals and paired tests).", "",
-             "| benchmark | task | " + " | ".join(_md(s) for s in sources) + " |",
-             "|---|---|" + "---|" * len(sources)]
+    lines = [
+        "# Leaderboards",
+        "",
+        "One row per benchmark, one column per test source; each cell links the table and names its best row "
+        "(ranked by the task's primary metric; see each table for intervals and paired tests).",
+        "",
+        "| benchmark | task | " + " | ".join(_md(s) for s in sources) + " |",
+        "|---|---|" + "---|" * len(sources),
+    ]
     for (task, recipe, version), by_source in sorted(benchmarks.items()):
         cells = []
         for source in sources:
@@ -314,5 +342,4 @@ def _index_cell(t: Table) -> str:
     best = t.results[0]
     score = metric(best.model_metrics, primary_metric(t.task))
     shown = fmt(score, "pct" if t.task == "detect" else "f2")
-    return (f"[{t.stem}](<{t.stem}.md>): {_md(best.model)} {shown}, {len(t.results)} models "
-            f"([csv](<{t.stem}.csv>))")
+    return f"[{t.stem}](<{t.stem}.md>): {_md(best.model)} {shown}, {len(t.results)} models ([csv](<{t.stem}.csv>))"

@@ -82,17 +82,36 @@ def speed_plot(table: Table) -> tuple[bytes | None, list[str]]:
             group = [row for row in rows if row[4] == setup]
             colour, marker = COLOURS[setup % len(COLOURS)], MARKERS[setup % len(MARKERS)]
             label = f"H{setup + 1}: {setups[setup]}" if len(used) > 1 else f"FPS on {setups[setup]}"
-            ax.scatter([r[1] for r in group], [r[2] for r in group], s=[marker_area(r[3]) for r in group],
-                       c=colour, marker=marker, alpha=0.8, edgecolors="black", linewidths=0.5, label=label, zorder=3)
+            ax.scatter(
+                [r[1] for r in group],
+                [r[2] for r in group],
+                s=[marker_area(r[3]) for r in group],
+                c=colour,
+                marker=marker,
+                alpha=0.8,
+                edgecolors="black",
+                linewidths=0.5,
+                label=label,
+                zorder=3,
+            )
             for rank, (name, fps, score, _, _) in enumerate(group):
                 # Alternate labels above and below, so rows of close scores (ranked next to each other) stay readable.
-                ax.annotate(name, (fps, score), xytext=(6, 4 if rank % 2 == 0 else -10), textcoords="offset points",
-                            fontsize=7)
+                ax.annotate(
+                    name, (fps, score), xytext=(6, 4 if rank % 2 == 0 else -10), textcoords="offset points", fontsize=7
+                )
             front = [group[i] for i in pareto([(r[1], r[2]) for r in group])]
-            ax.plot([r[1] for r in front], [r[2] for r in front], color=colour, linestyle="--", linewidth=1,
-                    label="Pareto frontier" + (f" (H{setup + 1})" if len(used) > 1 else ""), zorder=1)
-        ax.axvline(TARGET_FPS_1080P, color="grey", linestyle=":", linewidth=1.2,
-                   label=f"{TARGET_FPS_1080P:g} FPS target")
+            ax.plot(
+                [r[1] for r in front],
+                [r[2] for r in front],
+                color=colour,
+                linestyle="--",
+                linewidth=1,
+                label="Pareto frontier" + (f" (H{setup + 1})" if len(used) > 1 else ""),
+                zorder=1,
+            )
+        ax.axvline(
+            TARGET_FPS_1080P, color="grey", linestyle=":", linewidth=1.2, label=f"{TARGET_FPS_1080P:g} FPS target"
+        )
         for mb in SIZE_LEGEND_MB:
             ax.scatter([], [], s=marker_area(mb), c="white", edgecolors="grey", label=f"{mb:g} MB")
         fps_values = [r[1] for r in rows] + [TARGET_FPS_1080P]

@@ -55,16 +55,23 @@ def interval(samples: Samples, key: str, *, seed: int = SEED) -> Interval | None
         keep = ~np.isnan(outcomes).any(axis=1)
         if not keep.any():
             return None
-        return bootstrap_ci(outcomes[keep], samples.images[keep], statistic=_OUTCOME_STATISTICS[key],
-                            n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=seed)
+        return bootstrap_ci(
+            outcomes[keep],
+            samples.images[keep],
+            statistic=_OUTCOME_STATISTICS[key],
+            n_resamples=N_RESAMPLES,
+            confidence=CONFIDENCE,
+            seed=seed,
+        )
     values = samples.values(key)
     if values is None:
         return None
     keep = ~np.isnan(values)
     if not keep.any():
         return None
-    return bootstrap_ci(values[keep], samples.images[keep], statistic="mean", n_resamples=N_RESAMPLES,
-                        confidence=CONFIDENCE, seed=seed)
+    return bootstrap_ci(
+        values[keep], samples.images[keep], statistic="mean", n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=seed
+    )
 
 
 def same_samples(a: Samples, b: Samples) -> np.ndarray | None:
@@ -87,8 +94,9 @@ def paired(a: Samples, b: Samples, key: str, *, seed: int = SEED) -> PairedDiffe
     keep = ~np.isnan(va) & ~np.isnan(vb)
     if not keep.any():
         return None
-    return paired_difference(va[keep], vb[keep], a.images[keep], n_resamples=N_RESAMPLES, confidence=CONFIDENCE,
-                             seed=seed)
+    return paired_difference(
+        va[keep], vb[keep], a.images[keep], n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=seed
+    )
 
 
 def load_samples(results: list[Result]) -> tuple[list[Samples | None], list[str]]:

@@ -93,8 +93,9 @@ def build_leaderboards(
                 write_bytes_atomic(out / speed_name, png)
                 files.append(out / speed_name)
         write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out, stats).encode("utf-8"))
-        write_bytes_atomic(out / f"{table.stem}.md",
-                           table_markdown(table, out, figure_name, stats, speed_name).encode("utf-8"))
+        write_bytes_atomic(
+            out / f"{table.stem}.md", table_markdown(table, out, figure_name, stats, speed_name).encode("utf-8")
+        )
         files[:0] = [out / f"{table.stem}.md", out / f"{table.stem}.csv"]
         written.append(Written(table, files))
     write_bytes_atomic(out / "index.md", index_markdown(tables).encode("utf-8"))

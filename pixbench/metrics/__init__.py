@@ -8,8 +8,7 @@ with :func:`bootstrap_ci` and :func:`paired_difference` (``docs/statistics.md``)
 from pixbench.metrics.aggregate import aggregate
 from pixbench.metrics.classification import breakdown, calibration, classification_metrics
 from pixbench.metrics.perceptual import LPIPS
-from pixbench.metrics.restoration import (blocking_effect_factor, masked_metrics, psnr, psnr_b,
-                                          restoration_metrics, ssim)
+from pixbench.metrics.restoration import blocking_effect_factor, masked_metrics, psnr, psnr_b, restoration_metrics, ssim
 from pixbench.metrics.statistics import STATISTICS, Interval, PairedDifference, bootstrap_ci, paired_difference
 from pixbench.threads import get_threads, set_threads
 

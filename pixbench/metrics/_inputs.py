@@ -18,12 +18,14 @@ _STUDIO_OFFSET = 16.0 / 255.0
 def check_data_range(data_range: float) -> float:
     """Return ``data_range`` as a float after checking it is finite and positive."""
     if isinstance(data_range, bool) or not isinstance(data_range, (int, float, np.integer, np.floating)):
-        raise ValueError(f"data_range must be a positive number (255 for uint8, 1.0 for [0, 1] floats), "
-                         f"got {data_range!r}")
+        raise ValueError(
+            f"data_range must be a positive number (255 for uint8, 1.0 for [0, 1] floats), got {data_range!r}"
+        )
     value = float(data_range)
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"data_range must be a positive number (255 for uint8, 1.0 for [0, 1] floats), "
-                         f"got {data_range!r}")
+        raise ValueError(
+            f"data_range must be a positive number (255 for uint8, 1.0 for [0, 1] floats), got {data_range!r}"
+        )
     return value
 
 
@@ -51,8 +53,10 @@ def check_image(image: np.ndarray, name: str, data_range: float) -> np.ndarray:
     inside_pos = lo >= -tol and hi <= data_range + tol
     inside_sym = lo >= -data_range / 2 - tol and hi <= data_range / 2 + tol
     if not (inside_pos or inside_sym):
-        raise ValueError(f"{name}: values span [{lo:g}, {hi:g}], outside data_range={data_range:g} "
-                         f"(expected [0, {data_range:g}]); clip the output or pass the right data_range")
+        raise ValueError(
+            f"{name}: values span [{lo:g}, {hi:g}], outside data_range={data_range:g} "
+            f"(expected [0, {data_range:g}]); clip the output or pass the right data_range"
+        )
     return arr
 
 

@@ -32,8 +32,8 @@ def _row_products(x, y, r, c0, n, shift, ring, base):  # pragma: no cover - comp
     share one filtered moment: the four moments are x, y, x^2 + y^2 and x*y.
     """
     # 1-D views with unit stride, so the loop vectorises.
-    xr = x[r, c0:c0 + n]
-    yr = y[r, c0:c0 + n]
+    xr = x[r, c0 : c0 + n]
+    yr = y[r, c0 : c0 + n]
     d0 = ring[base]
     d1 = ring[base + 1]
     d2 = ring[base + 2]
@@ -77,10 +77,8 @@ def _vertical_pair(ring, i, va, vb, n, g0, g1, g2, g3, g4, g5):  # pragma: no co
             u8 = t8[q]
             u9 = t9[q]
             u10 = t10[q]
-            a[q] = (g5 * u5 + g4 * (u4 + u6) + g3 * (u3 + u7) + g2 * (u2 + u8) + g1 * (u1 + u9)
-                    + g0 * (t0[q] + u10))
-            b[q] = (g5 * u6 + g4 * (u5 + u7) + g3 * (u4 + u8) + g2 * (u3 + u9) + g1 * (u2 + u10)
-                    + g0 * (u1 + t11[q]))
+            a[q] = g5 * u5 + g4 * (u4 + u6) + g3 * (u3 + u7) + g2 * (u2 + u8) + g1 * (u1 + u9) + g0 * (t0[q] + u10)
+            b[q] = g5 * u6 + g4 * (u5 + u7) + g3 * (u4 + u8) + g2 * (u3 + u9) + g1 * (u2 + u10) + g0 * (u1 + t11[q])
 
 
 def _make_row_ssim(s: int):
@@ -95,18 +93,38 @@ def _make_row_ssim(s: int):
     def row_ssim(v, n_out, g0, g1, g2, g3, g4, g5, shift, c1, c2):  # pragma: no cover - compiled
         row_sum = 0.0
         for q in range(n_out):
-            ux = (g5 * v[0, q + o5] + g4 * (v[0, q + o4] + v[0, q + o6]) + g3 * (v[0, q + o3] + v[0, q + o7])
-                  + g2 * (v[0, q + o2] + v[0, q + o8]) + g1 * (v[0, q + o1] + v[0, q + o9])
-                  + g0 * (v[0, q ] + v[0, q + o10]))
-            uy = (g5 * v[1, q + o5] + g4 * (v[1, q + o4] + v[1, q + o6]) + g3 * (v[1, q + o3] + v[1, q + o7])
-                  + g2 * (v[1, q + o2] + v[1, q + o8]) + g1 * (v[1, q + o1] + v[1, q + o9])
-                  + g0 * (v[1, q ] + v[1, q + o10]))
-            sq = (g5 * v[2, q + o5] + g4 * (v[2, q + o4] + v[2, q + o6]) + g3 * (v[2, q + o3] + v[2, q + o7])
-                  + g2 * (v[2, q + o2] + v[2, q + o8]) + g1 * (v[2, q + o1] + v[2, q + o9])
-                  + g0 * (v[2, q ] + v[2, q + o10]))
-            xy = (g5 * v[3, q + o5] + g4 * (v[3, q + o4] + v[3, q + o6]) + g3 * (v[3, q + o3] + v[3, q + o7])
-                  + g2 * (v[3, q + o2] + v[3, q + o8]) + g1 * (v[3, q + o1] + v[3, q + o9])
-                  + g0 * (v[3, q ] + v[3, q + o10]))
+            ux = (
+                g5 * v[0, q + o5]
+                + g4 * (v[0, q + o4] + v[0, q + o6])
+                + g3 * (v[0, q + o3] + v[0, q + o7])
+                + g2 * (v[0, q + o2] + v[0, q + o8])
+                + g1 * (v[0, q + o1] + v[0, q + o9])
+                + g0 * (v[0, q] + v[0, q + o10])
+            )
+            uy = (
+                g5 * v[1, q + o5]
+                + g4 * (v[1, q + o4] + v[1, q + o6])
+                + g3 * (v[1, q + o3] + v[1, q + o7])
+                + g2 * (v[1, q + o2] + v[1, q + o8])
+                + g1 * (v[1, q + o1] + v[1, q + o9])
+                + g0 * (v[1, q] + v[1, q + o10])
+            )
+            sq = (
+                g5 * v[2, q + o5]
+                + g4 * (v[2, q + o4] + v[2, q + o6])
+                + g3 * (v[2, q + o3] + v[2, q + o7])
+                + g2 * (v[2, q + o2] + v[2, q + o8])
+                + g1 * (v[2, q + o1] + v[2, q + o9])
+                + g0 * (v[2, q] + v[2, q + o10])
+            )
+            xy = (
+                g5 * v[3, q + o5]
+                + g4 * (v[3, q + o4] + v[3, q + o6])
+                + g3 * (v[3, q + o3] + v[3, q + o7])
+                + g2 * (v[3, q + o2] + v[3, q + o8])
+                + g1 * (v[3, q + o1] + v[3, q + o9])
+                + g0 * (v[3, q] + v[3, q + o10])
+            )
             var_sum = sq - ux * ux - uy * uy
             cov = xy - ux * uy
             mx = ux + shift

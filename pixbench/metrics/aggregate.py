@@ -31,8 +31,10 @@ def aggregate(values: Iterable[float], *, inf_cap: float | None = None) -> dict:
     """
     arr = np.asarray(list(values), dtype=np.float64).ravel()
     if np.isnan(arr).any():
-        raise ValueError(f"values contain NaN at index {int(np.flatnonzero(np.isnan(arr))[0])}; "
-                         "record failed samples as failures, not as metric values")
+        raise ValueError(
+            f"values contain NaN at index {int(np.flatnonzero(np.isnan(arr))[0])}; "
+            "record failed samples as failures, not as metric values"
+        )
     if np.isneginf(arr).any():
         raise ValueError(f"values contain -inf at index {int(np.flatnonzero(np.isneginf(arr))[0])}")
     if inf_cap is not None and not math.isfinite(inf_cap):
@@ -41,7 +43,17 @@ def aggregate(values: Iterable[float], *, inf_cap: float | None = None) -> dict:
     used = np.where(is_inf, inf_cap, arr) if inf_cap is not None else arr[~is_inf]
     stats: dict = {"mean": None, "std": None, "median": None, "min": None, "max": None}
     if used.size:
-        stats = {"mean": float(used.mean()), "std": float(used.std()), "median": float(np.median(used)),
-                 "min": float(used.min()), "max": float(used.max())}
-    return {**stats, "n": int(arr.size), "n_finite": int(arr.size - is_inf.sum()), "n_inf": int(is_inf.sum()),
-            "inf_cap": inf_cap}
+        stats = {
+            "mean": float(used.mean()),
+            "std": float(used.std()),
+            "median": float(np.median(used)),
+            "min": float(used.min()),
+            "max": float(used.max()),
+        }
+    return {
+        **stats,
+        "n": int(arr.size),
+        "n_finite": int(arr.size - is_inf.sum()),
+        "n_inf": int(is_inf.sum()),
+        "inf_cap": inf_cap,
+    }

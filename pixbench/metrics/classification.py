@@ -31,7 +31,9 @@ def _check_labels(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
             bad = t[~np.isin(t, (0, 1))][:5].tolist() if np.issubdtype(t.dtype, np.number) else t[:5].tolist()
             raise ValueError(f"y_true must hold 0/1 or bool labels, got values like {bad}")
     if not np.isfinite(s).all():
-        raise ValueError(f"y_score contains non-finite values (first at index {int(np.flatnonzero(~np.isfinite(s))[0])})")
+        raise ValueError(
+            f"y_score contains non-finite values (first at index {int(np.flatnonzero(~np.isfinite(s))[0])})"
+        )
     return t.astype(bool), s
 
 
@@ -89,7 +91,11 @@ def classification_metrics(y_true, y_score, *, threshold: float = 0.5) -> dict:
         "fpr": _ratio(fp, fp + tn),
         "fnr": _ratio(fn, fn + tp),
         "roc_auc": roc_auc(t, s),
-        "tp": tp, "fp": fp, "tn": tn, "fn": fn, "n": int(t.size),
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "n": int(t.size),
         "threshold": float(threshold),
     }
 
@@ -145,8 +151,9 @@ def _group_key(value) -> str:
     return str(value)
 
 
-def breakdown(frame: pd.DataFrame, by: str, *, label_col: str = "label", score_col: str = "score",
-              threshold: float = 0.5) -> dict[str, dict]:
+def breakdown(
+    frame: pd.DataFrame, by: str, *, label_col: str = "label", score_col: str = "score", threshold: float = 0.5
+) -> dict[str, dict]:
     """Classification metrics for each value of the column ``by`` (e.g. accuracy per factor).
 
     Args:
@@ -167,6 +174,7 @@ def breakdown(frame: pd.DataFrame, by: str, *, label_col: str = "label", score_c
             raise ValueError(f"{role}={col!r} is not a column; columns are {list(frame.columns)}")
     out: dict[str, dict] = {}
     for value, group in frame.groupby(by, dropna=False, sort=True):
-        out[_group_key(value)] = classification_metrics(group[label_col].to_numpy(), group[score_col].to_numpy(),
-                                                        threshold=threshold)
+        out[_group_key(value)] = classification_metrics(
+            group[label_col].to_numpy(), group[score_col].to_numpy(), threshold=threshold
+        )
     return out

@@ -22,9 +22,11 @@ from pixbench.metrics._inputs import check_pair
 from pixbench.weights import hub_checkpoint
 
 # lpips backbone name -> (torchvision weights enum name, member).
-_BACKBONES = {"alex": ("AlexNet_Weights", "IMAGENET1K_V1"),
-              "vgg": ("VGG16_Weights", "IMAGENET1K_V1"),
-              "squeeze": ("SqueezeNet1_1_Weights", "IMAGENET1K_V1")}
+_BACKBONES = {
+    "alex": ("AlexNet_Weights", "IMAGENET1K_V1"),
+    "vgg": ("VGG16_Weights", "IMAGENET1K_V1"),
+    "squeeze": ("SqueezeNet1_1_Weights", "IMAGENET1K_V1"),
+}
 
 
 def backbone_weights(net: str) -> tuple[Path, str]:
@@ -60,19 +62,28 @@ class LPIPS:
         MissingExtraError: torch or lpips is not installed (``pip install 'pixbench[lpips]'``).
     """
 
-    def __init__(self, net: str = "alex", version: str = "0.1", weights_path: str | os.PathLike | None = None,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        net: str = "alex",
+        version: str = "0.1",
+        weights_path: str | os.PathLike | None = None,
+        device: str = "cpu",
+    ) -> None:
         torch = require("torch", needed_for="LPIPS")
         require("lpips", needed_for="LPIPS")
 
         hub_path, url = backbone_weights(net)
         path = Path(weights_path) if weights_path is not None else hub_path
         if not path.is_file():
-            where = (f"weights_path={str(path)!r}" if weights_path is not None
-                     else f"{path} (the torch hub cache; set TORCH_HOME to move it)")
+            where = (
+                f"weights_path={str(path)!r}"
+                if weights_path is not None
+                else f"{path} (the torch hub cache; set TORCH_HOME to move it)"
+            )
             raise WeightsNotFoundError(
                 f"LPIPS needs the torchvision {net} ImageNet backbone weights, which are not at {where}; "
-                f"download {url} and put the file there, or pass weights_path=")
+                f"download {url} and put the file there, or pass weights_path="
+            )
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises several types for unreadable files

@@ -42,15 +42,17 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
         fa = np.ascontiguousarray(a).reshape(-1)
         fb = np.ascontiguousarray(b).reshape(-1)
         n = fa.size
-        parts = run_jobs(lambda j: squared_error_job(fa, fb, j * SSE_CHUNK, min(n, (j + 1) * SSE_CHUNK)),
-                         -(-n // SSE_CHUNK))
+        parts = run_jobs(
+            lambda j: squared_error_job(fa, fb, j * SSE_CHUNK, min(n, (j + 1) * SSE_CHUNK)), -(-n // SSE_CHUNK)
+        )
         return sum(parts) / n
     d = np.subtract(a, b, dtype=np.float64).ravel()
     return float(np.dot(d, d)) / d.size
 
 
-def psnr(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "rgb",
-         crop_border: int = 0) -> float:
+def psnr(
+    reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "rgb", crop_border: int = 0
+) -> float:
     """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` in dB.
 
     Args:
@@ -76,8 +78,9 @@ def psnr(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel:
     return _psnr_from_mse(_mse(a, b), dr)
 
 
-def ssim(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "rgb",
-         crop_border: int = 0) -> float:
+def ssim(
+    reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "rgb", crop_border: int = 0
+) -> float:
     """Mean structural similarity (Wang et al. 2004), as scikit-image computes it.
 
     Gaussian-weighted local statistics (11x11 window, sigma 1.5, population
@@ -129,8 +132,9 @@ def _ssim_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, cro
 
     def job(j: int) -> float:
         r0 = (j // n_tiles) * SSIM_ROWS_PER_JOB
-        return ssim_job(xf, yf, n_ch, g, c1, c2, shift, r0, min(h_out, r0 + SSIM_ROWS_PER_JOB),
-                        (j % n_tiles) * SSIM_TILE, SSIM_TILE)
+        return ssim_job(
+            xf, yf, n_ch, g, c1, c2, shift, r0, min(h_out, r0 + SSIM_ROWS_PER_JOB), (j % n_tiles) * SSIM_TILE, SSIM_TILE
+        )
 
     sums = run_jobs(job, -(-h_out // SSIM_ROWS_PER_JOB) * n_tiles)
     return float(sum(sums) / (n_ch * h_out * (w - win + 1)))
@@ -185,8 +189,9 @@ def blocking_effect_factor(planes: np.ndarray, block_size: int = 8) -> float:
     return float(np.mean(values))
 
 
-def psnr_b(reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "y",
-           block_size: int = 8) -> float:
+def psnr_b(
+    reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "y", block_size: int = 8
+) -> float:
     """PSNR-B of Yim and Bovik (2011): PSNR with the test image's blocking effect added to the MSE.
 
     ``PSNR-B = 10 log10(data_range^2 / (MSE + BEF(test)))``. The reference image only
@@ -221,14 +226,19 @@ def _check_block(block_size: int, shape: tuple[int, ...]) -> None:
         raise ValueError(f"PSNR-B needs images larger than one {block_size}x{block_size} block, got {h}x{w}")
 
 
-def _block_sums(x: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: float,
-                block_size: int) -> tuple[float, float, float, float]:
+def _block_sums(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: float, block_size: int
+) -> tuple[float, float, float, float]:
     """:func:`~pixbench.metrics._kernels.block_job` over all rows, in bands of ``BLOCK_ROWS_PER_JOB``."""
     from pixbench.metrics._kernels import block_job
 
     h = x.shape[0]
-    parts = run_jobs(lambda j: block_job(x, y, weights, offset, block_size, j * BLOCK_ROWS_PER_JOB,
-                                         min(h, (j + 1) * BLOCK_ROWS_PER_JOB)), -(-h // BLOCK_ROWS_PER_JOB))
+    parts = run_jobs(
+        lambda j: block_job(
+            x, y, weights, offset, block_size, j * BLOCK_ROWS_PER_JOB, min(h, (j + 1) * BLOCK_ROWS_PER_JOB)
+        ),
+        -(-h // BLOCK_ROWS_PER_JOB),
+    )
     # Added in job order: the same sums whatever the thread count.
     return tuple(sum(p[k] for p in parts) for k in range(4))
 
@@ -250,8 +260,9 @@ def _psnr_b_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, b
     return _psnr_from_mse(mse + float(np.mean(befs)), dr), raw
 
 
-def restoration_metrics(reference: np.ndarray, test: np.ndarray, *, data_range: float,
-                        block_size: int = 8) -> dict[str, float]:
+def restoration_metrics(
+    reference: np.ndarray, test: np.ndarray, *, data_range: float, block_size: int = 8
+) -> dict[str, float]:
     """PSNR, SSIM and PSNR-B of one pair under pixbench's default conventions, in two passes.
 
     The same numbers as ``psnr(...)``, ``ssim(...)`` and ``psnr_b(...)`` with their
@@ -274,12 +285,14 @@ def restoration_metrics(reference: np.ndarray, test: np.ndarray, *, data_range: 
     ref, tst, dr = check_pair(reference, test, data_range)
     _check_block(block_size, ref.shape)
     value_b, raw = _psnr_b_checked(ref, tst, dr, "y", int(block_size))
-    return {"psnr": _psnr_from_mse(raw / ref.size, dr), "ssim": _ssim_checked(ref, tst, dr, "rgb", 0),
-            "psnr_b": value_b}
+    return {
+        "psnr": _psnr_from_mse(raw / ref.size, dr),
+        "ssim": _ssim_checked(ref, tst, dr, "rgb", 0),
+        "psnr_b": value_b,
+    }
 
 
-def masked_metrics(reference: np.ndarray, test: np.ndarray, mask: np.ndarray, *,
-                   data_range: float) -> dict[str, float]:
+def masked_metrics(reference: np.ndarray, test: np.ndarray, mask: np.ndarray, *, data_range: float) -> dict[str, float]:
     """Errors inside the holes of an inpainting mask and over the whole image.
 
     Args:

@@ -95,8 +95,9 @@ def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float | None, fl
     return float(low), float(high)
 
 
-def bootstrap_ci(values, groups, *, statistic: str | Statistic, n_resamples: int = 2000,
-                 confidence: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap_ci(
+    values, groups, *, statistic: str | Statistic, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> Interval:
     """Percentile bootstrap interval of a statistic, resampling source images, not crops.
 
     Each of ``n_resamples`` draws picks as many source images as there are, with
@@ -141,8 +142,9 @@ def bootstrap_ci(values, groups, *, statistic: str | Statistic, n_resamples: int
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(len(labels), np.full(len(labels), 1.0 / len(labels)), size=n_resamples)
     low, high = _percentiles(np.asarray(fn(v, counts[:, index].astype(np.float64)), dtype=np.float64), confidence)
-    return Interval(estimate if np.isfinite(estimate) else None, low, high, confidence, len(labels), int(v.shape[0]),
-                    n_inf)
+    return Interval(
+        estimate if np.isfinite(estimate) else None, low, high, confidence, len(labels), int(v.shape[0]), n_inf
+    )
 
 
 @dataclass(frozen=True)
@@ -179,17 +181,18 @@ def _sign_flip_p(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> t
     observed = abs(d.mean())
     # Tolerance: a sign pattern that gives the observed mean up to rounding counts as "as extreme".
     tolerance = 1e-12 * max(1.0, float(np.abs(d).max()))
-    if 2 ** n <= n_resamples:
-        patterns = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+    if 2**n <= n_resamples:
+        patterns = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1
         extreme = np.abs(patterns @ d / n) >= observed - tolerance
-        return float(extreme.sum() / 2 ** n), True
+        return float(extreme.sum() / 2**n), True
     signs = rng.integers(0, 2, size=(n_resamples, n)) * 2 - 1
     k = int((np.abs(signs @ d / n) >= observed - tolerance).sum())
     return (k + 1) / (n_resamples + 1), False
 
 
-def paired_difference(a, b, groups, *, n_resamples: int = 2000, confidence: float = 0.95,
-                      seed: int = 0) -> PairedDifference:
+def paired_difference(
+    a, b, groups, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> PairedDifference:
     """Compare two models scored on the same crops: ``b - a``, over source images.
 
     Crops are first averaged within each source image (a photo with 7 crops counts
@@ -234,12 +237,21 @@ def paired_difference(a, b, groups, *, n_resamples: int = 2000, confidence: floa
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
     low, high = _percentiles(counts @ per_image / n, confidence)
     if not per_image.any():
-        p_value, exact = 1.0, 2 ** n <= n_resamples
+        p_value, exact = 1.0, 2**n <= n_resamples
     else:
         p_value, exact = _sign_flip_p(per_image, n_resamples, rng)
     return PairedDifference(
-        difference=float(per_image.mean()), low=low, high=high, p_value=p_value, exact=exact, confidence=confidence,
-        images=tuple(labels.tolist()), per_image=per_image, wins=int((per_image > 0).sum()),
-        ties=int((per_image == 0).sum()), losses=int((per_image < 0).sum()), n_pairs=int(d.size),
+        difference=float(per_image.mean()),
+        low=low,
+        high=high,
+        p_value=p_value,
+        exact=exact,
+        confidence=confidence,
+        images=tuple(labels.tolist()),
+        per_image=per_image,
+        wins=int((per_image > 0).sum()),
+        ties=int((per_image == 0).sum()),
+        losses=int((per_image < 0).sum()),
+        n_pairs=int(d.size),
         n_left_out=n_left_out,
     )

@@ -72,9 +72,7 @@ class ModelSpec:
         params = inspect.signature(self.factory).parameters
         unknown = sorted(set(args) - set(params))
         if unknown:
-            raise ModelError(
-                f"model {self.name!r} has no option {unknown[0]!r}; its options are {', '.join(params)}"
-            )
+            raise ModelError(f"model {self.name!r} has no option {unknown[0]!r}; its options are {', '.join(params)}")
         return {k: args.get(k, p.default) for k, p in params.items()}
 
     def build(self, args: dict[str, Any] | None = None) -> nn.Module:

@@ -44,8 +44,9 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, *, norm: bool = True) -> None:
         super().__init__()
         self.norm = norm
-        self.body = nn.Sequential(*_conv3(channels, channels, norm), nn.ReLU(inplace=True),
-                                  *_conv3(channels, channels, norm))
+        self.body = nn.Sequential(
+            *_conv3(channels, channels, norm), nn.ReLU(inplace=True), *_conv3(channels, channels, norm)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x + self.body(x)) if self.norm else x + self.body(x)
@@ -71,8 +72,9 @@ class BlockCNN(nn.Module):
         io_ch = 3 * unshuffle * unshuffle
         self.stem = nn.Sequential(*_conv3(io_ch, channels, norm), nn.ReLU(inplace=True))
         self.body = nn.Sequential(*(ResidualBlock(channels, norm=norm) for _ in range(blocks)))
-        self.tail = nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True),
-                                  nn.Conv2d(channels // 2, io_ch, 1))
+        self.tail = nn.Sequential(
+            nn.Conv2d(channels, channels // 2, 1), nn.ReLU(inplace=True), nn.Conv2d(channels // 2, io_ch, 1)
+        )
 
     def restore_context(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(N, 3, 24, 24)`` in [0, 1] to the whole restored context ``(N, 3, 24, 24)``.

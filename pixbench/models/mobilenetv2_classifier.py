@@ -18,8 +18,8 @@ from torch.nn import functional as F
 from torchvision.models import mobilenet_v2
 
 from pixbench.errors import ModelError
-from pixbench.weights import load_prefixed_state, locate_weights
 from pixbench.models.base import ModelSpec
+from pixbench.weights import load_prefixed_state, locate_weights
 
 #: File name torchvision uses for the ImageNet MobileNetV2 weights (``MobileNet_V2_Weights.IMAGENET1K_V1``).
 IMAGENET_WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
@@ -35,8 +35,9 @@ def find_imagenet_weights(weights_path: str | None) -> Path:
     Raises:
         WeightsNotFoundError: Neither ``weights_path`` nor the torch hub cache holds the file.
     """
-    return locate_weights(IMAGENET_WEIGHTS_FILE, given=weights_path, needed_for="pretrained=True",
-                          option="--weights-path")
+    return locate_weights(
+        IMAGENET_WEIGHTS_FILE, given=weights_path, needed_for="pretrained=True", option="--weights-path"
+    )
 
 
 def load_imagenet_features(features: nn.Module, path: Path) -> None:

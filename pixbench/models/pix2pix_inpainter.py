@@ -145,7 +145,9 @@ class PatchDiscriminator(nn.Module):
             ch = min(width * 2**i, width * 8)
         nxt = min(width * 2**layers, width * 8)
         blocks += [
-            nn.Conv2d(ch, nxt, 4, padding=1, bias=False), nn.BatchNorm2d(nxt), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ch, nxt, 4, padding=1, bias=False),
+            nn.BatchNorm2d(nxt),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(nxt, 1, 4, padding=1),
         ]
         self.net = nn.Sequential(*blocks)

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec, check_grid
-from pixbench.models.layers import SepConvBNReLU, SeparableConv2d, residual_output, upsample_to
+from pixbench.models.layers import SeparableConv2d, SepConvBNReLU, residual_output, upsample_to
 
 # -- blocks ----------------------------------------------------------------------------
 
@@ -101,8 +101,9 @@ class SepUNetDepixelator(nn.Module):
 # -- factory ---------------------------------------------------------------------------
 
 
-def sepunet_depixelator(width: int = 8, max_width: int = 64, unshuffle: int = 1,
-                        residual: bool = False, grid: int = 0) -> SepUNetDepixelator:
+def sepunet_depixelator(
+    width: int = 8, max_width: int = 64, unshuffle: int = 1, residual: bool = False, grid: int = 0
+) -> SepUNetDepixelator:
     """Build the separable U-Net depixelator (kept narrow at full resolution for 1080p speed)."""
     if width < 1 or max_width < width:
         raise ModelError(f"sepunet-depixelator: need 1 <= width <= max_width, got width={width}, max_width={max_width}")

@@ -46,7 +46,9 @@ class SepUNetRestorer(nn.Module):
         self.residual = residual
         self.grid = grid
         chans = [width * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList([DoubleSepConv(3, width)] + [DoubleSepConv(chans[i], chans[i + 1]) for i in range(depth)])
+        self.down = nn.ModuleList(
+            [DoubleSepConv(3, width)] + [DoubleSepConv(chans[i], chans[i + 1]) for i in range(depth)]
+        )
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.up = nn.ModuleList(DoubleSepConv(chans[i + 1] + chans[i], chans[i]) for i in reversed(range(depth)))
         self.out = nn.Conv2d(width, 3, 1)

@@ -30,6 +30,19 @@ from pixbench.recipes.schema import (
 )
 
 __all__ = [
-    "Crop", "HolesSpec", "JpegSpec", "Negative", "OpSpec", "PixelateSpec", "Recipe", "Splits", "TaskName",
-    "Triplets", "load_recipe_file", "parse_recipe", "resolve_recipe", "shipped_recipes", "shipped_recipes_dir",
+    "Crop",
+    "HolesSpec",
+    "JpegSpec",
+    "Negative",
+    "OpSpec",
+    "PixelateSpec",
+    "Recipe",
+    "Splits",
+    "TaskName",
+    "Triplets",
+    "load_recipe_file",
+    "parse_recipe",
+    "resolve_recipe",
+    "shipped_recipes",
+    "shipped_recipes_dir",
 ]

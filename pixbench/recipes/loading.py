@@ -19,10 +19,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pixbench.errors import RecipeError
+from pixbench.errors import SHOWN_CHARS, RecipeError, shorten
 from pixbench.recipes.schema import HolesSpec, JpegSpec, PixelateSpec, Recipe
 from pixbench.registry import Registry
-from pixbench.errors import SHOWN_CHARS, shorten
 
 _TAGGED = {"pixelate": PixelateSpec, "jpeg": JpegSpec, "holes": HolesSpec}
 
@@ -33,6 +32,8 @@ MAX_RECIPE_BYTES = 64 * 1024
 MAX_RECIPE_NODES = 10_000
 #: Deepest nesting of YAML collections (a recipe needs 3).
 MAX_RECIPE_DEPTH = 32
+
+
 class _Refused(yaml.YAMLError):
     """A YAML document outside the bounds recipes keep (depth, size, duplicate keys)."""
 
@@ -90,8 +91,10 @@ def _expanded_size(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
     for child in children:
         total += _expanded_size(child, sizes, open_)
         if total > MAX_RECIPE_NODES:
-            raise _Refused(f"expands to more than {MAX_RECIPE_NODES} YAML nodes (an alias bomb?) "
-                           f"at line {node.start_mark.line + 1}")
+            raise _Refused(
+                f"expands to more than {MAX_RECIPE_NODES} YAML nodes (an alias bomb?) "
+                f"at line {node.start_mark.line + 1}"
+            )
     open_.discard(key)
     sizes[key] = total
     return total
@@ -149,8 +152,10 @@ def parse_recipe(data: Any, *, origin: str = "<recipe>") -> Recipe:
     if data is None:
         raise RecipeError(f"{origin}: the recipe is empty; expected a mapping of recipe fields (name, version, ...)")
     if not isinstance(data, dict):
-        raise RecipeError(f"{origin}: expected a mapping of recipe fields (name, version, ...), "
-                          f"got a {type(data).__name__}: {shorten(data)}")
+        raise RecipeError(
+            f"{origin}: expected a mapping of recipe fields (name, version, ...), "
+            f"got a {type(data).__name__}: {shorten(data)}"
+        )
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
@@ -175,8 +180,9 @@ def load_recipe_file(path: str | Path) -> Recipe:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RecipeError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-                          "save the recipe as UTF-8") from None
+        raise RecipeError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the recipe as UTF-8"
+        ) from None
     nul = raw.find(b"\0")
     if nul >= 0:
         raise RecipeError(f"{path}: NUL byte at offset {nul}; a recipe is a UTF-8 YAML text file")
@@ -189,8 +195,9 @@ def _load_yaml(text: str, path: Path) -> Any:
     except _Refused as exc:
         raise RecipeError(f"{path}: YAML refused: {exc}") from None
     except yaml.reader.ReaderError as exc:
-        raise RecipeError(f"{path}: not valid YAML: unacceptable character #x{exc.character:04x} "
-                          f"at offset {exc.position}") from None
+        raise RecipeError(
+            f"{path}: not valid YAML: unacceptable character #x{exc.character:04x} at offset {exc.position}"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -68,7 +68,7 @@ class HolesSpec(_Strict):
         return HolesOp(self.count, self.size, self.fill)
 
 
-OpSpec = Annotated[Union[PixelateSpec, JpegSpec, HolesSpec], Field(discriminator="op")]
+OpSpec = Annotated[PixelateSpec | JpegSpec | HolesSpec, Field(discriminator="op")]
 
 
 class Prescale(_Strict):
@@ -180,7 +180,9 @@ class Recipe(_Strict):
         if self.task == "depixelate":
             bad = [f for f in op.factors if self.crop.size % f or self.crop.align % f]
             if bad:
-                raise ValueError(f"depixelate factors {bad} must divide crop.size ({self.crop.size}) and crop.align ({self.crop.align})")
+                raise ValueError(
+                    f"depixelate factors {bad} must divide crop.size ({self.crop.size}) and crop.align ({self.crop.align})"
+                )
         if self.task in ("jpeg", "blockcnn") and (self.crop.size % 16 or self.crop.align % 8):
             raise ValueError("jpeg/blockcnn crops need crop.size a multiple of 16 and crop.align a multiple of 8")
         if self.task == "inpaint" and 2 * op.size > self.crop.size and op.count > 1:

@@ -28,7 +28,24 @@ from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, Inp
 from pixbench.runtime.timing import frame_call, time_call
 
 __all__ = [
-    "BLOCK", "CHANNELS", "CONTEXT", "LAYOUTS", "PYTHON_MODELS", "PYTHON_MODEL_FORMAT", "RANGES", "InputSpec",
-    "Model", "OnnxModel", "PythonModel", "Runner", "TensorInfo", "bicubic_resize", "frame_call", "load_model",
-    "resolve_spec", "rgb_to_ycbcr", "time_call", "ycbcr_to_rgb",
+    "BLOCK",
+    "CHANNELS",
+    "CONTEXT",
+    "LAYOUTS",
+    "PYTHON_MODELS",
+    "PYTHON_MODEL_FORMAT",
+    "RANGES",
+    "InputSpec",
+    "Model",
+    "OnnxModel",
+    "PythonModel",
+    "Runner",
+    "TensorInfo",
+    "bicubic_resize",
+    "frame_call",
+    "load_model",
+    "resolve_spec",
+    "rgb_to_ycbcr",
+    "time_call",
+    "ycbcr_to_rgb",
 ]

@@ -22,7 +22,12 @@ def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
 
 def bicubic_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an ``HxWxC`` float image to ``size`` (h, w) with Pillow's bicubic filter, per channel."""
-    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., k], np.float32), mode="F")
-                        .resize((size[1], size[0]), Image.BICUBIC)) for k in range(image.shape[-1])]
+    chans = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., k], np.float32), mode="F").resize(
+                (size[1], size[0]), Image.BICUBIC
+            )
+        )
+        for k in range(image.shape[-1])
+    ]
     return np.stack(chans, axis=-1)
-

@@ -71,10 +71,10 @@ def _pack_tiles(image, ys, xs, dst, nchw, mul, add, t0, t1):  # pragma: no cover
         y0, x0 = ys[t], xs[t]
         if nchw:
             for i in range(th):
-                _to_planes(image[y0 + i].reshape(-1)[x0 * c:(x0 + tw) * c], c, dst, t - t0, i, mul, add)
+                _to_planes(image[y0 + i].reshape(-1)[x0 * c : (x0 + tw) * c], c, dst, t - t0, i, mul, add)
         else:
             for i in range(th):
-                src, d = image[y0 + i, x0:x0 + tw], dst[t - t0, i]
+                src, d = image[y0 + i, x0 : x0 + tw], dst[t - t0, i]
                 for j in range(tw):
                     for k in range(c):
                         d[j, k] = np.float32(src[j, k]) * mul + add
@@ -135,18 +135,18 @@ def _accumulate(out, acc, ys, xs, fy, fx, ry, rx, nchw, r0, r1):  # pragma: no c
             wa, wb = weight[:first], weight[first:]
             if nchw:
                 for k in range(c):
-                    a, o = acc[k, i, x0:x0 + first], out[t, k, ti, :first]
+                    a, o = acc[k, i, x0 : x0 + first], out[t, k, ti, :first]
                     for j in range(first):
                         a[j] += o[j] * wa[j]
-                    a, o = acc[k, i, x0 + first:x0 + tw], out[t, k, ti, first:]
+                    a, o = acc[k, i, x0 + first : x0 + tw], out[t, k, ti, first:]
                     for j in range(tw - first):
                         a[j] = o[j] * wb[j]
             else:
-                a, o = acc[i, x0:x0 + first], out[t, ti, :first]
+                a, o = acc[i, x0 : x0 + first], out[t, ti, :first]
                 for j in range(first):
                     for k in range(c):
                         a[j, k] += o[j, k] * wa[j]
-                a, o = acc[i, x0 + first:x0 + tw], out[t, ti, first:]
+                a, o = acc[i, x0 + first : x0 + tw], out[t, ti, first:]
                 for j in range(tw - first):
                     for k in range(c):
                         a[j, k] = o[j, k] * wb[j]
@@ -184,8 +184,9 @@ def pack(src: np.ndarray, dst: np.ndarray, *, nchw: bool, mul: float, add: float
     run_jobs(lambda j: _pack_rows(src, dst, nchw, mul32, add32, *bands[j]), len(bands))
 
 
-def pack_tiles(image: np.ndarray, origins: np.ndarray, dst: np.ndarray, *, nchw: bool, mul: float, add: float,
-               threads: int = 1) -> None:
+def pack_tiles(
+    image: np.ndarray, origins: np.ndarray, dst: np.ndarray, *, nchw: bool, mul: float, add: float, threads: int = 1
+) -> None:
     """Cut tiles at ``origins`` (``(n, 2)`` of ``y, x``) from an ``HxWxC`` image into ``dst``: ``image * mul + add``.
 
     ``image`` is uint8 or float32; ``dst`` is float32, ``(n, C', th, tw)`` when ``nchw``
@@ -196,8 +197,12 @@ def pack_tiles(image: np.ndarray, origins: np.ndarray, dst: np.ndarray, *, nchw:
     ys, xs = np.ascontiguousarray(origins[:, 0]), np.ascontiguousarray(origins[:, 1])
     n = len(origins)
     jobs = min(n, _jobs(dst.size, threads))
-    run_jobs(lambda j: _pack_tiles(image, ys, xs, dst[n * j // jobs:], nchw, mul32, add32,
-                                   n * j // jobs, n * (j + 1) // jobs), jobs)
+    run_jobs(
+        lambda j: _pack_tiles(
+            image, ys, xs, dst[n * j // jobs :], nchw, mul32, add32, n * j // jobs, n * (j + 1) // jobs
+        ),
+        jobs,
+    )
 
 
 def to_image(src: np.ndarray, *, planar: bool, sub: float, mul: float = 1.0, threads: int = 1) -> np.ndarray:
@@ -240,8 +245,18 @@ def accumulate(items: list[tuple[np.ndarray, ...]], acc: np.ndarray, *, nchw: bo
     (separable weights). Jobs own bands of ``acc`` rows, so overlapping tiles never race, and each
     element receives its tiles in the order given.
     """
-    split = [(out, np.ascontiguousarray(o[:, 0]), np.ascontiguousarray(o[:, 1]), np.ascontiguousarray(f[:, 0]),
-              np.ascontiguousarray(f[:, 1]), ry, rx) for out, o, f, ry, rx in items]
+    split = [
+        (
+            out,
+            np.ascontiguousarray(o[:, 0]),
+            np.ascontiguousarray(o[:, 1]),
+            np.ascontiguousarray(f[:, 0]),
+            np.ascontiguousarray(f[:, 1]),
+            ry,
+            rx,
+        )
+        for out, o, f, ry, rx in items
+    ]
     bands = _bands(acc.shape[1] if nchw else acc.shape[0], sum(item[0].size for item in items), threads)
 
     def job(j: int) -> None:

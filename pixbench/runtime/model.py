@@ -51,4 +51,3 @@ class Model:
     @property
     def params(self) -> int | None:
         return None
-

@@ -11,9 +11,13 @@ import numpy as np
 from pixbench.errors import ModelError
 from pixbench.runtime.model import Model, TensorInfo
 
-
-_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(float16)": np.float16,
-               "tensor(double)": np.float64, "tensor(int8)": np.int8}
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(uint8)": np.uint8,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int8)": np.int8,
+}
 
 
 def _tensor_info(arg: Any) -> TensorInfo:
@@ -34,8 +38,9 @@ class OnnxModel(Model):
             when onnxruntime offers it, then CPU.
     """
 
-    def __init__(self, path: str | os.PathLike, *, threads: int | None = None,
-                 providers: list[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, threads: int | None = None, providers: list[str] | None = None
+    ) -> None:
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -80,4 +85,3 @@ class OnnxModel(Model):
 
         proto = onnx.load(str(self.path), load_external_data=False)
         return int(sum(int(np.prod(t.dims)) for t in proto.graph.initializer))
-

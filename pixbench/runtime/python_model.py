@@ -59,7 +59,9 @@ def read_python_model(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ModelError(f"{path}: not UTF-8 text (byte at offset {exc.start}); not a {PYTHON_MODEL_FORMAT} file") from None
+        raise ModelError(
+            f"{path}: not UTF-8 text (byte at offset {exc.start}); not a {PYTHON_MODEL_FORMAT} file"
+        ) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -79,7 +81,7 @@ def read_python_model(path: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: baseline {shorten(baseline)} is not one of {', '.join(PYTHON_MODELS.names())}")
     props = doc.setdefault("props", {})
     if not isinstance(props, dict):
-        raise ModelError(f"{path}: props must be a JSON object of \"pixbench.*\" keys, got a JSON {type(props).__name__}")
+        raise ModelError(f'{path}: props must be a JSON object of "pixbench.*" keys, got a JSON {type(props).__name__}')
     for key, value in props.items():
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ModelError(f"{path}: props[{shorten(key)}] must be a string or a number, got {shorten(value)}")

@@ -15,10 +15,15 @@ from pixbench.runtime.runner import Runner
 from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, InputSpec
 from pixbench.tasks import TASKS, can_score
 
-
 #: The ``pixbench.*`` props evaluate reads and the values each may take (docs/onnx-metadata.md).
-PROP_CHOICES = {"layout": LAYOUTS, "range": RANGES, "channels": CHANNELS, "input": ("full", "lowres"),
-                "mask_input": ("channel", "separate", "none"), "output": ("probability", "logit", "softmax2", "auto")}
+PROP_CHOICES = {
+    "layout": LAYOUTS,
+    "range": RANGES,
+    "channels": CHANNELS,
+    "input": ("full", "lowres"),
+    "mask_input": ("channel", "separate", "none"),
+    "output": ("probability", "logit", "softmax2", "auto"),
+}
 #: ``pixbench.scale``: a whole upscale factor, as large as the largest recipe pixelation factor.
 MAX_SCALE = 64
 #: Largest fixed input evaluate feeds: sides up to 8192 pixels, batch up to 1024, and at most
@@ -36,16 +41,27 @@ def check_props(model: Model) -> None:
     for key, allowed in PROP_CHOICES.items():
         value = props.get(f"pixbench.{key}")
         if value is not None and value not in allowed:
-            raise ModelError(f"{model.path.name}: metadata prop pixbench.{key}={shorten(value)} is not one of "
-                             f"{', '.join(allowed)} (docs/onnx-metadata.md)")
+            raise ModelError(
+                f"{model.path.name}: metadata prop pixbench.{key}={shorten(value)} is not one of "
+                f"{', '.join(allowed)} (docs/onnx-metadata.md)"
+            )
     scale = props.get("pixbench.scale")
     if scale is not None and not (scale.isascii() and scale.isdigit() and 1 <= int(scale) <= MAX_SCALE):
-        raise ModelError(f"{model.path.name}: metadata prop pixbench.scale={shorten(scale)} is not a whole "
-                         f"number from 1 to {MAX_SCALE} (the model's upscale factor)")
+        raise ModelError(
+            f"{model.path.name}: metadata prop pixbench.scale={shorten(scale)} is not a whole "
+            f"number from 1 to {MAX_SCALE} (the model's upscale factor)"
+        )
 
 
-def _pick(key: str, override: str | None, props: dict[str, str], allowed: tuple[str, ...],
-          inferred: str, how: str, sources: dict[str, str]) -> str:
+def _pick(
+    key: str,
+    override: str | None,
+    props: dict[str, str],
+    allowed: tuple[str, ...],
+    inferred: str,
+    how: str,
+    sources: dict[str, str],
+) -> str:
     """Override, else the ``pixbench.<key>`` prop (checked by :func:`check_props`), else the inferred value."""
     if override is not None:
         value, sources[key] = override, "override"
@@ -63,9 +79,11 @@ def _check_fixed_size(model: Model, info: TensorInfo, layout: str) -> None:
     n, (h, w) = info.shape[0], (info.shape[2:] if layout == "nchw" else info.shape[1:3])
     run = (n or 1) * (h or 1) * (w or 1)
     if (n or 1) > MAX_BATCH or (h or 1) > MAX_SIDE or (w or 1) > MAX_SIDE or run > MAX_RUN_PIXELS:
-        raise ModelError(f"{model.path.name}: fixed input {info.name}{_fmt(info.shape)} is too large: evaluate feeds "
-                         f"batches of at most {MAX_BATCH}, sides of at most {MAX_SIDE} pixels and "
-                         f"{MAX_SIDE}x{MAX_SIDE} pixels per run; export it with dynamic or smaller axes")
+        raise ModelError(
+            f"{model.path.name}: fixed input {info.name}{_fmt(info.shape)} is too large: evaluate feeds "
+            f"batches of at most {MAX_BATCH}, sides of at most {MAX_SIDE} pixels and "
+            f"{MAX_SIDE}x{MAX_SIDE} pixels per run; export it with dynamic or smaller axes"
+        )
 
 
 def _infer_layout(shape: tuple[int | None, ...]) -> tuple[str, str]:
@@ -80,8 +98,9 @@ def _fmt(shape: tuple[int | None, ...]) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: str | None = None,
-                 channels: str | None = None) -> InputSpec:
+def resolve_spec(
+    model: Model, task: str, *, layout: str | None = None, range_: str | None = None, channels: str | None = None
+) -> InputSpec:
     """Decide how to feed ``model`` for ``task``; the overrides win over metadata and inference.
 
     Raises:
@@ -94,7 +113,9 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
     # declared task is a mismatch like any other, not an unknown-task error.
     scorable = declared == task or (declared in TASKS and can_score(declared, task))
     if declared and not scorable:
-        raise ModelError(f"{model.path.name}: model declares pixbench.task={shorten(declared)} but the dataset task is {task!r}")
+        raise ModelError(
+            f"{model.path.name}: model declares pixbench.task={shorten(declared)} but the dataset task is {task!r}"
+        )
     images = [i for i in model.inputs if len(i.shape) == 4]
     if not images or len(model.inputs) != len(images) or len(images) > 2:
         got = ", ".join(f"{i.name}{_fmt(i.shape)}" for i in model.inputs) or "no inputs"
@@ -113,21 +134,38 @@ def resolve_spec(model: Model, task: str, *, layout: str | None = None, range_: 
     hw = image.shape[2:] if lay == "nchw" else image.shape[1:3]
     rng_default = ("255", "inferred from uint8 input") if image.dtype == np.uint8 else ("01", "default")
     spec = InputSpec(
-        task=task, layout=lay, image_input=image.name, dtype=image.dtype,
+        task=task,
+        layout=lay,
+        image_input=image.name,
+        dtype=image.dtype,
         range=_pick("range", range_, props, RANGES, *rng_default, sources),
-        channels=_pick("channels", channels, props, CHANNELS, *(
-            ("y", "inferred from 1 input channel") if c == 1 else ("rgb", "default" if c is None else
-                                                                   f"inferred from {c} input channels")), sources),
-        tile=(hw[0], hw[1]) if hw[0] and hw[1] else None, batch=image.shape[0], sources=sources,
-        model_task=declared or task)
+        channels=_pick(
+            "channels",
+            channels,
+            props,
+            CHANNELS,
+            *(
+                ("y", "inferred from 1 input channel")
+                if c == 1
+                else ("rgb", "default" if c is None else f"inferred from {c} input channels")
+            ),
+            sources,
+        ),
+        tile=(hw[0], hw[1]) if hw[0] and hw[1] else None,
+        batch=image.shape[0],
+        sources=sources,
+        model_task=declared or task,
+    )
     if task == "inpaint":
         if len(images) == 2:
             spec.mask_input, spec.mask_name = "separate", mask.name
         elif c == 4 or props.get("pixbench.mask_input") == "channel":
             spec.mask_input = "channel"
         else:
-            raise ModelError(f"{model.path.name}: an inpaint model needs the mask as a 4th input channel or a "
-                             f"second input, but its only input is {image.name}{_fmt(image.shape)}")
+            raise ModelError(
+                f"{model.path.name}: an inpaint model needs the mask as a 4th input channel or a "
+                f"second input, but its only input is {image.name}{_fmt(image.shape)}"
+            )
         sources["mask_input"] = "inferred from inputs"
     if spec.blockwise and spec.tile not in (None, (CONTEXT, CONTEXT)):
         raise ModelError(f"{model.path.name}: a BlockCNN model takes {CONTEXT}x{CONTEXT} inputs, got {spec.tile}")
@@ -146,16 +184,27 @@ def _probe(model: Model, spec: InputSpec) -> None:
     out = runner.run_raw(x, m)
     if spec.task == "detect":
         if out.size not in (1, 2) and not (out.ndim >= 1 and out.shape[-1] in (1, 2)):
-            raise ModelError(f"{model.path.name}: a detector must output 1 or 2 scores per image, got shape {out.shape}")
+            raise ModelError(
+                f"{model.path.name}: a detector must output 1 or 2 scores per image, got shape {out.shape}"
+            )
         k = out.shape[-1] if out.ndim else 1
-        spec.output = _pick("output", None, model.props, ("probability", "logit", "softmax2", "auto"),
-                            "softmax2" if k == 2 else "auto", "inferred from output shape", spec.sources)
+        spec.output = _pick(
+            "output",
+            None,
+            model.props,
+            ("probability", "logit", "softmax2", "auto"),
+            "softmax2" if k == 2 else "auto",
+            "inferred from output shape",
+            spec.sources,
+        )
         return
     oh, ow, oc = runner.output_hw_c(out)
     want_c = 1 if spec.channels == "y" else 3
     if oc != want_c:
-        raise ModelError(f"{model.path.name}: output shape {out.shape} has {oc} channels, expected {want_c} "
-                         f"({spec.layout}, channels={spec.channels}); try --layout or --channels")
+        raise ModelError(
+            f"{model.path.name}: output shape {out.shape} has {oc} channels, expected {want_c} "
+            f"({spec.layout}, channels={spec.channels}); try --layout or --channels"
+        )
     if spec.blockwise:
         if (oh, ow) != (BLOCK, BLOCK):
             raise ModelError(f"{model.path.name}: a BlockCNN model maps 24x24 to 8x8, got output {oh}x{ow}")

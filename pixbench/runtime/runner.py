@@ -165,15 +165,16 @@ class Runner:
     def _chunked(self, fn: Any, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         return np.concatenate([np.asarray(fn(xb, mb))[:n] for _, n, xb, mb in self._chunks(x, mask)], axis=0)
 
-    def _chunks(self, x: np.ndarray, mask: np.ndarray | None,
-                pixels: int | None = None) -> Iterator[tuple[int, int, np.ndarray, Any]]:
+    def _chunks(
+        self, x: np.ndarray, mask: np.ndarray | None, pixels: int | None = None
+    ) -> Iterator[tuple[int, int, np.ndarray, Any]]:
         """``(start, n, batch, mask batch)`` in sizes the model's batch axis accepts; a fixed batch
         axis gets its last chunk padded by repetition (only the first ``n`` results count).
         ``pixels`` is the item's height times width when ``x`` is not ``NHWC``."""
         pixels = pixels or x.shape[1] * x.shape[2]
         step = self.spec.batch or max(1, min(MAX_BATCH, MAX_BATCH_PIXELS // pixels))
         for i in range(0, len(x), step):
-            xb, mb = x[i:i + step], None if mask is None else mask[i:i + step]
+            xb, mb = x[i : i + step], None if mask is None else mask[i : i + step]
             n = len(xb)
             if self.spec.batch and n < step:
                 xb = np.concatenate([xb, np.repeat(xb[-1:], step - n, 0)])
@@ -181,8 +182,9 @@ class Runner:
             yield i, n, xb, mb
 
     # -- whole images -------------------------------------------------------------------------
-    def restore(self, image: np.ndarray, *, mask: np.ndarray | None = None,
-                lowres: np.ndarray | None = None) -> np.ndarray:
+    def restore(
+        self, image: np.ndarray, *, mask: np.ndarray | None = None, lowres: np.ndarray | None = None
+    ) -> np.ndarray:
         """Restore one ``HxWx3 uint8`` image (``lowres`` is fed instead where the model wants it).
 
         Fixed-size models see overlapping tiles blended with linear ramps; BlockCNN
@@ -206,7 +208,7 @@ class Runner:
         if self.spec.channels == "y":
             ycc = rgb_to_ycbcr(x)
             luma = self.predict_batched(ycc[..., :1])
-            chroma = ycc[:, BLOCK:2 * BLOCK, BLOCK:2 * BLOCK, 1:]
+            chroma = ycc[:, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK, 1:]
             return self._image_u8(ycbcr_to_rgb(np.concatenate([luma, chroma], -1)))
         return self._image_u8(self.predict_batched(x))
 
@@ -251,8 +253,7 @@ class Runner:
         if not as_uint8:
             return self._to_pixels(out)[0]
         mul, add = _TO_MODEL[self.spec.range]
-        return to_image(out[0], planar=self.spec.layout == "nchw", sub=add, mul=1.0 / mul,
-                                  threads=self.threads)
+        return to_image(out[0], planar=self.spec.layout == "nchw", sub=add, mul=1.0 / mul, threads=self.threads)
 
     def _tiled(self, x: np.ndarray, mask: np.ndarray | None, *, as_uint8: bool) -> np.ndarray:
         """Overlapping tiles, blended with linear ramps: a new ``uint8`` image, or ``float32`` pixels (a view).
@@ -265,17 +266,18 @@ class Runner:
         h, w, c = x.shape
         xp = pad_to(x, (th, tw))
         ov = (min(self.overlap, th // 4), min(self.overlap, tw // 4))
-        origins = np.array([(y, x0) for y in positions(xp.shape[0], th, ov[0])
-                            for x0 in positions(xp.shape[1], tw, ov[1])], np.int64)
+        origins = np.array(
+            [(y, x0) for y in positions(xp.shape[0], th, ov[0]) for x0 in positions(xp.shape[1], tw, ov[1])], np.int64
+        )
         mtiles = None if mask is None else crops(pad_to(mask, (th, tw)), (th, tw), ov)[0]
         wy, wx = ramp(th * s, ov[0] * s), ramp(tw * s, ov[1] * s)
         hp, wp = xp.shape[0] * s, xp.shape[1] * s
         # The summed weights are separable: the sum over tile rows times the sum over tile columns.
         wsum_y, wsum_x = np.zeros(hp, np.float32), np.zeros(wp, np.float32)
         for y in np.unique(origins[:, 0]):
-            wsum_y[y * s:(y + th) * s] += wy
+            wsum_y[y * s : (y + th) * s] += wy
         for x0 in np.unique(origins[:, 1]):
-            wsum_x[x0 * s:(x0 + tw) * s] += wx
+            wsum_x[x0 * s : (x0 + tw) * s] += wx
         mul, add = _TO_MODEL[self.spec.range]
         # Each tile's weights are divided by the summed weights where it lands, and by ``mul``, so
         # the sum is the blend in pixels plus ``add / mul``, which is taken off once at the end.
@@ -299,12 +301,12 @@ class Runner:
             pack_tiles(xp, where_all, t_all, nchw=nchw, mul=mul, add=add, threads=self.threads)
             items, k = [], 0
             for start, n, where, mb in group:
-                out = self._checked(self._run_buffer(t_all[k:k + len(where)], c, mb), len(where), th, tw)
+                out = self._checked(self._run_buffer(t_all[k : k + len(where)], c, mb), len(where), th, tw)
                 part = slice(start, start + n)
                 items.append((out[:n], where[:n] * s, fresh[part], ry[part], rx[part]))
                 k += len(where)
             accumulate(items, acc, nchw=nchw, threads=self.threads)
-        acc = acc[:, :h * s, :w * s] if nchw else acc[:h * s, :w * s]
+        acc = acc[:, : h * s, : w * s] if nchw else acc[: h * s, : w * s]
         if as_uint8:
             return to_image(acc, planar=nchw, sub=add / mul, threads=self.threads)
         if add:  # float pixels, for a Y-only model's luma
@@ -318,8 +320,8 @@ class Runner:
         out = np.empty((nby, nbx, BLOCK, BLOCK, c), np.float32)
         rows = max(1, 4096 // nbx)  # bands of block rows keep the 24x24 copies small
         for r in range(0, nby, rows):
-            band = xp[r * BLOCK:(min(nby, r + rows) + 2) * BLOCK]
+            band = xp[r * BLOCK : (min(nby, r + rows) + 2) * BLOCK]
             win = np.lib.stride_tricks.sliding_window_view(band, (CONTEXT, CONTEXT), axis=(0, 1))[::BLOCK, ::BLOCK]
             ctx = np.ascontiguousarray(win.transpose(0, 1, 3, 4, 2)).reshape(-1, CONTEXT, CONTEXT, c)
-            out[r:r + rows] = self.predict_batched(ctx).reshape(-1, nbx, BLOCK, BLOCK, c)
+            out[r : r + rows] = self.predict_batched(ctx).reshape(-1, nbx, BLOCK, BLOCK, c)
         return out.transpose(0, 2, 1, 3, 4).reshape(nby * BLOCK, nbx * BLOCK, c)[:h, :w]

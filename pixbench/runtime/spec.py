@@ -11,8 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from pixbench.degradations.blocks import BLOCK, CONTEXT
-
 LAYOUTS = ("nchw", "nhwc")
 RANGES = ("01", "11", "255")
 CHANNELS = ("rgb", "y")
@@ -50,8 +48,12 @@ class InputSpec:
 
     def assumed(self) -> dict[str, Any]:
         """The decisions as plain JSON values (for the result file and the terminal)."""
-        out: dict[str, Any] = {"layout": self.layout, "range": self.range, "channels": self.channels,
-                               "size": list(self.tile) if self.tile else "dynamic"}
+        out: dict[str, Any] = {
+            "layout": self.layout,
+            "range": self.range,
+            "channels": self.channels,
+            "size": list(self.tile) if self.tile else "dynamic",
+        }
         if self.task == "depixelate":
             out.update(input=self.input, scale=self.scale)
         if self.task == "inpaint":
@@ -61,4 +63,3 @@ class InputSpec:
         if self.model_task != self.task:
             out["model_task"] = self.model_task
         return out
-

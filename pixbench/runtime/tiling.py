@@ -24,7 +24,7 @@ def crops(x: np.ndarray, tile: tuple[int, int], overlap: int | tuple[int, int]):
     ov = overlap if isinstance(overlap, tuple) else (overlap, overlap)
     hh, ww = x.shape[:2]
     where = [(y, x0) for y in positions(hh, tile[0], ov[0]) for x0 in positions(ww, tile[1], ov[1])]
-    return np.stack([x[y:y + tile[0], x0:x0 + tile[1]] for y, x0 in where]), where
+    return np.stack([x[y : y + tile[0], x0 : x0 + tile[1]] for y, x0 in where]), where
 
 
 def ramp(n: int, overlap: int) -> np.ndarray:

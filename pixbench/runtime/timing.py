@@ -20,8 +20,12 @@ def time_call(fn: Any, *, warmup: int = 2, runs: int = 10) -> dict[str, float]:
         fn()
         times.append(time.perf_counter() - t0)
     median = float(np.median(times))
-    return {"latency_ms_median": median * 1e3, "latency_ms_p90": float(np.percentile(times, 90)) * 1e3,
-            "fps": 1.0 / median if median > 0 else float("inf"), "runs": runs}
+    return {
+        "latency_ms_median": median * 1e3,
+        "latency_ms_p90": float(np.percentile(times, 90)) * 1e3,
+        "fps": 1.0 / median if median > 0 else float("inf"),
+        "runs": runs,
+    }
 
 
 def frame_call(runner: Runner, height: int, width: int, *, seed: int = 0) -> Any:
@@ -36,12 +40,11 @@ def frame_call(runner: Runner, height: int, width: int, *, seed: int = 0) -> Any
     image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
     if spec.task == "detect":
         return lambda: runner.detect_raw(image)
-    lowres = image[::spec.scale, ::spec.scale].copy() if spec.input == "lowres" else None
+    lowres = image[:: spec.scale, :: spec.scale].copy() if spec.input == "lowres" else None
     mask = None
     if spec.task == "inpaint":
         mask = np.zeros((height, width), bool)
         hh, hw = min(75, height // 2), min(75, width // 2)
         y0, x0 = (height - hh) // 2, (width - hw) // 2
-        mask[y0:y0 + hh, x0:x0 + hw] = True
+        mask[y0 : y0 + hh, x0 : x0 + hw] = True
     return lambda: runner.restore(image, mask=mask, lowres=lowres)
-

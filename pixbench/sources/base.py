@@ -63,8 +63,13 @@ def load_pixels(item: SourceItem) -> np.ndarray:
             their hash differs from the expected one. The builder counts these as skipped.
     """
     if item.url is not None:
-        path = fetch_cached(item.url, cache_dir=Path(item.cache_dir or "."), max_bytes=item.max_bytes,
-                            expected_sha256=item.expected_file_sha256, deadline_s=item.deadline_s)
+        path = fetch_cached(
+            item.url,
+            cache_dir=Path(item.cache_dir or "."),
+            max_bytes=item.max_bytes,
+            expected_sha256=item.expected_file_sha256,
+            deadline_s=item.deadline_s,
+        )
         try:
             pixels = decode_image(path)
         except ImageDecodeError as exc:  # name the URL the user listed, not the cache file

@@ -70,8 +70,14 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def fetch_cached(url: str, *, cache_dir: Path, max_bytes: int | None = None,
-                 expected_sha256: str | None = None, deadline_s: float | None = None) -> Path:
+def fetch_cached(
+    url: str,
+    *,
+    cache_dir: Path,
+    max_bytes: int | None = None,
+    expected_sha256: str | None = None,
+    deadline_s: float | None = None,
+) -> Path:
     """Return a local copy of ``url``, downloading it once.
 
     The file lands in ``cache_dir/<sha256(url)[:40]>``, beside a ``.json`` record of the
@@ -133,8 +139,9 @@ def _sha256(data: bytes) -> str:
 
 def _check_expected(url: str, got: str, expected: str | None) -> None:
     if expected and got != expected.lower():
-        raise ImageDecodeError(f"{show_url(url)}: downloaded bytes have SHA-256 {got[:16]}..., "
-                               f"expected {expected[:16]}...")
+        raise ImageDecodeError(
+            f"{show_url(url)}: downloaded bytes have SHA-256 {got[:16]}..., expected {expected[:16]}..."
+        )
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
@@ -146,8 +153,9 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
         problem = url_problem(newurl)
         if problem:
             fp.close()
-            raise ImageDecodeError(f"{show_url(req.full_url)}: redirected to {show_url(newurl)}, "
-                                   f"which is not fetched: {problem}")
+            raise ImageDecodeError(
+                f"{show_url(req.full_url)}: redirected to {show_url(newurl)}, which is not fetched: {problem}"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -167,8 +175,10 @@ def _download(url: str, limit: int, deadline_s: float) -> bytes:
             # Bounded: every pass adds at least one byte (up to ``limit``) or ends, and the clock is checked.
             while True:
                 if time.monotonic() > deadline:
-                    raise ImageDecodeError(f"{shown}: download took longer than its deadline of {deadline_s:g} s "
-                                           f"({total} bytes received); nothing was cached")
+                    raise ImageDecodeError(
+                        f"{shown}: download took longer than its deadline of {deadline_s:g} s "
+                        f"({total} bytes received); nothing was cached"
+                    )
                 chunk = resp.read1(1 << 16)  # read1: returns what has arrived, so the clock is seen
                 if not chunk:
                     break
@@ -183,6 +193,8 @@ def _download(url: str, limit: int, deadline_s: float) -> bytes:
         reason = getattr(exc, "reason", None) or exc
         raise ImageDecodeError(f"{shown}: download failed: {_one_line(reason) or type(exc).__name__}") from None
     if expected is not None and total != expected:
-        raise ImageDecodeError(f"{shown}: truncated download: {total} of the {expected} bytes its Content-Length "
-                               "announced; nothing was cached")
+        raise ImageDecodeError(
+            f"{shown}: truncated download: {total} of the {expected} bytes its Content-Length "
+            "announced; nothing was cached"
+        )
     return b"".join(chunks)

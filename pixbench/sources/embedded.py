@@ -30,8 +30,9 @@ class EmbeddedSource:
 
     spec: str = "embedded"
     name: str = "embedded"
-    license: str = ("scikit-image bundled photos, each free to use: "
-                    + "; ".join(f"{k}: {v}" for k, v in EMBEDDED_PHOTOS.items()))
+    license: str = "scikit-image bundled photos, each free to use: " + "; ".join(
+        f"{k}: {v}" for k, v in EMBEDDED_PHOTOS.items()
+    )
 
     def items(self) -> Iterator[SourceItem]:
         import skimage.data

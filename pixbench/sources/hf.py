@@ -51,8 +51,10 @@ class HubSource:
         if column is None:
             images = [k for k, v in features.items() if isinstance(v, datasets.Image)]
             if not images:
-                raise SourceError(f"source {self.spec!r}: no image column; name one as hf:REPO:split:COLUMN "
-                                  f"(columns: {', '.join(features) or 'unknown'})")
+                raise SourceError(
+                    f"source {self.spec!r}: no image column; name one as hf:REPO:split:COLUMN "
+                    f"(columns: {', '.join(features) or 'unknown'})"
+                )
             column = images[0]
         elif features and column not in features:
             raise SourceError(f"source {self.spec!r}: no column {column!r} (columns: {', '.join(features)})")
@@ -81,5 +83,8 @@ def open_hf(arg: str | None) -> HubSource:
     parts = arg.split(":")
     if len(parts) > 3 or not parts[0]:
         raise SourceError(f"source 'hf:{arg}': expected hf:REPO_ID[:split[:column]]")
-    return HubSource(parts[0], parts[1] if len(parts) > 1 and parts[1] else "train",
-                     parts[2] if len(parts) > 2 and parts[2] else None)
+    return HubSource(
+        parts[0],
+        parts[1] if len(parts) > 1 and parts[1] else "train",
+        parts[2] if len(parts) > 2 and parts[2] else None,
+    )

@@ -71,8 +71,12 @@ class KodakSource:
                     raise SourceError(f"source {self.spec!r}: {path} is missing (expected kodim01.png ... kodim24.png)")
                 yield SourceItem(source_id=f"{stem}.png", path=str(path), expected_pixel_sha256=sha)
             else:
-                yield SourceItem(source_id=f"{stem}.png", url=f"{BASE_URL}{stem}.png", expected_pixel_sha256=sha,
-                                 cache_dir=str(self.cache_dir / "kodak"))
+                yield SourceItem(
+                    source_id=f"{stem}.png",
+                    url=f"{BASE_URL}{stem}.png",
+                    expected_pixel_sha256=sha,
+                    cache_dir=str(self.cache_dir / "kodak"),
+                )
 
 
 def open_kodak(arg: str | None) -> KodakSource:
@@ -80,6 +84,8 @@ def open_kodak(arg: str | None) -> KodakSource:
     if folder is not None:
         path = Path(folder).expanduser()
         if not path.is_dir():
-            raise SourceError(f"source 'kodak:{folder}': no such directory (it should hold kodim01.png ... kodim24.png)")
+            raise SourceError(
+                f"source 'kodak:{folder}': no such directory (it should hold kodim01.png ... kodim24.png)"
+            )
         return KodakSource(path, default_cache_dir())
     return KodakSource(None, default_cache_dir())

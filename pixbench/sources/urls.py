@@ -20,8 +20,10 @@ from pixbench.sources.download import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES, def
 
 URL_COLUMNS = ("url", "photo_image_url", "image_url")
 ID_COLUMNS = ("id", "photo_id")
-UNSPLASH_TERMS = ("Unsplash License: the photos may be used freely, but they may NOT be "
-                  "redistributed as a collection or dataset; do not publish this folder")
+UNSPLASH_TERMS = (
+    "Unsplash License: the photos may be used freely, but they may NOT be "
+    "redistributed as a collection or dataset; do not publish this folder"
+)
 
 
 @dataclass
@@ -53,9 +55,14 @@ class UrlListSource:
         except csv.Error as exc:  # e.g. a field over csv's size limit
             raise SourceError(f"source 'urls:{self.list_file}': not a readable URL list: {exc}") from None
         for source_id, url, sha in rows:
-            yield SourceItem(source_id=source_id, url=url, expected_file_sha256=sha or None,
-                             cache_dir=str(self.cache_dir / "urls"), max_bytes=self.max_bytes,
-                             deadline_s=self.deadline_s)
+            yield SourceItem(
+                source_id=source_id,
+                url=url,
+                expected_file_sha256=sha or None,
+                cache_dir=str(self.cache_dir / "urls"),
+                max_bytes=self.max_bytes,
+                deadline_s=self.deadline_s,
+            )
 
     def _rows(self) -> Iterator[tuple[str, str, str]]:
         with open(self.list_file, encoding="utf-8", newline="") as fh:
@@ -95,6 +102,8 @@ def open_urls(arg: str | None) -> UrlListSource:
     except UnicodeDecodeError as exc:
         raise SourceError(f"source 'urls:{arg}': the list is not UTF-8 text (byte at offset {exc.start})") from None
     if b"\0" in raw:
-        raise SourceError(f"source 'urls:{arg}': the list contains a NUL byte at offset {raw.index(bytes(1))}; "
-                          "expected one URL per line or a TSV")
+        raise SourceError(
+            f"source 'urls:{arg}': the list contains a NUL byte at offset {raw.index(bytes(1))}; "
+            "expected one URL per line or a TSV"
+        )
     return UrlListSource(path, default_cache_dir())

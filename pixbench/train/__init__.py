@@ -20,5 +20,13 @@ from pixbench.train.provenance import config_sha256
 from pixbench.train.schedule import SCHEDULES, lr_factor
 from pixbench.train.settings import TrainSettings, parse_model_options
 
-__all__ = ["SCHEDULES", "TrainResult", "TrainSettings", "config_sha256", "load_train_config", "lr_factor",
-           "parse_model_options", "train_model"]
+__all__ = [
+    "SCHEDULES",
+    "TrainResult",
+    "TrainSettings",
+    "config_sha256",
+    "load_train_config",
+    "lr_factor",
+    "parse_model_options",
+    "train_model",
+]

@@ -16,9 +16,7 @@ from pixbench.degradations.blocks import BLOCK
 
 #: Element ``k`` of the dihedral group as (transpose, reverse rows, reverse columns),
 #: applied in that order. 0 is the identity; 1-3 are the other flips; 4-7 transpose.
-DIHEDRAL: tuple[tuple[bool, bool, bool], ...] = tuple(
-    (bool(k & 4), bool(k & 2), bool(k & 1)) for k in range(8)
-)
+DIHEDRAL: tuple[tuple[bool, bool, bool], ...] = tuple((bool(k & 4), bool(k & 2), bool(k & 1)) for k in range(8))
 
 
 def dihedral(image: np.ndarray, k: int) -> np.ndarray:
@@ -81,11 +79,11 @@ def edge_context(context: np.ndarray, sides: tuple[bool, bool, bool, bool], bloc
     x = np.array(context)
     top, bottom, left, right = sides
     if top:
-        x[:block] = x[block: block + 1]
+        x[:block] = x[block : block + 1]
     if bottom:
-        x[2 * block:] = x[2 * block - 1: 2 * block]
+        x[2 * block :] = x[2 * block - 1 : 2 * block]
     if left:
-        x[:, :block] = x[:, block: block + 1]
+        x[:, :block] = x[:, block : block + 1]
     if right:
-        x[:, 2 * block:] = x[:, 2 * block - 1: 2 * block]
+        x[:, 2 * block :] = x[:, 2 * block - 1 : 2 * block]
     return x

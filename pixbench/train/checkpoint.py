@@ -46,9 +46,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"checkpoint {path}: cannot read it ({reason}); expected a file written by `pixbench train`") from None
-    check_format(ckpt, name=FORMAT_NAME, version=FORMAT_VERSION, where=f"checkpoint {path}", kind="checkpoint",
-                 error=ModelError, hint="expected a file written by `pixbench train`")
+        raise ModelError(
+            f"checkpoint {path}: cannot read it ({reason}); expected a file written by `pixbench train`"
+        ) from None
+    check_format(
+        ckpt,
+        name=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        where=f"checkpoint {path}",
+        kind="checkpoint",
+        error=ModelError,
+        hint="expected a file written by `pixbench train`",
+    )
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise ModelError(f"checkpoint {path}: missing {', '.join(missing)}; the file is incomplete")

@@ -63,12 +63,18 @@ def load_train_config(path: str | Path, spec: ModelSpec) -> tuple[dict[str, Any]
     known_args = spec.full_args()
     for key in raw_args:
         if str(key).replace("-", "_") not in known_args:
-            raise ModelError(f"--config {path}: unknown key args.{key}; {spec.name}'s options are {', '.join(known_args)}")
+            raise ModelError(
+                f"--config {path}: unknown key args.{key}; {spec.name}'s options are {', '.join(known_args)}"
+            )
     for key in settings:
         if key not in TrainSettings.model_fields:
-            raise ModelError(f"--config {path}: unknown key settings.{key}; settings are {', '.join(TrainSettings.model_fields)}")
-    text = {key: "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-            for key, value in raw_args.items()}
+            raise ModelError(
+                f"--config {path}: unknown key settings.{key}; settings are {', '.join(TrainSettings.model_fields)}"
+            )
+    text = {
+        key: "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in raw_args.items()
+    }
     try:
         args = parse_model_options(spec, [f"{key}={value}" for key, value in text.items()])
     except ModelError as exc:

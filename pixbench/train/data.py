@@ -70,9 +70,18 @@ class SplitBatches:
             target gets the same sides). 0 draws nothing, so other runs are unchanged.
     """
 
-    def __init__(self, split: DatasetSplit, spec: ModelSpec, *, crop: int | None, factor: int | None = None,
-                 augment: bool = False, cache_bytes: int = CACHE_BYTES, context_targets: bool = False,
-                 edge_contexts: float = 0.0) -> None:
+    def __init__(
+        self,
+        split: DatasetSplit,
+        spec: ModelSpec,
+        *,
+        crop: int | None,
+        factor: int | None = None,
+        augment: bool = False,
+        cache_bytes: int = CACHE_BYTES,
+        context_targets: bool = False,
+        edge_contexts: float = 0.0,
+    ) -> None:
         self.split = split
         self.spec = spec
         self.crop = crop
@@ -85,7 +94,10 @@ class SplitBatches:
         self._cached_bytes = 0
         if spec.input_kind == "triplet":
             x, y = split.triplets()
-            self._triplets: tuple[np.ndarray, np.ndarray] | None = (x, split.triplet_contexts() if context_targets else y)
+            self._triplets: tuple[np.ndarray, np.ndarray] | None = (
+                x,
+                split.triplet_contexts() if context_targets else y,
+            )
             self._n = len(x)
         else:
             self._triplets = None
@@ -118,7 +130,9 @@ class SplitBatches:
         """A random grid-safe dihedral element when augmenting a training sample, else the identity."""
         return random_dihedral(rng, h, w, align) if rng is not None and self.augment else 0
 
-    def _item(self, index: int, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _item(
+        self, index: int, rng: np.random.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if self._triplets is not None:
             x, y = np.asarray(self._triplets[0][index]), np.asarray(self._triplets[1][index])
             # the 8x8 centre sits in the middle of the 24x24 context: any dihedral element maps it (and the

@@ -145,7 +145,9 @@ def _shape_errors(spec: ModelSpec, what: str) -> Iterator[None]:
         yield
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{spec.name} cannot run on the {what} ({first}); use larger samples/--crop or a shallower model") from None
+        raise ModelError(
+            f"{spec.name} cannot run on the {what} ({first}); use larger samples/--crop or a shallower model"
+        ) from None
 
 
 def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
@@ -153,13 +155,21 @@ def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
         pd.DataFrame(history).to_csv(tmp, index=False)
 
 
-def _start(spec: ModelSpec, ds: BuiltDataset, run: Path, model_args: dict[str, Any] | None,
-           settings: TrainSettings, resume: bool) -> tuple[dict[str, Any], TrainSettings, dict[str, Any] | None]:
+def _start(
+    spec: ModelSpec,
+    ds: BuiltDataset,
+    run: Path,
+    model_args: dict[str, Any] | None,
+    settings: TrainSettings,
+    resume: bool,
+) -> tuple[dict[str, Any], TrainSettings, dict[str, Any] | None]:
     """Resolve constructor args and settings, from the checkpoint when resuming."""
     last = run / "last.pt"
     if not resume:
         if last.exists():
-            raise ModelError(f"{run} already holds a training run (last.pt); pass --resume to continue it or choose another -o")
+            raise ModelError(
+                f"{run} already holds a training run (last.pt); pass --resume to continue it or choose another -o"
+            )
         args = spec.full_args(model_args)
         check_fit(spec, ds, args, settings.factor)
         return args, settings, None
@@ -169,7 +179,9 @@ def _start(spec: ModelSpec, ds: BuiltDataset, run: Path, model_args: dict[str, A
     if ckpt["model"] != spec.name:
         raise ModelError(f"--resume: {last} trained {ckpt['model']!r}, not {spec.name!r}")
     if ckpt["dataset"]["fingerprint"] != ds.fingerprint:
-        raise ModelError(f"--resume: {last} was trained on dataset {ckpt['dataset']['fingerprint']}, but {ds.root} is {ds.fingerprint}")
+        raise ModelError(
+            f"--resume: {last} was trained on dataset {ckpt['dataset']['fingerprint']}, but {ds.root} is {ds.fingerprint}"
+        )
     if "state" not in ckpt:
         raise ModelError(f"--resume: {last} was written by an older pixbench and cannot be continued; start a new run")
     if model_args and spec.full_args(model_args) != spec.full_args(ckpt["model_args"]):
@@ -184,8 +196,9 @@ def _start(spec: ModelSpec, ds: BuiltDataset, run: Path, model_args: dict[str, A
     return spec.full_args(ckpt["model_args"]), kept, ckpt
 
 
-def _build(spec: ModelSpec, args: dict[str, Any], settings: TrainSettings, device: torch.device,
-           lr: float) -> tuple[nn.Module, Stepper]:
+def _build(
+    spec: ModelSpec, args: dict[str, Any], settings: TrainSettings, device: torch.device, lr: float
+) -> tuple[nn.Module, Stepper]:
     net = spec.build(args).to(device)
     disc = spec.discriminator(width=args["width"]).to(device) if spec.discriminator else None
     betas = (0.5, 0.999) if disc is not None else (0.9, 0.999)
@@ -201,9 +214,16 @@ def _build(spec: ModelSpec, args: dict[str, Any], settings: TrainSettings, devic
     return net, Stepper(net, opt, loss_fn.to(device), device, settings, disc=disc, opt_d=opt_d, forward=forward)
 
 
-def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args: dict[str, Any] | None = None,
-                settings: TrainSettings | None = None, resume: bool = False,
-                progress: Progress = silent) -> TrainResult:
+def train_model(
+    model: str,
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    model_args: dict[str, Any] | None = None,
+    settings: TrainSettings | None = None,
+    resume: bool = False,
+    progress: Progress = silent,
+) -> TrainResult:
     """Train a registered model on a built dataset; see the module docstring for the outputs.
 
     Args:
@@ -229,7 +249,9 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
     args, settings, ckpt = _start(spec, ds, run, model_args, settings or TrainSettings(), resume)
     for name in ("train", "val"):
         if name not in ds.splits:
-            raise DatasetError(f"{ds.root}: no {name!r} split; training needs train and val (has {', '.join(ds.splits)})")
+            raise DatasetError(
+                f"{ds.root}: no {name!r} split; training needs train and val (has {', '.join(ds.splits)})"
+            )
     device = resolve_device(settings.device)
     crop = settings.crop or spec.train_crop
     if settings.loss != "l1" and (spec.output == "logit" or spec.discriminator is not None):
@@ -237,23 +259,37 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
         raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
-    triplet_only = [flag for flag, on in (("--context-loss", settings.context_loss),
-                                          ("--edge-contexts", settings.edge_contexts)) if on]
+    triplet_only = [
+        flag
+        for flag, on in (("--context-loss", settings.context_loss), ("--edge-contexts", settings.edge_contexts))
+        if on
+    ]
     if triplet_only and spec.input_kind != "triplet":
         raise ModelError(f"{triplet_only[0]}: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
     cache = CACHE_BYTES if settings.cache else 0
     factor = training_factor(spec, args, settings.factor)
-    train_data = SplitBatches(ds.split("train"), spec, crop=crop, factor=factor, augment=settings.augment,
-                              cache_bytes=cache, context_targets=settings.context_loss,
-                              edge_contexts=settings.edge_contexts)
+    train_data = SplitBatches(
+        ds.split("train"),
+        spec,
+        crop=crop,
+        factor=factor,
+        augment=settings.augment,
+        cache_bytes=cache,
+        context_targets=settings.context_loss,
+        edge_contexts=settings.edge_contexts,
+    )
     val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
     lr = settings.lr or spec.default_lr
     metric = primary_metric(ds.task)
     budget = Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size))
     config_hash = config_sha256(spec, args, settings)
     recipe = f"{ds.recipe_name}@{ds.recipe_version}"
-    dataset_info = {"path": str(ds.root), "fingerprint": ds.fingerprint, "task": ds.task,
-                    "recipe": {"name": ds.recipe_name, "version": ds.recipe_version}}
+    dataset_info = {
+        "path": str(ds.root),
+        "fingerprint": ds.fingerprint,
+        "task": ds.task,
+        "recipe": {"name": ds.recipe_name, "version": ds.recipe_version},
+    }
 
     with _deterministic(device):
         torch.manual_seed(settings.seed)
@@ -278,7 +314,9 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
             last_val = next((r[metric] for r in reversed(history) if _has(r, metric)), None)
             return {} if last_val is None else {metric: float(last_val)}
 
-        current_lr = lr * lr_factor(settings.schedule, budget.fraction(state.steps, state.seconds), warmup=settings.warmup)
+        current_lr = lr * lr_factor(
+            settings.schedule, budget.fraction(state.steps, state.seconds), warmup=settings.warmup
+        )
         progress("train", *budget.progress(state.steps, state.seconds), **shown())
         while not budget.exhausted(steps_done=state.steps, epochs_done=state.epochs_done, seconds=state.seconds):
             t_epoch = time.perf_counter()
@@ -290,7 +328,9 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
             mark = time.perf_counter()
             complete = True
             for b in batches:
-                current_lr = lr * lr_factor(settings.schedule, budget.fraction(state.steps, state.seconds), warmup=settings.warmup)
+                current_lr = lr * lr_factor(
+                    settings.schedule, budget.fraction(state.steps, state.seconds), warmup=settings.warmup
+                )
                 stepper.set_lr(current_lr)
                 with _shape_errors(spec, f"training batch of shape {tuple(b.input.shape)}"):
                     loss = stepper.step(b)
@@ -300,8 +340,14 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
                 state.steps += 1
                 state.epoch_steps += 1
                 total, count = total + loss * len(b.input), count + len(b.input)
-                progress("train", *budget.progress(state.steps, state.seconds), epoch=float(state.epoch),
-                         loss=total / max(count, 1), lr=current_lr, **shown())
+                progress(
+                    "train",
+                    *budget.progress(state.steps, state.seconds),
+                    epoch=float(state.epoch),
+                    loss=total / max(count, 1),
+                    lr=current_lr,
+                    **shown(),
+                )
                 if budget.exhausted(steps_done=state.steps, epochs_done=state.epochs_done, seconds=state.seconds):
                     complete = next(batches, None) is None
                     break
@@ -309,12 +355,22 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
             if complete:
                 state.epochs_done = state.epoch
             final = budget.exhausted(steps_done=state.steps, epochs_done=state.epochs_done, seconds=state.seconds)
-            row: dict[str, Any] = {"epoch": state.epoch, "steps": state.steps, "train_loss": total / max(count, 1),
-                                   "lr": current_lr}
+            row: dict[str, Any] = {
+                "epoch": state.epoch,
+                "steps": state.steps,
+                "train_loss": total / max(count, 1),
+                "lr": current_lr,
+            }
             if final or state.epoch % settings.val_every == 0:
                 with _shape_errors(spec, "validation images"):
-                    scores = validate(net, val_data, task=ds.task, batch_size=settings.batch_size, device=device,
-                                      loss_fn=nn.BCEWithLogitsLoss() if spec.output == "logit" else nn.L1Loss())
+                    scores = validate(
+                        net,
+                        val_data,
+                        task=ds.task,
+                        batch_size=settings.batch_size,
+                        device=device,
+                        loss_fn=nn.BCEWithLogitsLoss() if spec.output == "logit" else nn.L1Loss(),
+                    )
             else:
                 scores = {}
             state.epoch_seconds += time.perf_counter() - t_epoch
@@ -325,16 +381,39 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
                 best = {"metric": metric, "value": float(scores[metric]), "epoch": state.epoch, "steps": state.steps}
             saved_state = dict(vars(state))
             if complete:  # the next epoch starts fresh
-                state.epoch, state.epoch_steps, state.epoch_loss, state.epoch_seconds = state.epoch + 1, 0, (0.0, 0), 0.0
+                state.epoch, state.epoch_steps, state.epoch_loss, state.epoch_seconds = (
+                    state.epoch + 1,
+                    0,
+                    (0.0, 0),
+                    0.0,
+                )
                 saved_state = dict(vars(state))
-            training = training_record(spec=spec, settings=settings, steps=state.steps, epochs=history[-1]["epoch"],
-                                       train_seconds=state.seconds, device=device, amp=stepper.amp,
-                                       dataset_fingerprint=ds.fingerprint, dataset_recipe=recipe, config_hash=config_hash)
+            training = training_record(
+                spec=spec,
+                settings=settings,
+                steps=state.steps,
+                epochs=history[-1]["epoch"],
+                train_seconds=state.seconds,
+                device=device,
+                amp=stepper.amp,
+                dataset_fingerprint=ds.fingerprint,
+                dataset_recipe=recipe,
+                config_hash=config_hash,
+            )
             payload = {
-                "model": spec.name, "model_args": args, "dataset": dataset_info, "settings": settings.model_dump(),
-                "epoch": history[-1]["epoch"], "state": saved_state, "config_sha256": config_hash, "training": training,
-                "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, **stepper.state_dict(),
-                "rng": torch.get_rng_state(), "history": history, "best": best,
+                "model": spec.name,
+                "model_args": args,
+                "dataset": dataset_info,
+                "settings": settings.model_dump(),
+                "epoch": history[-1]["epoch"],
+                "state": saved_state,
+                "config_sha256": config_hash,
+                "training": training,
+                "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
+                **stepper.state_dict(),
+                "rng": torch.get_rng_state(),
+                "history": history,
+                "best": best,
             }
             if stepper.disc is not None:
                 payload["discriminator"] = {k: v.cpu() for k, v in stepper.disc.state_dict().items()}
@@ -344,12 +423,27 @@ def train_model(model: str, dataset: str | Path, out: str | Path, *, model_args:
             _write_csv(run / "metrics.csv", history)
             if scores:
                 write_curves(run / "curves.png", history, model=spec.name, metric=metric, minutes=state.seconds / 60.0)
-            progress("train", *budget.progress(state.steps, state.seconds), epoch=float(history[-1]["epoch"]),
-                     loss=row["train_loss"], lr=current_lr, **shown())
-    return TrainResult(run_dir=run, last=run / "last.pt", best=run / "best.pt",
-                       epochs=int(history[-1]["epoch"]) if history else 0, steps=state.steps,
-                       minutes=round(state.seconds / 60.0, 2), best_metric=metric, best_value=float(best["value"]),
-                       best_epoch=int(best["epoch"]), config_sha256=config_hash, history=history)
+            progress(
+                "train",
+                *budget.progress(state.steps, state.seconds),
+                epoch=float(history[-1]["epoch"]),
+                loss=row["train_loss"],
+                lr=current_lr,
+                **shown(),
+            )
+    return TrainResult(
+        run_dir=run,
+        last=run / "last.pt",
+        best=run / "best.pt",
+        epochs=int(history[-1]["epoch"]) if history else 0,
+        steps=state.steps,
+        minutes=round(state.seconds / 60.0, 2),
+        best_metric=metric,
+        best_value=float(best["value"]),
+        best_epoch=int(best["epoch"]),
+        config_sha256=config_hash,
+        history=history,
+    )
 
 
 def _has(row: dict[str, Any], key: str) -> bool:

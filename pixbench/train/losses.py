@@ -33,8 +33,9 @@ def find_vgg19_weights(weights_path: str | None) -> Path:
     Raises:
         WeightsNotFoundError: The file is in neither place.
     """
-    return locate_weights(VGG19_WEIGHTS_FILE, given=weights_path, needed_for="--loss perceptual",
-                          option="--vgg-weights")
+    return locate_weights(
+        VGG19_WEIGHTS_FILE, given=weights_path, needed_for="--loss perceptual", option="--vgg-weights"
+    )
 
 
 class VGGPerceptualLoss(nn.Module):
@@ -50,8 +51,13 @@ class VGGPerceptualLoss(nn.Module):
         super().__init__()
         features = vgg19(weights=None).features[: max(VGG_LAYERS) + 1]
         last = max(VGG_LAYERS)
-        load_prefixed_state(features, weights, prefix="features.", what="torchvision VGG-19",
-                            keep=lambda key: int(key.split(".")[0]) <= last)
+        load_prefixed_state(
+            features,
+            weights,
+            prefix="features.",
+            what="torchvision VGG-19",
+            keep=lambda key: int(key.split(".")[0]) <= last,
+        )
         self.features = features.eval().requires_grad_(False)
         self.pixel_weight = pixel_weight
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))

@@ -47,7 +47,11 @@ def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, An
 
 def config_sha256(spec: ModelSpec, model_args: dict[str, Any], settings: TrainSettings) -> str:
     """``sha256:<hex>`` of the canonical JSON of model, full model options and effective settings."""
-    config = {"model": spec.name, "model_args": spec.full_args(model_args), "settings": effective_settings(spec, settings)}
+    config = {
+        "model": spec.name,
+        "model_args": spec.full_args(model_args),
+        "settings": effective_settings(spec, settings),
+    }
     return "sha256:" + hashlib.sha256(canonical_json(config).encode()).hexdigest()
 
 
@@ -70,17 +74,35 @@ def device_description(device: torch.device) -> str:
     return str(device)
 
 
-def training_record(*, spec: ModelSpec, settings: TrainSettings, steps: int, epochs: int, train_seconds: float,
-                    device: torch.device, amp: bool, dataset_fingerprint: str, dataset_recipe: str,
-                    config_hash: str) -> dict[str, Any]:
+def training_record(
+    *,
+    spec: ModelSpec,
+    settings: TrainSettings,
+    steps: int,
+    epochs: int,
+    train_seconds: float,
+    device: torch.device,
+    amp: bool,
+    dataset_fingerprint: str,
+    dataset_recipe: str,
+    config_hash: str,
+) -> dict[str, Any]:
     """The ``training`` entry of a checkpoint (and the ONNX prop ``pixbench.training``).
 
     ``minutes`` is the training clock that a ``--minutes`` budget counts (data loading and
     optimiser steps, without validation and checkpoint writing), in minutes to 2 decimals.
     """
     return {
-        "steps": int(steps), "epochs": int(epochs), "minutes": round(train_seconds / 60.0, 2),
-        "device": device_description(device), "amp": bool(amp), "torch": str(torch.__version__),
-        "dataset_fingerprint": dataset_fingerprint, "dataset_recipe": dataset_recipe, "config_sha256": config_hash,
-        "schedule": settings.schedule, "lr": settings.lr or spec.default_lr, "batch_size": settings.batch_size,
+        "steps": int(steps),
+        "epochs": int(epochs),
+        "minutes": round(train_seconds / 60.0, 2),
+        "device": device_description(device),
+        "amp": bool(amp),
+        "torch": str(torch.__version__),
+        "dataset_fingerprint": dataset_fingerprint,
+        "dataset_recipe": dataset_recipe,
+        "config_sha256": config_hash,
+        "schedule": settings.schedule,
+        "lr": settings.lr or spec.default_lr,
+        "batch_size": settings.batch_size,
     }

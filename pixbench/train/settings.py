@@ -141,6 +141,8 @@ def parse_model_options(spec: ModelSpec, pairs: list[str]) -> dict[str, Any]:
             else:
                 value = None if raw.lower() in ("", "none") else raw
         except ValueError:
-            raise ModelError(f"--arg {key}={raw!r}: expected a {type(default).__name__} like the default {default!r}") from None
+            raise ModelError(
+                f"--arg {key}={raw!r}: expected a {type(default).__name__} like the default {default!r}"
+            ) from None
         out[key] = value
     return out

@@ -41,10 +41,17 @@ class Stepper:
             ``restore_context`` under ``--context-loss``).
     """
 
-    def __init__(self, net: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, device: torch.device,
-                 settings: TrainSettings, disc: nn.Module | None = None,
-                 opt_d: torch.optim.Optimizer | None = None,
-                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        opt: torch.optim.Optimizer,
+        loss_fn: nn.Module,
+        device: torch.device,
+        settings: TrainSettings,
+        disc: nn.Module | None = None,
+        opt_d: torch.optim.Optimizer | None = None,
+        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         self.net, self.opt, self.loss_fn, self.device = net, opt, loss_fn, device
         self.forward = forward or net
         self.disc, self.opt_d = disc, opt_d

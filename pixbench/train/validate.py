@@ -22,8 +22,9 @@ def _to_uint8(batch: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, data: SplitBatches, *, task: str, batch_size: int, device: torch.device,
-             loss_fn: nn.Module) -> dict[str, float]:
+def validate(
+    model: nn.Module, data: SplitBatches, *, task: str, batch_size: int, device: torch.device, loss_fn: nn.Module
+) -> dict[str, float]:
     """Score ``model`` on a whole split (no crops); returns ``val_loss`` and the task's metrics."""
     from pixbench import metrics
 
@@ -38,7 +39,9 @@ def validate(model: nn.Module, data: SplitBatches, *, task: str, batch_size: int
             weights.append(len(b.target))
             labels.append(b.target[:, 0].numpy())
             scores.append(torch.sigmoid(logits)[:, 0].numpy())
-        result = metrics.classification_metrics(np.concatenate(labels).astype(int), np.concatenate(scores), threshold=0.5)
+        result = metrics.classification_metrics(
+            np.concatenate(labels).astype(int), np.concatenate(scores), threshold=0.5
+        )
         out = {k: float(v) for k, v in result.items() if isinstance(v, (int, float, np.floating, np.integer))}
     elif task == "blockcnn":
         refs, tests = [], []

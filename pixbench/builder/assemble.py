@@ -22,7 +22,7 @@ import PIL
 from PIL import features
 
 from pixbench import __version__
-from pixbench.build.output import clear_state, npy_bytes, read_record, remove_temp_files, state_dir
+from pixbench.builder.output import clear_state, npy_bytes, read_record, remove_temp_files, state_dir
 from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, SPLITS, fingerprint_of, split_file_hashes
 from pixbench.degradations.blocks import BLOCK, CONTEXT
 from pixbench.degradations.jpeg import encoder_name
@@ -37,8 +37,13 @@ TRIPLET_COLUMNS = ["triplet_id", "sample_id", "source_id", "block_x", "block_y",
 def metadata_header(task: str) -> list[str]:
     """The columns of a ``metadata.csv`` of ``task``, in order."""
     spec = get_task(task)
-    return (["sample_id"] + [f"{k}_file_name" for k in spec.files] + ["source_id", "source_sha256", "seed"]
-            + list(spec.metadata) + ["crop_x", "crop_y", "crop_w", "crop_h", "params"])
+    return (
+        ["sample_id"]
+        + [f"{k}_file_name" for k in spec.files]
+        + ["source_id", "source_sha256", "seed"]
+        + list(spec.metadata)
+        + ["crop_x", "crop_y", "crop_w", "crop_h", "params"]
+    )
 
 
 def _cell(value: Any) -> Any:
@@ -63,7 +68,7 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
         out: The dataset folder.
         recipe: The recipe being built.
         src: The opened source.
-        key: The build key (see :func:`pixbench.build.output.build_key`).
+        key: The build key (see :func:`pixbench.builder.output.build_key`).
         names: Every source image's done-record name, in source order.
 
     Returns:
@@ -102,14 +107,20 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
     files = split_file_hashes(out)  # the manifest: what evaluate and train verify every read against
     fingerprint = fingerprint_of(files, recipe.sha256(), split=key["split"])
     info = {
-        "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": recipe.task,
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "task": recipe.task,
         "recipe": {"name": recipe.name, "version": recipe.version, "sha256": recipe.sha256()},
-        "fingerprint": fingerprint, "pixbench_version": __version__,
+        "fingerprint": fingerprint,
+        "pixbench_version": __version__,
         "source": {"spec": src.spec, "name": src.name, "license": src.license, "images": len(names)},
-        "seed": recipe.seed, "splits": {s: c for s, c in counts.items() if c["samples"]},
-        "skipped": skipped, "inputs": get_task(recipe.task).inputs,
+        "seed": recipe.seed,
+        "splits": {s: c for s, c in counts.items() if c["samples"]},
+        "skipped": skipped,
+        "inputs": get_task(recipe.task).inputs,
         "encoders": {"jpeg": encoder_name(), "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}"},
-        "build": key, MANIFEST_KEY: files,
+        "build": key,
+        MANIFEST_KEY: files,
     }
     if triplet_counts is not None:
         info["triplets"] = triplet_counts
@@ -128,13 +139,16 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
         parts = [name.removesuffix(".json") for name, s in included if s == split]
         if not parts:
             continue
-        def records() -> Iterator[dict[str, Any]]:
+
+        def records(parts: list[str] = parts) -> Iterator[dict[str, Any]]:
             for p in parts:
                 yield read_record(state, f"{p}.json")
 
         n = sum(len(r.get("triplets", [])) for r in records())
-        for suffix, shape, final in (("x", (CONTEXT, CONTEXT, 3), "triplets_input.npy"),
-                                   ("y", (BLOCK, BLOCK, 3), "triplets_target.npy")):
+        for suffix, shape, final in (
+            ("x", (CONTEXT, CONTEXT, 3), "triplets_input.npy"),
+            ("y", (BLOCK, BLOCK, 3), "triplets_target.npy"),
+        ):
             with atomic_output(out / split / final) as tmp:
                 if n == 0:
                     tmp.write_bytes(npy_bytes(np.zeros((0, *shape), np.uint8)))
@@ -145,7 +159,7 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
                         path = state / "triplets" / f"{p}.{suffix}.npy"
                         if path.is_file():
                             chunk = np.load(path)
-                            dest[at:at + len(chunk)] = chunk
+                            dest[at : at + len(chunk)] = chunk
                             at += len(chunk)
                     dest.flush()
                     del dest
@@ -176,27 +190,56 @@ def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:
     command += f" --limit {build['limit']}" if build["limit"] else ""
     forced = build.get("split")
     command += f" --split {forced}" if forced else ""
-    placement = (f"Every source image is in split `{forced}` (`--split {forced}`), not divided by the recipe's fractions."
-                 if forced else "Source images are divided among the splits by the recipe's fractions, by pixel hash.")
+    placement = (
+        f"Every source image is in split `{forced}` (`--split {forced}`), not divided by the recipe's fractions."
+        if forced
+        else "Source images are divided among the splits by the recipe's fractions, by pixel hash."
+    )
     lines = [
-        f"# {recipe.name} (recipe version {recipe.version})", "", recipe.description or "", "",
+        f"# {recipe.name} (recipe version {recipe.version})",
+        "",
+        recipe.description or "",
+        "",
         f"Task `{info['task']}`; `input` holds: {info['inputs']}. Built by pixbench {info['pixbench_version']} with:",
-        "", f"    {command}", "",
-        f"Fingerprint `{info['fingerprint']}` (equal fingerprints mean byte-identical datasets).", "",
-        placement, "",
-        "| split | samples | source images |", "| --- | --- | --- |",
-        *[f"| {s} | {c['samples']} | {c['source_images']} |" for s, c in info["splits"].items()], "",
-        "## Source and licence", "",
+        "",
+        f"    {command}",
+        "",
+        f"Fingerprint `{info['fingerprint']}` (equal fingerprints mean byte-identical datasets).",
+        "",
+        placement,
+        "",
+        "| split | samples | source images |",
+        "| --- | --- | --- |",
+        *[f"| {s} | {c['samples']} | {c['source_images']} |" for s, c in info["splits"].items()],
+        "",
+        "## Source and licence",
+        "",
         f"- Source: `{info['source']['spec']}` ({info['source']['images']} images listed)",
-        f"- Terms: {info['source']['license']}", "",
-        "## Encoders", "", f"- JPEG: {info['encoders']['jpeg']}", f"- PNG: {info['encoders']['png']}", "",
+        f"- Terms: {info['source']['license']}",
+        "",
+        "## Encoders",
+        "",
+        f"- JPEG: {info['encoders']['jpeg']}",
+        f"- PNG: {info['encoders']['png']}",
+        "",
     ]
     if info["task"] == "inpaint":
-        lines += [f"Holes are filled with the value {recipe.degradations[0].fill} in every channel; "
-                  "`mask/` is 255 inside a hole, 0 elsewhere; `holes` lists `[x, y, w, h]`.", ""]
+        lines += [
+            f"Holes are filled with the value {recipe.degradations[0].fill} in every channel; "
+            "`mask/` is 255 inside a hole, 0 elsewhere; `holes` lists `[x, y, w, h]`.",
+            "",
+        ]
     if info["skipped"]:
         lines += ["## Skipped inputs", ""] + [f"- `{s['source_id']}`: {s['reason']}" for s in info["skipped"]] + [""]
-    lines += ["## Loading", "", "```python", "from pixbench.datasets import open_dataset",
-              "ds = open_dataset('.')            # arrays, validated", "from datasets import load_dataset",
-              "hf = load_dataset('imagefolder', data_dir='.')  # image columns: input, target, ...", "```", ""]
+    lines += [
+        "## Loading",
+        "",
+        "```python",
+        "from pixbench.datasets import open_dataset",
+        "ds = open_dataset('.')            # arrays, validated",
+        "from datasets import load_dataset",
+        "hf = load_dataset('imagefolder', data_dir='.')  # image columns: input, target, ...",
+        "```",
+        "",
+    ]
     return "\n".join(lines)

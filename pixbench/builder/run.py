@@ -1,12 +1,12 @@
 """recipe x source -> dataset folder: parallel, resumable, byte-deterministic.
 
-Each source image is one unit of work (:func:`pixbench.build.samples.process_item`),
-run by an engine (:mod:`pixbench.build.engine`). A unit decodes its image, derives
+Each source image is one unit of work (:func:`pixbench.builder.samples.process_item`),
+run by an engine (:mod:`pixbench.builder.engine`). A unit decodes its image, derives
 every sample's RNG from the recipe seed, the image's pixel hash and the crop index
 (never from processing order), writes the sample files atomically, and finally writes
 a small *done record* under ``OUT/.pixbench-build/done/``. A rerun after an
 interruption skips every image that has a record. When all images are done, the main
-process assembles the dataset folder (:mod:`pixbench.build.assemble`). Memory stays
+process assembles the dataset folder (:mod:`pixbench.builder.assemble`). Memory stays
 flat: pixels live only inside one unit of work.
 """
 
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pixbench.build.assemble import assemble
-from pixbench.build.engine import Engine, default_workers, make_engine
-from pixbench.build.output import build_key, build_lock, prepare_out, record_name, start_state
-from pixbench.build.samples import process_item
+from pixbench.builder.assemble import assemble
+from pixbench.builder.engine import Engine, default_workers, make_engine
+from pixbench.builder.output import build_key, build_lock, prepare_out, record_name, start_state
+from pixbench.builder.samples import process_item
 from pixbench.datasets import SPLITS
 from pixbench.errors import DatasetError
 from pixbench.progress import Progress, silent
@@ -58,10 +58,20 @@ def _items(source: Source, limit: int | None) -> Iterator[SourceItem]:
     return iter(itertools.islice(items, limit) if limit is not None else items)
 
 
-def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None, limit: int | None = None,
-                  split: str | None = None, workers: int | None = None, overwrite: bool = False,
-                  engine: str = "local", ray_address: str | None = None, shard_size: int | None = None,
-                  progress: Progress = silent) -> BuildResult:
+def build_dataset(
+    recipe: Recipe,
+    out: str | Path,
+    *,
+    source: str | None = None,
+    limit: int | None = None,
+    split: str | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
+    shard_size: int | None = None,
+    progress: Progress = silent,
+) -> BuildResult:
     """Build (or resume, or confirm) the dataset ``recipe`` makes from ``source``.
 
     Args:
@@ -106,8 +116,18 @@ def build_dataset(recipe: Recipe, out: str | Path, *, source: str | None = None,
         return _build_locked(recipe, out, src, spec, key, limit, split, runner, overwrite, progress)
 
 
-def _build_locked(recipe: Recipe, out: Path, src: Source, spec: str, key: dict[str, Any], limit: int | None,
-                  split: str | None, engine: Engine, overwrite: bool, progress: Progress) -> BuildResult:
+def _build_locked(
+    recipe: Recipe,
+    out: Path,
+    src: Source,
+    spec: str,
+    key: dict[str, Any],
+    limit: int | None,
+    split: str | None,
+    engine: Engine,
+    overwrite: bool,
+    progress: Progress,
+) -> BuildResult:
     mode = prepare_out(out, key, overwrite)
     if mode == "complete":
         info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))

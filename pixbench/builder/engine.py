@@ -6,7 +6,7 @@ returned, as calls finish. The order does not matter: every call writes its own
 files and done record, and the builder assembles the dataset in source order
 afterwards. So the builder never needs to know which engine runs: it asks
 :func:`make_engine` for one by name. The Ray engine is its own module
-(:mod:`pixbench.build.ray_engine`), imported only when chosen.
+(:mod:`pixbench.builder.ray_engine`), imported only when chosen.
 """
 
 from __future__ import annotations
@@ -124,8 +124,9 @@ class ProcessPoolEngine:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         finished_calls = 0
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(work, os.getpid())) as pool:
+        with ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(work, os.getpid())
+        ) as pool:
             pending: set[Future] = set()
             queue = iter(items)
             try:
@@ -147,7 +148,8 @@ class ProcessPoolEngine:
                 raise DatasetError(
                     f"a worker process died (killed by the system, e.g. out of memory, or crashed) after "
                     f"{finished_calls} source images finished in this run; they are kept: rerun the same command "
-                    "to resume (with fewer --workers if memory is short)") from None
+                    "to resume (with fewer --workers if memory is short)"
+                ) from None
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -182,7 +184,10 @@ def make_engine(name: str, workers: int, *, address: str | None = None, shard_si
         return local_engine(workers)
     if shard_size is not None and shard_size < 1:
         raise DatasetError(f"--shard-size: expected 1 or more images, got {shard_size}")
-    from pixbench.build.ray_engine import DEFAULT_SHARD_SIZE, RayEngine
+    from pixbench.builder.ray_engine import DEFAULT_SHARD_SIZE, RayEngine
 
-    return RayEngine(address=address or os.environ.get("RAY_ADDRESS") or None, cpus=workers,
-                     shard_size=shard_size or DEFAULT_SHARD_SIZE)
+    return RayEngine(
+        address=address or os.environ.get("RAY_ADDRESS") or None,
+        cpus=workers,
+        shard_size=shard_size or DEFAULT_SHARD_SIZE,
+    )

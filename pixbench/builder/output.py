@@ -30,10 +30,9 @@ from pixbench.errors import DatasetError
 from pixbench.images import write_bytes_atomic
 from pixbench.recipes import Recipe
 
-
 #: The lock file in the working folder; a build holds an exclusive ``flock`` on it.
 LOCK_NAME = "lock"
-#: A sample file's name as :func:`pixbench.build.samples.process_item` writes it: ``<kind>/<16 hex>-<4 digits>.png``.
+#: A sample file's name as :func:`pixbench.builder.samples.process_item` writes it: ``<kind>/<16 hex>-<4 digits>.png``.
 _SAMPLE_FILE = re.compile(r"(input|target|lowres|mask)/[0-9a-f]{16}-[0-9]{4}\.png")
 #: Lock descriptors this process holds; a forked build worker closes its copies (the lock stays the parent's).
 _HELD: set[int] = set()
@@ -94,10 +93,16 @@ def prepare_out(out: Path, key: dict[str, Any], overwrite: bool) -> str:
     if old == key and not overwrite:
         return "resume" if used else "complete"
     if not overwrite:
-        what = (f"recipe {old.get('recipe')} from source {old.get('source')!r}, limit {old.get('limit')}, "
-                f"split {old.get('split') or 'by fractions'}" if isinstance(old, dict) else "an unknown build")
-        raise DatasetError(f"-o {out}: already holds a different dataset ({what}); "
-                           "pass --overwrite to replace it or choose another folder")
+        what = (
+            f"recipe {old.get('recipe')} from source {old.get('source')!r}, limit {old.get('limit')}, "
+            f"split {old.get('split') or 'by fractions'}"
+            if isinstance(old, dict)
+            else "an unknown build"
+        )
+        raise DatasetError(
+            f"-o {out}: already holds a different dataset ({what}); "
+            "pass --overwrite to replace it or choose another folder"
+        )
     remove_dataset(out)
     return "fresh"
 
@@ -107,8 +112,10 @@ def refuse_foreign(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise DatasetError(f"-o {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not ((out / "dataset.json").is_file() or state_dir(out).is_dir()):
-        raise DatasetError(f"-o {out}: folder is not empty and is not a pixbench dataset; "
-                           "choose a new or empty folder (pixbench never deletes folders it did not write)")
+        raise DatasetError(
+            f"-o {out}: folder is not empty and is not a pixbench dataset; "
+            "choose a new or empty folder (pixbench never deletes folders it did not write)"
+        )
 
 
 def _state_used(state: Path) -> bool:
@@ -142,8 +149,9 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_record(state: Path, name: str, record: dict[str, Any],
-                 arrays: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+def write_record(
+    state: Path, name: str, record: dict[str, Any], arrays: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
     """Write a source image's done record (and its triplet arrays first), atomically.
 
     Returns:
@@ -196,8 +204,9 @@ def build_lock(out: Path) -> Iterator[None]:
         except BlockingIOError:
             pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise DatasetError(f"{out} is being built by another pixbench process (pid {pid}); "
-                               "wait for it or choose another -o") from None
+            raise DatasetError(
+                f"{out} is being built by another pixbench process (pid {pid}); wait for it or choose another -o"
+            ) from None
         try:
             current = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -232,8 +241,10 @@ def _manifest_paths(out: Path, info: dict[str, Any]) -> set[Path]:
         recipe = info.get("recipe") if isinstance(info.get("recipe"), dict) else {}
         build = info.get("build") if isinstance(info.get("build"), dict) else {}
         if fingerprint_of(files, str(recipe.get("sha256")), split=build.get("split")) != info.get("fingerprint"):
-            raise DatasetError(f"-o {out}: its files no longer match its dataset.json fingerprint, so pixbench cannot "
-                               "tell which files it wrote; nothing deleted — move the folder away or choose another -o")
+            raise DatasetError(
+                f"-o {out}: its files no longer match its dataset.json fingerprint, so pixbench cannot "
+                "tell which files it wrote; nothing deleted — move the folder away or choose another -o"
+            )
     if not isinstance(files, dict):
         raise DatasetError(f"-o {out}: dataset.json has a malformed file list; nothing deleted — choose another -o")
     root = out.resolve()
@@ -242,8 +253,9 @@ def _manifest_paths(out: Path, info: dict[str, Any]) -> set[Path]:
         parts = PurePosixPath(str(rel)).parts
         path = out / str(rel)
         if len(parts) < 2 or parts[0] not in SPLITS or ".." in parts or not path.resolve().is_relative_to(root):
-            raise DatasetError(f"-o {out}: dataset.json lists {rel!r}, outside its split folders; nothing deleted "
-                               "— choose another -o")
+            raise DatasetError(
+                f"-o {out}: dataset.json lists {rel!r}, outside its split folders; nothing deleted — choose another -o"
+            )
         paths.add(path)
     return paths
 
@@ -286,8 +298,10 @@ def remove_dataset(out: Path) -> None:
         except (OSError, ValueError):
             info = {}
         if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
-            raise DatasetError(f"-o {out}: its dataset.json is not a pixbench dataset's; pixbench deletes only what it "
-                               "wrote, so not even --overwrite replaces it — choose another -o")
+            raise DatasetError(
+                f"-o {out}: its dataset.json is not a pixbench dataset's; pixbench deletes only what it "
+                "wrote, so not even --overwrite replaces it — choose another -o"
+            )
         listed = _manifest_paths(out, info)
     if _state_used(state):
         listed |= _record_paths(out)
@@ -296,10 +310,12 @@ def remove_dataset(out: Path) -> None:
     for card, ours in (("README.md", f"# {name} (recipe version"), ("recipe.yaml", f"name: {name}\n")):
         path = out / card
         if path.exists():
-            text = path.read_bytes()[:1 << 16].decode(errors="replace")
+            text = path.read_bytes()[: 1 << 16].decode(errors="replace")
             if name is None or (not text.startswith(ours) if card == "README.md" else ours not in text):
-                raise DatasetError(f"-o {path}: not the {card} pixbench wrote; --overwrite would replace it, so "
-                                   "move it away or choose another -o")
+                raise DatasetError(
+                    f"-o {path}: not the {card} pixbench wrote; --overwrite would replace it, so "
+                    "move it away or choose another -o"
+                )
             extras.append(path)
     in_splits = []
     for split in SPLITS:
@@ -313,14 +329,18 @@ def remove_dataset(out: Path) -> None:
             temp = path.name.startswith(".") and path.name.endswith(".tmp")
             leftover = state.is_dir() and _SAMPLE_FILE.fullmatch(rel) is not None
             if path not in listed and not temp and not leftover:
-                raise DatasetError(f"-o {out}: {path} was not written by pixbench (not in its manifest); --overwrite "
-                                   "deletes only what pixbench wrote, so move that file away or choose another -o")
+                raise DatasetError(
+                    f"-o {out}: {path} was not written by pixbench (not in its manifest); --overwrite "
+                    "deletes only what pixbench wrote, so move that file away or choose another -o"
+                )
             in_splits.append(path)
     for path in [*in_splits, *extras, info_path]:
         path.unlink(missing_ok=True)
     for split in SPLITS:  # the folders that are now empty, deepest first
         folder = out / split
-        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) if folder.is_dir() else []:
+        for sub in (
+            sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) if folder.is_dir() else []
+        ):
             with contextlib.suppress(OSError):
                 sub.rmdir()
         with contextlib.suppress(OSError):

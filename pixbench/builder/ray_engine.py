@@ -1,6 +1,6 @@
 """The Ray engine: a build's per-image work on a Ray cluster (or a local Ray instance).
 
-Same contract as the local engines (:class:`pixbench.build.engine.Engine`): one
+Same contract as the local engines (:class:`pixbench.builder.engine.Engine`): one
 function of a single source image, called on every image somewhere, results yielded
 as calls finish. The items (ids and paths, URLs or, for streamed hub datasets, the
 encoded bytes; never decoded pixels) are cut into shards of ``shard_size`` images in
@@ -9,7 +9,7 @@ and returns only the small done-record summaries. At most ``2 x`` the cluster's 
 shards are in flight, so the driver never lists the whole source.
 
 Byte identity with a local build holds because every image's bytes depend only on the
-recipe and the image (see :mod:`pixbench.build.samples`), provided every node runs the
+recipe and the image (see :mod:`pixbench.builder.samples`), provided every node runs the
 same pixbench, numpy and Pillow (with the same libjpeg and zlib): each task checks
 that against the driver before it writes anything. ``ray`` is imported here only,
 and only when the engine runs (the ``[ray]`` extra).
@@ -51,8 +51,13 @@ def environment() -> dict[str, str]:
     from pixbench import __version__
     from pixbench.degradations.jpeg import encoder_name
 
-    return {"pixbench": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "jpeg": encoder_name(), "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}"}
+    return {
+        "pixbench": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "jpeg": encoder_name(),
+        "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}",
+    }
 
 
 def _run_shard(work: Callable[[Any], Any], items: list[Any], expected: dict[str, str]) -> list[Any]:
@@ -60,8 +65,10 @@ def _run_shard(work: Callable[[Any], Any], items: list[Any], expected: dict[str,
     here = environment()
     differ = [f"{k} {here.get(k)} (driver: {v})" for k, v in expected.items() if here.get(k) != v]
     if differ:
-        raise DatasetError(f"Ray worker on {socket.gethostname()} has {', '.join(differ)}; every node needs the "
-                           "same versions as the driver for byte-identical output (see docs/scale-out.md)")
+        raise DatasetError(
+            f"Ray worker on {socket.gethostname()} has {', '.join(differ)}; every node needs the "
+            "same versions as the driver for byte-identical output (see docs/scale-out.md)"
+        )
     return [work(item) for item in items]
 
 
@@ -86,8 +93,10 @@ def _probe(address: str) -> None:
         socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise DatasetError(f"no Ray cluster answers at {address} ({reason}); start one with `ray start --head` "
-                           "or correct --ray-address / RAY_ADDRESS") from None
+        raise DatasetError(
+            f"no Ray cluster answers at {address} ({reason}); start one with `ray start --head` "
+            "or correct --ray-address / RAY_ADDRESS"
+        ) from None
 
 
 class RayEngine:
@@ -116,7 +125,7 @@ class RayEngine:
             _probe(address)
 
     def map(self, work: Callable[[T], R], items: Iterable[T]) -> Generator[R, None, None]:
-        """Call ``work`` on the items as Ray tasks (see :meth:`pixbench.build.engine.Engine.map`).
+        """Call ``work`` on the items as Ray tasks (see :meth:`pixbench.builder.engine.Engine.map`).
 
         Raises:
             DatasetError: The cluster cannot be reached or runs another Ray version, a node runs other
@@ -145,14 +154,18 @@ class RayEngine:
             else:
                 ray.init(address=self.address, **quiet)
         except ConnectionError as exc:
-            raise DatasetError(f"cannot join the Ray cluster at {self.address}: {_one_line(exc)} (a cluster with "
-                               "token authentication also needs RAY_AUTH_MODE=token and its token here; see "
-                               "docs/scale-out.md)") from None
+            raise DatasetError(
+                f"cannot join the Ray cluster at {self.address}: {_one_line(exc)} (a cluster with "
+                "token authentication also needs RAY_AUTH_MODE=token and its token here; see "
+                "docs/scale-out.md)"
+            ) from None
         except RuntimeError as exc:
             if "version mismatch" not in str(exc).lower():
                 raise
-            raise DatasetError(f"cannot join the Ray cluster at {self.address}: {_one_line(exc)}; install the "
-                               "cluster's ray and Python versions here (or the other way round)") from None
+            raise DatasetError(
+                f"cannot join the Ray cluster at {self.address}: {_one_line(exc)}; install the "
+                "cluster's ray and Python versions here (or the other way round)"
+            ) from None
         finally:
             if before is not None:
                 signal.signal(signal.SIGTERM, before)
@@ -199,7 +212,8 @@ class RayEngine:
                     raise DatasetError(
                         f"a Ray worker died {MAX_RETRIES + 1} times on one shard ({_one_line(exc)}) after "
                         f"{finished} source images finished in this run; they are kept: rerun the same command "
-                        "to resume") from None
+                        "to resume"
+                    ) from None
                 for result in results:
                     finished += 1
                     yield result

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pixbench.build.output import record_name, write_record
+from pixbench.builder.output import record_name, write_record
 from pixbench.datasets import BUILD_STATE_DIR
 from pixbench.degradations.blocks import block_positions, extract_triplets
 from pixbench.degradations.holes import holes_mask
@@ -61,8 +61,10 @@ def min_side(recipe: Recipe) -> int:
     """The smallest source side the recipe can crop from."""
     size = recipe.crop.size
     if recipe.task == "detect":
-        return max([_region(size, f) for f in recipe.degradations[0].factors]
-                   + [_negative_side(size, n) for n in recipe.negatives or []])
+        return max(
+            [_region(size, f) for f in recipe.degradations[0].factors]
+            + [_negative_side(size, n) for n in recipe.negatives or []]
+        )
     return size
 
 
@@ -78,7 +80,7 @@ def _crop_origin(rng: np.random.Generator, h: int, w: int, size: int, align: int
 
 
 def _cut(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
-    return np.ascontiguousarray(image[y:y + size, x:x + size])
+    return np.ascontiguousarray(image[y : y + size, x : x + size])
 
 
 def _box(x: int, y: int, size: int) -> dict[str, int]:
@@ -102,13 +104,16 @@ def _detect(image: np.ndarray, recipe: Recipe, rng: np.random.Generator, index: 
         # block edges are not always at the crop's origin
         ox, oy = (int(rng.integers(0, region - size + 1)) for _ in range(2))
         degraded = pixelate(_cut(image, rx, ry, region), **params)
-        crop = np.ascontiguousarray(degraded[oy:oy + size, ox:ox + size])
+        crop = np.ascontiguousarray(degraded[oy : oy + size, ox : ox + size])
         params.update(label=1, negative_kind="", grid_x=ox % f, grid_y=oy % f, **_box(rx + ox, ry + oy, size))
         return TaskSample(input=crop, params=params, label=1)
     negatives = recipe.negatives or []
     weights = np.array([n.weight for n in negatives], dtype=np.float64)
-    neg = negatives[int(np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(), side="right"))
-                    if len(negatives) > 1 else 0]
+    neg = negatives[
+        int(np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(), side="right"))
+        if len(negatives) > 1
+        else 0
+    ]
     params: dict[str, Any] = {"label": 0, "negative_kind": neg.label}
     pad = _jpeg_pad(neg)
     scale, kernel = 1.0, None
@@ -135,7 +140,7 @@ def _detect(image: np.ndarray, recipe: Recipe, rng: np.random.Generator, index: 
             crop = jpeg_roundtrip(crop, quality=params["requality"], subsampling="4:2:0")
     if pad:  # the JPEG grid starts `ox, oy` pixels before the crop's corner
         ox, oy = (int(rng.integers(0, pad)) for _ in range(2))
-        crop = np.ascontiguousarray(crop[oy:oy + size, ox:ox + size])
+        crop = np.ascontiguousarray(crop[oy : oy + size, ox : ox + size])
         params.update(jpeg_x=ox, jpeg_y=oy)
     params.update(_box(x, y, side))
     return TaskSample(input=crop, params=params, label=0)
@@ -225,7 +230,7 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
         split: Put the image into this split instead of the one its hash picks.
 
     Returns:
-        A small summary of the record (see :func:`pixbench.build.output.write_record`).
+        A small summary of the record (see :func:`pixbench.builder.output.write_record`).
     """
     state = out / BUILD_STATE_DIR
     record: dict[str, Any] = {"source_id": item.source_id}
@@ -238,7 +243,9 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
     h, w = pixels.shape[:2]
     need = min_side(recipe)
     if min(h, w) < need:
-        record.update(status="skipped", reason=f"smaller than the crop: {w}x{h}, the recipe needs at least {need}x{need}")
+        record.update(
+            status="skipped", reason=f"smaller than the crop: {w}x{h}, the recipe needs at least {need}x{need}"
+        )
         return write_record(state, record_name(item.source_id), record)
     sha = pixel_sha256(pixels)
     split = split or assign_split(sha, recipe.splits)
@@ -247,8 +254,13 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
         seed = sample_seed(recipe.seed, sha, index)
         sample = make_sample(pixels, recipe, np.random.default_rng(seed), index)
         sample_id = f"{sha[:16]}-{index:04d}"
-        row: dict[str, Any] = {"sample_id": sample_id, "source_id": item.source_id, "source_sha256": sha,
-                               "seed": seed, "params": sample.params}
+        row: dict[str, Any] = {
+            "sample_id": sample_id,
+            "source_id": item.source_id,
+            "source_sha256": sha,
+            "seed": seed,
+            "params": sample.params,
+        }
         for kind in ("input", "target", "lowres", "mask"):
             array = getattr(sample, kind)
             if array is not None:
@@ -259,8 +271,16 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
             xs, ys, positions = sample.triplets
             trip_x.append(xs)
             trip_y.append(ys)
-            trip_rows += [{"sample_id": sample_id, "source_id": item.source_id, "block_x": bx, "block_y": by,
-                           "quality": sample.params["quality"]} for bx, by in positions]
+            trip_rows += [
+                {
+                    "sample_id": sample_id,
+                    "source_id": item.source_id,
+                    "block_x": bx,
+                    "block_y": by,
+                    "quality": sample.params["quality"],
+                }
+                for bx, by in positions
+            ]
         rows.append(row)
     record.update(status="ok", source_sha256=sha, split=split, width=w, height=h, rows=rows)
     if trip_rows:
