@@ -46,6 +46,8 @@ class Task:
         columns: The metric columns of a leaderboard table, in order.
         gains: Metric keys whose gain over the degraded input gets a table column.
         scores_on: Other tasks whose datasets a model of this task may be scored on.
+        blockwise: Models map a 24x24 context to its clean 8x8 centre block (BlockCNN-style), and
+            are slid over whole images on the JPEG grid to be scored on them.
     """
 
     name: str
@@ -59,6 +61,17 @@ class Task:
     columns: tuple[Column, ...]
     gains: tuple[str, ...] = ()
     scores_on: tuple[str, ...] = ()
+    blockwise: bool = False
+
+    @property
+    def takes_lowres(self) -> bool:
+        """Samples carry the low-res grid, so a model may take it and upscale (``lowres`` is a file)."""
+        return "lowres" in self.files
+
+    @property
+    def takes_mask(self) -> bool:
+        """Samples carry a mask that the model takes beside the image (``mask`` is a file)."""
+        return "mask" in self.files
 
 
 class UnknownTaskError(PixbenchError):

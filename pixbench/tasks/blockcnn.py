@@ -20,4 +20,5 @@ TASK = Task(
     columns=(PSNR, PSNR_B, SSIM, Column("psnr_blocks", "PSNR blocks dB", "triplets.psnr", "f2")),
     gains=("psnr", "psnr_b", "ssim", "triplets.psnr"),
     scores_on=("jpeg",),
+    blockwise=True,
 )
