@@ -55,6 +55,8 @@ SPEED_SOURCES = {"kodak"}
 #: train/val/test by hash (70/15/15); `--split test` puts every test photo into the test split.
 EVAL_SPLIT = "test"
 TEST_BUILD_ARGS: list[str] = ["--split", "test"]
+#: The shipped recipes, passed to `pixbench build-dataset` by path so the command says which file it read.
+RECIPES_DIR = Path("recipes")
 #: Where the published files go (committed) and where the bulky intermediates go (git-ignored).
 TABLES_DIR = Path("leaderboards")
 MODELS_DIR = Path("leaderboards/models")
@@ -285,12 +287,12 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
         if (REPO / out / "dataset.json").is_file() and not args.force:
             print(f"skip build: {out} is complete")
             continue
-        shipped = REPO / "pixbench" / "recipes" / f"{recipe}.yaml"
+        shipped = RECIPES_DIR / f"{recipe}.yaml"
         extra = ["--limit", str(limit)] if limit else []
         overwrite = ["--overwrite"] if args.force else []
         run(
             "build-dataset",
-            f"pixbench/recipes/{recipe}.yaml" if shipped.is_file() else recipe,
+            shipped if (REPO / shipped).is_file() else recipe,
             "-o",
             out,
             "--source",
