@@ -42,8 +42,8 @@ NOTES = Path("leaderboards/notes.json")
 CONFIGS_DIR = Path("leaderboards/configs")
 #: File that `pixbench train -o RUN_DIR` leaves for export (best checkpoint by validation metric).
 CHECKPOINT = "best.pt"
-#: Extension of baseline model files (`pixbench baseline`): ONNX, except Python models such as biharmonic.
-PYTHON_BASELINES = {"biharmonic": ".json"}
+#: Extension of baseline model files (`pixbench baseline`): ONNX, except JSON model files such as biharmonic.
+JSON_BASELINES = {"biharmonic": ".json"}
 #: The depixelate recipes mix factors 2, 4 and 8; their tables score every model on the x4 samples
 #: only, because a low-res-grid model (ESPCN, bicubic, lanczos) upscales by one fixed factor.
 X4 = ["--factor", "4"]

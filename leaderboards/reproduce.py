@@ -46,9 +46,9 @@ from benchmark_table import (  # noqa: E402
     BENCHMARKS,
     CHECKPOINT,
     EVAL_SPLIT,
+    JSON_BASELINES,
     MODELS_DIR,
     NOTES,
-    PYTHON_BASELINES,
     RECIPES_DIR,
     RESULTS_DIR,
     SEED,
@@ -202,7 +202,7 @@ def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, a
         return Path(entry.path)
     if isinstance(entry, Reuse):
         return args.out.models / entry.benchmark / f"{entry.name}.onnx"
-    suffix = PYTHON_BASELINES.get(entry.baseline, ".onnx") if isinstance(entry, Baseline) else ".onnx"
+    suffix = JSON_BASELINES.get(entry.baseline, ".onnx") if isinstance(entry, Baseline) else ".onnx"
     return args.out.models / bench.name / f"{entry.name}{suffix}"
 
 
