@@ -28,6 +28,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -191,11 +192,11 @@ def floor_graph(scale: int, folder: Path) -> Path | None:
     """The grid graph of ``scale`` with its network cut to one 3x3 convolution of one feature
     (untrained): what reading the grid and writing the frame cost, which no network of this design
     runs under. ``None`` without torch (the ``train`` extra)."""
-    try:
-        from pixbench.forensics.upscaler import GridUpscaler
-        from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         return None
+    from pixbench.forensics.upscaler import GridUpscaler
+    from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
+
     return save_depixelator_onnx(
         GridUpscaler(UpscalerConfig(scale=scale, channels=1, layers=0)),
         folder / f"floor-x{scale}.onnx",
