@@ -402,7 +402,7 @@ def test_hard_negatives_compose_jpeg_phase_double_compression_and_prescale():
     assert small.params["crop_w"] == 100 and small.params["pre_scale"] == 1.5625 and small.input.shape == (64, 64, 3)
     assert min_side(shrunk) == 66 and min_side(recipe) == 64 + 8  # 66: the positives' region (33 blocks of 2)
     # the new fields default to absent, so a v1 recipe's canonical form (and its bytes) do not change
-    assert "jpeg_phase" not in load_recipe_file(REPO_ROOT / "pixbench" / "recipes" / "detect.yaml").canonical_yaml()
+    assert "jpeg_phase" not in load_recipe_file(REPO_ROOT / "recipes" / "detect.yaml").canonical_yaml()
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def test_an_unreachable_cluster_is_one_line_quickly(world, tmp_path):
         app,
         [
             "build-dataset",
-            str(REPO_ROOT / "pixbench/recipes/jpeg.yaml"),
+            str(REPO_ROOT / "recipes/jpeg.yaml"),
             "-o",
             str(tmp_path / "o"),
             "--source",

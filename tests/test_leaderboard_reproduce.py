@@ -25,8 +25,7 @@ def reproduce():
 @pytest.fixture(autouse=True)
 def fresh_checkout(reproduce, tmp_path, monkeypatch):
     """Dry runs see a checkout without published or work files, so every step is listed."""
-    (tmp_path / "pixbench").mkdir()
-    (tmp_path / "pixbench" / "recipes").symlink_to(REPO_ROOT / "pixbench" / "recipes", target_is_directory=True)
+    (tmp_path / "recipes").symlink_to(REPO_ROOT / "recipes", target_is_directory=True)
     monkeypatch.setattr(reproduce, "REPO", tmp_path)
 
 
@@ -36,11 +35,7 @@ def commands(capsys) -> list[str]:
 
 def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "inpaint-2x75"])
-    recipe = (
-        "pixbench/recipes/inpaint-2x75.yaml"
-        if (REPO_ROOT / "pixbench" / "recipes" / "inpaint-2x75.yaml").is_file()
-        else "inpaint-2x75"
-    )
+    recipe = "recipes/inpaint-2x75.yaml"
     data, models, results = "leaderboards/work/data", "leaderboards/models/inpaint-2x75", "leaderboards/results"
     kodak = f"--dataset {data}/inpaint-2x75-kodak --split test -o {results}/kodak/inpaint-2x75"
     set14 = f"--dataset {data}/inpaint-2x75-set14 --split test -o {results}/set14/inpaint-2x75"

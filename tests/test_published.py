@@ -52,7 +52,7 @@ def rebuild_kodak(recipe, published_folder, shared_datasets, data):
         app,
         [
             "build-dataset",
-            str(REPO_ROOT / "pixbench" / "recipes" / f"{recipe}.yaml"),
+            str(REPO_ROOT / "recipes" / f"{recipe}.yaml"),
             "-o",
             str(data),
             "--source",

@@ -58,10 +58,13 @@ def test_shipped_recipes_are_valid_versioned_and_pinned():
         assert recipe.sha256()[:12] == PINNED[name], name
 
 
-def test_shipped_folder_is_inside_the_recipes_package():
-    # the YAML files live in pixbench/recipes/ so they ship in the wheel as package data
-    for path in shipped_recipes().values():
-        assert path.resolve().parent == (REPO_ROOT / "pixbench" / "recipes").resolve()
+def test_shipped_recipes_are_the_top_level_recipes_folder():
+    # one copy, in recipes/ where users read and copy them; setup.py puts it in the wheel (tests/test_wheel.py)
+    shipped = shipped_recipes()
+    assert shipped == {p.stem: p for p in sorted((REPO_ROOT / "recipes").glob("*.yaml"))}
+    for path in shipped.values():
+        assert path.resolve().parent == (REPO_ROOT / "recipes").resolve()
+    assert not list((REPO_ROOT / "pixbench").rglob("*.yaml"))  # no second copy inside the package
 
 
 def test_resolve_by_name_and_path(tmp_path):

@@ -3,8 +3,9 @@
 A recipe (``docs/recipes.md``) says completely how ``pixbench build-dataset`` turns a
 source of clean photos into a dataset. This stage owns the schema
 (:mod:`pixbench.recipes.schema`), reading and validating files and finding shipped
-recipes by name (:mod:`pixbench.recipes.loading`), and the shipped ``*.yaml`` files,
-which live in this folder so they ship inside the installed package.
+recipes by name (:mod:`pixbench.recipes.loading`). The shipped ``*.yaml`` files themselves
+live outside the package, in ``recipes/`` at the top of the repository; a wheel carries a
+copy of them (``setup.py``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Loading recipes: YAML files, one-line validation errors, and the shipped-recipe lookup.
 
 Every error is one line naming the file, the field path, the bad value and what is
-allowed. The recipes that ship with pixbench are the ``*.yaml`` files inside this
-package, found by file name (``detect`` -> ``detect.yaml``).
+allowed. The recipes that ship with pixbench are the ``*.yaml`` files of ``recipes/`` at the
+top of the repository, found by file name (``detect`` -> ``recipes/detect.yaml``); an
+installed wheel carries the same files as ``pixbench/recipes/shipped/`` (see :func:`shipped_recipes_dir`).
 
 Versioning rule: a recipe ``name`` at a given ``version``, once published,
 produces the same bytes forever; any change in behaviour needs a new version.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import re
 import typing
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -207,9 +207,24 @@ def _load_yaml(text: str, path: Path) -> Any:
         raise RecipeError(f"{path}: YAML refused: nested too deeply") from None
 
 
+#: Where a wheel puts the shipped recipes, inside this package (``setup.py`` copies ``recipes/*.yaml`` there).
+PACKAGED_RECIPES = Path(__file__).resolve().parent / "shipped"
+#: Where a source checkout keeps them (an editable install runs from the checkout, so it reads them here).
+CHECKOUT_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
 def shipped_recipes_dir() -> Path:
-    """The folder of recipes that ship with pixbench (this package's folder, in the installed package)."""
-    return Path(str(resources.files("pixbench.recipes")))
+    """The folder of recipes that ship with pixbench.
+
+    In a source checkout (and so in an editable install) that is ``recipes/`` beside ``pyproject.toml``,
+    the one copy that people read, copy and edit; in an installed wheel it is the copy the wheel carries
+    as ``pixbench/recipes/shipped/``. The checkout wins where both exist, so an edit there is never
+    shadowed by a stale copy.
+    """
+    root = CHECKOUT_RECIPES.parent
+    if (root / "pyproject.toml").is_file() and CHECKOUT_RECIPES.is_dir():
+        return CHECKOUT_RECIPES
+    return PACKAGED_RECIPES
 
 
 def shipped_recipes() -> dict[str, Path]:

@@ -1,16 +1,19 @@
-"""Python model files: models ONNX cannot express, run with the same interface as ONNX sessions.
+"""JSON model files: models ONNX cannot express, run with the same interface as ONNX sessions.
 
-A Python model file is a small JSON document
+A JSON model file is a small JSON document that names a Python function of pixbench:
 
 ```json
 {"format": "pixbench-python-model", "format_version": 1, "baseline": "biharmonic",
  "props": {"pixbench.task": "inpaint", ...}}
 ```
 
-whose ``baseline`` names a function in :data:`PYTHON_MODELS` (biharmonic inpainting,
-an iterative solver, is the one there). :func:`pixbench.runtime.loading.load_model`
-turns such a file into a :class:`PythonModel` with the same inputs, outputs and props
-interface as an onnxruntime session. :mod:`pixbench.baselines` writes these files.
+Its ``baseline`` names the function in :data:`PYTHON_MODELS` (biharmonic inpainting, an
+iterative solver, is the one there); the file holds no weights and no code. The format
+name, ``pixbench-python-model``, is kept as written in published files.
+:func:`pixbench.runtime.loading.load_model` turns such a file into a :class:`JsonModel` with
+the same inputs, outputs and props interface as an onnxruntime session.
+:mod:`pixbench.baselines` writes these files. ``PythonModel`` is the class's earlier name,
+kept as an alias.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pixbench.registry import Registry
 from pixbench.runtime.model import Model, TensorInfo
 
 PYTHON_MODEL_FORMAT = "pixbench-python-model"
-#: Largest Python model file read (the ones :mod:`pixbench.baselines` writes are under 1 KiB).
+#: Largest JSON model file read (the ones :mod:`pixbench.baselines` writes are under 1 KiB).
 MAX_PYTHON_MODEL_BYTES = 1 << 20
 
 
@@ -38,13 +41,13 @@ def _biharmonic(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return inpaint_biharmonic(image, mask, channel_axis=-1).astype(np.float32)
 
 
-#: Python model functions: ``(HxWx3 float [0,1], HxW bool hole mask) -> HxWx3 float [0,1]``.
+#: The functions a JSON model file may name: ``(HxWx3 float [0,1], HxW bool hole mask) -> HxWx3 float [0,1]``.
 PYTHON_MODELS: Registry[Callable[[np.ndarray, np.ndarray], np.ndarray]] = Registry("python model")
 PYTHON_MODELS.register("biharmonic", _biharmonic)
 
 
-def read_python_model(path: Path) -> dict[str, Any]:
-    """Read and check a Python model file: a JSON object with the fields and types above.
+def read_json_model(path: Path) -> dict[str, Any]:
+    """Read and check a JSON model file: a JSON object with the fields and types above.
 
     Raises:
         ModelError: One line naming the file and the field that is wrong, with what would work.
@@ -53,7 +56,7 @@ def read_python_model(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_PYTHON_MODEL_BYTES + 1)
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read Python model file: {exc.strerror or exc}") from None
+        raise ModelError(f"{path}: cannot read JSON model file: {exc.strerror or exc}") from None
     if len(raw) > MAX_PYTHON_MODEL_BYTES:
         raise ModelError(f"{path}: larger than {MAX_PYTHON_MODEL_BYTES} bytes; not a {PYTHON_MODEL_FORMAT} file")
     try:
@@ -88,8 +91,8 @@ def read_python_model(path: Path) -> dict[str, Any]:
     return doc
 
 
-class PythonModel(Model):
-    """A Python model file (see the module docstring), run with the same interface as ONNX sessions.
+class JsonModel(Model):
+    """A JSON model file (see the module docstring), run with the same interface as ONNX sessions.
 
     Inputs are ``image`` ``[N,H,W,3]`` float in [0, 1] and ``mask`` ``[N,H,W,1]``
     (1 = hole); the output is ``[N,H,W,3]``.
@@ -97,7 +100,7 @@ class PythonModel(Model):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        doc = read_python_model(self.path)
+        doc = read_json_model(self.path)
         self.fn = PYTHON_MODELS.get(doc["baseline"])
         self.props = {k: str(v) for k, v in sorted(doc["props"].items()) if k.startswith("pixbench.")}
         f32 = np.dtype(np.float32)
@@ -115,3 +118,7 @@ class PythonModel(Model):
     @property
     def params(self) -> int:
         return 0
+
+
+#: The earlier name of :class:`JsonModel` (exported by :mod:`pixbench.runtime`).
+PythonModel = JsonModel

@@ -1,4 +1,4 @@
-"""The analytic grid detector and the grid-aware depixelator, measured side by side in one run.
+"""The grid models (the analytic pixelation detector and the grid-aware depixelators), measured in one run.
 
 Builds (or reuses) the ``detect``, ``detect-hard``, ``depixelate-nearest`` and
 ``depixelate-lanczos`` datasets, then prints:
@@ -21,13 +21,14 @@ Builds (or reuses) the ``detect``, ``detect-hard``, ``depixelate-nearest`` and
   result JSONs can be given.
 
 Usage:
-    python benchmarks/beyond_seeds.py [--work /tmp/pixbench-beyond] [--reference-result R.json ...]
-                                      [--depixelators DIR] [--skip-detector | --skip-depixelate]
+    python benchmarks/grid_models.py [--work /tmp/pixbench-grid-models] [--reference-result R.json ...]
+                                     [--depixelators DIR] [--skip-detector | --skip-depixelate]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -39,10 +40,10 @@ import numpy as np
 import onnxruntime as ort
 
 from pixbench.datasets import open_dataset
+from pixbench.degradations import upscale
 from pixbench.evaluate.speed import measure_speed
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, choose_scale, depixelate, load_depixelators
-from pixbench.forensics.synthetic import resize
 from pixbench.forensics.upscaler_config import TIERS, UpscalerConfig
 from pixbench.metrics import calibration, classification_metrics, psnr
 from pixbench.runtime import Runner, load_model, resolve_spec
@@ -74,6 +75,11 @@ def build(recipe: str, source: str, work: Path, sources: dict[str, str] = SOURCE
             capture_output=True,
         )
     return out
+
+
+def resize(image: np.ndarray, size: tuple[int, int], kernel: str) -> np.ndarray:
+    """Pillow resize of an ``HxWx3`` uint8 image to ``size = (width, height)`` (``upscale`` shrinks too)."""
+    return upscale(image, size=(size[1], size[0]), kernel=kernel)
 
 
 def samples(path: Path):
@@ -186,11 +192,11 @@ def floor_graph(scale: int, folder: Path) -> Path | None:
     """The grid graph of ``scale`` with its network cut to one 3x3 convolution of one feature
     (untrained): what reading the grid and writing the frame cost, which no network of this design
     runs under. ``None`` without torch (the ``train`` extra)."""
-    try:
-        from pixbench.forensics.upscaler import GridUpscaler
-        from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         return None
+    from pixbench.forensics.upscaler import GridUpscaler
+    from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
+
     return save_depixelator_onnx(
         GridUpscaler(UpscalerConfig(scale=scale, channels=1, layers=0)),
         folder / f"floor-x{scale}.onnx",
@@ -314,7 +320,7 @@ def depixelate_report(work: Path, references: list[Path], folder: Path = MODEL_D
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/pixbench-beyond"), help="where datasets are built")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/pixbench-grid-models"), help="where datasets are built")
     parser.add_argument(
         "--reference-result",
         type=Path,

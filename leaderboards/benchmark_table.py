@@ -1,0 +1,181 @@
+"""What ``leaderboards/reproduce.py`` runs: its settings and the table of published benchmarks.
+
+Every command line that ``reproduce.py`` prints is built from the settings below and from one
+:class:`Benchmark` of :data:`BENCHMARKS` (a recipe, how its datasets are built, and the rows scored on
+it). To change what is reproduced, change it here; ``reproduce.py`` holds only the steps that turn this
+table into ``pixbench`` commands. Paths are relative to the repository root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# ----------------------------------------------------------------------------------------------
+# Settings. Every command line below is built from these, so adjust them here and nowhere else.
+# ----------------------------------------------------------------------------------------------
+
+SEED = 0
+#: Training images (BSD68); never Kodak or Set14, which are the test sources.
+TRAIN_SOURCE = "folder:../shared/datasets/bsd68"
+#: Test sources, each a table of its own per benchmark: Kodak (24 photos) and Set14 (14 images, some
+#: of them greyscale, which pixbench decodes to RGB by repeating the grey channel; docs/recipes.md).
+TEST_SOURCES = {"kodak": "kodak:../shared/datasets/kodak", "set14": "folder:../shared/datasets/set14"}
+#: Test sources whose results carry FPS. FPS is measured on synthetic 1080p frames, so it does not
+#: depend on the test photos: it is measured once per model, in the Kodak run (`--no-speed` elsewhere).
+SPEED_SOURCES = {"kodak"}
+#: Split of each test build that is scored. The shipped recipes assign source images to
+#: train/val/test by hash (70/15/15); `--split test` puts every test photo into the test split.
+EVAL_SPLIT = "test"
+TEST_BUILD_ARGS: list[str] = ["--split", "test"]
+#: The shipped recipes, passed to `pixbench build-dataset` by path so the command says which file it read.
+RECIPES_DIR = Path("recipes")
+#: Where the published files go (committed) and where the bulky intermediates go (git-ignored).
+TABLES_DIR = Path("leaderboards")
+MODELS_DIR = Path("leaderboards/models")
+RESULTS_DIR = Path("leaderboards/results")
+WORK_DIR = Path("leaderboards/work")
+#: Notes per table that result files cannot carry, written by hand after a published run and passed
+#: to `pixbench leaderboard --notes`.
+NOTES = Path("leaderboards/notes.json")
+#: One training configuration per trained row (`pixbench train --config`): model options and settings.
+CONFIGS_DIR = Path("leaderboards/configs")
+#: File that `pixbench train -o RUN_DIR` leaves for export (best checkpoint by validation metric).
+CHECKPOINT = "best.pt"
+#: Extension of baseline model files (`pixbench baseline`): ONNX, except JSON model files such as biharmonic.
+JSON_BASELINES = {"biharmonic": ".json"}
+#: The depixelate recipes mix factors 2, 4 and 8; their tables score every model on the x4 samples
+#: only, because a low-res-grid model (ESPCN, bicubic, lanczos) upscales by one fixed factor.
+X4 = ["--factor", "4"]
+#: Fewer timed 1080p frames for the models that take seconds per frame (BlockCNN runs 32,400
+#: contexts, the inpainter a 1080p U-Net): FPS of 3 frames after 1 warm-up, instead of 10 after 2.
+SLOW_SPEED = ["--runs", "3", "--warmup", "1"]
+
+
+@dataclass
+class Trained:
+    """A reference model trained with ``pixbench train`` and exported with ``pixbench export``."""
+
+    model: str
+    eval_args: list[str] = field(default_factory=list)
+    name: str = ""
+    #: Recipe of the training set when it differs from the benchmark's (BlockCNN trains on triplets).
+    train_recipe: str | None = None
+    #: Name of the configuration file when one row name is trained differently per benchmark.
+    config_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.model
+
+    @property
+    def config(self) -> Path:
+        """The row's training configuration (model options and settings, budget included)."""
+        return CONFIGS_DIR / f"{self.config_name or self.name}.yaml"
+
+
+@dataclass
+class Baseline:
+    """A classical baseline written by ``pixbench baseline``."""
+
+    baseline: str
+    args: list[str] = field(default_factory=list)
+    eval_args: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.baseline
+
+
+@dataclass
+class Reuse:
+    """A model published by an earlier benchmark of this list, scored here too."""
+
+    name: str
+    benchmark: str
+    eval_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Existing:
+    """A model file already in the repository (not trained by this script), scored as it is."""
+
+    name: str
+    path: str
+    eval_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Benchmark:
+    """One published table: a recipe, how its datasets are built, and the models scored on it."""
+
+    name: str
+    recipe: str
+    entries: list[Trained | Baseline | Reuse | Existing]
+    build_args: list[str] = field(default_factory=list)
+    #: `pixbench evaluate` arguments for every model of this benchmark.
+    eval_args: list[str] = field(default_factory=list)
+
+
+def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Existing]:
+    """The rows of the x4 depixelation table of ``kind`` (nearest or lanczos; both score the same models).
+
+    The U-Nets are configured per kind: on mosaics their residual starts from bicubic on the grid,
+    on lanczos pixelation from the input (``configs/<model>-<kind>.yaml``).
+    """
+    return [
+        Trained("sepunet-depixelator", config_name=f"sepunet-depixelator-{kind}"),
+        Trained("sepunet-restorer", config_name=f"sepunet-restorer-{kind}"),
+        Trained("espcn", name="espcn-x4"),
+        Baseline("identity", ["--task", "depixelate"]),
+        Baseline("bicubic", ["--scale", "4"], name="bicubic-x4"),
+        Baseline("lanczos", ["--scale", "4"], name="lanczos-x4"),
+        Existing("grid-upscaler-x4", "leaderboards/models/grid-upscaler-x4.onnx"),  # real-time tier
+        Existing("grid-upscaler-hq-x4", "leaderboards/models/grid-upscaler-hq-x4.onnx"),  # quality tier
+    ]
+
+
+#: The published benchmarks. How each trained row is trained is its file in CONFIGS_DIR.
+BENCHMARKS: list[Benchmark] = [
+    Benchmark(
+        "detect",
+        "detect",
+        [
+            Trained("sepunet-detector"),
+            Trained("mobilenetv2-classifier"),
+            Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
+            Baseline("constant", ["--value", "1.0"]),
+        ],
+    ),
+    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=_depixelate_x4_entries("nearest")),
+    Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries("lanczos")),
+    Benchmark(
+        "blockcnn-triplets",
+        "blockcnn-triplets",
+        [
+            Trained("blockcnn", eval_args=SLOW_SPEED),
+            Baseline("identity", ["--task", "blockcnn"]),
+        ],
+    ),
+    Benchmark(
+        "jpeg",
+        "jpeg",
+        [
+            Reuse(
+                "blockcnn", "blockcnn-triplets", eval_args=SLOW_SPEED
+            ),  # slid over whole JPEG images by the evaluator
+            Baseline("identity", ["--task", "jpeg"]),
+        ],
+    ),
+    Benchmark(
+        "inpaint-2x75",
+        "inpaint-2x75",
+        [
+            Trained("pix2pix-inpainter", eval_args=SLOW_SPEED),
+            Baseline("identity", ["--task", "inpaint"]),
+            Baseline("biharmonic"),
+            Baseline("pushpull"),  # the fill pix2pix-inpainter (fill=true) starts from
+        ],
+    ),
+]
+
+STEPS = ("build", "train", "export", "baseline", "evaluate", "leaderboard")
