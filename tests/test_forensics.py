@@ -15,6 +15,7 @@ from pixbench.forensics import synthetic as S
 from pixbench.forensics.detector import PARAMS_PATH, DetectorParams
 from pixbench.forensics.fitting import fit_temperature
 from pixbench.forensics.onnx_detector import build_detector_onnx, save_detector_onnx
+from tests.conftest import REPO_ROOT
 
 
 def _texture(seed: int, h: int = 256, w: int = 256) -> np.ndarray:
@@ -151,6 +152,13 @@ def test_saved_onnx_has_metadata_and_is_small(params: DetectorParams, tmp_path) 
     assert props["pixbench.task"] == "detect" and props["pixbench.output"] == "probability"
     assert props["pixbench.range"] == "255" and props["pixbench.layout"] == "nchw"
     assert path.stat().st_size < 1_000_000
+
+
+def test_shipped_parameters_rebuild_the_published_graph_byte_for_byte(params: DetectorParams) -> None:
+    # graph, weights and props (pixbench.props.GRID_DETECTOR_ORDER): leaderboards/models/grid-detector.onnx
+    # was written by tools/fit_grid_detector.py --onnx from these parameters
+    published = REPO_ROOT / "leaderboards" / "models" / "grid-detector.onnx"
+    assert build_detector_onnx(params).SerializeToString() == published.read_bytes()
 
 
 def test_params_roundtrip(params: DetectorParams, tmp_path) -> None:

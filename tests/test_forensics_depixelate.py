@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -17,7 +18,8 @@ from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, Depixelator, choose_scale, depixelate, load_depixelators
 from pixbench.forensics.upscaler import GridUpscaler, train_upscaler
 from pixbench.forensics.upscaler_config import TIERS, UpscalerConfig
-from pixbench.forensics.upscaler_onnx import build_depixelator_onnx
+from pixbench.forensics.upscaler_onnx import build_depixelator_onnx, depixelator_props
+from pixbench.props import GRID_UPSCALER_ORDER
 from tests.synth import write_tiny_dataset
 
 
@@ -207,6 +209,19 @@ def test_published_graph_metadata_and_size(stem, scale):
     # the graph was built from the tier's published settings (pixbench.forensics.upscaler_config.TIERS)
     tier = {"grid-upscaler": "realtime", "grid-upscaler-hq": "quality"}[stem]
     assert json.loads(props["pixbench.model_args"]) == TIERS[tier][1][scale].config.as_dict()
+
+
+@pytest.mark.parametrize(
+    "stem", ["grid-upscaler-x2", "grid-upscaler-x4", "grid-upscaler-x8", "grid-upscaler-hq-x2", "grid-upscaler-hq-x4"]
+)
+def test_published_graph_props_are_what_the_writer_writes(stem):
+    # the published file's bytes again after its props are rewritten through depixelator_props:
+    # same keys, values and order (pixbench.props.GRID_UPSCALER_ORDER)
+    data = (MODEL_DIR / f"{stem}.onnx").read_bytes()
+    proto = onnx.load_from_string(data)
+    cfg = UpscalerConfig(**json.loads({p.key: p.value for p in proto.metadata_props}["pixbench.model_args"]))
+    depixelator_props(cfg, name=stem).write(proto, GRID_UPSCALER_ORDER)
+    assert proto.SerializeToString() == data
 
 
 def test_tiers_are_loaded_by_stem():

@@ -24,7 +24,6 @@ of the frame rate when measured, so the graph leaves that to the caller.)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,9 +31,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from pixbench import __version__
 from pixbench.forensics.upscaler_config import UpscalerConfig
 from pixbench.images import write_bytes_atomic
+from pixbench.props import GRID_UPSCALER_ORDER, ModelProps
 
 if TYPE_CHECKING:  # only the trained network's tensors are read here, so torch is not imported
     from pixbench.forensics.upscaler import GridUpscaler
@@ -99,6 +98,17 @@ def folded_weights(model: GridUpscaler) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
 
 
+def depixelator_props(cfg: UpscalerConfig, *, name: str | None = None) -> ModelProps:
+    """What a grid upscaler graph declares: the full-size [0, 255] pixelated image in, its options recorded."""
+    return ModelProps(
+        task="depixelate",
+        model=name or f"grid-upscaler-x{cfg.scale}",
+        range="255",
+        input="full",
+        model_args=cfg.as_dict(),
+    )
+
+
 def build_depixelator_onnx(model: GridUpscaler, *, name: str | None = None, read: str = "mean") -> onnx.ModelProto:
     """The full-size depixelator graph of ``model`` with ``pixbench.*`` metadata."""
     cfg = model.config
@@ -146,19 +156,7 @@ def build_depixelator_onnx(model: GridUpscaler, *, name: str | None = None, read
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
     proto.ir_version = 8
-    helper.set_model_props(
-        proto,
-        {
-            "pixbench.task": "depixelate",
-            "pixbench.layout": "nchw",
-            "pixbench.range": "255",
-            "pixbench.channels": "rgb",
-            "pixbench.input": "full",
-            "pixbench.model": name or f"grid-upscaler-x{s}",
-            "pixbench.version": __version__,
-            "pixbench.model_args": json.dumps(cfg.as_dict(), sort_keys=True),
-        },
-    )
+    depixelator_props(cfg, name=name).write(proto, GRID_UPSCALER_ORDER)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
