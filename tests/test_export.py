@@ -68,6 +68,7 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
         ("sepunet-detector", {"pixbench.task": "detect", "pixbench.output": "probability"}),
         ("pix2pix-inpainter", {"pixbench.task": "inpaint", "pixbench.mask_input": "channel"}),
         ("sepunet-depixelator", {"pixbench.task": "depixelate", "pixbench.input": "full"}),
+        ("grid-upscaler", {"pixbench.task": "depixelate", "pixbench.input": "lowres", "pixbench.scale": "4"}),
     ],
 )
 def test_task_specific_props(name, expected, tmp_path):

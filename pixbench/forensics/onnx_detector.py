@@ -139,7 +139,7 @@ def build_detector_onnx(params: DetectorParams, *, features_output: bool = False
     """The whole detector as an ONNX model with ``pixbench.*`` metadata.
 
     Args:
-        params: Fitted classifier (see :func:`pixbench.forensics.fitting.fit_detector`).
+        params: Fitted classifier (``fit_detector`` in ``tools/detector_fitting.py``).
         features_output: Also expose the ``N x 34`` feature tensor as a second
             output named ``features`` (for parity tests); off for the shipped model.
     """
