@@ -27,16 +27,18 @@ from typing import Any
 import numpy as np
 
 from pixbench import __version__
+from pixbench.degradations.blocks import BLOCK, CONTEXT
 from pixbench.errors import ModelError
 from pixbench.images import write_bytes_atomic
+from pixbench.props import BASELINE_ORDER, ModelProps
 from pixbench.registry import Registry
 from pixbench.runtime import PYTHON_MODEL_FORMAT
-from pixbench.tasks import RESTORATION_TASKS
+from pixbench.tasks import RESTORATION_TASKS, get_task
 
 OPSET, IR_VERSION = 17, 8
 
 
-def _model(nodes: list, inputs: list, outputs: list, inits: list, props: dict[str, str]):
+def _model(nodes: list, inputs: list, outputs: list, inits: list, props: ModelProps):
     import onnx
     from onnx import helper
 
@@ -45,7 +47,7 @@ def _model(nodes: list, inputs: list, outputs: list, inits: list, props: dict[st
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench", producer_version=__version__
     )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {**props, "pixbench.version": __version__})
+    props.write(model, BASELINE_ORDER)
     onnx.checker.check_model(model)
     return model
 
@@ -65,46 +67,37 @@ def _const(name: str, values: Any, dtype: Any = np.float32):
 def identity(*, task: str = "jpeg") -> Any:
     """The degraded input, unchanged: the "do nothing" line every model must beat.
 
-    For ``inpaint`` the model takes the mask as a 4th channel and returns the first
-    three; for ``blockcnn`` it returns the centre 8x8 block of each 24x24 context.
+    A task whose samples carry a mask gets it as a 4th channel and the model returns the
+    first three; a blockwise task gets the centre 8x8 block of each 24x24 context.
     """
     from onnx import helper
 
     if task not in RESTORATION_TASKS:
         raise ModelError(f"identity baseline: task {task!r} is not one of {', '.join(RESTORATION_TASKS)}")
-    props = {
-        "pixbench.task": task,
-        "pixbench.model": "identity",
-        "pixbench.layout": "nchw",
-        "pixbench.range": "01",
-        "pixbench.channels": "rgb",
-    }
-    if task in ("depixelate", "jpeg"):
-        props.update({"pixbench.input": "full"} if task == "depixelate" else {})
-        return _model([helper.make_node("Identity", ["x"], ["y"])], [_image("x", 3)], [_image("y", 3)], [], props)
-    if task == "inpaint":
-        props["pixbench.mask_input"] = "channel"
+    kind = get_task(task)
+    props = ModelProps(
+        task=task,
+        model="identity",
+        input="full" if kind.takes_lowres else None,
+        mask_input="channel" if kind.takes_mask else None,
+    )
+    if kind.blockwise:
+        centre = (CONTEXT - BLOCK) // 2
+        starts, ends, axes = [centre, centre], [centre + BLOCK, centre + BLOCK], [2, 3]
+        x = _image("x", 3)
+    elif kind.takes_mask:
         starts, ends, axes = [0], [3], [1]
         x = _image("x", 4)
     else:
-        starts, ends, axes = [8, 8], [16, 16], [2, 3]
-        x = _image("x", 3)
+        return _model([helper.make_node("Identity", ["x"], ["y"])], [_image("x", 3)], [_image("y", 3)], [], props)
     inits = [_const("starts", starts, np.int64), _const("ends", ends, np.int64), _const("axes", axes, np.int64)]
     return _model(
         [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])], [x], [_image("y", 3)], inits, props
     )
 
 
-def _upscale_props(name: str, scale: int) -> dict[str, str]:
-    return {
-        "pixbench.task": "depixelate",
-        "pixbench.model": f"{name}-x{scale}",
-        "pixbench.layout": "nchw",
-        "pixbench.range": "01",
-        "pixbench.channels": "rgb",
-        "pixbench.input": "lowres",
-        "pixbench.scale": str(scale),
-    }
+def _upscale_props(name: str, scale: int) -> ModelProps:
+    return ModelProps(task="depixelate", model=f"{name}-x{scale}", input="lowres", scale=scale)
 
 
 def cubic_kernel(scale: int, a: float = -0.5) -> tuple[np.ndarray, int]:
@@ -203,14 +196,7 @@ def constant_detector(*, value: float = 1.0) -> Any:
         helper.make_node("Unsqueeze", ["p0", "one"], ["p"]),
     ]
     out = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])
-    props = {
-        "pixbench.task": "detect",
-        "pixbench.model": f"constant-{value:g}",
-        "pixbench.layout": "nchw",
-        "pixbench.range": "01",
-        "pixbench.channels": "rgb",
-        "pixbench.output": "probability",
-    }
+    props = ModelProps(task="detect", model=f"constant-{value:g}", output="probability")
     inits = [_const("zero", 0.0), _const("value", value), _const("one", [1], np.int64)]
     return _model(nodes, [_image("x", 3)], [out], inits, props)
 
@@ -233,13 +219,35 @@ def pushpull(*, levels: int = PUSHPULL_LEVELS) -> Any:
 
     if not isinstance(levels, int) or not 1 <= levels <= 12:
         raise ModelError(f"pushpull baseline: levels must be an integer from 1 to 12, got {levels!r}")
-    pool = {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}
     nodes = [
         helper.make_node("Slice", ["x", "rgb_start", "rgb_end", "channel_axis"], ["image"]),
         helper.make_node("Slice", ["x", "rgb_end", "mask_end", "channel_axis"], ["mask"]),
         helper.make_node("Sub", ["one", "mask"], ["c0"]),
         helper.make_node("Mul", ["image", "c0"], ["v0"]),
+        *_push_nodes(levels),
+        *_pull_nodes(levels),
+        helper.make_node("Mul", ["f0", "mask"], ["hole"]),
+        helper.make_node("Add", ["v0", "hole"], ["y"]),
     ]
+    inits = [
+        _const("rgb_start", [0], np.int64),
+        _const("rgb_end", [3], np.int64),
+        _const("mask_end", [4], np.int64),
+        _const("channel_axis", [1], np.int64),
+        _const("one", 1.0),
+        _const("zero", 0.0),
+        _const("tiny", 1e-6),
+    ]
+    props = ModelProps(task="inpaint", model="pushpull", mask_input="channel")
+    return _model(nodes, [_image("x", 4)], [_image("y", 3)], inits, props)
+
+
+def _push_nodes(levels: int) -> list:
+    """Going down: level ``k`` holds ``v{k}`` (mean known value) and ``c{k}`` (known share); the top fill ``f{levels}``."""
+    from onnx import helper
+
+    pool = {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}
+    nodes = []
     for k in range(1, levels + 1):
         nodes += [
             helper.make_node("Mul", [f"c{k - 1}", "zero"], [f"z{k}"]),
@@ -250,10 +258,17 @@ def pushpull(*, levels: int = PUSHPULL_LEVELS) -> Any:
             helper.make_node("AveragePool", [f"c{k - 1}"], [f"cs{k}"], **pool),
             helper.make_node("Div", [f"cs{k}", f"n{k}"], [f"c{k}"]),
         ]
-    nodes += [
+    return nodes + [
         helper.make_node("Max", [f"c{levels}", "tiny"], ["ctop"]),
         helper.make_node("Div", [f"v{levels}", "ctop"], [f"f{levels}"]),
     ]
+
+
+def _pull_nodes(levels: int) -> list:
+    """Coming up: ``f{k}`` is ``v{k}`` plus the bilinear upsampling of ``f{k+1}`` times the unknown share."""
+    from onnx import helper
+
+    nodes = []
     for k in range(levels - 1, -1, -1):
         nodes += [
             helper.make_node("Shape", [f"v{k}"], [f"size{k}"]),
@@ -268,25 +283,7 @@ def pushpull(*, levels: int = PUSHPULL_LEVELS) -> Any:
             helper.make_node("Mul", [f"up{k}", f"u{k}"], [f"w{k}"]),
             helper.make_node("Add", [f"v{k}", f"w{k}"], [f"f{k}"]),
         ]
-    nodes += [helper.make_node("Mul", ["f0", "mask"], ["hole"]), helper.make_node("Add", ["v0", "hole"], ["y"])]
-    inits = [
-        _const("rgb_start", [0], np.int64),
-        _const("rgb_end", [3], np.int64),
-        _const("mask_end", [4], np.int64),
-        _const("channel_axis", [1], np.int64),
-        _const("one", 1.0),
-        _const("zero", 0.0),
-        _const("tiny", 1e-6),
-    ]
-    props = {
-        "pixbench.task": "inpaint",
-        "pixbench.model": "pushpull",
-        "pixbench.layout": "nchw",
-        "pixbench.range": "01",
-        "pixbench.channels": "rgb",
-        "pixbench.mask_input": "channel",
-    }
-    return _model(nodes, [_image("x", 4)], [_image("y", 3)], inits, props)
+    return nodes
 
 
 def _check_scale(scale: int) -> None:
@@ -300,16 +297,13 @@ def _check_scale(scale: int) -> None:
 
 def biharmonic() -> dict[str, Any]:
     """Biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``) as a Python model file."""
-    props = {
-        "pixbench.task": "inpaint",
-        "pixbench.model": "biharmonic",
-        "pixbench.layout": "nhwc",
-        "pixbench.range": "01",
-        "pixbench.channels": "rgb",
-        "pixbench.mask_input": "separate",
-        "pixbench.version": __version__,
+    props = ModelProps(task="inpaint", model="biharmonic", layout="nhwc", mask_input="separate")
+    return {
+        "format": PYTHON_MODEL_FORMAT,
+        "format_version": 1,
+        "baseline": "biharmonic",
+        "props": props.metadata(BASELINE_ORDER),
     }
-    return {"format": PYTHON_MODEL_FORMAT, "format_version": 1, "baseline": "biharmonic", "props": props}
 
 
 #: Baseline name -> (factory, options it takes, what it is).

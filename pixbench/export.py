@@ -3,16 +3,16 @@
 :func:`export_model` traces a model with one of torch's two ONNX exporters, with a
 dynamic batch and (where the architecture allows) dynamic height and width, stores
 all weights inside the ``.onnx`` file, writes the ``pixbench.*`` metadata props of
-``docs/onnx-metadata.md``, and then runs the file in onnxruntime on an input of a
-*different* size than the trace and compares with torch. Only when the outputs agree
-within ``atol`` is the file renamed into place, so a failed export leaves nothing behind.
+``docs/onnx-metadata.md`` (through :class:`pixbench.props.ModelProps`), and then runs
+the file in onnxruntime on an input of a *different* size than the trace and compares
+with torch. Only when the outputs agree within ``atol`` is the file renamed into place,
+so a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +28,9 @@ from pixbench.degradations.blocks import CONTEXT
 from pixbench.errors import ModelError
 from pixbench.images import atomic_output
 from pixbench.models import ModelSpec
+from pixbench.props import EXPORT_ORDER, ModelProps
+from pixbench.tasks import get_task
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint
-from pixbench.train.provenance import canonical_json
 
 #: Largest allowed |onnxruntime - torch| on [0, 1] outputs. float32 kernels differ in
 #: summation order between the two runtimes; 1e-4 is 1/40 of one 8-bit grey level.
@@ -68,6 +69,37 @@ class _Probability(nn.Module):
         return torch.sigmoid(self.model(x))
 
 
+def model_props(
+    spec: ModelSpec,
+    model: nn.Module,
+    model_args: dict[str, Any],
+    *,
+    task: str | None,
+    dataset_fingerprint: str | None,
+    recipe: str | None,
+    training: dict[str, Any] | None = None,
+) -> ModelProps:
+    """The ``pixbench.*`` props of ``docs/onnx-metadata.md`` for one reference model.
+
+    ``task`` defaults to the model's first task; ``pixbench.input`` is written for a task whose
+    samples carry the low-res grid, ``pixbench.scale`` for a model that takes that grid.
+    """
+    task = task or spec.tasks[0]
+    lowres = spec.input_kind == "lowres"
+    return ModelProps(
+        task=task,
+        model=spec.name,
+        model_args=model_args,
+        input=("lowres" if lowres else "full") if get_task(task).takes_lowres else None,
+        scale=int(model.scale) if lowres else None,
+        mask_input="channel" if spec.input_kind == "masked" else None,
+        output="probability" if spec.output == "logit" else None,
+        dataset_fingerprint=dataset_fingerprint or None,
+        recipe=recipe or None,
+        training=training or None,
+    )
+
+
 def metadata_props(
     spec: ModelSpec,
     model: nn.Module,
@@ -78,35 +110,14 @@ def metadata_props(
     recipe: str | None,
     training: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """The ``pixbench.*`` metadata of ``docs/onnx-metadata.md`` for one reference model.
+    """The props of :func:`model_props` as the strings :func:`export_model` writes, in its key order.
 
     ``training`` (a checkpoint's provenance record) becomes ``pixbench.training``, as canonical JSON.
     """
-    task = task or spec.tasks[0]
-    props = {
-        "pixbench.task": task,
-        "pixbench.layout": "nchw",
-        "pixbench.range": "01",
-        "pixbench.channels": "rgb",
-        "pixbench.model": spec.name,
-        "pixbench.model_args": json.dumps(model_args, sort_keys=True),
-        "pixbench.version": __version__,
-    }
-    if task == "depixelate":
-        props["pixbench.input"] = "lowres" if spec.input_kind == "lowres" else "full"
-    if spec.input_kind == "lowres":
-        props["pixbench.scale"] = str(int(model.scale))
-    if spec.input_kind == "masked":
-        props["pixbench.mask_input"] = "channel"
-    if spec.output == "logit":
-        props["pixbench.output"] = "probability"
-    if dataset_fingerprint:
-        props["pixbench.dataset_fingerprint"] = dataset_fingerprint
-    if recipe:
-        props["pixbench.recipe"] = recipe
-    if training:
-        props["pixbench.training"] = canonical_json(training)
-    return props
+    props = model_props(
+        spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe, training=training
+    )
+    return props.metadata(EXPORT_ORDER)
 
 
 def _to_onnx(module: nn.Module, example: torch.Tensor, dynamic_hw: bool, exporter: Exporter) -> onnx.ModelProto:
@@ -211,17 +222,37 @@ def export_model(
     module.eval()
     gen = torch.Generator().manual_seed(seed)
     example = torch.rand(1, *_TRACE[spec.input_kind], generator=gen)
+    check = torch.rand(2, *_CHECK[spec.input_kind], generator=gen)
     dynamic_hw = spec.fixed_hw is None
+    described = model_props(
+        spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe, training=training
+    )  # checked before the (slow) trace
+    proto = _trace(module, spec, example, dynamic_hw, exporter)
+    props = described.write(proto, EXPORT_ORDER)
+    proto.producer_name, proto.producer_version = "pixbench", __version__
+    size_mb, diff = _save_checked(proto, output, spec, module, check, atol=atol)
+    return ExportReport(path=output, size_mb=size_mb, max_abs_diff=diff, atol=atol, dynamic_hw=dynamic_hw, props=props)
+
+
+def _trace(
+    module: nn.Module, spec: ModelSpec, example: torch.Tensor, dynamic_hw: bool, exporter: Exporter
+) -> onnx.ModelProto:
+    """:func:`_to_onnx`, with any exporter failure as one :class:`ModelError` line."""
     try:
-        proto = _to_onnx(module, example, dynamic_hw, exporter)
+        return _to_onnx(module, example, dynamic_hw, exporter)
     except Exception as exc:  # the exporter raises a wide variety of errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"ONNX export of {spec.name!r} failed: {first}") from None
-    props = metadata_props(
-        spec, model, model_args, task=task, dataset_fingerprint=dataset_fingerprint, recipe=recipe, training=training
-    )
-    onnx.helper.set_model_props(proto, props)
-    proto.producer_name, proto.producer_version = "pixbench", __version__
+
+
+def _save_checked(
+    proto: onnx.ModelProto, output: Path, spec: ModelSpec, module: nn.Module, check: torch.Tensor, *, atol: float
+) -> tuple[float, float]:
+    """Write ``proto`` to ``output`` only if it is valid, within the size budget and matches torch on ``check``.
+
+    Returns:
+        The file size in MB and the largest absolute difference from torch.
+    """
     # a failed size or parity check raises inside the block, so nothing is left at ``output``
     with atomic_output(output) as tmp:
         onnx.save_model(proto, tmp, save_as_external_data=False)
@@ -229,9 +260,8 @@ def export_model(
         size_mb = tmp.stat().st_size / 1e6
         if size_mb > spec.size_budget_mb:
             raise ModelError(f"{spec.name}: ONNX file is {size_mb:.2f} MB, over its {spec.size_budget_mb:g} MB budget")
-        check = torch.rand(2, *_CHECK[spec.input_kind], generator=gen)
         diff = check_parity(tmp, module, check, atol=atol)
-    return ExportReport(path=output, size_mb=size_mb, max_abs_diff=diff, atol=atol, dynamic_hw=dynamic_hw, props=props)
+    return size_mb, diff
 
 
 def export_checkpoint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from pixbench.cli import app
 from pixbench.errors import ModelError
 from pixbench.registry import UnknownNameError
 from pixbench.runtime import Runner, load_model, resolve_spec
+from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.parametrize("name, pil_filter", [("bicubic", Image.BICUBIC), ("lanczos", Image.LANCZOS)])
@@ -156,3 +158,31 @@ def test_pushpull_fills_holes_from_the_known_pixels(tmp_path):
     assert np.abs(out[mask].astype(int) - img[mask]).mean() < 12  # a smooth ramp: a close fill (zero-fill is ~70 off)
     with pytest.raises(ModelError, match="levels must be an integer"):
         pushpull(levels=0)
+
+
+PUBLISHED = REPO_ROOT / "leaderboards" / "models"
+
+
+@pytest.mark.parametrize(
+    ("published", "name", "options"),
+    [
+        ("jpeg/identity.onnx", "identity", {"task": "jpeg"}),
+        ("depixelate-nearest-x4/identity.onnx", "identity", {"task": "depixelate"}),
+        ("blockcnn-triplets/identity.onnx", "identity", {"task": "blockcnn"}),
+        ("inpaint-2x75/identity.onnx", "identity", {"task": "inpaint"}),
+        ("depixelate-nearest-x4/bicubic-x4.onnx", "bicubic", {"scale": 4}),
+        ("depixelate-lanczos-x4/lanczos-x4.onnx", "lanczos", {"scale": 4}),
+        ("detect/constant.onnx", "constant", {"value": 1.0}),
+        ("inpaint-2x75/pushpull.onnx", "pushpull", {}),
+        ("inpaint-2x75/biharmonic.json", "biharmonic", {}),
+    ],
+)
+def test_published_baselines_are_rebuilt_byte_for_byte(tmp_path, published, name, options):
+    # graphs and props (pixbench.props.BASELINE_ORDER) as `pixbench baseline` wrote the published files
+    out = write_baseline(name, tmp_path / Path(published).name, **options)
+    assert out.read_bytes() == (PUBLISHED / published).read_bytes()
+
+
+def test_identity_takes_only_restoration_tasks(tmp_path):
+    with pytest.raises(ModelError, match="identity baseline: task 'detect' is not one of depixelate, jpeg"):
+        write_baseline("identity", tmp_path / "i.onnx", task="detect")

@@ -12,10 +12,12 @@ from typer.testing import CliRunner
 from pixbench import __version__
 from pixbench.cli import app
 from pixbench.errors import ModelError
-from pixbench.export import export_checkpoint, export_model
+from pixbench.export import export_checkpoint, export_model, model_props
 from pixbench.models import MODELS
+from pixbench.props import EXPORT_ORDER
 from pixbench.train import TrainSettings, train_model
 from pixbench.train.checkpoint import read_checkpoint
+from tests.conftest import REPO_ROOT
 from tests.synth import write_tiny_dataset
 
 
@@ -66,6 +68,7 @@ def test_checkpoint_export_writes_dataset_metadata(espcn_run, tmp_path):
         ("sepunet-detector", {"pixbench.task": "detect", "pixbench.output": "probability"}),
         ("pix2pix-inpainter", {"pixbench.task": "inpaint", "pixbench.mask_input": "channel"}),
         ("sepunet-depixelator", {"pixbench.task": "depixelate", "pixbench.input": "full"}),
+        ("grid-upscaler", {"pixbench.task": "depixelate", "pixbench.input": "lowres", "pixbench.scale": "4"}),
     ],
 )
 def test_task_specific_props(name, expected, tmp_path):
@@ -115,3 +118,39 @@ def test_export_command(espcn_run, tmp_path):
     assert "onnxruntime matches torch" in ok.output and (tmp_path / "e.onnx").is_file()
     bad = runner.invoke(app, ["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.onnx")])
     assert bad.exit_code == 1 and "no such file" in bad.output and "Traceback" not in bad.output
+
+
+PUBLISHED = REPO_ROOT / "leaderboards" / "models"
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        "depixelate-nearest-x4/espcn-x4.onnx",
+        "depixelate-nearest-x4/sepunet-depixelator.onnx",
+        "depixelate-lanczos-x4/sepunet-restorer.onnx",
+        "detect/sepunet-detector.onnx",
+        "detect/mobilenetv2-classifier.onnx",
+        "blockcnn-triplets/blockcnn.onnx",
+        "inpaint-2x75/pix2pix-inpainter.onnx",
+    ],
+)
+def test_published_exports_carry_the_props_export_writes(published):
+    # the published file's bytes again after its props are rewritten by model_props from what the
+    # checkpoint gave export (task, dataset, recipe, training record): same keys, values and order
+    data = (PUBLISHED / published).read_bytes()
+    proto = onnx.load_from_string(data)
+    props = {p.key: p.value for p in proto.metadata_props}
+    spec = MODELS.get(props["pixbench.model"])
+    args = spec.full_args(json.loads(props["pixbench.model_args"]))
+    described = model_props(
+        spec,
+        spec.build(args),
+        args,
+        task=props["pixbench.task"],
+        dataset_fingerprint=props["pixbench.dataset_fingerprint"],
+        recipe=props["pixbench.recipe"],
+        training=json.loads(props["pixbench.training"]),
+    )
+    described.write(proto, EXPORT_ORDER)
+    assert proto.SerializeToString() == data

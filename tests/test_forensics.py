@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pandas as pd
 import pytest
 
-from pixbench.degradations import downscale, jpeg_roundtrip, pixelate
+from pixbench.degradations import downscale, jpeg_roundtrip, pixelate, upscale
 from pixbench.forensics import features as F
 from pixbench.forensics import grid as G
-from pixbench.forensics import synthetic as S
 from pixbench.forensics.detector import PARAMS_PATH, DetectorParams
-from pixbench.forensics.fitting import fit_temperature
 from pixbench.forensics.onnx_detector import build_detector_onnx, save_detector_onnx
+from tests.conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))  # fitting the detector is a tool, not the package
+from detector_fitting import dataset_features, fit_temperature  # noqa: E402
 
 
 def _texture(seed: int, h: int = 256, w: int = 256) -> np.ndarray:
@@ -65,7 +69,7 @@ def test_nearest_grid_with_invisible_boundary_counts_repeated_block() -> None:
 def test_non_integer_nearest_factor() -> None:
     image = _texture(3, 256, 256)
     # 256 / 37 = 6.919...: Pillow's nearest upscale alternates blocks of 6 and 7 pixels.
-    out = S.resize(S.resize(image, (37, 37), "box"), (256, 256), "nearest")
+    out = upscale(upscale(image, size=(37, 37), kernel="box"), size=(256, 256), kernel="nearest")
     est = G.estimate_grid(out, probability=1.0)
     assert est.kernel_family == "replicating"
     assert est.x.factor == pytest.approx(256 / 37, abs=0.02)
@@ -153,6 +157,13 @@ def test_saved_onnx_has_metadata_and_is_small(params: DetectorParams, tmp_path) 
     assert path.stat().st_size < 1_000_000
 
 
+def test_shipped_parameters_rebuild_the_published_graph_byte_for_byte(params: DetectorParams) -> None:
+    # graph, weights and props (pixbench.props.GRID_DETECTOR_ORDER): leaderboards/models/grid-detector.onnx
+    # was written by tools/fit_grid_detector.py --onnx from these parameters
+    published = REPO_ROOT / "leaderboards" / "models" / "grid-detector.onnx"
+    assert build_detector_onnx(params).SerializeToString() == published.read_bytes()
+
+
 def test_params_roundtrip(params: DetectorParams, tmp_path) -> None:
     params.save(tmp_path / "p.npz")
     again = DetectorParams.load(tmp_path / "p.npz")
@@ -187,7 +198,6 @@ def test_dataset_features_read_every_sample_of_the_asked_splits(tmp_path) -> Non
     """Built detect datasets feed the fit: one feature row per sample of the asked splits, the labels as written."""
     from pixbench.datasets import open_dataset
     from pixbench.errors import PixbenchError
-    from pixbench.forensics.fitting import dataset_features
     from tests.synth import write_tiny_dataset
 
     root = write_tiny_dataset(tmp_path / "d", "detect", n=4, size=64)

@@ -4,21 +4,34 @@ grid alignment in the numpy pipeline, the published files through `pixbench eval
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
 from torch.nn import functional as TF
 
-from pixbench.degradations.pixelate import pixelate
+from pixbench.degradations.pixelate import pixelate, upscale
 from pixbench.errors import ModelError
 from pixbench.forensics import grid as G
 from pixbench.forensics.depixelate import MODEL_DIR, Depixelator, choose_scale, depixelate, load_depixelators
-from pixbench.forensics.upscaler import GridUpscaler, train_upscaler
 from pixbench.forensics.upscaler_config import TIERS, UpscalerConfig
-from pixbench.forensics.upscaler_onnx import build_depixelator_onnx
+from pixbench.forensics.upscaler_onnx import build_depixelator_onnx, config_of, depixelator_props
+from pixbench.models import MODELS
+from pixbench.models.grid_upscaler import GridUpscaler
+from pixbench.props import GRID_UPSCALER_ORDER
+from tests.conftest import REPO_ROOT
 from tests.synth import write_tiny_dataset
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))  # the training loop of the published graphs is a tool, not the package
+from upscaler_training import train_upscaler  # noqa: E402
+
+
+def _net(scale: int, **options) -> GridUpscaler:
+    """The registry's ``grid-upscaler`` (fresh weights from the current torch seed)."""
+    return MODELS.get("grid-upscaler").build({"scale": scale, **options})
 
 
 def _image(h: int, w: int, seed: int = 0, lo: int = 0, hi: int = 256) -> np.ndarray:
@@ -32,7 +45,7 @@ def _image(h: int, w: int, seed: int = 0, lo: int = 0, hi: int = 256) -> np.ndar
 
 def _random_model(scale: int, seed: int = 0, **kw) -> GridUpscaler:
     torch.manual_seed(seed)
-    model = GridUpscaler(UpscalerConfig(scale=scale, channels=8, layers=1, **kw))
+    model = _net(scale, channels=8, layers=1, **kw)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -42,7 +55,7 @@ def _random_model(scale: int, seed: int = 0, **kw) -> GridUpscaler:
 def _session(model: GridUpscaler, **kw) -> Depixelator:
     proto = build_depixelator_onnx(model, **kw)
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    return Depixelator(sess, model.config.scale, model.config.cell)
+    return Depixelator(sess, model.scale, model.cell)
 
 
 @pytest.mark.parametrize(("scale", "packing"), [(2, 0), (4, 0), (8, 0), (4, 2), (2, 4)])
@@ -63,7 +76,7 @@ def test_graph_equals_torch_network_rounded(scale, packing):
 def test_untrained_graph_returns_the_mosaic_itself(scale, packing):
     # a fresh network predicts nothing, so the folded nearest base and back-projection must give
     # back exactly the pixelated input: this pins the channel orders of SpaceToDepth / DepthToSpace
-    model = GridUpscaler(UpscalerConfig(scale=scale, channels=4, layers=0, packing=packing))
+    model = _net(scale, channels=4, layers=0, packing=packing)
     pix = pixelate(_image(40, 56, seed=1), factor=scale, down_kernel="box", up_kernel="nearest")
     np.testing.assert_array_equal(_session(model).run(pix), pix)
 
@@ -125,6 +138,30 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path):
         train_upscaler(images, cfg, checkpoint=tmp_path / "cut.pt", **{**kw, "steps": 60})
 
 
+@pytest.mark.parametrize("packing", [0, 1, 2, 4])
+def test_registered_network_and_config_agree_on_the_geometry(packing):
+    # the torch-free UpscalerConfig (read back from the graphs on the core install) and the registry's
+    # grid-upscaler each compute pack and cell: the two must agree at every factor
+    for scale in range(2, 17):
+        net = _net(scale, channels=1, layers=0, packing=packing)
+        cfg = UpscalerConfig(scale=scale, channels=1, layers=0, packing=packing)
+        assert (net.pack, net.cell) == (cfg.pack, cfg.cell)
+        assert config_of(net) == cfg
+    with pytest.raises(ModelError, match="grid-upscaler: packing must be 0"):
+        _net(4, packing=3)
+    with pytest.raises(ModelError, match="grid-upscaler: scale must be in 2..16, got 17"):
+        _net(17)
+
+
+@pytest.mark.parametrize(("scale", "h", "w"), [(2, 5, 7), (4, 9, 11), (2, 6, 8)])
+def test_untrained_network_returns_the_mosaic_at_any_grid_size(scale, h, w):
+    # packed networks (x2) edge-pad an odd grid to whole network pixels and cut the output back
+    low = torch.rand(2, 3, h, w)
+    with torch.no_grad():
+        out = _net(scale, channels=4, layers=1)(low)
+    torch.testing.assert_close(out, low.repeat_interleave(scale, 2).repeat_interleave(scale, 3), atol=1e-6, rtol=0)
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="scale: expected an integer in 2..16, got 1"):
         UpscalerConfig(scale=1)
@@ -142,7 +179,7 @@ def test_config_rejects_bad_values():
 def test_pipeline_aligns_any_grid_phase_and_size(top, left, h, w):
     # with the untrained graph the exact answer is the mosaic itself; a misaligned grid would
     # average across block borders and change pixels
-    model = GridUpscaler(UpscalerConfig(scale=4, channels=4, layers=0))
+    model = _net(4, channels=4, layers=0)
     big = pixelate(_image(72, 80, seed=4), factor=4, down_kernel="box", up_kernel="nearest")
     pix = np.ascontiguousarray(big[top : top + h, left : left + w])
     out, est, used = depixelate(pix, {4: _session(model)})
@@ -151,11 +188,11 @@ def test_pipeline_aligns_any_grid_phase_and_size(top, left, h, w):
 
 
 def test_non_integer_blocks_go_through_the_recovered_grid():
-    model = GridUpscaler(UpscalerConfig(scale=4, channels=4, layers=0))
+    model = _net(4, channels=4, layers=0)
     low = _image(12, 12, seed=5)
     widths = np.tile([4, 5], 6)  # blocks of 4 and 5 pixels: factor 4.5
     pix = np.repeat(np.repeat(low, widths, axis=0), widths, axis=1)
-    out, est, used = depixelate(pix, {4: _session(model), 8: _session(GridUpscaler(UpscalerConfig(scale=8)))})
+    out, est, used = depixelate(pix, {4: _session(model), 8: _session(_net(8))})
     assert used == 4 and est.x.factor == pytest.approx(4.5)
     assert out.shape == pix.shape
     assert np.abs(out.astype(int) - pix).mean() < 12  # a resampled mosaic, close to the input
@@ -209,6 +246,19 @@ def test_published_graph_metadata_and_size(stem, scale):
     assert json.loads(props["pixbench.model_args"]) == TIERS[tier][1][scale].config.as_dict()
 
 
+@pytest.mark.parametrize(
+    "stem", ["grid-upscaler-x2", "grid-upscaler-x4", "grid-upscaler-x8", "grid-upscaler-hq-x2", "grid-upscaler-hq-x4"]
+)
+def test_published_graph_props_are_what_the_writer_writes(stem):
+    # the published file's bytes again after its props are rewritten through depixelator_props:
+    # same keys, values and order (pixbench.props.GRID_UPSCALER_ORDER)
+    data = (MODEL_DIR / f"{stem}.onnx").read_bytes()
+    proto = onnx.load_from_string(data)
+    cfg = UpscalerConfig(**json.loads({p.key: p.value for p in proto.metadata_props}["pixbench.model_args"]))
+    depixelator_props(cfg, name=stem).write(proto, GRID_UPSCALER_ORDER)
+    assert proto.SerializeToString() == data
+
+
 def test_tiers_are_loaded_by_stem():
     hq = load_depixelators(scales=(4,), stem="grid-upscaler-hq")
     realtime = load_depixelators(scales=(4,))
@@ -231,7 +281,6 @@ def test_published_x4_through_pixbench_evaluate(tmp_path):
 
 def test_published_x4_beats_bicubic_on_kodak_photos(shared_datasets):
     # held-out photos (never used for training), 256x256 centre crops, x4 mosaic
-    from pixbench.forensics.synthetic import resize
     from pixbench.images import decode_image
 
     models = load_depixelators(scales=(4,))
@@ -243,7 +292,7 @@ def test_published_x4_beats_bicubic_on_kodak_photos(shared_datasets):
         pix = pixelate(clean, factor=4, down_kernel="box", up_kernel="nearest")
         out, _, used = depixelate(pix, models)
         assert used == 4
-        bicubic = resize(np.ascontiguousarray(pix[::4, ::4]), (256, 256), "bicubic")
+        bicubic = upscale(np.ascontiguousarray(pix[::4, ::4]), size=(256, 256), kernel="bicubic")
 
         def psnr(a, clean=clean):
             return 10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - clean) ** 2))
@@ -259,11 +308,11 @@ def test_published_x4_beats_bicubic_on_kodak_photos(shared_datasets):
 def test_macs_count_every_weight_once_per_network_pixel(scale):
     # a stride-1 'same' convolution does one multiply-accumulate per weight per output position,
     # so the graph's MACs are (sum of conv weight sizes) x (network pixels)
-    model = GridUpscaler(UpscalerConfig(scale=scale, channels=8, layers=2))
+    model = _net(scale, channels=8, layers=2)
     proto = build_depixelator_onnx(model)
     weights = sum(int(np.prod(t.dims)) for t in proto.graph.initializer if t.name.endswith(".w"))
-    cell = model.config.cell
-    assert model.config.macs(1080, 1920) == weights * (1080 // cell) * (1920 // cell)
+    cell = model.cell
+    assert config_of(model).macs(1080, 1920) == weights * (1080 // cell) * (1920 // cell)
     # hand count for x4, 16 channels, 2 hidden layers (19 = 16 features + 3 carried):
     # 9*3*19 + 2*9*19*19 + 19*48 = 7923 per cell, 270*480 cells
     assert UpscalerConfig(scale=4, channels=16, layers=2).macs() == 7923 * 270 * 480

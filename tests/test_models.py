@@ -41,7 +41,9 @@ def test_forward_backward_no_nan(name):
     assert torch.isfinite(y).all()
     if spec.output == "image":
         assert 0.0 <= float(y.detach().min()) and float(y.detach().max()) <= 1.0
-    y.float().mean().backward()
+    # a random weighting of the outputs, not their plain mean: grid-upscaler's output keeps the block means
+    # of its input whatever its weights, so the mean alone has a zero gradient by design
+    (y.float() * torch.rand_like(y.float())).mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(float(g.abs().sum()) > 0 for g in grads)
@@ -239,3 +241,24 @@ def test_inpainter_fill_starts_at_the_pyramid_fill_and_exports(tmp_path):
     path = export_model(model, spec, tmp_path / "p.onnx", model_args=args).path
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": holed.numpy()})[0]
     np.testing.assert_allclose(got, out.numpy(), atol=PARITY_ATOL, rtol=0)
+
+
+def test_grid_upscaler_keeps_block_means_and_exports_packed(tmp_path):
+    # x2 packs 2x2 grid pixels into one network pixel; odd grids are edge-padded inside the graph
+    spec = MODELS.get("grid-upscaler")
+    args = spec.full_args({"scale": 2, "channels": 8, "layers": 1})
+    torch.manual_seed(0)
+    model = spec.build(args)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    report = export_model(model, spec, tmp_path / "g.onnx", model_args=args)
+    assert report.props["pixbench.scale"] == "2" and report.props["pixbench.input"] == "lowres"
+    low = torch.rand(1, 3, 7, 9) * 0.5 + 0.25  # away from 0 and 1, so the clamp moves no block mean
+    session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    out = torch.from_numpy(session.run(None, {"input": low.numpy()})[0])
+    assert out.shape == (1, 3, 14, 18)
+    with torch.no_grad():
+        assert float((out - model(low)).abs().max()) <= PARITY_ATOL
+        assert float((model(low) - F.interpolate(low, scale_factor=2.0)).abs().max()) > 1e-3  # it does change pixels
+    torch.testing.assert_close(F.avg_pool2d(out, 2), low, atol=1e-5, rtol=0)

@@ -1,6 +1,6 @@
 """Fit the shipped pixelation detector: ``python tools/fit_grid_detector.py BSD68_DIR``.
 
-Fits :func:`pixbench.forensics.fitting.fit_from_images` on BSD68 and
+Fits :func:`detector_fitting.fit_from_images` (beside this file) on BSD68 and
 scikit-image's bundled photos (Kodak and Set14 are never used: they are test
 sources), writes the parameters (by default over the shipped
 ``pixbench/forensics/grid_detector.npz``) and, with ``--onnx``, the detector
@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from detector_fitting import fit_from_images
+from tuning_photos import load_folder, skimage_photos
+
 from pixbench.forensics.detector import PARAMS_PATH
-from pixbench.forensics.fitting import fit_from_images
 from pixbench.forensics.onnx_detector import save_detector_onnx
-from pixbench.forensics.synthetic import load_folder, skimage_photos
 
 
 def main(argv: list[str] | None = None) -> None:

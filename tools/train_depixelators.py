@@ -1,6 +1,7 @@
 """Train and publish the grid depixelators: ``python tools/train_depixelators.py [--tier quality]``.
 
-Trains one :class:`~pixbench.forensics.upscaler.GridUpscaler` per factor on
+Trains one ``grid-upscaler`` (:mod:`pixbench.models.grid_upscaler`) per factor with
+:func:`upscaler_training.train_upscaler` (beside this file) on
 BSD68 and scikit-image's bundled photos (never Kodak or Set14, which are for
 testing) and writes ``<stem>-x{s}.onnx`` atomically: ``grid-upscaler-x{s}`` for
 the real-time tier, ``grid-upscaler-hq-x{s}`` for the quality tier. The defaults
@@ -17,17 +18,17 @@ import time
 from pathlib import Path
 
 import torch
+from tuning_photos import load_folder, skimage_photos
+from upscaler_training import train_upscaler
 
 from pixbench.forensics.depixelate import MODEL_DIR
-from pixbench.forensics.synthetic import load_folder, skimage_photos
-from pixbench.forensics.upscaler import train_upscaler
 from pixbench.forensics.upscaler_config import TIERS
 from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--bsd68",
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> None:
         help="folder for resumable training checkpoints (not published)",
     )
     parser.add_argument("-o", "--out", type=Path, default=MODEL_DIR, help="folder for the ONNX files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     stem, published = TIERS[args.tier]
     scales = args.scales or sorted(published)

@@ -14,11 +14,13 @@ tasks beside the trainable reference models:
   :func:`load_depixelators`.
 
 Everything exported here runs on the core install (numpy, Pillow, onnx,
-onnxruntime). Fitting and training are not exported: :mod:`pixbench.forensics.fitting`
-(the detector's MLP), :mod:`pixbench.forensics.upscaler` (the torch network and its
-training) and :mod:`pixbench.forensics.upscaler_onnx` (its graph) need the
-``train`` extra; ``tools/fit_grid_detector.py`` and ``tools/train_depixelators.py``
-drive them. :mod:`pixbench.forensics.synthetic` makes the labelled samples.
+onnxruntime). :mod:`pixbench.forensics.upscaler_onnx` writes a trained
+``grid-upscaler`` network (the registry's, :mod:`pixbench.models.grid_upscaler`) as
+its graph. Both graphs declare their ``pixbench.*`` props through
+:class:`pixbench.props.ModelProps`. Fitting and training are not part of the package:
+the programs ``tools/fit_grid_detector.py`` and ``tools/train_depixelators.py`` and the
+modules beside them (``detector_samples``, ``detector_fitting``, ``upscaler_training``,
+``tuning_photos``) make the shipped parameters and the published graphs.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ temperature fitted on held-out tuning samples, so the output is a calibrated
 probability (Guo et al. 2017, "On calibration of modern neural networks").
 
 This module applies, saves and loads fitted parameters with numpy alone (the
-evaluate-time path); fitting them is :mod:`pixbench.forensics.fitting`.
+evaluate-time path); fitting them is ``tools/detector_fitting.py``.
 """
 
 from __future__ import annotations

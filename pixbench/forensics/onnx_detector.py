@@ -14,12 +14,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from pixbench import __version__
 from pixbench.forensics import features as F
 from pixbench.forensics.detector import DetectorParams
 from pixbench.images import write_bytes_atomic
+from pixbench.props import GRID_DETECTOR_ORDER, ModelProps
 
 OPSET = 17
+#: What the graph declares: [0, 255] RGB in, a calibrated probability out.
+PROPS = ModelProps(task="detect", model="grid-detector", range="255", output="probability")
 
 
 class _Graph:
@@ -137,7 +139,7 @@ def build_detector_onnx(params: DetectorParams, *, features_output: bool = False
     """The whole detector as an ONNX model with ``pixbench.*`` metadata.
 
     Args:
-        params: Fitted classifier (see :func:`pixbench.forensics.fitting.fit_detector`).
+        params: Fitted classifier (``fit_detector`` in ``tools/detector_fitting.py``).
         features_output: Also expose the ``N x 34`` feature tensor as a second
             output named ``features`` (for parity tests); off for the shipped model.
     """
@@ -158,18 +160,7 @@ def build_detector_onnx(params: DetectorParams, *, features_output: bool = False
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
     model.ir_version = 8
-    helper.set_model_props(
-        model,
-        {
-            "pixbench.task": "detect",
-            "pixbench.layout": "nchw",
-            "pixbench.range": "255",
-            "pixbench.channels": "rgb",
-            "pixbench.output": "probability",
-            "pixbench.model": "grid-detector",
-            "pixbench.version": __version__,
-        },
-    )
+    PROPS.write(model, GRID_DETECTOR_ORDER)
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -2,8 +2,10 @@
 
 :class:`UpscalerConfig` is recorded in every ``grid-upscaler-x*.onnx`` file as
 ``pixbench.model_args``; reading it back (:mod:`pixbench.forensics.depixelate`)
-must work on the core install, so it lives apart from the torch network in
-:mod:`pixbench.forensics.upscaler`.
+must work on the core install, so it lives apart from the torch network, the
+registry's ``grid-upscaler`` (:mod:`pixbench.models.grid_upscaler`). Its options are
+the same, and it computes :attr:`~UpscalerConfig.pack` and :attr:`~UpscalerConfig.cell`
+the same way (``tests/test_forensics_depixelate.py`` checks that the two agree).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class UpscalerConfig:
-    """Every option of :class:`~pixbench.forensics.upscaler.GridUpscaler` (recorded in the ONNX file as ``pixbench.model_args``).
+    """Every option of the grid upscaler network (recorded in the ONNX file as ``pixbench.model_args``).
+
+    The network is :class:`~pixbench.models.grid_upscaler.GridUpscaler`, the registry's ``grid-upscaler``.
 
     Attributes:
         scale: Pixelation factor ``s`` (2..16).
@@ -59,7 +63,7 @@ class UpscalerConfig:
         """Multiply-accumulates of the ONNX graph's convolutions for one ``height x width`` output.
 
         Counts the ``u`` channels the graph carries through every layer (see
-        :class:`~pixbench.forensics.upscaler.GridUpscaler`).
+        :class:`~pixbench.models.grid_upscaler.GridUpscaler`).
         """
         cin, wide = 3 * self.pack**2, self.channels + 3 * self.pack**2
         per_cell = 9 * cin * wide + self.layers * 9 * wide * wide + wide * 3 * self.cell**2

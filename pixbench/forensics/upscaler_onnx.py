@@ -1,13 +1,15 @@
 """The whole depixelator for one factor as a single ONNX graph, built node by node.
 
-Input ``image``: float32 ``N x 3 x H x W`` in [0, 255], the pixelated picture
-with its grid at pixel 0 (``pixbench.input=full``). Inside the graph:
+Input ``image``: uint8 ``N x 3 x H x W`` (``pixbench.range=255``), the pixelated picture
+with its grid at pixel 0 (``pixbench.input=full``); output ``depixelated``, the same. The
+network is :class:`pixbench.models.grid_upscaler.GridUpscaler` (the registry's
+``grid-upscaler``), its weights read here. Inside the graph:
 
 1. ``AveragePool(s, stride s)`` recovers the low-res grid. For a box-down /
    nearest-up pixelation whose blocks start at pixel 0 this is exact: every
    block holds one value, so its mean is that value.
 2. For ``s = 2``, ``SpaceToDepth(2)`` packs the grid into 12 channels so the
-   network runs at 1/4 of the output size (see :mod:`pixbench.forensics.upscaler`).
+   network runs at 1/4 of the output size (see :mod:`pixbench.models.grid_upscaler`).
 3. The network's convolutions, with the back-projection, the nearest base and
    the [0, 255] scaling folded into the last and the skip convolution.
 4. ``Clip`` and ``DepthToSpace`` (CRD, the order of ``torch.pixel_shuffle``)
@@ -24,7 +26,6 @@ of the frame rate when measured, so the graph leaves that to the caller.)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,14 +33,19 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from pixbench import __version__
 from pixbench.forensics.upscaler_config import UpscalerConfig
 from pixbench.images import write_bytes_atomic
+from pixbench.props import GRID_UPSCALER_ORDER, ModelProps
 
 if TYPE_CHECKING:  # only the trained network's tensors are read here, so torch is not imported
-    from pixbench.forensics.upscaler import GridUpscaler
+    from pixbench.models.grid_upscaler import GridUpscaler
 
 OPSET = 17
+
+
+def config_of(model: GridUpscaler) -> UpscalerConfig:
+    """The options of ``model`` as the graph records them in ``pixbench.model_args``."""
+    return UpscalerConfig(**model.options)
 
 
 def _projection(cfg: UpscalerConfig) -> np.ndarray:
@@ -74,7 +80,7 @@ def folded_weights(model: GridUpscaler) -> list[tuple[np.ndarray, np.ndarray]]:
     channels of ``u`` (identity centre tap, in ``SpaceToDepth`` order); the last
     one has the back-projection ``P`` and the nearest base folded in.
     """
-    cfg = model.config
+    cfg = config_of(model)
     cin = 3 * cfg.pack**2
     order = _space_to_depth_order(cfg)
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
@@ -99,66 +105,82 @@ def folded_weights(model: GridUpscaler) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
 
 
-def build_depixelator_onnx(model: GridUpscaler, *, name: str | None = None, read: str = "mean") -> onnx.ModelProto:
-    """The full-size depixelator graph of ``model`` with ``pixbench.*`` metadata."""
-    cfg = model.config
-    s, g, p = cfg.scale, cfg.cell, cfg.pack
-    nodes: list[onnx.NodeProto] = []
-    inits: list[onnx.TensorProto] = []
+class _Nodes:
+    """The nodes and initialisers of a graph being built; each node's output names it."""
 
-    def node(op: str, inputs: list[str], out: str, **attrs) -> str:
-        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+
+    def node(self, op: str, inputs: list[str], out: str, **attrs) -> str:
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(numpy_helper.from_array(value, name))
+        return name
+
+
+def _read_lowres(g: _Nodes, s: int, read: str) -> str:
+    """The float low-res grid of the uint8 ``image``: block means (``mean``), or one pixel per block."""
     if read == "mean":
-        x = node("Cast", ["image"], "image_float", to=TensorProto.FLOAT)
-        x = node("AveragePool", [x], "lowres", kernel_shape=[s, s], strides=[s, s])
-    else:  # one pixel per block: exact for nearest upscales, and reads 1/s of the image's rows
-        inits += [
-            numpy_helper.from_array(np.array(v, np.int64), k)
-            for k, v in (("starts", [0, 0]), ("ends", [2**62, 2**62]), ("axes", [2, 3]), ("steps", [s, s]))
-        ]
-        x = node("Slice", ["image", "starts", "ends", "axes", "steps"], "lowres_u8")
-        x = node("Cast", [x], "lowres", to=TensorProto.FLOAT)
-    if p > 1:
-        x = node("SpaceToDepth", [x], "packed", blocksize=p)
+        x = g.node("Cast", ["image"], "image_float", to=TensorProto.FLOAT)
+        return g.node("AveragePool", [x], "lowres", kernel_shape=[s, s], strides=[s, s])
+    # one pixel per block: exact for nearest upscales, and reads 1/s of the image's rows
+    for k, v in (("starts", [0, 0]), ("ends", [2**62, 2**62]), ("axes", [2, 3]), ("steps", [s, s])):
+        g.const(k, np.array(v, np.int64))
+    x = g.node("Slice", ["image", "starts", "ends", "axes", "steps"], "lowres_u8")
+    return g.node("Cast", [x], "lowres", to=TensorProto.FLOAT)
+
+
+def _network(g: _Nodes, x: str, model: GridUpscaler) -> str:
+    """The folded convolutions (:func:`folded_weights`) on the packed grid ``x``, ReLU between them."""
     layers = folded_weights(model)
     for n, (w, b) in enumerate(layers):
-        inits += [numpy_helper.from_array(w, f"conv{n}.w"), numpy_helper.from_array(b, f"conv{n}.b")]
+        g.const(f"conv{n}.w", w)
+        g.const(f"conv{n}.b", b)
         k = w.shape[-1]
-        x = node("Conv", [x, f"conv{n}.w", f"conv{n}.b"], f"conv{n}", kernel_shape=[k, k], pads=[k // 2] * 4)
+        x = g.node("Conv", [x, f"conv{n}.w", f"conv{n}.b"], f"conv{n}", kernel_shape=[k, k], pads=[k // 2] * 4)
         if n < len(layers) - 1:
-            x = node("Relu", [x], f"relu{n}")
+            x = g.node("Relu", [x], f"relu{n}")
+    return x
+
+
+def depixelator_props(cfg: UpscalerConfig, *, name: str | None = None) -> ModelProps:
+    """What a grid upscaler graph declares: the full-size [0, 255] pixelated image in, its options recorded."""
+    return ModelProps(
+        task="depixelate",
+        model=name or f"grid-upscaler-x{cfg.scale}",
+        range="255",
+        input="full",
+        model_args=cfg.as_dict(),
+    )
+
+
+def build_depixelator_onnx(model: GridUpscaler, *, name: str | None = None, read: str = "mean") -> onnx.ModelProto:
+    """The full-size depixelator graph of ``model`` with ``pixbench.*`` metadata."""
+    cfg = config_of(model)
+    g = _Nodes()
+    x = _read_lowres(g, cfg.scale, read)
+    if cfg.pack > 1:
+        x = g.node("SpaceToDepth", [x], "packed", blocksize=cfg.pack)
+    x = _network(g, x, model)
     # round to 8 bits on the low-res cells, where it is cheap: the last bias carries +0.5, Clip
     # (fused into the convolution by onnxruntime) bounds it, and Cast truncates
-    inits += [
-        numpy_helper.from_array(np.float32(0.0), "zero"),
-        numpy_helper.from_array(np.float32(255.5 - 1e-3), "top"),
-    ]
-    x = node("Cast", [node("Clip", [x, "zero", "top"], "cells_clipped")], "cells", to=TensorProto.UINT8)
-    node("DepthToSpace", [x], "depixelated", blocksize=g, mode="CRD")
+    g.const("zero", np.float32(0.0))
+    g.const("top", np.float32(255.5 - 1e-3))
+    x = g.node("Cast", [g.node("Clip", [x, "zero", "top"], "cells_clipped")], "cells", to=TensorProto.UINT8)
+    g.node("DepthToSpace", [x], "depixelated", blocksize=cfg.cell, mode="CRD")
     graph = helper.make_graph(
-        nodes,
-        f"pixbench_grid_depixelator_x{s}",
+        g.nodes,
+        f"pixbench_grid_depixelator_x{cfg.scale}",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", 3, "H", "W"])],
         [helper.make_tensor_value_info("depixelated", TensorProto.UINT8, ["N", 3, "H", "W"])],
-        initializer=inits,
+        initializer=g.inits,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
     proto.ir_version = 8
-    helper.set_model_props(
-        proto,
-        {
-            "pixbench.task": "depixelate",
-            "pixbench.layout": "nchw",
-            "pixbench.range": "255",
-            "pixbench.channels": "rgb",
-            "pixbench.input": "full",
-            "pixbench.model": name or f"grid-upscaler-x{s}",
-            "pixbench.version": __version__,
-            "pixbench.model_args": json.dumps(cfg.as_dict(), sort_keys=True),
-        },
-    )
+    depixelator_props(cfg, name=name).write(proto, GRID_UPSCALER_ORDER)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 

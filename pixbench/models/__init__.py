@@ -9,6 +9,7 @@ from __future__ import annotations
 from pixbench.models import (
     blockcnn,
     espcn,
+    grid_upscaler,
     mobilenetv2_classifier,
     pix2pix_inpainter,
     sepunet_depixelator,
@@ -25,6 +26,7 @@ for _module in (
     mobilenetv2_classifier,
     sepunet_restorer,
     espcn,
+    grid_upscaler,
     blockcnn,
     pix2pix_inpainter,
 ):

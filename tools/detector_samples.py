@@ -1,4 +1,4 @@
-"""Labelled pixelated / clean samples for fitting and testing the detector.
+"""Labelled pixelated / clean samples for fitting the grid detector (``tools/fit_grid_detector.py``).
 
 The samples mirror the ``detect`` recipe (256x256 crops, never a resize of the
 whole frame; factors 2..16; down and up kernels from nearest, box, bilinear,
@@ -9,27 +9,20 @@ downscaled (resampled, but not pixelated). Tuning uses BSD68 and scikit-image's
 bundled photos; Kodak and Set14 are kept for testing.
 
 The pixels are made by :mod:`pixbench.degradations` (pixelation with real-valued
-factors, so with the low-res size rounded to nearest; JPEG 4:2:0) and the photos
-come through :mod:`pixbench.sources`.
+factors, so with the low-res size rounded to nearest; JPEG 4:2:0); the photos come
+from :mod:`tuning_photos`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from pixbench.degradations.jpeg import jpeg_roundtrip
 from pixbench.degradations.pixelate import KERNELS, pixelate, upscale
-from pixbench.sources import load_pixels, open_source
 
 NEGATIVE_KINDS = ("clean", "jpeg", "flat", "texture", "downscaled")
-#: scikit-image's bundled colour photos used as tuning material (natural scenes only), in the
-#: order the shipped parameters were fitted with (the ``embedded`` source lists more photos).
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
-#: File suffixes :func:`load_folder` reads.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif")
 
 
 @dataclass
@@ -114,15 +107,3 @@ def make_samples(images: list[np.ndarray], n: int, rng: np.random.Generator, *, 
         else:
             out.append(negative(image, s, rng, NEGATIVE_KINDS[(i // 2) % len(NEGATIVE_KINDS)]))
     return out
-
-
-def load_folder(path: str | Path) -> list[np.ndarray]:
-    """Every image of a folder (sorted by name), through the ``folder:PATH`` source."""
-    items = open_source(f"folder:{path}").items()
-    return [load_pixels(item) for item in items if Path(item.source_id).suffix.lower() in IMAGE_SUFFIXES]
-
-
-def skimage_photos() -> list[np.ndarray]:
-    """:data:`SKIMAGE_PHOTOS` from the ``embedded`` source (scikit-image's bundled photos; no network)."""
-    items = {Path(item.source_id).stem: item for item in open_source("embedded").items()}
-    return [load_pixels(items[name]) for name in SKIMAGE_PHOTOS]

@@ -1,22 +1,23 @@
 """Fitting the shipped detector from tuning images (BSD68 and scikit-image photos).
 
 :func:`fit_from_images` makes balanced synthetic samples
-(:mod:`pixbench.forensics.synthetic`), fits the MLP on their features
+(:mod:`detector_samples`), fits the MLP on their features
 (:func:`fit_detector`, with torch) and its temperature on samples of held-out
 images (:func:`fit_temperature`). ``tools/fit_grid_detector.py BSD68_DIR``
 regenerates :data:`~pixbench.forensics.detector.PARAMS_PATH`; Kodak and Set14
-are never used here (they are test sources).
+are never used here (they are test sources). Needs the ``train`` extra (torch).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import detector_samples as S
 import numpy as np
 
 from pixbench.forensics import features as F
-from pixbench.forensics import synthetic as S
 from pixbench.forensics.detector import DetectorParams
+from pixbench.tasks import get_task
 
 #: Hidden layer widths of the MLP.
 HIDDEN = (32, 32)
@@ -25,7 +26,7 @@ HIDDEN = (32, 32)
 def sample_features(
     images: list[np.ndarray], n: int, seed: int, *, size: int = 256
 ) -> tuple[np.ndarray, list[S.Sample]]:
-    """Features of ``n`` balanced synthetic samples (see :func:`pixbench.forensics.synthetic.make_samples`)."""
+    """Features of ``n`` balanced synthetic samples (see :func:`detector_samples.make_samples`)."""
     samples = S.make_samples(images, n, np.random.default_rng(seed), size=size)
     return np.stack([F.extract_features(s.image) for s in samples]), samples
 
@@ -71,7 +72,7 @@ def dataset_features(roots: list[str | Path], splits: tuple[str, ...]) -> tuple[
     feats, labels = [], []
     for root in roots:
         ds = open_dataset(root)
-        if ds.task != "detect":
+        if get_task(ds.task).restores:  # the fit needs each sample's label
             raise ValueError(f"{root}: a {ds.task!r} dataset; the detector is fitted on 'detect' datasets")
         for name in splits:
             if name in ds.splits:
