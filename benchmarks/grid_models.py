@@ -194,11 +194,11 @@ def floor_graph(scale: int, folder: Path) -> Path | None:
     runs under. ``None`` without torch (the ``train`` extra)."""
     if importlib.util.find_spec("torch") is None:
         return None
-    from pixbench.forensics.upscaler import GridUpscaler
     from pixbench.forensics.upscaler_onnx import save_depixelator_onnx
+    from pixbench.models import MODELS
 
     return save_depixelator_onnx(
-        GridUpscaler(UpscalerConfig(scale=scale, channels=1, layers=0)),
+        MODELS.get("grid-upscaler").build({"scale": scale, "channels": 1, "layers": 0}),
         folder / f"floor-x{scale}.onnx",
         name=f"floor-x{scale}",
     )
