@@ -118,14 +118,6 @@ def train(
         rich_help_panel=_DATA,
         help="blockcnn: train on the whole restored 24x24 context against the clean one (nine blocks of loss per triplet instead of the centre's one; needs the dataset's clean crops); validation and the exported model still use the centre only. Default off.",
     ),
-    edge_contexts: float | None = typer.Option(
-        None,
-        "--edge-contexts",
-        min=0.0,
-        max=1.0,
-        rich_help_panel=_DATA,
-        help="blockcnn: share of training triplets (0 to 1) given the context that sliding over a whole image builds at its border, where the missing neighbours are the edge pixels repeated (a side or a corner, drawn as border blocks occur in the 128x128 crops); the target is unchanged. Default 0.",
-    ),
     cache: bool | None = typer.Option(
         None,
         "--cache/--no-cache",
@@ -192,7 +184,6 @@ def train(
         factor=factor,
         augment=augment,
         context_loss=context_loss,
-        edge_contexts=edge_contexts,
         cache=cache,
         val_every=val_every,
         device=device,

@@ -259,13 +259,8 @@ def train_model(
         raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
-    triplet_only = [
-        flag
-        for flag, on in (("--context-loss", settings.context_loss), ("--edge-contexts", settings.edge_contexts))
-        if on
-    ]
-    if triplet_only and spec.input_kind != "triplet":
-        raise ModelError(f"{triplet_only[0]}: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
+    if settings.context_loss and spec.input_kind != "triplet":
+        raise ModelError(f"--context-loss: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
     cache = CACHE_BYTES if settings.cache else 0
     factor = training_factor(spec, args, settings.factor)
     train_data = SplitBatches(
@@ -276,7 +271,6 @@ def train_model(
         augment=settings.augment,
         cache_bytes=cache,
         context_targets=settings.context_loss,
-        edge_contexts=settings.edge_contexts,
     )
     val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
     lr = settings.lr or spec.default_lr
