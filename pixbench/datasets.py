@@ -40,6 +40,8 @@ IMAGE_COLUMNS = ("input", "target", "lowres", "mask")
 #: ``dataset.json`` key of the manifest: every split file's path (relative to the folder) -> SHA-256.
 MANIFEST_KEY = "files"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+#: ``dataset.json``'s ``recipe`` keys and their JSON types (exact: a ``true`` version is not an int).
+_RECIPE_KEYS = {"name": str, "version": int, "sha256": str}
 _REBUILD = "the dataset was modified after it was built — rebuild it"
 
 
@@ -300,12 +302,7 @@ class BuiltDataset:
 def _check_info(info: dict[str, Any], where: Path) -> None:
     """``dataset.json``'s keys and types, one line for the first that is wrong."""
     recipe = info.get("recipe")
-    if (
-        not isinstance(recipe, dict)
-        or not isinstance(recipe.get("name"), str)
-        or not isinstance(recipe.get("sha256"), str)
-        or type(recipe.get("version")) is not int
-    ):
+    if not isinstance(recipe, dict) or any(type(recipe.get(k)) is not t for k, t in _RECIPE_KEYS.items()):
         raise DatasetError(
             f'{where}: key \'recipe\' must be {{"name": str, "version": int, "sha256": str}}, '
             f"got {json.dumps(recipe)[:80]}; {_REBUILD}"

@@ -13,9 +13,8 @@ from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError, ModelError, WeightsNotFoundError
 from pixbench.models import MODELS
-from pixbench.runtime.runner import block_padded
 from pixbench.train import TrainSettings, config_sha256, load_train_config, lr_factor, parse_model_options, train_model
-from pixbench.train.augment import dihedral, edge_context, grid_safe, random_border_sides
+from pixbench.train.augment import dihedral, grid_safe
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from pixbench.train.losses import VGG_LAYERS, VGGPerceptualLoss, restorer_loss
 from tests.synth import reseal, write_tiny_dataset
@@ -594,66 +593,6 @@ def test_context_loss_is_refused_for_other_models(datasets, tmp_path):
             tmp_path / "e",
             model_args=_tiny("espcn"),
             settings=TrainSettings(steps=1, context_loss=True),
-        )
-
-
-def test_edge_context_is_the_context_sliding_builds_at_the_image_border():
-    # what the evaluator feeds BlockCNN at the border: the image edge-padded by one block, then 24x24 windows
-    image = np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
-    padded = block_padded(image)  # what the evaluator slides BlockCNN over
-    nby, nbx = 4, 5
-    for by in range(nby):
-        for bx in range(nbx):
-            sides = (by == 0, by == nby - 1, bx == 0, bx == nbx - 1)
-            window = padded[by * 8 : by * 8 + 24, bx * 8 : bx * 8 + 24]
-            # the interior context of the same block, as the triplets store it, with the outside rebuilt
-            inner = np.pad(image, ((8, 8), (8, 8), (0, 0)), mode="reflect")[by * 8 : by * 8 + 24, bx * 8 : bx * 8 + 24]
-            out = edge_context(inner, sides)
-            np.testing.assert_array_equal(out, window)
-            if not any(sides):
-                np.testing.assert_array_equal(out, inner)
-    assert not np.shares_memory(edge_context(window, (True, False, False, False)), window)
-
-
-def test_border_sides_are_drawn_as_border_blocks_occur():
-    rng = np.random.default_rng(0)
-    draws = [random_border_sides(rng) for _ in range(6000)]
-    corners = sum(sum(d) == 2 for d in draws) / len(draws)
-    assert all(sum(d) in (1, 2) for d in draws)
-    assert abs(corners - 4 / 60) < 0.015  # 4 corner blocks of the 60 on the ring of a 16x16 grid
-    for i in range(4):
-        assert abs(sum(d[i] for d in draws) / len(draws) - 16 / 60) < 0.025  # each side's 16 blocks
-
-
-def test_edge_contexts_reach_the_training_batches(tmp_path):
-    from pixbench.train.data import SplitBatches
-
-    root = write_tiny_dataset(tmp_path / "ds", "blockcnn", n=4)
-    split = open_dataset(root).split("train")
-    x, y = split.triplets()
-    spec = MODELS.get("blockcnn")
-    edged = SplitBatches(split, spec, crop=None, edge_contexts=1.0).batches(len(x), rng=np.random.default_rng(0))
-    plain = SplitBatches(split, spec, crop=None).batches(len(x), rng=np.random.default_rng(0))
-    a, b = next(edged), next(plain)
-    torch.testing.assert_close(a.target, b.target)  # the clean centre block does not change
-
-    def edged_sides(x):
-        # per context: is some outer strip the nearest centre row or column repeated?
-        return (
-            (x[:, :, :8] == x[:, :, 8:9]).flatten(1).all(1)
-            | (x[:, :, 16:] == x[:, :, 15:16]).flatten(1).all(1)
-            | (x[..., :8] == x[..., 8:9]).flatten(1).all(1)
-            | (x[..., 16:] == x[..., 15:16]).flatten(1).all(1)
-        )
-
-    assert bool(edged_sides(a.input).all()) and not bool(edged_sides(b.input).any())
-    with pytest.raises(ModelError, match="--edge-contexts: applies to models of BlockCNN triplets"):
-        train_model(
-            "espcn",
-            write_tiny_dataset(tmp_path / "d", "depixelate", n=4),
-            tmp_path / "e",
-            model_args=_tiny("espcn"),
-            settings=TrainSettings(steps=1, edge_contexts=0.5),
         )
 
 

@@ -275,6 +275,75 @@ def _record_paths(out: Path) -> set[Path]:
     return paths
 
 
+def _read_info(out: Path, info_path: Path) -> dict[str, Any]:
+    """The ``dataset.json`` in ``out`` (``{}`` when there is none), refused unless it is pixbench's."""
+    if not info_path.is_file():
+        return {}
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
+        raise DatasetError(
+            f"-o {out}: its dataset.json is not a pixbench dataset's; pixbench deletes only what it "
+            "wrote, so not even --overwrite replaces it — choose another -o"
+        )
+    return info
+
+
+def _card_paths(out: Path, info: dict[str, Any]) -> list[Path]:
+    """The ``README.md`` and ``recipe.yaml`` in ``out``, each refused unless it is the one pixbench writes."""
+    name = (info.get("recipe") or {}).get("name") if isinstance(info.get("recipe"), dict) else None
+    cards = []
+    for card, ours in (("README.md", f"# {name} (recipe version"), ("recipe.yaml", f"name: {name}\n")):
+        path = out / card
+        if path.exists():
+            text = path.read_bytes()[: 1 << 16].decode(errors="replace")
+            if name is None or (not text.startswith(ours) if card == "README.md" else ours not in text):
+                raise DatasetError(
+                    f"-o {path}: not the {card} pixbench wrote; --overwrite would replace it, so "
+                    "move it away or choose another -o"
+                )
+            cards.append(path)
+    return cards
+
+
+def _split_paths(out: Path, listed: set[Path], half_built: bool) -> list[Path]:
+    """Every file in ``out``'s split folders, refused unless it is ``listed``, an atomic-write temporary, or
+    (``half_built``) sample-named."""
+    found = []
+    for split in SPLITS:
+        folder = out / split
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise DatasetError(f"-o {folder}: not a folder pixbench wrote; move it away or choose another -o")
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_dir() and not path.is_symlink():
+                continue
+            rel = path.relative_to(folder).as_posix()
+            temp = path.name.startswith(".") and path.name.endswith(".tmp")
+            leftover = half_built and _SAMPLE_FILE.fullmatch(rel) is not None
+            if path not in listed and not temp and not leftover:
+                raise DatasetError(
+                    f"-o {out}: {path} was not written by pixbench (not in its manifest); --overwrite "
+                    "deletes only what pixbench wrote, so move that file away or choose another -o"
+                )
+            found.append(path)
+    return found
+
+
+def _remove_empty_split_folders(out: Path) -> None:
+    """Remove the split folders, and the folders in them, that are now empty (deepest first)."""
+    for split in SPLITS:
+        folder = out / split
+        for sub in (
+            sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) if folder.is_dir() else []
+        ):
+            with contextlib.suppress(OSError):
+                sub.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def remove_dataset(out: Path) -> None:
     """``--overwrite``: delete what pixbench provably wrote in ``out``, and nothing else.
 
@@ -290,60 +359,14 @@ def remove_dataset(out: Path) -> None:
         DatasetError: ``dataset.json`` is not pixbench's, or a file in the way is not pixbench's.
     """
     info_path, state = out / "dataset.json", state_dir(out)
-    info: dict[str, Any] = {}
-    listed: set[Path] = set()
-    if info_path.is_file():
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            info = {}
-        if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
-            raise DatasetError(
-                f"-o {out}: its dataset.json is not a pixbench dataset's; pixbench deletes only what it "
-                "wrote, so not even --overwrite replaces it — choose another -o"
-            )
-        listed = _manifest_paths(out, info)
+    info = _read_info(out, info_path)
+    listed = _manifest_paths(out, info) if info else set()
     if _state_used(state):
         listed |= _record_paths(out)
-    name = (info.get("recipe") or {}).get("name") if isinstance(info.get("recipe"), dict) else None
-    extras = []
-    for card, ours in (("README.md", f"# {name} (recipe version"), ("recipe.yaml", f"name: {name}\n")):
-        path = out / card
-        if path.exists():
-            text = path.read_bytes()[: 1 << 16].decode(errors="replace")
-            if name is None or (not text.startswith(ours) if card == "README.md" else ours not in text):
-                raise DatasetError(
-                    f"-o {path}: not the {card} pixbench wrote; --overwrite would replace it, so "
-                    "move it away or choose another -o"
-                )
-            extras.append(path)
-    in_splits = []
-    for split in SPLITS:
-        folder = out / split
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            raise DatasetError(f"-o {folder}: not a folder pixbench wrote; move it away or choose another -o")
-        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if path.is_dir() and not path.is_symlink():
-                continue
-            rel = path.relative_to(folder).as_posix()
-            temp = path.name.startswith(".") and path.name.endswith(".tmp")
-            leftover = state.is_dir() and _SAMPLE_FILE.fullmatch(rel) is not None
-            if path not in listed and not temp and not leftover:
-                raise DatasetError(
-                    f"-o {out}: {path} was not written by pixbench (not in its manifest); --overwrite "
-                    "deletes only what pixbench wrote, so move that file away or choose another -o"
-                )
-            in_splits.append(path)
-    for path in [*in_splits, *extras, info_path]:
+    cards = _card_paths(out, info)
+    in_splits = _split_paths(out, listed, half_built=state.is_dir())
+    for path in [*in_splits, *cards, info_path]:
         path.unlink(missing_ok=True)
-    for split in SPLITS:  # the folders that are now empty, deepest first
-        folder = out / split
-        for sub in (
-            sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) if folder.is_dir() else []
-        ):
-            with contextlib.suppress(OSError):
-                sub.rmdir()
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+    _remove_empty_split_folders(out)
     if state.is_dir():
         clear_state(state)

@@ -3,52 +3,80 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from pixbench.cli._common import handle_errors, output_folder, progress_bar, say
 
-
-@handle_errors
-def build_dataset(
-    recipe: str = typer.Argument(
-        ..., help="A shipped recipe name (list them with `pixbench recipes`) or the path to a recipe .yaml file."
+_Recipe = Annotated[
+    str,
+    typer.Argument(
+        help="A shipped recipe name (list them with `pixbench recipes`) or the path to a recipe .yaml file."
     ),
-    out: Path = typer.Option(
-        ..., "-o", "--out", help="Dataset folder to write. Rerunning the same command resumes an interrupted build."
+]
+_Out = Annotated[
+    Path,
+    typer.Option(
+        "-o", "--out", help="Dataset folder to write. Rerunning the same command resumes an interrupted build."
     ),
-    source: str | None = typer.Option(
-        None,
+]
+_Source = Annotated[
+    str | None,
+    typer.Option(
         "--source",
         help="Image source overriding the recipe's: embedded, folder:PATH, hf:REPO_ID[:split[:column]], urls:FILE, kodak[:PATH].",
     ),
-    limit: int | None = typer.Option(None, "--limit", help="Use only the first N images of the source."),
-    split: str | None = typer.Option(
-        None,
+]
+_Limit = Annotated[int | None, typer.Option("--limit", help="Use only the first N images of the source.")]
+_Split = Annotated[
+    str | None,
+    typer.Option(
         "--split",
         help="Put every source image into this one split (train, val or test) instead of the recipe's fractions, e.g. a test set from Kodak.",
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", help="Worker processes (default: all cores). The output is the same for any number."
+]
+_Workers = Annotated[
+    int | None,
+    typer.Option("--workers", help="Worker processes (default: all cores). The output is the same for any number."),
+]
+_Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace a different pixbench dataset already in OUT (other folders are never deleted)."
     ),
-    overwrite: bool = typer.Option(
-        False,
-        "--overwrite",
-        help="Replace a different pixbench dataset already in OUT (other folders are never deleted).",
-    ),
-    engine: str = typer.Option(
-        "local",
+]
+_Engine = Annotated[
+    str,
+    typer.Option(
         "--engine",
         help="Where the per-image work runs: local (this machine's processes) or ray (a Ray cluster, or a local Ray instance with --workers CPUs; needs pixbench[ray]). The output is the same bytes either way; see docs/scale-out.md.",
     ),
-    ray_address: str | None = typer.Option(
-        None,
+]
+_RayAddress = Annotated[
+    str | None,
+    typer.Option(
         "--ray-address",
         help="--engine ray: the cluster to join (HOST:PORT, ray://HOST:PORT, auto); default $RAY_ADDRESS, else a local Ray instance.",
     ),
-    shard_size: int | None = typer.Option(
-        None, "--shard-size", help="--engine ray: source images per Ray task (default 64)."
-    ),
+]
+_ShardSize = Annotated[
+    int | None, typer.Option("--shard-size", help="--engine ray: source images per Ray task (default 64).")
+]
+
+
+@handle_errors
+def build_dataset(
+    recipe: _Recipe,
+    out: _Out,
+    source: _Source = None,
+    limit: _Limit = None,
+    split: _Split = None,
+    workers: _Workers = None,
+    overwrite: _Overwrite = False,
+    engine: _Engine = "local",
+    ray_address: _RayAddress = None,
+    shard_size: _ShardSize = None,
 ) -> None:
     """Build a dataset from a recipe: crops, degradations, metadata, and a dataset card."""
     from pixbench.builder import build_dataset as build
@@ -70,12 +98,16 @@ def build_dataset(
             shard_size=shard_size,
             progress=progress,
         )
-    info = result.info
     if result.up_to_date:
         say("[green]{}[/green] already holds this dataset; nothing to do.", out)
     else:
         resumed = f", {result.reused} reused from an interrupted run" if result.reused else ""
         say("[green]built[/green] {} in {} ({} images processed{})", parsed.label, out, result.processed, resumed)
+    _summary(result.info)
+
+
+def _summary(info: dict[str, Any]) -> None:
+    """The built dataset in a few lines: task, splits, triplets, source, skipped images, fingerprint."""
     order = [s for s in ("train", "val", "test") if s in info["splits"]]
     splits = ", ".join(
         f"{s}: {info['splits'][s]['samples']} samples from {info['splits'][s]['source_images']} images" for s in order

@@ -3,209 +3,287 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pixbench.cli._common import handle_errors, output_folder, progress_bar, say
 
+if TYPE_CHECKING:
+    from pixbench.models import ModelSpec
+    from pixbench.train import TrainResult, TrainSettings
+
 _BUDGET = "Budget (give one; default --epochs 10)"
 _OPT = "Optimisation"
 _DATA = "Data"
 
-
-@handle_errors
-def train(
-    model: str = typer.Argument(
-        ..., help="Registry name of the model, e.g. sepunet-detector, espcn, blockcnn (see docs/models.md)."
+_Model = Annotated[
+    str,
+    typer.Argument(help="Registry name of the model, e.g. sepunet-detector, espcn, blockcnn (see docs/models.md)."),
+]
+_Dataset = Annotated[
+    Path,
+    typer.Option(
+        "--dataset", "-d", help="Dataset folder written by `pixbench build-dataset`; its task must fit the model."
     ),
-    dataset: Path = typer.Option(
-        ..., "--dataset", "-d", help="Dataset folder written by `pixbench build-dataset`; its task must fit the model."
-    ),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Run folder: last.pt, best.pt, metrics.csv and curves.png are written here."
-    ),
-    config: Path | None = typer.Option(
-        None,
+]
+_Out = Annotated[
+    Path,
+    typer.Option("--out", "-o", help="Run folder: last.pt, best.pt, metrics.csv and curves.png are written here."),
+]
+_Config = Annotated[
+    Path | None,
+    typer.Option(
         "--config",
         help="YAML file with `args:` (model options) and `settings:` (any option below, e.g. steps, batch_size, schedule); options given on the command line win.",
     ),
-    epochs: int | None = typer.Option(
-        None,
+]
+_Epochs = Annotated[
+    int | None,
+    typer.Option(
         "--epochs",
         min=1,
         rich_help_panel=_BUDGET,
         help="Train this many passes over the train split (default 10). Bit-reproducible on the CPU.",
     ),
-    steps: int | None = typer.Option(
-        None,
+]
+_Steps = Annotated[
+    int | None,
+    typer.Option(
         "--steps",
         min=1,
         rich_help_panel=_BUDGET,
         help="Train this many optimiser steps; the last epoch may be partial. Bit-reproducible on the CPU.",
     ),
-    minutes: float | None = typer.Option(
-        None,
+]
+_Minutes = Annotated[
+    float | None,
+    typer.Option(
         "--minutes",
         min=0.0,
         rich_help_panel=_BUDGET,
         help="Train for this many minutes of training time (validation not counted), stopping after the step at which it runs out. Depends on the machine's speed, so NOT reproducible.",
     ),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, rich_help_panel=_OPT, help="Samples per optimisation step (default 8)."
-    ),
-    lr: float | None = typer.Option(
-        None,
+]
+_BatchSize = Annotated[
+    int | None,
+    typer.Option("--batch-size", min=1, rich_help_panel=_OPT, help="Samples per optimisation step (default 8)."),
+]
+_Lr = Annotated[
+    float | None,
+    typer.Option(
         "--lr",
         min=0.0,
         rich_help_panel=_OPT,
         help="Peak Adam learning rate (default: the model's own, 1e-3 or 2e-4 for pix2pix).",
     ),
-    schedule: str | None = typer.Option(
-        None,
+]
+_Schedule = Annotated[
+    str | None,
+    typer.Option(
         "--schedule",
         rich_help_panel=_OPT,
         help="Learning rate over the budget: constant, cosine (default; decays to 1% of --lr) or onecycle (rises from lr/25 over the first 30%, then falls to lr/1e4).",
     ),
-    warmup: float | None = typer.Option(
-        None,
+]
+_Warmup = Annotated[
+    float | None,
+    typer.Option(
         "--warmup",
         min=0.0,
         max=0.99,
         rich_help_panel=_OPT,
         help="Share of the budget for a linear warmup from 1% of --lr (default 0.02; constant and cosine).",
     ),
-    amp: bool | None = typer.Option(
-        None,
+]
+_Amp = Annotated[
+    bool | None,
+    typer.Option(
         "--amp/--no-amp",
         rich_help_panel=_OPT,
         help="CUDA mixed precision (float16 autocast + gradient scaling); default on. No effect on the CPU.",
     ),
-    loss: str | None = typer.Option(
-        None,
+]
+_Loss = Annotated[
+    str | None,
+    typer.Option(
         "--loss",
         rich_help_panel=_OPT,
         help="Restorer loss: l1 (default), mse, or perceptual (VGG-19; needs --vgg-weights or vgg19-dcbb9e9d.pth in the torch hub cache).",
     ),
-    vgg_weights: Path | None = typer.Option(
-        None,
-        "--vgg-weights",
-        rich_help_panel=_OPT,
-        help="Path to torchvision's vgg19-dcbb9e9d.pth for --loss perceptual.",
+]
+_VggWeights = Annotated[
+    Path | None,
+    typer.Option(
+        "--vgg-weights", rich_help_panel=_OPT, help="Path to torchvision's vgg19-dcbb9e9d.pth for --loss perceptual."
     ),
-    crop: int | None = typer.Option(
-        None,
+]
+_Crop = Annotated[
+    int | None,
+    typer.Option(
         "--crop",
         min=8,
         rich_help_panel=_DATA,
         help="Side of random training crops (default: the model's, e.g. 128 for restorers; whole samples for detectors).",
     ),
-    factor: int | None = typer.Option(
-        None,
+]
+_Factor = Annotated[
+    int | None,
+    typer.Option(
         "--factor",
         min=1,
         rich_help_panel=_DATA,
         help="Train and validate on the samples of this pixelation factor only (depixelate datasets mix 2, 4 and 8); low-resolution models use their scale, grid models their grid.",
     ),
-    augment: bool | None = typer.Option(
-        None,
+]
+_Augment = Annotated[
+    bool | None,
+    typer.Option(
         "--augment/--no-augment",
         rich_help_panel=_DATA,
         help="Random flips and 90-degree rotations that keep the JPEG/pixelation grid in place (rotations on square crops only); default on.",
     ),
-    context_loss: bool | None = typer.Option(
-        None,
+]
+_ContextLoss = Annotated[
+    bool | None,
+    typer.Option(
         "--context-loss/--no-context-loss",
         rich_help_panel=_DATA,
         help="blockcnn: train on the whole restored 24x24 context against the clean one (nine blocks of loss per triplet instead of the centre's one; needs the dataset's clean crops); validation and the exported model still use the centre only. Default off.",
     ),
-    edge_contexts: float | None = typer.Option(
-        None,
-        "--edge-contexts",
-        min=0.0,
-        max=1.0,
-        rich_help_panel=_DATA,
-        help="blockcnn: share of training triplets (0 to 1) given the context that sliding over a whole image builds at its border, where the missing neighbours are the edge pixels repeated (a side or a corner, drawn as border blocks occur in the 128x128 crops); the target is unchanged. Default 0.",
-    ),
-    cache: bool | None = typer.Option(
-        None,
+]
+_Cache = Annotated[
+    bool | None,
+    typer.Option(
         "--cache/--no-cache",
         rich_help_panel=_DATA,
         help="Keep decoded samples in memory (up to 2 GiB) so epochs after the first do not decode PNGs again; default on.",
     ),
-    val_every: int | None = typer.Option(
-        None, "--val-every", min=1, help="Validate every K epochs (default 1); the last epoch is always validated."
-    ),
-    device: str | None = typer.Option(
-        None, "--device", help="auto (default: CUDA when present, else CPU), cpu, cuda or cuda:N."
-    ),
-    seed: int | None = typer.Option(
-        None,
+]
+_ValEvery = Annotated[
+    int | None,
+    typer.Option("--val-every", min=1, help="Validate every K epochs (default 1); the last epoch is always validated."),
+]
+_Device = Annotated[
+    str | None, typer.Option("--device", help="auto (default: CUDA when present, else CPU), cpu, cuda or cuda:N.")
+]
+_Seed = Annotated[
+    int | None,
+    typer.Option(
         "--seed",
         min=0,
         help="Seeds weights, data order, crops and flips (default 0); the same seed and an epochs or steps budget give the same weights on the CPU.",
     ),
-    resume: bool = typer.Option(
-        False,
+]
+_Resume = Annotated[
+    bool,
+    typer.Option(
         "--resume",
         help="Continue the run in --out from last.pt with its recorded settings; only a larger budget, --device and --cache apply.",
     ),
-    pretrained: bool = typer.Option(
-        False,
+]
+_Pretrained = Annotated[
+    bool,
+    typer.Option(
         "--pretrained",
         help="mobilenetv2-classifier: start from ImageNet weights (mobilenet_v2-b0353104.pth, never downloaded).",
     ),
-    weights_path: Path | None = typer.Option(
-        None, "--weights-path", help="With --pretrained: the ImageNet weights file (default: the torch hub cache)."
+]
+_WeightsPath = Annotated[
+    Path | None,
+    typer.Option("--weights-path", help="With --pretrained: the ImageNet weights file (default: the torch hub cache)."),
+]
+_Arg = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--arg", help="Model option KEY=VALUE, repeatable, e.g. --arg width=16 --arg scale=8 --arg unshuffle=4."
     ),
-    arg: list[str] = typer.Option(
-        [], "--arg", help="Model option KEY=VALUE, repeatable, e.g. --arg width=16 --arg scale=8 --arg unshuffle=4."
-    ),
+]
+
+
+@handle_errors
+def train(
+    model: _Model,
+    dataset: _Dataset,
+    out: _Out,
+    config: _Config = None,
+    epochs: _Epochs = None,
+    steps: _Steps = None,
+    minutes: _Minutes = None,
+    batch_size: _BatchSize = None,
+    lr: _Lr = None,
+    schedule: _Schedule = None,
+    warmup: _Warmup = None,
+    amp: _Amp = None,
+    loss: _Loss = None,
+    vgg_weights: _VggWeights = None,
+    crop: _Crop = None,
+    factor: _Factor = None,
+    augment: _Augment = None,
+    context_loss: _ContextLoss = None,
+    cache: _Cache = None,
+    val_every: _ValEvery = None,
+    device: _Device = None,
+    seed: _Seed = None,
+    resume: _Resume = False,
+    pretrained: _Pretrained = False,
+    weights_path: _WeightsPath = None,
+    arg: _Arg = None,
 ) -> None:
     """Train MODEL on a dataset to a budget of epochs, steps or minutes; keeps the last and the best checkpoint.
 
     A steps or epochs budget is bit-reproducible on the CPU (same seed, same weights, also across --resume); a minutes budget is not, since how far it gets depends on the machine.
     """
-    from pixbench.errors import ModelError
     from pixbench.models import MODELS
-    from pixbench.train import TrainSettings, load_train_config, parse_model_options, train_model
+    from pixbench.train import train_model
 
     output_folder("-o", out)
     spec = MODELS.get(model)
-    options, values = load_train_config(config, spec) if config is not None else ({}, {})
-    options.update(parse_model_options(spec, arg))
-    if pretrained or weights_path:
-        if "pretrained" not in spec.full_args():
-            raise ModelError(f"--pretrained: {model} has no pretrained weights; it applies to mobilenetv2-classifier")
-        options.update(pretrained=True, weights_path=str(weights_path) if weights_path else None)
-    given = dict(
-        epochs=epochs,
-        steps=steps,
-        minutes=minutes,
-        batch_size=batch_size,
-        lr=lr,
-        schedule=schedule,
-        warmup=warmup,
-        amp=amp,
-        loss=loss,
-        vgg_weights=str(vgg_weights) if vgg_weights else None,
-        crop=crop,
-        factor=factor,
-        augment=augment,
-        context_loss=context_loss,
-        edge_contexts=edge_contexts,
-        cache=cache,
-        val_every=val_every,
-        device=device,
-        seed=seed,
-    )
-    given = {k: v for k, v in given.items() if v is not None}
-    if any(k in given for k in ("epochs", "steps", "minutes")):  # a budget on the command line replaces the file's
-        values = {k: v for k, v in values.items() if k not in ("epochs", "steps", "minutes")}
-    settings = TrainSettings.create(**{**values, **given})
+    options, values = _model_options(spec, config, arg or [], pretrained, weights_path)
+    budget = dict(epochs=epochs, steps=steps, minutes=minutes)
+    optimisation = dict(batch_size=batch_size, lr=lr, schedule=schedule, warmup=warmup, amp=amp, loss=loss)
+    data = dict(crop=crop, factor=factor, augment=augment, context_loss=context_loss, cache=cache)
+    run = dict(val_every=val_every, device=device, seed=seed, vgg_weights=str(vgg_weights) if vgg_weights else None)
+    settings = _settings(values, {**budget, **optimisation, **data, **run})
     with progress_bar() as progress:
         result = train_model(
             model, dataset, out, model_args=options, settings=settings, resume=resume, progress=progress
         )
+    _report(result)
+
+
+def _model_options(
+    spec: ModelSpec, config: Path | None, pairs: list[str], pretrained: bool, weights_path: Path | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model options (``--config``'s ``args:``, then ``--arg``, then ``--pretrained``) and ``--config``'s settings."""
+    from pixbench.errors import ModelError
+    from pixbench.train import load_train_config, parse_model_options
+
+    options, values = load_train_config(config, spec) if config is not None else ({}, {})
+    options.update(parse_model_options(spec, pairs))
+    if pretrained or weights_path:
+        if "pretrained" not in spec.full_args():
+            raise ModelError(
+                f"--pretrained: {spec.name} has no pretrained weights; it applies to mobilenetv2-classifier"
+            )
+        options.update(pretrained=True, weights_path=str(weights_path) if weights_path else None)
+    return options, values
+
+
+def _settings(values: dict[str, Any], given: dict[str, Any]) -> TrainSettings:
+    """``--config``'s settings with the options given on the command line (not ``None``) over them.
+
+    A budget on the command line replaces the file's, whichever kind either names.
+    """
+    from pixbench.train import TrainSettings
+
+    given = {k: v for k, v in given.items() if v is not None}
+    if any(k in given for k in ("epochs", "steps", "minutes")):
+        values = {k: v for k, v in values.items() if k not in ("epochs", "steps", "minutes")}
+    return TrainSettings.create(**{**values, **given})
+
+
+def _report(result: TrainResult) -> None:
     say(
         "best {} = {:.4f} at epoch {}; {} steps in {:.2f} min; checkpoints in {} (best.pt, last.pt), per-epoch "
         "metrics in {}, curves in {}",

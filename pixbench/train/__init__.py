@@ -1,6 +1,8 @@
 """Training: a built dataset -> checkpoints of a reference model (``pixbench train``).
 
-This stage owns the training loop (:mod:`~pixbench.train.loop`), its options
+This stage owns the training loop (:mod:`~pixbench.train.loop`), the checks of a dataset and
+the options against the model before it starts (:mod:`~pixbench.train.checks`), starting or
+resuming a run folder (:mod:`~pixbench.train.resume`), its options
 (:mod:`~pixbench.train.settings`, config files in :mod:`~pixbench.train.config`), the
 budget and learning-rate schedule (:mod:`~pixbench.train.schedule`), the batches read from
 a dataset split (:mod:`~pixbench.train.data`) and their grid-safe augmentation

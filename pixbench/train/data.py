@@ -20,7 +20,7 @@ import torch
 from pixbench.datasets import DatasetSplit, Sample
 from pixbench.errors import DatasetError
 from pixbench.models import ModelSpec
-from pixbench.train.augment import dihedral, edge_context, random_border_sides, random_dihedral
+from pixbench.train.augment import dihedral, random_dihedral
 
 #: Decoded samples are kept in memory until they take this many bytes; later ones are decoded each time.
 CACHE_BYTES = 2 * 1024**3
@@ -65,9 +65,6 @@ class SplitBatches:
         cache_bytes: Keep decoded samples in memory up to this many bytes (0: no cache).
         context_targets: Triplets: the target is the clean ``24x24`` context
             (:meth:`~pixbench.datasets.DatasetSplit.triplet_contexts`), not its centre block.
-        edge_contexts: Triplets: the share of training triplets whose context is rebuilt as
-            at an image border (:func:`~pixbench.train.augment.edge_context`; a clean context
-            target gets the same sides). 0 draws nothing, so other runs are unchanged.
     """
 
     def __init__(
@@ -80,15 +77,12 @@ class SplitBatches:
         augment: bool = False,
         cache_bytes: int = CACHE_BYTES,
         context_targets: bool = False,
-        edge_contexts: float = 0.0,
     ) -> None:
         self.split = split
         self.spec = spec
         self.crop = crop
         self.factor = factor
         self.augment = augment
-        self.edge_contexts = edge_contexts
-        self._context_targets = context_targets
         self.cache_bytes = cache_bytes
         self._cache: dict[int, Sample] = {}
         self._cached_bytes = 0
@@ -139,10 +133,6 @@ class SplitBatches:
             # whole context) onto itself
             k = self._transform(rng, *x.shape[:2], 8)
             x, y = dihedral(x, k), dihedral(y, k)
-            if rng is not None and self.edge_contexts and rng.random() < self.edge_contexts:
-                sides = random_border_sides(rng)
-                x = edge_context(x, sides)
-                y = edge_context(y, sides) if self._context_targets else y
             return _chw(x), _chw(y), None
         s = self._sample(int(self._rows[index]))
         kind = self.spec.input_kind

@@ -35,16 +35,18 @@ import torch
 from torch import nn
 
 from pixbench.datasets import BuiltDataset, open_dataset
-from pixbench.errors import DatasetError, ModelError
+from pixbench.errors import ModelError
 from pixbench.images import atomic_output
 from pixbench.models import MODELS, ModelSpec
 from pixbench.progress import Progress, silent
 from pixbench.tasks import primary_metric
-from pixbench.train.checkpoint import load_state_strict, read_checkpoint, save_checkpoint
+from pixbench.train.checkpoint import save_checkpoint
+from pixbench.train.checks import check_options, check_splits, training_factor
 from pixbench.train.curves import write_curves
 from pixbench.train.data import CACHE_BYTES, SplitBatches
 from pixbench.train.losses import restorer_loss
 from pixbench.train.provenance import config_sha256, training_record
+from pixbench.train.resume import RunState, restore_run, start_run
 from pixbench.train.schedule import Budget, lr_factor
 from pixbench.train.settings import TrainSettings, resolve_device
 from pixbench.train.step import Stepper
@@ -68,19 +70,6 @@ class TrainResult:
     history: list[dict[str, Any]]
 
 
-@dataclass
-class _State:
-    """Where a run stands; saved in every checkpoint so ``--resume`` continues from it."""
-
-    epoch: int = 1  # the epoch in progress (or the next one)
-    epoch_steps: int = 0  # batches of ``epoch`` already trained
-    epoch_loss: tuple[float, int] = (0.0, 0)  # summed sample losses and samples of ``epoch`` so far
-    epoch_seconds: float = 0.0
-    steps: int = 0
-    seconds: float = 0.0  # the training clock (data and steps; no validation or saving)
-    epochs_done: int = 0  # complete passes
-
-
 @contextlib.contextmanager
 def _deterministic(device: torch.device) -> Iterator[None]:
     """Deterministic kernels on the CPU for the duration of training, then the caller's setting back."""
@@ -90,52 +79,6 @@ def _deterministic(device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(before)
-
-
-def check_fit(spec: ModelSpec, ds: BuiltDataset, args: dict[str, Any], factor: int | None = None) -> None:
-    """Raise if the dataset's task (or pixelation factor) does not fit the model (and ``--factor``)."""
-    if ds.task not in spec.tasks:
-        fitting = [n for n in MODELS if ds.task in MODELS.get(n).tasks]
-        raise ModelError(
-            f"model {spec.name!r} trains on {'/'.join(spec.tasks)} datasets, but {ds.root} is a {ds.task!r} "
-            f"dataset; models for {ds.task!r}: {', '.join(fitting)}"
-        )
-    factor = training_factor(spec, args, factor)
-    if factor is not None:
-        factors = set()
-        for name in ("train", "val"):
-            column = ds.split(name).metadata.get("factor") if name in ds.splits else None
-            if column is not None:
-                factors |= {int(float(f)) for f in column if str(f) != ""}
-        if factor not in factors:
-            own, option = model_factor(spec, args)
-            how = f"{option}={factor}" if own is not None else f"--factor {factor}"
-            fix = f"pass --arg {option}=N" if own is not None else "pass --factor N"
-            raise ModelError(
-                f"{spec.name} with {how} trains on the samples pixelated by that factor, but "
-                f"{ds.root} has factor(s) {sorted(factors) or 'unknown'}: {fix} with one of them"
-            )
-
-
-def model_factor(spec: ModelSpec, args: dict[str, Any]) -> tuple[int | None, str]:
-    """The one pixelation factor a model learns, and the option that sets it (``None`` if any factor)."""
-    if spec.input_kind == "lowres":
-        return int(args["scale"]), "scale"
-    if args.get("grid"):
-        return int(args["grid"]), "grid"
-    return None, ""
-
-
-def training_factor(spec: ModelSpec, args: dict[str, Any], asked: int | None) -> int | None:
-    """The pixelation factor a training uses: the model's own, else ``--factor`` (``None``: every factor).
-
-    Raises:
-        ModelError: ``--factor`` disagrees with the model's own factor.
-    """
-    own, option = model_factor(spec, args)
-    if own is not None and asked is not None and asked != own:
-        raise ModelError(f"--factor {asked}: {spec.name} with {option}={own} learns factor {own} only")
-    return own if own is not None else asked
 
 
 @contextlib.contextmanager
@@ -155,47 +98,6 @@ def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
         pd.DataFrame(history).to_csv(tmp, index=False)
 
 
-def _start(
-    spec: ModelSpec,
-    ds: BuiltDataset,
-    run: Path,
-    model_args: dict[str, Any] | None,
-    settings: TrainSettings,
-    resume: bool,
-) -> tuple[dict[str, Any], TrainSettings, dict[str, Any] | None]:
-    """Resolve constructor args and settings, from the checkpoint when resuming."""
-    last = run / "last.pt"
-    if not resume:
-        if last.exists():
-            raise ModelError(
-                f"{run} already holds a training run (last.pt); pass --resume to continue it or choose another -o"
-            )
-        args = spec.full_args(model_args)
-        check_fit(spec, ds, args, settings.factor)
-        return args, settings, None
-    if not last.is_file():
-        raise ModelError(f"--resume: {run} has no last.pt to continue; run without --resume to start training")
-    ckpt = read_checkpoint(last)
-    if ckpt["model"] != spec.name:
-        raise ModelError(f"--resume: {last} trained {ckpt['model']!r}, not {spec.name!r}")
-    if ckpt["dataset"]["fingerprint"] != ds.fingerprint:
-        raise ModelError(
-            f"--resume: {last} was trained on dataset {ckpt['dataset']['fingerprint']}, but {ds.root} is {ds.fingerprint}"
-        )
-    if "state" not in ckpt:
-        raise ModelError(f"--resume: {last} was written by an older pixbench and cannot be continued; start a new run")
-    if model_args and spec.full_args(model_args) != spec.full_args(ckpt["model_args"]):
-        raise ModelError(f"--resume: model options differ from the run's ({ckpt['model_args']}); drop --arg to resume")
-    # the run's own settings continue; only the budget (never smaller) and the device may change
-    kept = TrainSettings(**ckpt["settings"]).with_budget_of(settings)
-    state = ckpt["state"]
-    kind, amount = kept.budget
-    done = {"steps": state["steps"], "epochs": state["epochs_done"], "minutes": state["seconds"] / 60.0}[kind]
-    if kind != "minutes" and amount < done:
-        raise ModelError(f"--resume: {run} has already trained {done} {kind}; give --{kind} of at least {done}")
-    return spec.full_args(ckpt["model_args"]), kept, ckpt
-
-
 def _build(
     spec: ModelSpec, args: dict[str, Any], settings: TrainSettings, device: torch.device, lr: float
 ) -> tuple[nn.Module, Stepper]:
@@ -212,6 +114,219 @@ def _build(
         loss_fn = restorer_loss(settings.loss, vgg_weights=settings.vgg_weights)
     forward = net.restore_context if settings.context_loss else None  # checked to be a triplet model
     return net, Stepper(net, opt, loss_fn.to(device), device, settings, disc=disc, opt_d=opt_d, forward=forward)
+
+
+@dataclass
+class _Setup:
+    """What a run trains with, all fixed before the first step."""
+
+    spec: ModelSpec
+    ds: BuiltDataset
+    run: Path
+    args: dict[str, Any]
+    settings: TrainSettings
+    device: torch.device
+    train_data: SplitBatches
+    val_data: SplitBatches
+    lr: float  # the peak learning rate
+    metric: str  # the task's primary metric, which picks best.pt
+    budget: Budget
+    config_hash: str
+
+
+def _setup(spec: ModelSpec, ds: BuiltDataset, run: Path, args: dict[str, Any], settings: TrainSettings) -> _Setup:
+    """Check the dataset and the options against the model, and open the train and val batches."""
+    check_splits(ds)
+    device = resolve_device(settings.device)
+    crop = settings.crop or spec.train_crop
+    check_options(spec, settings, crop)
+    cache = CACHE_BYTES if settings.cache else 0
+    factor = training_factor(spec, args, settings.factor)
+    train_data = SplitBatches(
+        ds.split("train"),
+        spec,
+        crop=crop,
+        factor=factor,
+        augment=settings.augment,
+        cache_bytes=cache,
+        context_targets=settings.context_loss,
+    )
+    return _Setup(
+        spec=spec,
+        ds=ds,
+        run=run,
+        args=args,
+        settings=settings,
+        device=device,
+        train_data=train_data,
+        val_data=SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache),
+        lr=settings.lr or spec.default_lr,
+        metric=primary_metric(ds.task),
+        budget=Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size)),
+        config_hash=config_sha256(spec, args, settings),
+    )
+
+
+class _Trainer:
+    """One run in progress: the network and its stepper, where the run stands, its history and best score.
+
+    Built inside :func:`_deterministic` and after seeding torch, so that the weights drawn
+    here are the seed's.
+    """
+
+    def __init__(self, setup: _Setup, ckpt: dict[str, Any] | None, progress: Progress) -> None:
+        self.setup = setup
+        self.progress = progress
+        self.net, self.stepper = _build(setup.spec, setup.args, setup.settings, setup.device, setup.lr)
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"metric": setup.metric, "value": -math.inf, "epoch": 0}
+        self.state = RunState()
+        if ckpt is not None:
+            self.state, self.history, self.best = restore_run(ckpt, self.net, self.stepper, f"{setup.run / 'last.pt'}")
+        self.lr = self._scheduled_lr()  # the rate of the latest step
+
+    def _scheduled_lr(self) -> float:
+        s = self.setup
+        fraction = s.budget.fraction(self.state.steps, self.state.seconds)
+        return s.lr * lr_factor(s.settings.schedule, fraction, warmup=s.settings.warmup)
+
+    def exhausted(self) -> bool:
+        """Whether the budget is used up."""
+        st = self.state
+        return self.setup.budget.exhausted(steps_done=st.steps, epochs_done=st.epochs_done, seconds=st.seconds)
+
+    def report(self, **values: float) -> None:
+        """Tell ``progress`` where the run stands, with the latest validation primary metric."""
+        metric = self.setup.metric
+        last_val = next((r[metric] for r in reversed(self.history) if _has(r, metric)), None)
+        shown = {} if last_val is None else {metric: float(last_val)}
+        self.progress("train", *self.setup.budget.progress(self.state.steps, self.state.seconds), **values, **shown)
+
+    def train_epoch(self) -> bool:
+        """Train the epoch in progress until it ends or the budget runs out; whether it ended (a complete pass)."""
+        s, st = self.setup, self.state
+        batches = s.train_data.batches(s.settings.batch_size, np.random.default_rng([s.settings.seed, st.epoch]))
+        for _ in range(st.epoch_steps):  # resuming inside an epoch: replay its data stream
+            next(batches)
+        total, count = st.epoch_loss
+        mark = time.perf_counter()
+        complete = True
+        for b in batches:
+            self.lr = self._scheduled_lr()
+            self.stepper.set_lr(self.lr)
+            with _shape_errors(s.spec, f"training batch of shape {tuple(b.input.shape)}"):
+                loss = self.stepper.step(b)
+            now = time.perf_counter()
+            st.seconds += now - mark
+            mark = now
+            st.steps += 1
+            st.epoch_steps += 1
+            total, count = total + loss * len(b.input), count + len(b.input)
+            self.report(epoch=float(st.epoch), loss=total / max(count, 1), lr=self.lr)
+            if self.exhausted():
+                complete = next(batches, None) is None
+                break
+        st.epoch_loss = (total, count)
+        if complete:
+            st.epochs_done = st.epoch
+        return complete
+
+    def _scores(self) -> dict[str, float]:
+        """Validation scores when this epoch is validated (every ``val_every`` epochs and the last), else none."""
+        s = self.setup
+        if not self.exhausted() and self.state.epoch % s.settings.val_every != 0:
+            return {}
+        with _shape_errors(s.spec, "validation images"):
+            return validate(
+                self.net,
+                s.val_data,
+                task=s.ds.task,
+                batch_size=s.settings.batch_size,
+                device=s.device,
+                loss_fn=nn.BCEWithLogitsLoss() if s.spec.output == "logit" else nn.L1Loss(),
+            )
+
+    def end_epoch(self, complete: bool, started: float) -> None:
+        """Validate if due, record the epoch's row, and write the checkpoints, ``metrics.csv`` and curves."""
+        s, st = self.setup, self.state
+        total, count = st.epoch_loss
+        row: dict[str, Any] = {"epoch": st.epoch, "steps": st.steps, "train_loss": total / max(count, 1), "lr": self.lr}
+        scores = self._scores()
+        st.epoch_seconds += time.perf_counter() - started
+        row["seconds"] = round(st.epoch_seconds, 3)
+        self.history.append({**row, **scores})
+        improved = bool(scores) and scores[s.metric] > self.best["value"]
+        if improved:
+            self.best = {"metric": s.metric, "value": float(scores[s.metric]), "epoch": st.epoch, "steps": st.steps}
+        if complete:
+            st.next_epoch()
+        payload = self._payload()
+        save_checkpoint(s.run / "last.pt", payload)
+        if improved:
+            save_checkpoint(s.run / "best.pt", payload)
+        _write_csv(s.run / "metrics.csv", self.history)
+        if scores:
+            write_curves(
+                s.run / "curves.png", self.history, model=s.spec.name, metric=s.metric, minutes=st.seconds / 60.0
+            )
+        self.report(epoch=float(row["epoch"]), loss=row["train_loss"], lr=self.lr)
+
+    def _payload(self) -> dict[str, Any]:
+        """The checkpoint of the run as it stands (see :mod:`pixbench.train.checkpoint`)."""
+        s, ds, epoch = self.setup, self.setup.ds, self.history[-1]["epoch"]
+        training = training_record(
+            spec=s.spec,
+            settings=s.settings,
+            steps=self.state.steps,
+            epochs=epoch,
+            train_seconds=self.state.seconds,
+            device=s.device,
+            amp=self.stepper.amp,
+            dataset_fingerprint=ds.fingerprint,
+            dataset_recipe=f"{ds.recipe_name}@{ds.recipe_version}",
+            config_hash=s.config_hash,
+        )
+        dataset = {
+            "path": str(ds.root),
+            "fingerprint": ds.fingerprint,
+            "task": ds.task,
+            "recipe": {"name": ds.recipe_name, "version": ds.recipe_version},
+        }
+        payload = {
+            "model": s.spec.name,
+            "model_args": s.args,
+            "dataset": dataset,
+            "settings": s.settings.model_dump(),
+            "epoch": epoch,
+            "state": dict(vars(self.state)),
+            "config_sha256": s.config_hash,
+            "training": training,
+            "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
+            **self.stepper.state_dict(),
+            "rng": torch.get_rng_state(),
+            "history": self.history,
+            "best": self.best,
+        }
+        if self.stepper.disc is not None:
+            payload["discriminator"] = {k: v.cpu() for k, v in self.stepper.disc.state_dict().items()}
+        return payload
+
+    def result(self) -> TrainResult:
+        """What the run wrote, for :func:`train_model` to return."""
+        run, history = self.setup.run, self.history
+        return TrainResult(
+            run_dir=run,
+            last=run / "last.pt",
+            best=run / "best.pt",
+            epochs=int(history[-1]["epoch"]) if history else 0,
+            steps=self.state.steps,
+            minutes=round(self.state.seconds / 60.0, 2),
+            best_metric=self.setup.metric,
+            best_value=float(self.best["value"]),
+            best_epoch=int(self.best["epoch"]),
+            config_sha256=self.setup.config_hash,
+            history=history,
+        )
 
 
 def train_model(
@@ -246,204 +361,17 @@ def train_model(
     spec = MODELS.get(model)
     ds = open_dataset(dataset)
     run = Path(out)
-    args, settings, ckpt = _start(spec, ds, run, model_args, settings or TrainSettings(), resume)
-    for name in ("train", "val"):
-        if name not in ds.splits:
-            raise DatasetError(
-                f"{ds.root}: no {name!r} split; training needs train and val (has {', '.join(ds.splits)})"
-            )
-    device = resolve_device(settings.device)
-    crop = settings.crop or spec.train_crop
-    if settings.loss != "l1" and (spec.output == "logit" or spec.discriminator is not None):
-        fixed = "BCE" if spec.output == "logit" else "L1 + GAN"
-        raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
-    if crop is not None and crop < spec.min_crop:
-        raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")
-    triplet_only = [
-        flag
-        for flag, on in (("--context-loss", settings.context_loss), ("--edge-contexts", settings.edge_contexts))
-        if on
-    ]
-    if triplet_only and spec.input_kind != "triplet":
-        raise ModelError(f"{triplet_only[0]}: applies to models of BlockCNN triplets (blockcnn), not {spec.name}")
-    cache = CACHE_BYTES if settings.cache else 0
-    factor = training_factor(spec, args, settings.factor)
-    train_data = SplitBatches(
-        ds.split("train"),
-        spec,
-        crop=crop,
-        factor=factor,
-        augment=settings.augment,
-        cache_bytes=cache,
-        context_targets=settings.context_loss,
-        edge_contexts=settings.edge_contexts,
-    )
-    val_data = SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache)
-    lr = settings.lr or spec.default_lr
-    metric = primary_metric(ds.task)
-    budget = Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size))
-    config_hash = config_sha256(spec, args, settings)
-    recipe = f"{ds.recipe_name}@{ds.recipe_version}"
-    dataset_info = {
-        "path": str(ds.root),
-        "fingerprint": ds.fingerprint,
-        "task": ds.task,
-        "recipe": {"name": ds.recipe_name, "version": ds.recipe_version},
-    }
-
-    with _deterministic(device):
+    args, settings, ckpt = start_run(spec, ds, run, model_args, settings or TrainSettings(), resume)
+    setup = _setup(spec, ds, run, args, settings)
+    with _deterministic(setup.device):
         torch.manual_seed(settings.seed)
-        net, stepper = _build(spec, args, settings, device, lr)
-        history: list[dict[str, Any]] = []
-        best: dict[str, Any] = {"metric": metric, "value": -math.inf, "epoch": 0}
-        state = _State()
-        if ckpt is not None:
-            where = f"{run / 'last.pt'}"
-            load_state_strict(net, ckpt["state_dict"], where)
-            if stepper.disc is not None:
-                load_state_strict(stepper.disc, ckpt["discriminator"], f"{where} (discriminator)")
-            stepper.load_state_dict(ckpt)
-            torch.set_rng_state(ckpt["rng"])
-            history, best = list(ckpt["history"]), dict(ckpt["best"])
-            saved = dict(ckpt["state"])
-            state = _State(**{**saved, "epoch_loss": tuple(saved["epoch_loss"])})
-            if state.epoch_steps and history and history[-1]["epoch"] == state.epoch:
-                history.pop()  # the partial epoch's row is written again when the epoch goes on
-
-        def shown() -> dict[str, float]:
-            last_val = next((r[metric] for r in reversed(history) if _has(r, metric)), None)
-            return {} if last_val is None else {metric: float(last_val)}
-
-        current_lr = lr * lr_factor(
-            settings.schedule, budget.fraction(state.steps, state.seconds), warmup=settings.warmup
-        )
-        progress("train", *budget.progress(state.steps, state.seconds), **shown())
-        while not budget.exhausted(steps_done=state.steps, epochs_done=state.epochs_done, seconds=state.seconds):
-            t_epoch = time.perf_counter()
-            rng = np.random.default_rng([settings.seed, state.epoch])
-            batches = train_data.batches(settings.batch_size, rng)
-            for _ in range(state.epoch_steps):  # resuming inside an epoch: replay its data stream
-                next(batches)
-            total, count = state.epoch_loss
-            mark = time.perf_counter()
-            complete = True
-            for b in batches:
-                current_lr = lr * lr_factor(
-                    settings.schedule, budget.fraction(state.steps, state.seconds), warmup=settings.warmup
-                )
-                stepper.set_lr(current_lr)
-                with _shape_errors(spec, f"training batch of shape {tuple(b.input.shape)}"):
-                    loss = stepper.step(b)
-                now = time.perf_counter()
-                state.seconds += now - mark
-                mark = now
-                state.steps += 1
-                state.epoch_steps += 1
-                total, count = total + loss * len(b.input), count + len(b.input)
-                progress(
-                    "train",
-                    *budget.progress(state.steps, state.seconds),
-                    epoch=float(state.epoch),
-                    loss=total / max(count, 1),
-                    lr=current_lr,
-                    **shown(),
-                )
-                if budget.exhausted(steps_done=state.steps, epochs_done=state.epochs_done, seconds=state.seconds):
-                    complete = next(batches, None) is None
-                    break
-            state.epoch_loss = (total, count)
-            if complete:
-                state.epochs_done = state.epoch
-            final = budget.exhausted(steps_done=state.steps, epochs_done=state.epochs_done, seconds=state.seconds)
-            row: dict[str, Any] = {
-                "epoch": state.epoch,
-                "steps": state.steps,
-                "train_loss": total / max(count, 1),
-                "lr": current_lr,
-            }
-            if final or state.epoch % settings.val_every == 0:
-                with _shape_errors(spec, "validation images"):
-                    scores = validate(
-                        net,
-                        val_data,
-                        task=ds.task,
-                        batch_size=settings.batch_size,
-                        device=device,
-                        loss_fn=nn.BCEWithLogitsLoss() if spec.output == "logit" else nn.L1Loss(),
-                    )
-            else:
-                scores = {}
-            state.epoch_seconds += time.perf_counter() - t_epoch
-            row["seconds"] = round(state.epoch_seconds, 3)
-            history.append({**row, **scores})
-            improved = bool(scores) and scores[metric] > best["value"]
-            if improved:
-                best = {"metric": metric, "value": float(scores[metric]), "epoch": state.epoch, "steps": state.steps}
-            saved_state = dict(vars(state))
-            if complete:  # the next epoch starts fresh
-                state.epoch, state.epoch_steps, state.epoch_loss, state.epoch_seconds = (
-                    state.epoch + 1,
-                    0,
-                    (0.0, 0),
-                    0.0,
-                )
-                saved_state = dict(vars(state))
-            training = training_record(
-                spec=spec,
-                settings=settings,
-                steps=state.steps,
-                epochs=history[-1]["epoch"],
-                train_seconds=state.seconds,
-                device=device,
-                amp=stepper.amp,
-                dataset_fingerprint=ds.fingerprint,
-                dataset_recipe=recipe,
-                config_hash=config_hash,
-            )
-            payload = {
-                "model": spec.name,
-                "model_args": args,
-                "dataset": dataset_info,
-                "settings": settings.model_dump(),
-                "epoch": history[-1]["epoch"],
-                "state": saved_state,
-                "config_sha256": config_hash,
-                "training": training,
-                "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
-                **stepper.state_dict(),
-                "rng": torch.get_rng_state(),
-                "history": history,
-                "best": best,
-            }
-            if stepper.disc is not None:
-                payload["discriminator"] = {k: v.cpu() for k, v in stepper.disc.state_dict().items()}
-            save_checkpoint(run / "last.pt", payload)
-            if improved:
-                save_checkpoint(run / "best.pt", payload)
-            _write_csv(run / "metrics.csv", history)
-            if scores:
-                write_curves(run / "curves.png", history, model=spec.name, metric=metric, minutes=state.seconds / 60.0)
-            progress(
-                "train",
-                *budget.progress(state.steps, state.seconds),
-                epoch=float(history[-1]["epoch"]),
-                loss=row["train_loss"],
-                lr=current_lr,
-                **shown(),
-            )
-    return TrainResult(
-        run_dir=run,
-        last=run / "last.pt",
-        best=run / "best.pt",
-        epochs=int(history[-1]["epoch"]) if history else 0,
-        steps=state.steps,
-        minutes=round(state.seconds / 60.0, 2),
-        best_metric=metric,
-        best_value=float(best["value"]),
-        best_epoch=int(best["epoch"]),
-        config_sha256=config_hash,
-        history=history,
-    )
+        trainer = _Trainer(setup, ckpt, progress)
+        trainer.report()
+        while not trainer.exhausted():
+            started = time.perf_counter()
+            complete = trainer.train_epoch()
+            trainer.end_epoch(complete, started)
+    return trainer.result()
 
 
 def _has(row: dict[str, Any], key: str) -> bool:

@@ -39,9 +39,8 @@ def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, An
     # options at their defaults that came later are left out, so configs written before them keep their hash
     if values.get("factor") is None:
         values.pop("factor", None)
-    for name in ("context_loss", "edge_contexts"):
-        if not values.get(name):
-            values.pop(name, None)
+    if not values.get("context_loss"):
+        values.pop("context_loss", None)
     return values
 
 

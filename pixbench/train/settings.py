@@ -49,7 +49,6 @@ class TrainSettings(BaseModel):
     factor: int | None = Field(None, ge=1)
     augment: bool = True
     context_loss: bool = False
-    edge_contexts: float = Field(0.0, ge=0, le=1)
     cache: bool = True
     val_every: int = Field(1, ge=1)
     amp: bool = True
