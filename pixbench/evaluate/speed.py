@@ -60,14 +60,30 @@ def estimate_flops(model: Model, spec: InputSpec, height: int, width: int) -> fl
         proto = onnx.load(str(model.path))
     except Exception:  # an external-data or exotic model: FLOPs are optional
         return None
-    h, w, reps = height // spec.scale, width // spec.scale, 1
+    h, w, reps = _model_calls(spec, height, width)
+    _fix_input_shapes(proto, spec, h, w)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except Exception:  # shape inference fails on some custom graphs: FLOPs are optional
+        return None
+    macs = _count_macs(inferred)
+    return None if macs is None else float(2 * macs * reps)
+
+
+def _model_calls(spec: InputSpec, height: int, width: int) -> tuple[int, int, int]:
+    """The input height and width of one model call for a ``height x width`` frame, and the calls per frame."""
+    h, w = height // spec.scale, width // spec.scale
     if spec.blockwise:
-        h = w = CONTEXT
-        reps = (height // BLOCK) * (width // BLOCK)
-    elif spec.tile:
+        return CONTEXT, CONTEXT, (height // BLOCK) * (width // BLOCK)
+    if spec.tile:
         th, tw = spec.tile
         reps = max(1, -(-h // (th - min(32, th // 4)))) * max(1, -(-w // (tw - min(32, tw // 4))))
-        h, w = th, tw
+        return th, tw, reps
+    return h, w, 1
+
+
+def _fix_input_shapes(proto: Any, spec: InputSpec, h: int, w: int) -> None:
+    """Set every 4-D graph input to batch 1 and ``h x w`` (channels as the spec feeds them), in place."""
     for inp in proto.graph.input:
         dims = inp.type.tensor_type.shape.dim
         if len(dims) != 4:
@@ -80,16 +96,15 @@ def estimate_flops(model: Model, spec: InputSpec, height: int, width: int) -> fl
         for d, v in zip(dims, (1, c, h, w) if spec.layout == "nchw" else (1, h, w, c)):
             d.ClearField("dim_param")
             d.dim_value = v
-    try:
-        inferred = onnx.shape_inference.infer_shapes(proto)
-    except Exception:  # shape inference fails on some custom graphs: FLOPs are optional
-        return None
+
+
+def _count_macs(inferred: Any) -> int | None:
+    """Multiply-accumulates of the Conv, ConvTranspose, Gemm and MatMul nodes; None where a shape is unknown."""
     shapes = {
         vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
         for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
     }
-    weights = {t.name: list(t.dims) for t in inferred.graph.initializer}
-    shapes.update(weights)
+    shapes.update({t.name: list(t.dims) for t in inferred.graph.initializer})
     total = 0
     for node in inferred.graph.node:
         if node.op_type not in _MAC_OPS:
@@ -104,7 +119,7 @@ def estimate_flops(model: Model, spec: InputSpec, height: int, width: int) -> fl
             total += int(np.prod(a)) * int(np.prod(b[1:]))
         else:
             total += int(np.prod(y)) * a[-1]
-    return float(2 * total * reps)
+    return total
 
 
 def environment(model: Model) -> dict[str, Any]:
