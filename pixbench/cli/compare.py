@@ -37,8 +37,8 @@ def compare(
     if as_json:
         typer.echo(json.dumps(result.as_dict(top=top), indent=2, allow_nan=False, default=str))
         return
-    say("A = {} ({})", result.a.model, a)
-    say("B = {} ({})", result.b.model, b)
+    say("A = {} ({})", result.a.model.name, a)
+    say("B = {} ({})", result.b.model.name, b)
     say(
         "{}, {} samples, dataset {}…, split {}{}",
         result.a.task,

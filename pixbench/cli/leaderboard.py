@@ -77,7 +77,7 @@ def leaderboard(
             "[green]{}[/green]: {} models, best {} by {} -> {}",
             table_title(table),
             len(table.results),
-            table.results[0].model,
+            table.results[0].model.name,
             primary_metric(table.task),
             ", ".join(str(p) for p in item.files),
         )

@@ -13,32 +13,34 @@ from typing import Any
 import numpy as np
 
 from pixbench import __version__
+from pixbench.results import Environment, Speed
 from pixbench.runtime import BLOCK, CONTEXT, InputSpec, Model, OnnxModel, Runner, frame_call, time_call
 
 FULL_HD = (1080, 1920)
 
 
-def measure_speed(runner: Runner, native: tuple[int, int] | None, *, warmup: int, runs: int) -> dict[str, Any]:
+def measure_speed(runner: Runner, native: tuple[int, int] | None, *, warmup: int, runs: int) -> Speed:
     """FPS and latency for one frame at 1920x1080 and at the dataset's native size.
 
     A frame is processed the way evaluation processes a sample (adapters, tiles,
     crops or block sliding included), so the numbers are those of a deployment.
     """
-    out: dict[str, Any] = {
-        "provider": runner.model.provider,
-        "threads": runner.model.threads,
-        "warmup": warmup,
-        "runs": runs,
-    }
-    for tag, size in (("1080p", FULL_HD), ("native", native)):
-        if size is None:
-            continue
-        t = time_call(frame_call(runner, *size), warmup=warmup, runs=runs)
-        out[f"fps_{tag}"] = round(t["fps"], 3)
-        out[f"latency_ms_median_{tag}"] = round(t["latency_ms_median"], 3)
-        out[f"latency_ms_p90_{tag}"] = round(t["latency_ms_p90"], 3)
-    out["native_size"] = list(native) if native else None
-    return out
+    speed = Speed(provider=runner.model.provider, threads=runner.model.threads, warmup=warmup, runs=runs)
+    speed.fps_1080p, speed.latency_ms_median_1080p, speed.latency_ms_p90_1080p = _frame_times(
+        runner, FULL_HD, warmup=warmup, runs=runs
+    )
+    if native is not None:
+        speed.fps_native, speed.latency_ms_median_native, speed.latency_ms_p90_native = _frame_times(
+            runner, native, warmup=warmup, runs=runs
+        )
+    speed.native_size = list(native) if native else None
+    return speed
+
+
+def _frame_times(runner: Runner, size: tuple[int, int], *, warmup: int, runs: int) -> tuple[float, float, float]:
+    """FPS, median and 90th-percentile latency (ms) of one ``size`` frame, rounded to 3 decimals."""
+    t = time_call(frame_call(runner, *size), warmup=warmup, runs=runs)
+    return round(t["fps"], 3), round(t["latency_ms_median"], 3), round(t["latency_ms_p90"], 3)
 
 
 _MAC_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -122,7 +124,7 @@ def _count_macs(inferred: Any) -> int | None:
     return total
 
 
-def environment(model: Model) -> dict[str, Any]:
+def environment(model: Model) -> Environment:
     """Versions, execution provider and CPU of this run, as recorded in ``environment``."""
     import onnxruntime
 
@@ -133,12 +135,12 @@ def environment(model: Model) -> dict[str, Any]:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return {
-        "pixbench": __version__,
-        "onnxruntime": onnxruntime.__version__,
-        "provider": model.provider,
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
+    return Environment(
+        pixbench=__version__,
+        onnxruntime=onnxruntime.__version__,
+        provider=model.provider,
+        cpu=cpu,
+        cores=os.cpu_count(),
+        platform=platform.platform(),
+        python=platform.python_version(),
+    )

@@ -48,8 +48,7 @@ class Crops:
 
 def crops_path(result: Result) -> Path | None:
     """The crops PNG recorded in a result file (``crops.file``), else ``<stem>.crops.png`` if present."""
-    info = result.doc.get("crops") or {}
-    name = info.get("file") if isinstance(info, dict) else None
+    name = result.crops.file if result.crops is not None else None
     path = (
         result.path.parent / name
         if name
@@ -70,8 +69,8 @@ def read_crops(result: Result, path: Path) -> Crops:
     image = read_png(path)
     if image.ndim != 3:
         raise ValueError(f"{path}: expected an RGB crops image, got shape {image.shape}")
-    info = result.doc.get("crops") if isinstance(result.doc.get("crops"), dict) else {}
-    size = info.get("size")
+    info = result.crops
+    size = info.size if info is not None else None
     if isinstance(size, (list, tuple)) and len(size) == 2:
         tile_h, tile_w = int(size[0]), int(size[1])
     elif isinstance(size, (int, float)) and size > 0:
@@ -83,7 +82,8 @@ def read_crops(result: Result, path: Path) -> Crops:
         raise ValueError(f"{path}: a {width}x{height} image is not 3 rows of {tile_w}x{tile_h} crops")
     n = width // tile_w
     tiles = image.reshape(3, tile_h, n, tile_w, 3).transpose(0, 2, 1, 3, 4)
-    samples = [str(s) for s in info.get("samples") or []] or [f"crop {i + 1}" for i in range(n)]
+    recorded = info.samples if info is not None else None
+    samples = [str(s) for s in recorded or []] or [f"crop {i + 1}" for i in range(n)]
     return Crops(degraded=tiles[0], output=tiles[1], clean=tiles[2], samples=samples[:n])
 
 
@@ -162,12 +162,12 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
     for result in table.results:
         path = crops_path(result)
         if path is None:
-            notes.append(f"figure: {result.model} has no crops image beside {result.path.name}")
+            notes.append(f"figure: {result.model.name} has no crops image beside {result.path.name}")
             continue
         try:
             crops = read_crops(result, path)
         except (ValueError, OSError) as exc:
-            notes.append(f"figure: {result.model} left out: {exc}")
+            notes.append(f"figure: {result.model.name} left out: {exc}")
             continue
         usable.append((result, crops, (tuple(crops.samples), crops.clean.shape, crops.clean.tobytes())))
     if not usable:
@@ -181,12 +181,12 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
     models: list[tuple[str, str, np.ndarray]] = []
     for result, crops, key in usable:
         if key != shared:
-            notes.append(f"figure: {result.model} left out: its crops are not of the same samples as the others")
+            notes.append(f"figure: {result.model.name} left out: its crops are not of the same samples as the others")
         elif len(models) == MAX_MODELS:
-            notes.append(f"figure: {result.model} left out: only {MAX_MODELS} models are shown")
+            notes.append(f"figure: {result.model.name} left out: only {MAX_MODELS} models are shown")
         else:
             score = metric(result.model_metrics, metric_key)
-            models.append((result.model, _score_label(metric_key, score), crops.output))
+            models.append((result.model.name, _score_label(metric_key, score), crops.output))
     degraded_score = metric(table.results[0].degraded_metrics, metric_key)
     columns = [
         ("degraded input", _score_label(metric_key, degraded_score), reference.degraded),

@@ -44,7 +44,7 @@ def _rank_key(result: Result) -> tuple:
     return (
         score is None,
         -(score if score is not None else 0.0),
-        result.model,
+        result.model.name,
         result.sha256,
         result.path.resolve().as_posix(),
     )

@@ -37,22 +37,10 @@ def relative_link(path: Path, out_dir: Path) -> str:
 
 
 def lpips_reason(result: Result) -> str | None:
-    """Why a result has no LPIPS value, or None when it has one."""
-    value = result.model_metrics.get("lpips")
-    if number(value) is not None:
+    """Why a result has no LPIPS value (its ``metrics.lpips_note``, on one line), or None when it has one."""
+    if number(result.model_metrics.get("lpips")) is not None:
         return None
-    metrics = result.doc.get("metrics") or {}
-    candidates = [
-        value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None,
-        result.model_metrics.get("lpips_note"),
-        metrics.get("lpips_note"),
-        result.model_metrics.get("lpips_reason"),
-        metrics.get("lpips_reason"),
-        (metrics.get("unavailable") or {}).get("lpips"),
-        (result.doc.get("notes") or {}).get("lpips"),
-    ]
-    reason = next((str(c) for c in candidates if c), "no LPIPS value in the result file")
-    return " ".join(reason.split())
+    return " ".join((result.metrics.lpips_note or "no LPIPS value in the result file").split())
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -82,11 +70,11 @@ def _gain(result: Result, key: str) -> float | None:
 
 def _targets(result: Result) -> dict[str, str]:
     """Detection targets as ``pass``/``fail``/``""`` (unknown), recomputed from the numbers."""
-    model = result.doc.get("model") or {}
+    fps = result.speed.fps_1080p if result.speed is not None else None
     checks = {
         "target_accuracy": (metric(result.model_metrics, "accuracy"), lambda v: v >= TARGET_ACCURACY),
-        "target_size": (number(model.get("size_mb")), lambda v: v <= TARGET_SIZE_MB),
-        "target_fps": (number((result.doc.get("speed") or {}).get("fps_1080p")), lambda v: v >= TARGET_FPS_1080P),
+        "target_size": (number(result.model.size_mb), lambda v: v <= TARGET_SIZE_MB),
+        "target_fps": (number(fps), lambda v: v >= TARGET_FPS_1080P),
     }
     return {name: "" if v is None else "pass" if ok(v) else "fail" for name, (v, ok) in checks.items()}
 
@@ -131,10 +119,9 @@ def table_rows(
     }
     raw_rows, md_rows = [], []
     for rank, result in enumerate(table.results, start=1):
-        model = result.doc.get("model") or {}
-        speed = result.doc.get("speed") or {}
-        raw: dict[str, Any] = {"rank": rank, "model": result.model}
-        md: dict[str, str] = {"#": str(rank), "model": _md(result.model)}
+        model = result.model
+        raw: dict[str, Any] = {"rank": rank, "model": model.name}
+        md: dict[str, str] = {"#": str(rank), "model": _md(model.name)}
         row_stats = stats[rank - 1]
         for column in get_task(table.task).columns:
             raw[column.name] = result_value(result, column.key)
@@ -158,10 +145,10 @@ def table_rows(
             why = lpips_reason(result)
             raw["lpips"], raw["lpips_note"] = metric(result.model_metrics, "lpips"), why or ""
             md["LPIPS"] = f"n/a [{reasons[why]}]" if why else fmt(raw["lpips"], "f4")
-        raw["fps_1080p"] = number(speed.get("fps_1080p"))
+        raw["fps_1080p"] = number(result.speed.fps_1080p) if result.speed is not None else None
         raw["fps_hardware"] = result.hardware
-        raw["size_mb"] = number(model.get("size_mb"))
-        raw["params"] = int(model["params"]) if isinstance(model.get("params"), (int, float)) else None
+        raw["size_mb"] = number(model.size_mb)
+        raw["params"] = int(model.params) if isinstance(model.params, (int, float)) else None
         md["FPS 1080p"] = fmt(raw["fps_1080p"], "f1")
         md["hw"] = hw_tags[result.hardware]
         md["MB"] = fmt(raw["size_mb"], "mb")
@@ -287,11 +274,11 @@ def table_markdown(
     else:
         lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
     for result in table.results:
-        failures = result.doc.get("failures") or {}
-        if isinstance(failures, dict) and failures.get("count"):
-            reasons = ", ".join(f"{k}: {v}" for k, v in sorted((failures.get("reasons") or {}).items()))
+        failures = result.failures
+        if failures.count:
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(failures.reasons.items()))
             lines.append(
-                f"- {_md(result.model)}: {failures['count']} samples failed"
+                f"- {_md(result.model.name)}: {failures.count} samples failed"
                 + (f" ({reasons})" if reasons else "")
                 + "; see its result file."
             )
@@ -342,4 +329,4 @@ def _index_cell(t: Table) -> str:
     best = t.results[0]
     score = metric(best.model_metrics, primary_metric(t.task))
     shown = fmt(score, "pct" if t.task == "detect" else "f2")
-    return f"[{t.stem}](<{t.stem}.md>): {_md(best.model)} {shown}, {len(t.results)} models ([csv](<{t.stem}.csv>))"
+    return f"[{t.stem}](<{t.stem}.md>): {_md(best.model.name)} {shown}, {len(t.results)} models ([csv](<{t.stem}.csv>))"

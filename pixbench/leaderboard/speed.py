@@ -58,13 +58,13 @@ def speed_plot(table: Table) -> tuple[bytes | None, list[str]]:
     setups = list(dict.fromkeys(r.hardware for r in table.results))
     rows, notes = [], []
     for result in table.results:
-        fps = number((result.doc.get("speed") or {}).get("fps_1080p"))
+        fps = number(result.speed.fps_1080p) if result.speed is not None else None
         score = metric(result.model_metrics, key)
         if fps is None or not math.isfinite(fps) or fps <= 0 or score is None or not math.isfinite(score):
-            notes.append(f"speed plot: {result.model} not drawn (no {'FPS' if score is not None else key} value)")
+            notes.append(f"speed plot: {result.model.name} not drawn (no {'FPS' if score is not None else key} value)")
             continue
-        size = number((result.doc.get("model") or {}).get("size_mb"))
-        rows.append((result.model, fps, score * scale, size, setups.index(result.hardware)))
+        size = number(result.model.size_mb)
+        rows.append((result.model.name, fps, score * scale, size, setups.index(result.hardware)))
     if not rows:
         return None, notes
 
