@@ -20,10 +20,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pixbench.images import encode_png, read_png
-from pixbench.leaderboard.group import Table
+from pixbench.leaderboard.group import Table, primary_column
 from pixbench.leaderboard.render import fmt
 from pixbench.results import Result, metric
-from pixbench.tasks import primary_metric
+from pixbench.tasks import Column
 
 #: Models shown at most; more would make the figure too wide to read.
 MAX_MODELS = 8
@@ -157,6 +157,45 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
     Returns:
         The figure; its ``png`` is None when no result has usable crops.
     """
+    usable, notes = _usable_crops(table)
+    if not usable:
+        return Figure(None, "", notes)
+    counts: dict[tuple, int] = {}
+    for _, _, key in usable:
+        counts[key] = counts.get(key, 0) + 1
+    shared = max(counts, key=lambda k: counts[k])  # max() keeps the first (best-ranked) of equal counts
+    reference = next(crops for _, crops, key in usable if key == shared)
+    column = primary_column(table.task)
+    models: list[tuple[str, str, np.ndarray]] = []
+    for result, crops, key in usable:
+        if key != shared:
+            notes.append(f"figure: {result.model.name} left out: its crops are not of the same samples as the others")
+        elif len(models) == MAX_MODELS:
+            notes.append(f"figure: {result.model.name} left out: only {MAX_MODELS} models are shown")
+        else:
+            score = metric(result.model_metrics, column.key)
+            models.append((result.model.name, _score_label(column, score), crops.output))
+    degraded_score = metric(table.results[0].degraded_metrics, column.key)
+    columns = [
+        ("degraded input", _score_label(column, degraded_score), reference.degraded),
+        *models,
+        ("clean target", "reference", reference.clean),
+    ]
+    png, rows = _fitted_png(columns, len(reference.samples), zoom=zoom, max_bytes=max_bytes)
+    shown = (
+        ""
+        if rows == len(reference.samples)
+        else (f" ({rows} of the {len(reference.samples)} crops, to keep the file under {max_bytes // 1000} kB)")
+    )
+    caption = (
+        f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples[:rows])}{shown}; "
+        f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest)."
+    )
+    return Figure(png, caption, notes)
+
+
+def _usable_crops(table: Table) -> tuple[list[tuple[Result, Crops, tuple]], list[str]]:
+    """Each result whose crops image reads, its tiles, and the key that says which crops it shares; notes on the rest."""
     notes: list[str] = []
     usable: list[tuple[Result, Crops, tuple]] = []
     for result in table.results:
@@ -170,46 +209,21 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
             notes.append(f"figure: {result.model.name} left out: {exc}")
             continue
         usable.append((result, crops, (tuple(crops.samples), crops.clean.shape, crops.clean.tobytes())))
-    if not usable:
-        return Figure(None, "", notes)
-    counts: dict[tuple, int] = {}
-    for _, _, key in usable:
-        counts[key] = counts.get(key, 0) + 1
-    shared = max(counts, key=lambda k: counts[k])  # max() keeps the first (best-ranked) of equal counts
-    reference = next(crops for _, crops, key in usable if key == shared)
-    metric_key = primary_metric(table.task)
-    models: list[tuple[str, str, np.ndarray]] = []
-    for result, crops, key in usable:
-        if key != shared:
-            notes.append(f"figure: {result.model.name} left out: its crops are not of the same samples as the others")
-        elif len(models) == MAX_MODELS:
-            notes.append(f"figure: {result.model.name} left out: only {MAX_MODELS} models are shown")
-        else:
-            score = metric(result.model_metrics, metric_key)
-            models.append((result.model.name, _score_label(metric_key, score), crops.output))
-    degraded_score = metric(table.results[0].degraded_metrics, metric_key)
-    columns = [
-        ("degraded input", _score_label(metric_key, degraded_score), reference.degraded),
-        *models,
-        ("clean target", "reference", reference.clean),
-    ]
-    rows = len(reference.samples)
+    return usable, notes
+
+
+def _fitted_png(
+    columns: list[tuple[str, str, np.ndarray]], rows: int, *, zoom: int, max_bytes: int | None
+) -> tuple[bytes, int]:
+    """The figure's PNG and the sample rows it shows: the last are dropped (never below one) until it fits."""
     png = encode_png(compose(columns, zoom=zoom))
     while max_bytes is not None and len(png) > max_bytes and rows > 1:
         rows -= 1
         png = encode_png(compose([(t, sub, tiles[:rows]) for t, sub, tiles in columns], zoom=zoom))
-    shown = (
-        ""
-        if rows == len(reference.samples)
-        else (f" ({rows} of the {len(reference.samples)} crops, to keep the file under {max_bytes // 1000} kB)")
-    )
-    caption = (
-        f"Rows: crops at the centres of `{table.split}` samples {', '.join(reference.samples[:rows])}{shown}; "
-        f"columns: degraded input, each model in table order, clean target; magnified {zoom}x (nearest)."
-    )
-    return Figure(png, caption, notes)
+    return png, rows
 
 
-def _score_label(key: str, value: float | None) -> str:
-    name = {"psnr": "PSNR", "psnr_hole": "PSNR holes"}.get(key, key)
-    return f"{name} {fmt(value, 'f2')} dB"
+def _score_label(column: Column, value: float | None) -> str:
+    """``PSNR 27.50 dB``: the column's header with the value in its place."""
+    name = column.header.removesuffix(" dB")
+    return f"{name} {fmt(value, column.fmt)}" + (" dB" if name != column.header else "")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from pixbench.results import Result, ResultFileError, metric
-from pixbench.tasks import primary_metric
+from pixbench.tasks import Column, get_task, primary_metric
 
 #: Hex digits kept when a hash is shown in a table.
 SHORT_HASH = 12
@@ -36,6 +36,12 @@ class Table:
     stem: str
     notes: list[str] = field(default_factory=list)
     figure_caption: str = ""
+
+
+def primary_column(task: str) -> Column:
+    """The column of the metric that ranks a table of ``task``."""
+    info = get_task(task)
+    return next(c for c in info.columns if c.key == info.primary)
 
 
 def _rank_key(result: Result) -> tuple:
