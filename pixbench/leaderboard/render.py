@@ -300,7 +300,7 @@ def _row_notes(table: Table, task: Task, raw_rows: list[dict[str, Any]]) -> list
     for result in table.results:
         failures = result.failures
         if failures.count:
-            counts = ", ".join(f"{k}: {v}" for k, v in sorted(failures.reasons.items()))
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted((failures.reasons or {}).items()))
             lines.append(
                 f"- {_md(result.model.name)}: {failures.count} samples failed"
                 + (f" ({counts})" if counts else "")
