@@ -25,6 +25,7 @@ from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError, ModelError
 from pixbench.evaluate import EvaluateOptions, evaluate
+from pixbench.results import Result, read_result, result_json
 from tests.synth import reseal, write_tiny_dataset
 from tests.test_runtime import FLOAT, UINT8, affine_model, mean_detector, save_model
 
@@ -153,6 +154,20 @@ def test_blockcnn_triplets_and_whole_images(tmp_path):
     assert doc["metrics"]["triplets"]["model"]["psnr"] == pytest.approx(expected)
     assert doc["metrics"]["triplets"]["n"] == len(x)
     assert doc["metrics"]["model"]["psnr_b"] == doc["metrics"]["degraded"]["psnr_b"]
+
+
+def test_evaluate_returns_the_result_it_wrote_and_reading_gives_it_back(tmp_path):
+    ds = write_tiny_dataset(tmp_path / "ds", "blockcnn", n=2, size=32)
+    out = tmp_path / "r.json"
+    result = evaluate(write_baseline("identity", tmp_path / "b.onnx", task="blockcnn"), ds, out, QUICK)
+    assert isinstance(result, Result) and result.path == out
+    assert result_json(result) == out.read_bytes()  # the returned document is the one on disk
+    assert read_result(out) == result  # and reading the file gives the same document back
+    assert (
+        result.metrics.triplets is not None and result.metrics.triplets.n == 8
+    )  # tests/synth.py writes 4 triplets per image
+    assert result.metrics.lpips_note == "disabled with --no-lpips" and result.metrics.model["lpips"] is None
+    assert result["dataset"]["samples"] == result.dataset.samples == 2  # it also reads as the JSON object
 
 
 def test_blockcnn_model_slides_over_jpeg_images(tmp_path):

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pixbench.cli._common import console, handle_errors, plain, say
+
+if TYPE_CHECKING:
+    from pixbench.leaderboard import Comparison
+
+AArg = Annotated[Path, typer.Argument(help="Result JSON of model A (the reference).", show_default=False)]
+BArg = Annotated[Path, typer.Argument(help="Result JSON of model B (the candidate).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON object instead of tables.")]
+TopOpt = Annotated[int, typer.Option("--top", min=0, help="How many source images where B loses most to list.")]
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -15,12 +24,7 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 
 @handle_errors
-def compare(
-    a: Path = typer.Argument(..., help="Result JSON of model A (the reference).", show_default=False),
-    b: Path = typer.Argument(..., help="Result JSON of model B (the candidate).", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable JSON object instead of tables."),
-    top: int = typer.Option(5, "--top", min=0, help="How many source images where B loses most to list."),
-) -> None:
+def compare(a: AArg, b: BArg, as_json: JsonOpt = False, top: TopOpt = 5) -> None:
     """Compare B with A on the same samples: mean difference B - A, 95% CI, p-value, wins/ties/losses.
 
     Both results must come from one benchmark: same task, dataset fingerprint, split and
@@ -28,8 +32,6 @@ def compare(
     hold is compared over source images (crops are averaged within each photo first):
     a bootstrap interval and a sign-flip permutation test (docs/statistics.md).
     """
-    from rich.table import Table
-
     from pixbench.leaderboard import compare_results
     from pixbench.results import read_result
 
@@ -37,8 +39,8 @@ def compare(
     if as_json:
         typer.echo(json.dumps(result.as_dict(top=top), indent=2, allow_nan=False, default=str))
         return
-    say("A = {} ({})", result.a.model, a)
-    say("B = {} ({})", result.b.model, b)
+    say("A = {} ({})", result.a.model.name, a)
+    say("B = {} ({})", result.b.model.name, b)
     say(
         "{}, {} samples, dataset {}…, split {}{}",
         result.a.task,
@@ -47,6 +49,19 @@ def compare(
         result.a.split,
         ", " + result.a.subset if result.a.subset else "",
     )
+    _print_table(result)
+    say(
+        "↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
+        "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo."
+    )
+    if top > 0:
+        _print_worst(result, top)
+
+
+def _print_table(result: Comparison) -> None:
+    """One row per metric: both means, B - A with its interval and p-value, and wins, ties and losses."""
+    from rich.table import Table
+
     table = Table(title="B - A over source images (95% bootstrap CI, sign-flip permutation p)")
     for header in ("metric", "mean A", "mean B", "B - A", "95% CI", "p", "B W/T/L"):
         table.add_column(header, justify="left" if header == "metric" else "right")
@@ -63,12 +78,12 @@ def compare(
             f"{m.b_wins}/{m.test.ties}/{m.b_losses}",
         )
     console.print(table)
-    say(
-        "↑/↓: higher/lower is better; * ranks the leaderboard; W/T/L: source images where B wins, ties, "
-        "loses; p: exact enumeration of sign flips, or (†) seeded Monte Carlo."
-    )
+
+
+def _print_worst(result: Comparison, top: int) -> None:
+    """The source images where B loses most to A on the primary metric."""
     for m in result.metrics:
-        if m.key != result.primary or top == 0:
+        if m.key != result.primary:
             continue
         worst = m.worst_for_b(top)
         if not worst:

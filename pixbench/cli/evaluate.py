@@ -3,55 +3,88 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pixbench.cli._common import console, fail, handle_errors, output_file, plain, progress_bar, say
 
+if TYPE_CHECKING:
+    from pixbench.results import ModelInfo, Result
+
 _CHOICES = {"layout": ("nchw", "nhwc"), "range": ("01", "11", "255"), "channels": ("rgb", "y")}
 
-
-@handle_errors
-def evaluate(
-    model: Path = typer.Argument(
-        ..., help="The model: an .onnx file, or a Python model file from `pixbench baseline`."
+ModelArg = Annotated[
+    Path, typer.Argument(help="The model: an .onnx file, or a Python model file from `pixbench baseline`.")
+]
+DatasetOpt = Annotated[
+    Path,
+    typer.Option(
+        "--dataset", "-d", help="A dataset folder built by `pixbench build-dataset`; its task decides the metrics."
     ),
-    dataset: Path = typer.Option(
-        ..., "--dataset", "-d", help="A dataset folder built by `pixbench build-dataset`; its task decides the metrics."
-    ),
-    output: Path | None = typer.Option(
-        None,
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
         "--output",
         "-o",
         help="Result JSON to write (default results/<model>--<dataset>.json); the per-sample CSV and crops PNG go beside it.",
     ),
-    split: str = typer.Option("test", "--split", help="Dataset split to score: train, val or test."),
-    limit: int | None = typer.Option(None, "--limit", help="Score only the first N samples (quick runs)."),
-    factor: int | None = typer.Option(
-        None,
+]
+SplitOpt = Annotated[str, typer.Option("--split", help="Dataset split to score: train, val or test.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="Score only the first N samples (quick runs).")]
+FactorOpt = Annotated[
+    int | None,
+    typer.Option(
         "--factor",
         help="Score only samples of this pixelation factor (a low-res x4 model on a mixed-factor set: --factor 4).",
     ),
-    layout: str | None = typer.Option(None, "--layout", help="Override the input layout: nchw or nhwc."),
-    range_: str | None = typer.Option(
-        None, "--range", help="Override the value range: 01 (float [0,1]), 11 (float [-1,1]) or 255 ([0,255])."
+]
+LayoutOpt = Annotated[str | None, typer.Option("--layout", help="Override the input layout: nchw or nhwc.")]
+RangeOpt = Annotated[
+    str | None,
+    typer.Option("--range", help="Override the value range: 01 (float [0,1]), 11 (float [-1,1]) or 255 ([0,255])."),
+]
+ChannelsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--channels", help="Override the colour channels: rgb, or y (BT.601 luma; chroma taken from the input)."
     ),
-    channels: str | None = typer.Option(
-        None, "--channels", help="Override the colour channels: rgb, or y (BT.601 luma; chroma taken from the input)."
-    ),
-    overlap: int = typer.Option(
-        32, "--overlap", help="Pixels shared by neighbouring tiles of a fixed-size restorer (blended linearly)."
-    ),
-    threads: int | None = typer.Option(
-        None, "--threads", help="onnxruntime intra-op threads (default: every logical core)."
-    ),
-    lpips: bool = typer.Option(True, "--lpips/--no-lpips", help="Compute LPIPS (needs the AlexNet weights on disk)."),
-    speed: bool = typer.Option(
-        True, "--speed/--no-speed", help="Measure FPS and latency at 1920x1080 and at the native size."
-    ),
-    runs: int = typer.Option(10, "--runs", help="Timed frames per size, after the warm-up."),
-    warmup: int = typer.Option(2, "--warmup", help="Untimed frames per size before timing."),
+]
+OverlapOpt = Annotated[
+    int,
+    typer.Option("--overlap", help="Pixels shared by neighbouring tiles of a fixed-size restorer (blended linearly)."),
+]
+ThreadsOpt = Annotated[
+    int | None, typer.Option("--threads", help="onnxruntime intra-op threads (default: every logical core).")
+]
+LpipsOpt = Annotated[
+    bool, typer.Option("--lpips/--no-lpips", help="Compute LPIPS (needs the AlexNet weights on disk).")
+]
+SpeedOpt = Annotated[
+    bool, typer.Option("--speed/--no-speed", help="Measure FPS and latency at 1920x1080 and at the native size.")
+]
+RunsOpt = Annotated[int, typer.Option("--runs", help="Timed frames per size, after the warm-up.")]
+WarmupOpt = Annotated[int, typer.Option("--warmup", help="Untimed frames per size before timing.")]
+
+
+@handle_errors
+def evaluate(
+    model: ModelArg,
+    dataset: DatasetOpt,
+    output: OutputOpt = None,
+    split: SplitOpt = "test",
+    limit: LimitOpt = None,
+    factor: FactorOpt = None,
+    layout: LayoutOpt = None,
+    range_: RangeOpt = None,
+    channels: ChannelsOpt = None,
+    overlap: OverlapOpt = 32,
+    threads: ThreadsOpt = None,
+    lpips: LpipsOpt = True,
+    speed: SpeedOpt = True,
+    runs: RunsOpt = 10,
+    warmup: WarmupOpt = 2,
 ) -> None:
     """Score a model on a built dataset: task metrics next to the degraded input's, speed, size, targets."""
     from pixbench.evaluate import EvaluateOptions, default_output
@@ -79,14 +112,14 @@ def evaluate(
         warmup=warmup,
     )
     with progress_bar() as progress:
-        doc = run_evaluate(model, dataset, out, opts, progress=progress, on_ready=lambda m: _print_assumed(m))
-    _print_summary(doc, out)
+        result = run_evaluate(model, dataset, out, opts, progress=progress, on_ready=_print_assumed)
+    _print_summary(result, out)
 
 
-def _print_assumed(model_doc: dict[str, Any]) -> None:
-    src = model_doc.get("assumed_from", {})
-    parts = [f"{k}={v}" + (f" ({src[k]})" if k in src else "") for k, v in model_doc["assumed"].items()]
-    say("[bold]{}[/bold]: {}", model_doc["file"], ", ".join(parts))
+def _print_assumed(model: ModelInfo) -> None:
+    src = model.assumed_from
+    parts = [f"{k}={v}" + (f" ({src[k]})" if k in src else "") for k, v in model.assumed.items()]
+    say("[bold]{}[/bold]: {}", model.file, ", ".join(parts))
 
 
 def _fmt(value: Any) -> str:
@@ -97,54 +130,59 @@ def _fmt(value: Any) -> str:
     return plain(value)
 
 
-def _print_summary(doc: dict[str, Any], out: Path) -> None:
+def _print_summary(result: Result, out: Path) -> None:
+    _print_metrics(result)
+    if result.metrics.lpips_note:
+        say("LPIPS: n/a ({})", result.metrics.lpips_note)
+    if result.failures.count:
+        say(
+            "[yellow]{} samples failed[/yellow]: {}",
+            result.failures.count,
+            "; ".join(f"{n}x {r}" for r, n in result.failures.reasons.items()),
+        )
+    speed = result.speed
+    if speed is not None:
+        say(
+            "speed ({}, {} threads): 1080p {:.2f} FPS (median {:.1f} ms, p90 {:.1f} ms); native {} {:.1f} FPS",
+            speed.provider,
+            speed.threads,
+            speed.fps_1080p,
+            speed.latency_ms_median_1080p,
+            speed.latency_ms_p90_1080p,
+            speed.native_size,
+            speed.fps_native,
+        )
+    model = result.model
+    flops = "n/a" if model.flops_1080p is None else f"{model.flops_1080p:.3g}"
+    say("size {:.3f} MB, {} parameters, FLOPs at 1080p {}", model.size_mb, model.params, flops)
+    marks = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "n/a"}
+    say("targets: " + ", ".join(f"{{}} {marks[v]}" for v in result.targets.values()), *result.targets)
+    say("wrote {}", out)
+
+
+def _print_metrics(result: Result) -> None:
+    """The model's metrics, beside the degraded input's where the model restores images."""
     from rich.table import Table
 
-    metrics = doc["metrics"]
+    from pixbench.tasks import get_task
+
+    restores = get_task(result.task).restores
+    metrics, dataset = result.metrics, result.dataset
     table = Table(
-        title=plain(
-            f"{doc['model']['name']} on {doc['dataset']['recipe']['name']} "
-            f"({doc['dataset']['split']}, {doc['dataset']['samples']} samples)"
-        )
+        title=plain(f"{result.model.name} on {dataset.recipe.name} ({dataset.split}, {dataset.samples} samples)")
     )
     table.add_column("metric")
     table.add_column("model", justify="right")
-    if doc["task"] != "detect":
+    if restores:
         table.add_column("degraded input", justify="right")
-    for key, value in metrics.get("model", {}).items():
+    for key, value in metrics.model.items():
         if isinstance(value, (dict, list)):
             continue
         cells = [plain(key), _fmt(value)]
-        if doc["task"] != "detect":
-            cells.append(_fmt(metrics.get("degraded", {}).get(key)))
+        if restores:
+            cells.append(_fmt((metrics.degraded or {}).get(key)))
         table.add_row(*cells)
-    if "triplets" in metrics:
-        t = metrics["triplets"]
-        table.add_row(f"psnr (triplets, n={t['n']})", _fmt(t["model"]["psnr"]), _fmt(t["degraded"]["psnr"]))
+    if metrics.triplets is not None:
+        t = metrics.triplets
+        table.add_row(f"psnr (triplets, n={t.n})", _fmt(t.model["psnr"]), _fmt(t.degraded["psnr"]))
     console.print(table)
-    if metrics.get("lpips_note"):
-        say("LPIPS: n/a ({})", metrics["lpips_note"])
-    if doc["failures"]["count"]:
-        say(
-            "[yellow]{} samples failed[/yellow]: {}",
-            doc["failures"]["count"],
-            "; ".join(f"{n}x {r}" for r, n in doc["failures"]["reasons"].items()),
-        )
-    speed = doc.get("speed")
-    if speed:
-        say(
-            "speed ({}, {} threads): 1080p {:.2f} FPS (median {:.1f} ms, p90 {:.1f} ms); native {} {:.1f} FPS",
-            speed["provider"],
-            speed["threads"],
-            speed["fps_1080p"],
-            speed["latency_ms_median_1080p"],
-            speed["latency_ms_p90_1080p"],
-            speed["native_size"],
-            speed["fps_native"],
-        )
-    model = doc["model"]
-    flops = "n/a" if model.get("flops_1080p") is None else f"{model['flops_1080p']:.3g}"
-    say("size {:.3f} MB, {} parameters, FLOPs at 1080p {}", model["size_mb"], model["params"], flops)
-    marks = {True: "[green]pass[/green]", False: "[red]fail[/red]", None: "n/a"}
-    say("targets: " + ", ".join(f"{{}} {marks[v]}" for v in doc["targets"].values()), *doc["targets"])
-    say("wrote {}", out)

@@ -3,49 +3,67 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from pixbench.cli._common import err_console, handle_errors, output_folder, progress_bar, say
 
-
-@handle_errors
-def leaderboard(
-    results: list[Path] = typer.Argument(
-        ...,
+ResultsArg = Annotated[
+    list[Path],
+    typer.Argument(
         help="Result JSON files written by `pixbench evaluate`, or folders searched recursively for them.",
         show_default=False,
     ),
-    out: Path = typer.Option(
-        ...,
+]
+OutOpt = Annotated[
+    Path,
+    typer.Option(
         "--out",
         "-o",
         help="Folder for the tables; links in them are relative to it. Created if missing.",
         show_default=False,
     ),
-    strict: bool = typer.Option(
-        False,
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
         "--strict",
         help="Fail when results of one benchmark were scored on different dataset fingerprints, splits, sample "
         "counts or subsets (evaluate --limit/--factor). Without it they are written as separate tables, never ranked together.",
     ),
-    figures: bool = typer.Option(
-        True,
+]
+FiguresOpt = Annotated[
+    bool,
+    typer.Option(
         "--figures/--no-figures",
         help="Write the PNGs beside each table: a speed-quality plot (`<table>-speed.png`, FPS at 1080p against "
         "the primary metric) and, per restoration benchmark, a visual comparison (degraded | each model | clean) "
         "built from the `<stem>.crops.png` files beside the results.",
     ),
-    zoom: int = typer.Option(
-        2, "--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures."
-    ),
-    notes: Path | None = typer.Option(
-        None,
+]
+ZoomOpt = Annotated[
+    int, typer.Option("--zoom", min=1, max=8, help="Nearest-neighbour magnification of the crops in figures.")
+]
+NotesOpt = Annotated[
+    Path | None,
+    typer.Option(
         "--notes",
         help="JSON file mapping a table stem to notes listed under that table, e.g. "
         '{"detect-v1-kodak": ["Trained for 3 epochs: not converged."]}: what the result files cannot say.',
         show_default=False,
     ),
+]
+
+
+@handle_errors
+def leaderboard(
+    results: ResultsArg,
+    out: OutOpt,
+    strict: StrictOpt = False,
+    figures: FiguresOpt = True,
+    zoom: ZoomOpt = 2,
+    notes: NotesOpt = None,
 ) -> None:
     """Build one leaderboard per benchmark (task x recipe@version x source) from result files.
 
@@ -61,13 +79,7 @@ def leaderboard(
     extra = read_notes(notes) if notes is not None else None
     with progress_bar() as progress:
         written, warnings = build_leaderboards(
-            results,
-            out,
-            strict=strict,
-            figures=figures,
-            zoom=zoom,
-            notes=extra,
-            progress=progress,
+            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra, progress=progress
         )
     for warning in warnings:
         say("[yellow]warning:[/yellow] {}", warning, to=err_console)
@@ -77,7 +89,7 @@ def leaderboard(
             "[green]{}[/green]: {} models, best {} by {} -> {}",
             table_title(table),
             len(table.results),
-            table.results[0].model,
+            table.results[0].model.name,
             primary_metric(table.task),
             ", ".join(str(p) for p in item.files),
         )

@@ -10,6 +10,7 @@ format is described in ``docs/result-format.md`` and the behaviour in
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pixbench.datasets import open_dataset
+from pixbench.datasets import BuiltDataset, DatasetSplit, open_dataset
 from pixbench.errors import DatasetError, ModelError, PixbenchError
 from pixbench.evaluate.detect import crop_rule, detection_metrics, score_detection
 from pixbench.evaluate.restore import (
@@ -30,9 +31,23 @@ from pixbench.evaluate.restore import (
 from pixbench.evaluate.speed import FULL_HD, environment, estimate_flops, measure_speed
 from pixbench.images import encode_png, write_bytes_atomic
 from pixbench.progress import Progress, silent
-from pixbench.results import RESULT_FORMAT, RESULT_FORMAT_VERSION, targets, write_result
-from pixbench.runtime import Runner, load_model, resolve_spec
-from pixbench.tasks import get_task
+from pixbench.results import (
+    Crops,
+    DatasetInfo,
+    Failures,
+    Metrics,
+    ModelInfo,
+    Overrides,
+    RecipeRef,
+    Result,
+    Settings,
+    Speed,
+    Triplets,
+    targets,
+    write_result,
+)
+from pixbench.runtime import InputSpec, Model, Runner, load_model, resolve_spec
+from pixbench.tasks import Task, get_task
 
 
 @dataclass
@@ -65,8 +80,8 @@ def evaluate(
     options: EvaluateOptions | None = None,
     *,
     progress: Progress = silent,
-    on_ready: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    on_ready: Callable[[ModelInfo], None] | None = None,
+) -> Result:
     """Evaluate a model on a dataset split and write ``output`` (JSON) plus its companions.
 
     Args:
@@ -81,7 +96,7 @@ def evaluate(
             before the long work starts).
 
     Returns:
-        The result document that was written.
+        The result that was written (it also reads as the JSON object of the file).
 
     Raises:
         DatasetError: The dataset is missing, half-built, not pixbench's, or lacks the split.
@@ -90,119 +105,190 @@ def evaluate(
     opts = options or EvaluateOptions()
     if opts.limit is not None and opts.limit < 1:
         raise PixbenchError(f"--limit {opts.limit} must be at least 1")
+    run = _prepare(model_path, dataset_path, opts)
+    model_info = _model_info(run.model, run.spec)
+    if on_ready:
+        on_ready(model_info)
+    out = Path(output)
+    native = tuple(run.split[run.indices[0]].input.shape[:2])
+    scoring = _counter(progress, "scoring", len(run.indices))
+    if run.task.restores:
+        scored = _score_restoration(run, out, on_sample=scoring)
+    else:
+        scored = _score_detection(run, model_info, native, on_sample=scoring)
+    model_info.flops_1080p = estimate_flops(run.model, run.spec, *FULL_HD)
+    speed = _time(run, native, progress) if opts.speed else None
+    csv_name = f"{_stem(out)}.samples.csv"
+    write_bytes_atomic(out.parent / csv_name, pd.DataFrame(scored.rows).to_csv(index=False).encode())
+    result = _result(run, model_info, scored, speed, per_sample=csv_name)
+    result.path = out
+    write_result(out, result)
+    return result
+
+
+@dataclass
+class _Run:
+    """What one evaluation works with, all resolved and checked before anything is scored."""
+
+    opts: EvaluateOptions
+    dataset: BuiltDataset
+    split: DatasetSplit
+    task: Task
+    model: Model
+    spec: InputSpec
+    runner: Runner
+    indices: list[int]
+    columns: list[str]
+
+
+@dataclass
+class _Scored:
+    """The scoring step's output: per-sample rows, failures by reason, the metrics and the crops strip."""
+
+    rows: list[dict[str, Any]]
+    failures: Counter
+    metrics: Metrics
+    breakdown: dict[str, Any]
+    crops: Crops | None = None
+
+
+def _prepare(model_path: str | Path, dataset_path: str | Path, opts: EvaluateOptions) -> _Run:
+    """Open the dataset and the model, decide how to feed it, pick the samples: every cheap check."""
     dataset = open_dataset(dataset_path)
     split = dataset.split(opts.split)
-    task = dataset.task
-    task_info = get_task(task)
+    task = get_task(dataset.task)
     model = load_model(model_path, threads=opts.threads)
-    spec = resolve_spec(model, task, layout=opts.layout, range_=opts.range, channels=opts.channels)
+    spec = resolve_spec(model, task.name, layout=opts.layout, range_=opts.range, channels=opts.channels)
     runner = Runner(model, spec, overlap=opts.overlap)
     indices = _select(split, opts, dataset.root)
-    n = len(indices)
-    columns = [c for c in task_info.breakdown if c in split.metadata.columns]
+    columns = [c for c in task.breakdown if c in split.metadata.columns]
     _check_inputs(spec, split.metadata.iloc[indices], model.path.name)
-    model_doc = {
-        "name": model.props.get("pixbench.model") or model.path.stem,
-        "file": model.path.name,
-        "sha256": model.sha256,
-        "size_mb": round(model.size_mb, 6),
-        "params": model.params,
-        "flops_1080p": None,
-        "props": model.props,
-        "assumed": spec.assumed(),
-        "assumed_from": spec.sources,
-    }
-    if on_ready:
-        on_ready(model_doc)
+    return _Run(opts, dataset, split, task, model, spec, runner, indices, columns)
 
-    def tick(phase: str, total: int) -> Callable[[], None]:
-        count = [0]
 
-        def step() -> None:
-            count[0] += 1
-            progress(phase, count[0], total)
-
-        return step
-
-    samples = (split[i] for i in indices)
-    doc: dict[str, Any] = {"format": RESULT_FORMAT, "format_version": RESULT_FORMAT_VERSION, "task": task}
-    out = Path(output)
-    stem = out.name[:-5] if out.name.endswith(".json") else out.name
-    native = tuple(split[indices[0]].input.shape[:2])
-    if not task_info.restores:
-        scores = score_detection(runner, samples, columns=columns, on_sample=tick("scoring", n))
-        overall, by = detection_metrics(scores.rows, columns)
-        spec.output = scores.output
-        model_doc["assumed"] = spec.assumed()
-        rows, failures = scores.rows, scores.failures
-        doc_metrics: dict[str, Any] = {"model": overall}
-        doc_breakdown = by
-        model_doc["assumed"]["crops"] = crop_rule(spec, native)
-        doc_metrics["crops_per_image"] = sorted({r["crops"] for r in rows if r["crops"]})
-    else:
-        scores = score_restoration(
-            runner, task, samples, columns=columns, use_lpips=opts.lpips, on_sample=tick("scoring", n)
-        )
-        rows, failures = scores.rows, scores.failures
-        doc_metrics = restoration_means(rows, scores.lpips_note)
-        doc_breakdown = restoration_breakdown(rows, columns)
-        if task == "blockcnn":
-            contexts, centres = split.triplets()
-            m = len(contexts) if opts.limit is None else min(len(contexts), opts.limit * 16)
-            doc_metrics["triplets"] = score_triplets(runner, contexts[:m], centres[:m])
-        if scores.crops:
-            strip, side = crops_strip(scores.crops)
-            crops_name = f"{stem}.crops.png"
-            write_bytes_atomic(out.parent / crops_name, encode_png(strip))
-            doc["crops"] = {
-                "file": crops_name,
-                "size": side,
-                "samples": [c[0] for c in scores.crops],
-                "rows": ["degraded", "model", "target"],
-            }
-    model_doc["flops_1080p"] = estimate_flops(model, spec, *FULL_HD)
-    speed = None
-    if opts.speed:
-        progress("timing", 0, 1)
-        speed = measure_speed(runner, native, warmup=opts.warmup, runs=opts.runs)
-        progress("timing", 1, 1)
-    csv_name = f"{stem}.samples.csv"
-    write_bytes_atomic(out.parent / csv_name, pd.DataFrame(rows).to_csv(index=False).encode())
-    accuracy = doc_metrics.get("model", {}).get("accuracy")
-    doc.update(
-        {
-            "model": model_doc,
-            "dataset": {
-                "path": dataset.root.resolve().name,
-                "fingerprint": dataset.fingerprint,
-                "recipe": {"name": dataset.recipe_name, "version": dataset.recipe_version},
-                "source": (dataset.info.get("source") or {}).get("name"),
-                "split": opts.split,
-                "samples": n,
-                "split_samples": len(split),
-            },
-            "settings": {
-                "split": opts.split,
-                "limit": opts.limit,
-                "factor": opts.factor,
-                "tile": list(spec.tile) if spec.tile else None,
-                "overlap": opts.overlap if spec.tile and not spec.blockwise else None,
-                "overrides": {"layout": opts.layout, "range": opts.range, "channels": opts.channels},
-                "lpips": opts.lpips,
-                "speed_warmup": opts.warmup,
-                "speed_runs": opts.runs,
-            },
-            "metrics": doc_metrics,
-            "breakdown": doc_breakdown,
-            "failures": {"count": int(sum(failures.values())), "reasons": dict(sorted(failures.items()))},
-            "speed": speed,
-            "targets": targets(task, accuracy, model_doc["size_mb"], speed and speed.get("fps_1080p")),
-            "environment": environment(model),
-            "per_sample": csv_name,
-        }
+def _model_info(model: Model, spec: InputSpec) -> ModelInfo:
+    """The ``model`` section as far as it is known before scoring (FLOPs are filled in after)."""
+    return ModelInfo(
+        name=model.props.get("pixbench.model") or model.path.stem,
+        file=model.path.name,
+        sha256=model.sha256,
+        size_mb=round(model.size_mb, 6),
+        params=model.params,
+        flops_1080p=None,
+        props=model.props,
+        assumed=spec.assumed(),
+        assumed_from=spec.sources,
     )
-    write_result(out, doc)
-    return doc
+
+
+def _counter(progress: Progress, phase: str, total: int) -> Callable[[], None]:
+    """A callback that tells ``progress`` one more of ``total`` is done."""
+    count = [0]
+
+    def step() -> None:
+        count[0] += 1
+        progress(phase, count[0], total)
+
+    return step
+
+
+def _stem(out: Path) -> str:
+    return out.name[:-5] if out.name.endswith(".json") else out.name
+
+
+def _score_detection(
+    run: _Run, model_info: ModelInfo, native: tuple[int, ...], *, on_sample: Callable[[], None]
+) -> _Scored:
+    """Score a detector; the output reading it settled on, and its crop rule, go into ``model.assumed``."""
+    samples = (run.split[i] for i in run.indices)
+    scores = score_detection(run.runner, samples, columns=run.columns, on_sample=on_sample)
+    overall, by = detection_metrics(scores.rows, run.columns)
+    run.spec.output = scores.output
+    model_info.assumed = run.spec.assumed()
+    model_info.assumed["crops"] = crop_rule(run.spec, native)
+    metrics = Metrics(model=overall, crops_per_image=sorted({r["crops"] for r in scores.rows if r["crops"]}))
+    return _Scored(scores.rows, scores.failures, metrics, by)
+
+
+def _score_restoration(run: _Run, out: Path, *, on_sample: Callable[[], None]) -> _Scored:
+    """Score a restorer against the clean targets, beside the degraded input; write the crops strip."""
+    samples = (run.split[i] for i in run.indices)
+    scores = score_restoration(
+        run.runner, run.task.name, samples, columns=run.columns, use_lpips=run.opts.lpips, on_sample=on_sample
+    )
+    means = restoration_means(scores.rows, scores.lpips_note)
+    metrics = Metrics(
+        model=means["model"],
+        degraded=means["degraded"],
+        aggregates=means["aggregates"],
+        lpips_note=means.get("lpips_note"),
+    )
+    if run.task.blockwise:
+        contexts, centres = run.split.triplets()
+        m = len(contexts) if run.opts.limit is None else min(len(contexts), run.opts.limit * 16)
+        metrics.triplets = Triplets(**score_triplets(run.runner, contexts[:m], centres[:m]))
+    scored = _Scored(scores.rows, scores.failures, metrics, restoration_breakdown(scores.rows, run.columns))
+    if scores.crops:
+        strip, side = crops_strip(scores.crops)
+        name = f"{_stem(out)}.crops.png"
+        write_bytes_atomic(out.parent / name, encode_png(strip))
+        scored.crops = Crops(
+            file=name, size=side, samples=[c[0] for c in scores.crops], rows=["degraded", "model", "target"]
+        )
+    return scored
+
+
+def _result(run: _Run, model_info: ModelInfo, scored: _Scored, speed: Speed | None, *, per_sample: str) -> Result:
+    """The result document of a finished run."""
+    fps = None if speed is None else speed.fps_1080p
+    return Result(
+        task=run.task.name,
+        crops=scored.crops,
+        model=model_info,
+        dataset=_dataset_info(run),
+        settings=_settings(run.opts, run.spec),
+        metrics=scored.metrics,
+        breakdown=scored.breakdown,
+        failures=Failures(count=int(sum(scored.failures.values())), reasons=dict(sorted(scored.failures.items()))),
+        speed=speed,
+        targets=targets(run.task.name, scored.metrics.model.get("accuracy"), model_info.size_mb, fps),
+        environment=environment(run.model),
+        per_sample=per_sample,
+    )
+
+
+def _time(run: _Run, native: tuple[int, ...], progress: Progress) -> Speed:
+    progress("timing", 0, 1)
+    speed = measure_speed(run.runner, native, warmup=run.opts.warmup, runs=run.opts.runs)
+    progress("timing", 1, 1)
+    return speed
+
+
+def _dataset_info(run: _Run) -> DatasetInfo:
+    dataset = run.dataset
+    return DatasetInfo(
+        path=dataset.root.resolve().name,
+        fingerprint=dataset.fingerprint,
+        recipe=RecipeRef(name=dataset.recipe_name, version=dataset.recipe_version),
+        source=(dataset.info.get("source") or {}).get("name"),
+        split=run.opts.split,
+        samples=len(run.indices),
+        split_samples=len(run.split),
+    )
+
+
+def _settings(opts: EvaluateOptions, spec: InputSpec) -> Settings:
+    return Settings(
+        split=opts.split,
+        limit=opts.limit,
+        factor=opts.factor,
+        tile=list(spec.tile) if spec.tile else None,
+        overlap=opts.overlap if spec.tile and not spec.blockwise else None,
+        overrides=Overrides(layout=opts.layout, range=opts.range, channels=opts.channels),
+        lpips=opts.lpips,
+        speed_warmup=opts.warmup,
+        speed_runs=opts.runs,
+    )
 
 
 def _select(split: Any, opts: EvaluateOptions, root: Path) -> list[int]:

@@ -64,8 +64,8 @@ class Comparison:
     def as_dict(self, *, top: int = 5) -> dict[str, Any]:
         """A JSON-ready summary; ``worst_images_for_b`` lists the ``top`` images where B loses most per metric."""
         return {
-            "a": {"model": self.a.model, "result": self.a.path.as_posix()},
-            "b": {"model": self.b.model, "result": self.b.path.as_posix()},
+            "a": {"model": self.a.model.name, "result": self.a.path.as_posix()},
+            "b": {"model": self.b.model.name, "result": self.b.path.as_posix()},
             "task": self.a.task,
             "dataset_fingerprint": self.a.fingerprint,
             "split": self.a.split,
@@ -120,7 +120,7 @@ def _samples(result: Result) -> Samples:
     samples = read_samples(result)
     if samples is None:
         raise ResultFileError(
-            f"{result.path}: no per-sample file beside it ({result.doc.get('per_sample')!r}); "
+            f"{result.path}: no per-sample file beside it ({result.per_sample!r}); "
             "re-run `pixbench evaluate` to write one"
         )
     return samples

@@ -20,10 +20,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pixbench.images import encode_png, read_png
-from pixbench.leaderboard.group import Table
+from pixbench.leaderboard.group import Table, primary_column
 from pixbench.leaderboard.render import fmt
 from pixbench.results import Result, metric
-from pixbench.tasks import primary_metric
+from pixbench.tasks import Column
 
 #: Models shown at most; more would make the figure too wide to read.
 MAX_MODELS = 8
@@ -48,8 +48,7 @@ class Crops:
 
 def crops_path(result: Result) -> Path | None:
     """The crops PNG recorded in a result file (``crops.file``), else ``<stem>.crops.png`` if present."""
-    info = result.doc.get("crops") or {}
-    name = info.get("file") if isinstance(info, dict) else None
+    name = result.crops.file if result.crops is not None else None
     path = (
         result.path.parent / name
         if name
@@ -70,8 +69,8 @@ def read_crops(result: Result, path: Path) -> Crops:
     image = read_png(path)
     if image.ndim != 3:
         raise ValueError(f"{path}: expected an RGB crops image, got shape {image.shape}")
-    info = result.doc.get("crops") if isinstance(result.doc.get("crops"), dict) else {}
-    size = info.get("size")
+    info = result.crops
+    size = info.size if info is not None else None
     if isinstance(size, (list, tuple)) and len(size) == 2:
         tile_h, tile_w = int(size[0]), int(size[1])
     elif isinstance(size, (int, float)) and size > 0:
@@ -83,7 +82,8 @@ def read_crops(result: Result, path: Path) -> Crops:
         raise ValueError(f"{path}: a {width}x{height} image is not 3 rows of {tile_w}x{tile_h} crops")
     n = width // tile_w
     tiles = image.reshape(3, tile_h, n, tile_w, 3).transpose(0, 2, 1, 3, 4)
-    samples = [str(s) for s in info.get("samples") or []] or [f"crop {i + 1}" for i in range(n)]
+    recorded = info.samples if info is not None else None
+    samples = [str(s) for s in recorded or []] or [f"crop {i + 1}" for i in range(n)]
     return Crops(degraded=tiles[0], output=tiles[1], clean=tiles[2], samples=samples[:n])
 
 
@@ -157,19 +157,7 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
     Returns:
         The figure; its ``png`` is None when no result has usable crops.
     """
-    notes: list[str] = []
-    usable: list[tuple[Result, Crops, tuple]] = []
-    for result in table.results:
-        path = crops_path(result)
-        if path is None:
-            notes.append(f"figure: {result.model} has no crops image beside {result.path.name}")
-            continue
-        try:
-            crops = read_crops(result, path)
-        except (ValueError, OSError) as exc:
-            notes.append(f"figure: {result.model} left out: {exc}")
-            continue
-        usable.append((result, crops, (tuple(crops.samples), crops.clean.shape, crops.clean.tobytes())))
+    usable, notes = _usable_crops(table)
     if not usable:
         return Figure(None, "", notes)
     counts: dict[tuple, int] = {}
@@ -177,27 +165,23 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
         counts[key] = counts.get(key, 0) + 1
     shared = max(counts, key=lambda k: counts[k])  # max() keeps the first (best-ranked) of equal counts
     reference = next(crops for _, crops, key in usable if key == shared)
-    metric_key = primary_metric(table.task)
+    column = primary_column(table.task)
     models: list[tuple[str, str, np.ndarray]] = []
     for result, crops, key in usable:
         if key != shared:
-            notes.append(f"figure: {result.model} left out: its crops are not of the same samples as the others")
+            notes.append(f"figure: {result.model.name} left out: its crops are not of the same samples as the others")
         elif len(models) == MAX_MODELS:
-            notes.append(f"figure: {result.model} left out: only {MAX_MODELS} models are shown")
+            notes.append(f"figure: {result.model.name} left out: only {MAX_MODELS} models are shown")
         else:
-            score = metric(result.model_metrics, metric_key)
-            models.append((result.model, _score_label(metric_key, score), crops.output))
-    degraded_score = metric(table.results[0].degraded_metrics, metric_key)
+            score = metric(result.model_metrics, column.key)
+            models.append((result.model.name, _score_label(column, score), crops.output))
+    degraded_score = metric(table.results[0].degraded_metrics, column.key)
     columns = [
-        ("degraded input", _score_label(metric_key, degraded_score), reference.degraded),
+        ("degraded input", _score_label(column, degraded_score), reference.degraded),
         *models,
         ("clean target", "reference", reference.clean),
     ]
-    rows = len(reference.samples)
-    png = encode_png(compose(columns, zoom=zoom))
-    while max_bytes is not None and len(png) > max_bytes and rows > 1:
-        rows -= 1
-        png = encode_png(compose([(t, sub, tiles[:rows]) for t, sub, tiles in columns], zoom=zoom))
+    png, rows = _fitted_png(columns, len(reference.samples), zoom=zoom, max_bytes=max_bytes)
     shown = (
         ""
         if rows == len(reference.samples)
@@ -210,6 +194,36 @@ def comparison_figure(table: Table, *, zoom: int = 2, max_bytes: int | None = MA
     return Figure(png, caption, notes)
 
 
-def _score_label(key: str, value: float | None) -> str:
-    name = {"psnr": "PSNR", "psnr_hole": "PSNR holes"}.get(key, key)
-    return f"{name} {fmt(value, 'f2')} dB"
+def _usable_crops(table: Table) -> tuple[list[tuple[Result, Crops, tuple]], list[str]]:
+    """Each result whose crops image reads, its tiles, and the key that says which crops it shares; notes on the rest."""
+    notes: list[str] = []
+    usable: list[tuple[Result, Crops, tuple]] = []
+    for result in table.results:
+        path = crops_path(result)
+        if path is None:
+            notes.append(f"figure: {result.model.name} has no crops image beside {result.path.name}")
+            continue
+        try:
+            crops = read_crops(result, path)
+        except (ValueError, OSError) as exc:
+            notes.append(f"figure: {result.model.name} left out: {exc}")
+            continue
+        usable.append((result, crops, (tuple(crops.samples), crops.clean.shape, crops.clean.tobytes())))
+    return usable, notes
+
+
+def _fitted_png(
+    columns: list[tuple[str, str, np.ndarray]], rows: int, *, zoom: int, max_bytes: int | None
+) -> tuple[bytes, int]:
+    """The figure's PNG and the sample rows it shows: the last are dropped (never below one) until it fits."""
+    png = encode_png(compose(columns, zoom=zoom))
+    while max_bytes is not None and len(png) > max_bytes and rows > 1:
+        rows -= 1
+        png = encode_png(compose([(t, sub, tiles[:rows]) for t, sub, tiles in columns], zoom=zoom))
+    return png, rows
+
+
+def _score_label(column: Column, value: float | None) -> str:
+    """``PSNR 27.50 dB``: the column's header with the value in its place."""
+    name = column.header.removesuffix(" dB")
+    return f"{name} {fmt(value, column.fmt)}" + (" dB" if name != column.header else "")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from pixbench.results import Result, ResultFileError, metric
-from pixbench.tasks import primary_metric
+from pixbench.tasks import Column, get_task, primary_metric
 
 #: Hex digits kept when a hash is shown in a table.
 SHORT_HASH = 12
@@ -38,13 +38,19 @@ class Table:
     figure_caption: str = ""
 
 
+def primary_column(task: str) -> Column:
+    """The column of the metric that ranks a table of ``task``."""
+    info = get_task(task)
+    return next(c for c in info.columns if c.key == info.primary)
+
+
 def _rank_key(result: Result) -> tuple:
     score = metric(result.model_metrics, primary_metric(result.task))
     # Missing scores sink to the bottom; ties break on name, hash and file, so the order is total.
     return (
         score is None,
         -(score if score is not None else 0.0),
-        result.model,
+        result.model.name,
         result.sha256,
         result.path.resolve().as_posix(),
     )

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pixbench.leaderboard.group import Table, short
+from pixbench.leaderboard.group import Table, primary_column, short
 from pixbench.leaderboard.uncertainty import ALPHA, CONFIDENCE, RowStats, table_statistics
 from pixbench.results import (
     TARGET_ACCURACY,
@@ -28,7 +28,7 @@ from pixbench.results import (
     result_value,
     training_minutes,
 )
-from pixbench.tasks import RESTORATION_TASKS, get_task, primary_metric
+from pixbench.tasks import Task, get_task
 
 
 def relative_link(path: Path, out_dir: Path) -> str:
@@ -37,22 +37,10 @@ def relative_link(path: Path, out_dir: Path) -> str:
 
 
 def lpips_reason(result: Result) -> str | None:
-    """Why a result has no LPIPS value, or None when it has one."""
-    value = result.model_metrics.get("lpips")
-    if number(value) is not None:
+    """Why a result has no LPIPS value (its ``metrics.lpips_note``, on one line), or None when it has one."""
+    if number(result.model_metrics.get("lpips")) is not None:
         return None
-    metrics = result.doc.get("metrics") or {}
-    candidates = [
-        value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None,
-        result.model_metrics.get("lpips_note"),
-        metrics.get("lpips_note"),
-        result.model_metrics.get("lpips_reason"),
-        metrics.get("lpips_reason"),
-        (metrics.get("unavailable") or {}).get("lpips"),
-        (result.doc.get("notes") or {}).get("lpips"),
-    ]
-    reason = next((str(c) for c in candidates if c), "no LPIPS value in the result file")
-    return " ".join(reason.split())
+    return " ".join((result.metrics.lpips_note or "no LPIPS value in the result file").split())
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -82,11 +70,11 @@ def _gain(result: Result, key: str) -> float | None:
 
 def _targets(result: Result) -> dict[str, str]:
     """Detection targets as ``pass``/``fail``/``""`` (unknown), recomputed from the numbers."""
-    model = result.doc.get("model") or {}
+    fps = result.speed.fps_1080p if result.speed is not None else None
     checks = {
         "target_accuracy": (metric(result.model_metrics, "accuracy"), lambda v: v >= TARGET_ACCURACY),
-        "target_size": (number(model.get("size_mb")), lambda v: v <= TARGET_SIZE_MB),
-        "target_fps": (number((result.doc.get("speed") or {}).get("fps_1080p")), lambda v: v >= TARGET_FPS_1080P),
+        "target_size": (number(result.model.size_mb), lambda v: v <= TARGET_SIZE_MB),
+        "target_fps": (number(fps), lambda v: v >= TARGET_FPS_1080P),
     }
     return {name: "" if v is None else "pass" if ok(v) else "fail" for name, (v, ok) in checks.items()}
 
@@ -123,6 +111,7 @@ def table_rows(
     ``stats`` are the rows' intervals and paired tests (:func:`table_statistics`), computed when not given.
     """
     stats = table_statistics(table) if stats is None else stats
+    task = get_task(table.task)
     with_ci = {key for row in stats for key in row.intervals}  # every row gets these CI columns: one CSV header
     hw_tags = {hw: f"H{i + 1}" for i, hw in enumerate(dict.fromkeys(r.hardware for r in table.results))}
     reasons = {
@@ -130,59 +119,21 @@ def table_rows(
         for i, why in enumerate(dict.fromkeys(w for w in (lpips_reason(r) for r in table.results) if w is not None))
     }
     raw_rows, md_rows = [], []
-    for rank, result in enumerate(table.results, start=1):
-        model = result.doc.get("model") or {}
-        speed = result.doc.get("speed") or {}
-        raw: dict[str, Any] = {"rank": rank, "model": result.model}
-        md: dict[str, str] = {"#": str(rank), "model": _md(result.model)}
-        row_stats = stats[rank - 1]
-        for column in get_task(table.task).columns:
-            raw[column.name] = result_value(result, column.key)
-            md[column.header] = fmt(raw[column.name], column.fmt)
-            if column.key in with_ci:
-                ci = row_stats.intervals.get(column.key)
-                raw[f"{column.name}_ci_low"] = _round(ci.low) if ci else None
-                raw[f"{column.name}_ci_high"] = _round(ci.high) if ci else None
-                md[column.header] += _interval_text(ci.low, ci.high, column.fmt) if ci else ""
-        for key in get_task(table.task).gains:
-            name = _csv_name(table.task, key)
-            raw[f"gain_{name}"] = _gain(result, key)
-            md[f"Δ {_header(table.task, key)}"] = fmt(raw[f"gain_{name}"], "gain")
-        test = row_stats.vs_next
-        raw["p_vs_next"] = _round(test.p_value) if test else None
-        raw["diff_vs_next"] = _round(test.difference) if test else None
-        raw["diff_vs_next_ci_low"] = _round(test.low) if test else None
-        raw["diff_vs_next_ci_high"] = _round(test.high) if test else None
-        md["vs next"] = _vs_next_text(row_stats)
-        if table.task in RESTORATION_TASKS:
+    for rank, (result, row_stats) in enumerate(zip(table.results, stats), start=1):
+        raw: dict[str, Any] = {"rank": rank, "model": result.model.name}
+        md: dict[str, str] = {"#": str(rank), "model": _md(result.model.name)}
+        _metric_cells(raw, md, result, task, row_stats, with_ci)
+        _vs_next_cells(raw, md, row_stats)
+        if task.restores:
             why = lpips_reason(result)
             raw["lpips"], raw["lpips_note"] = metric(result.model_metrics, "lpips"), why or ""
             md["LPIPS"] = f"n/a [{reasons[why]}]" if why else fmt(raw["lpips"], "f4")
-        raw["fps_1080p"] = number(speed.get("fps_1080p"))
-        raw["fps_hardware"] = result.hardware
-        raw["size_mb"] = number(model.get("size_mb"))
-        raw["params"] = int(model["params"]) if isinstance(model.get("params"), (int, float)) else None
-        md["FPS 1080p"] = fmt(raw["fps_1080p"], "f1")
-        md["hw"] = hw_tags[result.hardware]
-        md["MB"] = fmt(raw["size_mb"], "mb")
-        md["params"] = fmt(raw["params"], "params")
-        raw["train_min"] = training_minutes(result)
-        md["train min"] = "" if raw["train_min"] is None else fmt(raw["train_min"], "f1")
-        if table.task == "detect":
-            targets = _targets(result)
-            raw.update(targets)
-            values = list(targets.values())
-            raw["targets"] = "fail" if "fail" in values else "" if "" in values else "pass"
-            failed = [n.removeprefix("target_") for n, v in targets.items() if v == "fail"]
-            unknown = [n.removeprefix("target_") for n, v in targets.items() if v == ""]
-            md["targets"] = (
-                ("fail: " + ", ".join(failed)) if failed else ("n/a: " + ", ".join(unknown)) if unknown else "pass"
-            )
+        _cost_cells(raw, md, result, hw_tags[result.hardware])
+        if not task.restores:
+            _target_cells(raw, md, result)
         link = relative_link(result.path, out_dir)
         # Full values in the CSV: a short hex prefix made only of digits would be read back as a number.
-        raw["dataset_fingerprint"] = result.fingerprint
-        raw["model_sha256"] = result.sha256
-        raw["result"] = link
+        raw.update(dataset_fingerprint=result.fingerprint, model_sha256=result.sha256, result=link)
         md["dataset"] = f"`{short(result.fingerprint)}`"
         md["model sha256"] = f"`{short(result.sha256)}`"
         md["result"] = f"[json](<{link}>)"
@@ -191,17 +142,62 @@ def table_rows(
     return raw_rows, md_rows
 
 
+def _metric_cells(
+    raw: dict[str, Any], md: dict[str, str], result: Result, task: Task, row: RowStats, with_ci: set[str]
+) -> None:
+    """The task's metric columns (with their intervals where any row has one), then the gains over the input."""
+    for column in task.columns:
+        raw[column.name] = result_value(result, column.key)
+        md[column.header] = fmt(raw[column.name], column.fmt)
+        if column.key in with_ci:
+            ci = row.intervals.get(column.key)
+            raw[f"{column.name}_ci_low"] = _round(ci.low) if ci else None
+            raw[f"{column.name}_ci_high"] = _round(ci.high) if ci else None
+            md[column.header] += _interval_text(ci.low, ci.high, column.fmt) if ci else ""
+    for key in task.gains:
+        column = next(c for c in task.columns if c.key == key)
+        raw[f"gain_{column.name}"] = _gain(result, key)
+        md[f"Δ {column.header.removesuffix(' dB')}"] = fmt(raw[f"gain_{column.name}"], "gain")
+
+
+def _vs_next_cells(raw: dict[str, Any], md: dict[str, str], row: RowStats) -> None:
+    test = row.vs_next
+    raw["p_vs_next"] = _round(test.p_value) if test else None
+    raw["diff_vs_next"] = _round(test.difference) if test else None
+    raw["diff_vs_next_ci_low"] = _round(test.low) if test else None
+    raw["diff_vs_next_ci_high"] = _round(test.high) if test else None
+    md["vs next"] = _vs_next_text(row)
+
+
+def _cost_cells(raw: dict[str, Any], md: dict[str, str], result: Result, hw_tag: str) -> None:
+    """FPS and where it was measured, size, parameters and training minutes."""
+    model = result.model
+    raw["fps_1080p"] = number(result.speed.fps_1080p) if result.speed is not None else None
+    raw["fps_hardware"] = result.hardware
+    raw["size_mb"] = number(model.size_mb)
+    raw["params"] = int(model.params) if isinstance(model.params, (int, float)) else None
+    md["FPS 1080p"] = fmt(raw["fps_1080p"], "f1")
+    md["hw"] = hw_tag
+    md["MB"] = fmt(raw["size_mb"], "mb")
+    md["params"] = fmt(raw["params"], "params")
+    raw["train_min"] = training_minutes(result)
+    md["train min"] = "" if raw["train_min"] is None else fmt(raw["train_min"], "f1")
+
+
+def _target_cells(raw: dict[str, Any], md: dict[str, str], result: Result) -> None:
+    """A detector's targets, each pass, fail or unknown, and all of them together."""
+    targets = _targets(result)
+    raw.update(targets)
+    values = list(targets.values())
+    raw["targets"] = "fail" if "fail" in values else "" if "" in values else "pass"
+    failed = [n.removeprefix("target_") for n, v in targets.items() if v == "fail"]
+    unknown = [n.removeprefix("target_") for n, v in targets.items() if v == ""]
+    md["targets"] = ("fail: " + ", ".join(failed)) if failed else ("n/a: " + ", ".join(unknown)) if unknown else "pass"
+
+
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _csv_name(task: str, key: str) -> str:
-    return next(c.name for c in get_task(task).columns if c.key == key)
-
-
-def _header(task: str, key: str) -> str:
-    return next(c.header for c in get_task(task).columns if c.key == key).removesuffix(" dB")
 
 
 def csv_text(table: Table, out_dir: Path, stats: list[RowStats] | None = None) -> str:
@@ -233,25 +229,34 @@ def table_markdown(
     """The table as a Markdown page: title, what was scored, the grid, notes, the figure and the speed plot."""
     stats = table_statistics(table) if stats is None else stats
     raw_rows, md_rows = table_rows(table, out_dir, stats)
-    primary = primary_metric(table.task)
+    task = get_task(table.task)
     lines = [f"# {table_title(table)}", ""]
     lines.append(
         f"Dataset fingerprint `{table.fingerprint}`, split `{table.split}`, "
         f"{table.samples if table.samples is not None else 'unknown number of'} samples. "
-        f"Rows are sorted by {primary} (higher is better)."
+        f"Rows are sorted by {task.primary} (higher is better)."
     )
     lines.append("")
     for optional in ("vs next", "train min"):  # shown only when some row has a value
         if not any(row[optional] for row in md_rows):
             md_rows = [{k: v for k, v in row.items() if k != optional} for row in md_rows]
-    if table.task in RESTORATION_TASKS:
+    if task.restores:
         reference = {h: "" for h in md_rows[0]}
         reference["model"] = "*degraded input*"
-        for column in get_task(table.task).columns:
+        for column in task.columns:
             reference[column.header] = fmt(result_value(table.results[0], column.key, who="degraded"), column.fmt)
         md_rows = md_rows + [reference]
     lines += _markdown_grid(md_rows)
     lines += ["", "Notes:", ""]
+    lines += _measurement_notes(task, raw_rows, stats)
+    lines += _row_notes(table, task, raw_rows)
+    lines += _pictures(table, task, figure, speed_plot)
+    return "\n".join(lines) + "\n"
+
+
+def _measurement_notes(task: Task, raw_rows: list[dict[str, Any]], stats: list[RowStats]) -> list[str]:
+    """How the columns were measured: hardware tags, intervals, paired tests, training minutes."""
+    lines = []
     hardware = list(dict.fromkeys(r["fps_hardware"] for r in raw_rows))
     for i, hw in enumerate(hardware, start=1):
         lines.append(f"- H{i}: FPS at 1920x1080 measured on {hw}.")
@@ -267,7 +272,7 @@ def table_markdown(
         )
     if any(row.vs_next is not None for row in stats):
         lines.append(
-            f"- vs next: the row against the row below on {primary}, paired by sample (sign-flip test over "
+            f"- vs next: the row against the row below on {task.primary}, paired by sample (sign-flip test over "
             f"source photos); **≈** marks an order that is not significant at {ALPHA:.0%} "
             "(p >= 0.05): the two rows may swap on other photos."
         )
@@ -276,39 +281,51 @@ def table_markdown(
             "- train min: training time in minutes recorded by `pixbench export` (`pixbench.training`); "
             "empty for baselines and models without it."
         )
+    return lines
+
+
+def _row_notes(table: Table, task: Task, raw_rows: list[dict[str, Any]]) -> list[str]:
+    """LPIPS reasons, targets or gains, failed samples, the subset scored, and the table's own notes."""
+    lines = []
     reasons = dict.fromkeys(r["lpips_note"] for r in raw_rows if r.get("lpips_note"))
     for i, why in enumerate(reasons, start=1):
         lines.append(f"- [{i}] LPIPS n/a: {why}")
-    if table.task == "detect":
+    if task.restores:
+        lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
+    else:
         lines.append(
             f"- targets: accuracy >= {TARGET_ACCURACY:.0%}, size <= {TARGET_SIZE_MB:g} MB, "
             f">= {TARGET_FPS_1080P:g} FPS at 1080p on the hw shown."
         )
-    else:
-        lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
     for result in table.results:
-        failures = result.doc.get("failures") or {}
-        if isinstance(failures, dict) and failures.get("count"):
-            reasons = ", ".join(f"{k}: {v}" for k, v in sorted((failures.get("reasons") or {}).items()))
+        failures = result.failures
+        if failures.count:
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted((failures.reasons or {}).items()))
             lines.append(
-                f"- {_md(result.model)}: {failures['count']} samples failed"
-                + (f" ({reasons})" if reasons else "")
+                f"- {_md(result.model.name)}: {failures.count} samples failed"
+                + (f" ({counts})" if counts else "")
                 + "; see its result file."
             )
     if table.results[0].subset:
         lines.append(f"- Scored with `{table.results[0].subset}`: only part of the `{table.split}` split.")
     lines += [f"- {note}" for note in table.notes]
+    return lines
+
+
+def _pictures(table: Table, task: Task, figure: str | None, speed_plot: str | None) -> list[str]:
+    """The comparison figure and the speed plot, each with its caption."""
+    lines = []
     if figure:
         lines += ["", f"![{table_title(table)}: degraded, each model, clean](<{figure}>)", "", table.figure_caption]
     if speed_plot:
         lines += [
             "",
-            f"![{table_title(table)}: FPS at 1080p against {primary}](<{speed_plot}>)",
+            f"![{table_title(table)}: FPS at 1080p against {task.primary}](<{speed_plot}>)",
             "",
             f"Speed against quality: one point per row (marker area by model size), the Pareto frontier, "
             f"and the {TARGET_FPS_1080P:g} FPS target; FPS measured on the hw of the notes above.",
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def index_markdown(tables: list[Table]) -> str:
@@ -340,6 +357,6 @@ def index_markdown(tables: list[Table]) -> str:
 
 def _index_cell(t: Table) -> str:
     best = t.results[0]
-    score = metric(best.model_metrics, primary_metric(t.task))
-    shown = fmt(score, "pct" if t.task == "detect" else "f2")
-    return f"[{t.stem}](<{t.stem}.md>): {_md(best.model)} {shown}, {len(t.results)} models ([csv](<{t.stem}.csv>))"
+    column = primary_column(t.task)
+    shown = fmt(metric(best.model_metrics, column.key), column.fmt)
+    return f"[{t.stem}](<{t.stem}.md>): {_md(best.model.name)} {shown}, {len(t.results)} models ([csv](<{t.stem}.csv>))"

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
+from typing import Any
 
-from pixbench.leaderboard.group import Table
+from pixbench.leaderboard.group import Table, primary_column
 from pixbench.results import TARGET_FPS_1080P, metric, number
-from pixbench.tasks import get_task, primary_metric
 
 SIZE_INCHES = (7.5, 4.8)
 DPI = 100
@@ -52,20 +53,11 @@ def speed_plot(table: Table) -> tuple[bytes | None, list[str]]:
     Returns:
         The PNG bytes (None when no row has both an FPS and a score), and notes.
     """
-    key = primary_metric(table.task)
-    column = next(c for c in get_task(table.task).columns if c.key == key)
+    column = primary_column(table.task)
     scale = 100.0 if column.fmt == "pct" else 1.0
     setups = list(dict.fromkeys(r.hardware for r in table.results))
-    rows, notes = [], []
-    for result in table.results:
-        fps = number((result.doc.get("speed") or {}).get("fps_1080p"))
-        score = metric(result.model_metrics, key)
-        if fps is None or not math.isfinite(fps) or fps <= 0 or score is None or not math.isfinite(score):
-            notes.append(f"speed plot: {result.model} not drawn (no {'FPS' if score is not None else key} value)")
-            continue
-        size = number((result.doc.get("model") or {}).get("size_mb"))
-        rows.append((result.model, fps, score * scale, size, setups.index(result.hardware)))
-    if not rows:
+    points, notes = _points(table, column.key, scale, setups)
+    if not points:
         return None, notes
 
     import matplotlib
@@ -77,44 +69,15 @@ def speed_plot(table: Table) -> tuple[bytes | None, list[str]]:
         FigureCanvasAgg(figure)
         ax = figure.add_subplot()
         ax.set_xscale("log")
-        used = sorted({row[4] for row in rows})
+        used = sorted({p.setup for p in points})
         for setup in used:
-            group = [row for row in rows if row[4] == setup]
-            colour, marker = COLOURS[setup % len(COLOURS)], MARKERS[setup % len(MARKERS)]
-            label = f"H{setup + 1}: {setups[setup]}" if len(used) > 1 else f"FPS on {setups[setup]}"
-            ax.scatter(
-                [r[1] for r in group],
-                [r[2] for r in group],
-                s=[marker_area(r[3]) for r in group],
-                c=colour,
-                marker=marker,
-                alpha=0.8,
-                edgecolors="black",
-                linewidths=0.5,
-                label=label,
-                zorder=3,
-            )
-            for rank, (name, fps, score, _, _) in enumerate(group):
-                # Alternate labels above and below, so rows of close scores (ranked next to each other) stay readable.
-                ax.annotate(
-                    name, (fps, score), xytext=(6, 4 if rank % 2 == 0 else -10), textcoords="offset points", fontsize=7
-                )
-            front = [group[i] for i in pareto([(r[1], r[2]) for r in group])]
-            ax.plot(
-                [r[1] for r in front],
-                [r[2] for r in front],
-                color=colour,
-                linestyle="--",
-                linewidth=1,
-                label="Pareto frontier" + (f" (H{setup + 1})" if len(used) > 1 else ""),
-                zorder=1,
-            )
+            _draw_setup(ax, [p for p in points if p.setup == setup], setup, setups[setup], several=len(used) > 1)
         ax.axvline(
             TARGET_FPS_1080P, color="grey", linestyle=":", linewidth=1.2, label=f"{TARGET_FPS_1080P:g} FPS target"
         )
         for mb in SIZE_LEGEND_MB:
             ax.scatter([], [], s=marker_area(mb), c="white", edgecolors="grey", label=f"{mb:g} MB")
-        fps_values = [r[1] for r in rows] + [TARGET_FPS_1080P]
+        fps_values = [p.fps for p in points] + [TARGET_FPS_1080P]
         ax.set_xlim(min(fps_values) / 1.6, max(fps_values) * 1.6)
         ax.set_xlabel("FPS at 1920x1080 (log scale)")
         ax.set_ylabel(column.header + (" (%)" if scale != 1.0 else ""))
@@ -128,3 +91,60 @@ def speed_plot(table: Table) -> tuple[bytes | None, list[str]]:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue(), notes
+
+
+@dataclass
+class _Point:
+    """One row of the plot: model name, FPS, score (scaled as the axis shows it), size in MB, hardware index."""
+
+    name: str
+    fps: float
+    score: float
+    size_mb: float | None
+    setup: int
+
+
+def _points(table: Table, key: str, scale: float, setups: list[str]) -> tuple[list[_Point], list[str]]:
+    """The rows that have a finite FPS and score, and a note for each row that has not."""
+    points, notes = [], []
+    for result in table.results:
+        fps = number(result.speed.fps_1080p) if result.speed is not None else None
+        score = metric(result.model_metrics, key)
+        if fps is None or not math.isfinite(fps) or fps <= 0 or score is None or not math.isfinite(score):
+            notes.append(f"speed plot: {result.model.name} not drawn (no {'FPS' if score is not None else key} value)")
+            continue
+        size = number(result.model.size_mb)
+        points.append(_Point(result.model.name, fps, score * scale, size, setups.index(result.hardware)))
+    return points, notes
+
+
+def _draw_setup(ax: Any, group: list[_Point], setup: int, hardware: str, *, several: bool) -> None:
+    """The points of one hardware setup, their labels and their Pareto frontier, in the setup's colour and marker."""
+    colour, marker = COLOURS[setup % len(COLOURS)], MARKERS[setup % len(MARKERS)]
+    ax.scatter(
+        [p.fps for p in group],
+        [p.score for p in group],
+        s=[marker_area(p.size_mb) for p in group],
+        c=colour,
+        marker=marker,
+        alpha=0.8,
+        edgecolors="black",
+        linewidths=0.5,
+        label=f"H{setup + 1}: {hardware}" if several else f"FPS on {hardware}",
+        zorder=3,
+    )
+    for rank, p in enumerate(group):
+        # Alternate labels above and below, so rows of close scores (ranked next to each other) stay readable.
+        ax.annotate(
+            p.name, (p.fps, p.score), xytext=(6, 4 if rank % 2 == 0 else -10), textcoords="offset points", fontsize=7
+        )
+    front = [group[i] for i in pareto([(p.fps, p.score) for p in group])]
+    ax.plot(
+        [p.fps for p in front],
+        [p.score for p in front],
+        color=colour,
+        linestyle="--",
+        linewidth=1,
+        label="Pareto frontier" + (f" (H{setup + 1})" if several else ""),
+        zorder=1,
+    )

@@ -107,7 +107,7 @@ def load_samples(results: list[Result]) -> tuple[list[Samples | None], list[str]
             loaded.append(read_samples(result))
         except ResultFileError as exc:
             loaded.append(None)
-            notes.append(f"no intervals for {result.model}: {exc}")
+            notes.append(f"no intervals for {result.model.name}: {exc}")
     return loaded, notes
 
 

@@ -19,7 +19,7 @@ from pixbench.leaderboard.speed import speed_plot
 from pixbench.leaderboard.uncertainty import load_samples, table_statistics
 from pixbench.progress import Progress, silent
 from pixbench.results import collect_result_files, read_result
-from pixbench.tasks import RESTORATION_TASKS
+from pixbench.tasks import get_task
 
 
 @dataclass
@@ -70,34 +70,38 @@ def build_leaderboards(
     for done, table in enumerate(tables):
         progress("tables", done, len(tables))
         table.notes.extend(notes.get(table.stem, []))
-        _, unreadable = load_samples(table.results)
-        warnings.extend(f"{table.stem}: {note}" for note in unreadable)
-        table.notes.extend(unreadable)
-        stats = table_statistics(table)
-        files = []
-        figure_name = speed_name = None
-        if figures and table.task in RESTORATION_TASKS:
-            figure = comparison_figure(table, zoom=zoom)
-            warnings.extend(f"{table.stem}: {note}" for note in figure.notes)
-            table.notes.extend(figure.notes)
-            if figure.png is not None:
-                figure_name = f"{table.stem}.png"
-                table.figure_caption = figure.caption
-                write_bytes_atomic(out / figure_name, figure.png)
-                files.append(out / figure_name)
-        if figures:
-            png, plot_notes = speed_plot(table)
-            table.notes.extend(plot_notes)
-            if png is not None:
-                speed_name = f"{table.stem}-speed.png"
-                write_bytes_atomic(out / speed_name, png)
-                files.append(out / speed_name)
-        write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out, stats).encode("utf-8"))
-        write_bytes_atomic(
-            out / f"{table.stem}.md", table_markdown(table, out, figure_name, stats, speed_name).encode("utf-8")
-        )
-        files[:0] = [out / f"{table.stem}.md", out / f"{table.stem}.csv"]
-        written.append(Written(table, files))
+        written.append(_write_table(table, out, figures=figures, zoom=zoom, warnings=warnings))
     write_bytes_atomic(out / "index.md", index_markdown(tables).encode("utf-8"))
     progress("tables", len(tables), len(tables))
     return written, warnings
+
+
+def _write_table(table: Table, out: Path, *, figures: bool, zoom: int, warnings: list[str]) -> Written:
+    """Write one table's Markdown and CSV (and its PNGs with ``figures``); problems go to ``warnings`` and its notes."""
+    _, unreadable = load_samples(table.results)
+    warnings.extend(f"{table.stem}: {note}" for note in unreadable)
+    table.notes.extend(unreadable)
+    stats = table_statistics(table)
+    files: list[Path] = []
+    figure_name = speed_name = None
+    if figures and get_task(table.task).restores:
+        figure = comparison_figure(table, zoom=zoom)
+        warnings.extend(f"{table.stem}: {note}" for note in figure.notes)
+        table.notes.extend(figure.notes)
+        if figure.png is not None:
+            figure_name = f"{table.stem}.png"
+            table.figure_caption = figure.caption
+            write_bytes_atomic(out / figure_name, figure.png)
+            files.append(out / figure_name)
+    if figures:
+        png, plot_notes = speed_plot(table)
+        table.notes.extend(plot_notes)
+        if png is not None:
+            speed_name = f"{table.stem}-speed.png"
+            write_bytes_atomic(out / speed_name, png)
+            files.append(out / speed_name)
+    write_bytes_atomic(out / f"{table.stem}.csv", csv_text(table, out, stats).encode("utf-8"))
+    write_bytes_atomic(
+        out / f"{table.stem}.md", table_markdown(table, out, figure_name, stats, speed_name).encode("utf-8")
+    )
+    return Written(table, [out / f"{table.stem}.md", out / f"{table.stem}.csv", *files])

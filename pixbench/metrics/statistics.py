@@ -232,14 +232,7 @@ def paired_difference(
         return PairedDifference(None, None, None, None, False, confidence, (), np.zeros(0), 0, 0, 0, 0, n_left_out)
     labels, index = np.unique(g, return_inverse=True)
     per_image = np.bincount(index, weights=d) / np.bincount(index)
-    rng = np.random.default_rng(seed)
-    n = per_image.size
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
-    low, high = _percentiles(counts @ per_image / n, confidence)
-    if not per_image.any():
-        p_value, exact = 1.0, 2**n <= n_resamples
-    else:
-        p_value, exact = _sign_flip_p(per_image, n_resamples, rng)
+    low, high, p_value, exact = _mean_tests(per_image, n_resamples, confidence, np.random.default_rng(seed))
     return PairedDifference(
         difference=float(per_image.mean()),
         low=low,
@@ -255,3 +248,16 @@ def paired_difference(
         n_pairs=int(d.size),
         n_left_out=n_left_out,
     )
+
+
+def _mean_tests(
+    per_image: np.ndarray, n_resamples: int, confidence: float, rng: np.random.Generator
+) -> tuple[float | None, float | None, float, bool]:
+    """The bootstrap interval of the mean of ``per_image``, then its sign-flip p-value (in that order from ``rng``)."""
+    n = per_image.size
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
+    low, high = _percentiles(counts @ per_image / n, confidence)
+    if not per_image.any():
+        return low, high, 1.0, 2**n <= n_resamples
+    p_value, exact = _sign_flip_p(per_image, n_resamples, rng)
+    return low, high, p_value, exact

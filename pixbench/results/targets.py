@@ -1,0 +1,25 @@
+"""pixbench's targets for a model: the accuracy of a detector, the size of the file, the FPS at 1080p.
+
+Every result file says pass or fail for each target that applies to its task (``targets``);
+leaderboards check the same thresholds again from the numbers.
+"""
+
+from __future__ import annotations
+
+from pixbench.tasks import get_task
+
+#: The targets: detection accuracy, model size in MB, frames per second at 1920x1080.
+TARGET_ACCURACY, TARGET_SIZE_MB, TARGET_FPS_1080P = 0.90, 10.0, 30.0
+
+
+def targets(task: str, accuracy: float | None, size_mb: float, fps_1080p: float | None) -> dict[str, bool | None]:
+    """Pass/fail for each target that applies to ``task``; ``None`` where not measured.
+
+    The accuracy target is a detector's only: results of tasks whose models restore images do not list it.
+    """
+    out: dict[str, bool | None] = {}
+    if not get_task(task).restores:
+        out[f"accuracy>={TARGET_ACCURACY:.2f}"] = None if accuracy is None else accuracy >= TARGET_ACCURACY
+    out[f"size<={TARGET_SIZE_MB:g}MB"] = size_mb <= TARGET_SIZE_MB
+    out[f"fps_1080p>={TARGET_FPS_1080P:g}"] = None if fps_1080p is None else fps_1080p >= TARGET_FPS_1080P
+    return out
