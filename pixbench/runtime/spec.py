@@ -11,6 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from pixbench.degradations.blocks import BLOCK, CONTEXT
+
+#: BLOCK and CONTEXT are re-exported: the runner and ``pixbench.runtime`` read them from here.
+__all__ = ["BLOCK", "CHANNELS", "CONTEXT", "LAYOUTS", "RANGES", "InputSpec"]
+
 LAYOUTS = ("nchw", "nhwc")
 RANGES = ("01", "11", "255")
 CHANNELS = ("rgb", "y")
