@@ -28,10 +28,16 @@ __all__ = [
     "check_recipe",
     "get_task",
     "primary_metric",
+    "task_registry",
 ]
 
 
-def _register(*tasks: Task) -> dict[str, Task]:
+def task_registry(*tasks: Task) -> dict[str, Task]:
+    """The tasks by name, in the order given.
+
+    Raises:
+        ValueError: Two tasks have the same name.
+    """
     out: dict[str, Task] = {}
     for task in tasks:
         if task.name in out:
@@ -40,7 +46,7 @@ def _register(*tasks: Task) -> dict[str, Task]:
     return out
 
 
-TASKS: dict[str, Task] = _register(detect.TASK, depixelate.TASK, jpeg.TASK, blockcnn.TASK, inpaint.TASK)
+TASKS: dict[str, Task] = task_registry(detect.TASK, depixelate.TASK, jpeg.TASK, blockcnn.TASK, inpaint.TASK)
 
 #: Task names, in the order docs and tables list them.
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
