@@ -74,8 +74,46 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
     Returns:
         The written ``dataset.json``.
     """
+    task = get_task(recipe.task)
+    counts, skipped, included = _write_metadata(out, names, metadata_header(recipe.task))
+    triplet_counts = _write_triplets(out, included) if task.blockwise else None
+    remove_temp_files(out)
+    files = split_file_hashes(out)  # the manifest: what evaluate and train verify every read against
+    info = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "task": recipe.task,
+        "recipe": {"name": recipe.name, "version": recipe.version, "sha256": recipe.sha256()},
+        "fingerprint": fingerprint_of(files, recipe.sha256(), split=key["split"]),
+        "pixbench_version": __version__,
+        "source": {"spec": src.spec, "name": src.name, "license": src.license, "images": len(names)},
+        "seed": recipe.seed,
+        "splits": {s: c for s, c in counts.items() if c["samples"]},
+        "skipped": skipped,
+        "inputs": task.inputs,
+        "encoders": {"jpeg": encoder_name(), "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}"},
+        "build": key,
+        MANIFEST_KEY: files,
+    }
+    if triplet_counts is not None:
+        info["triplets"] = triplet_counts
+    write_bytes_atomic(out / "recipe.yaml", recipe.canonical_yaml().encode())
+    write_bytes_atomic(out / "README.md", dataset_card(info, recipe).encode())
+    write_bytes_atomic(out / "dataset.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+    clear_state(state_dir(out))  # after dataset.json: a kill in between still reads as half-built (the lock goes last)
+    return info
+
+
+def _write_metadata(
+    out: Path, names: list[str], header: list[str]
+) -> tuple[dict[str, dict[str, int]], list[dict[str, str]], list[tuple[str, str]]]:
+    """Each split's ``metadata.csv`` from the done records, in source order; duplicates and skips left out.
+
+    Returns:
+        The samples and source images per split, the skipped inputs with their reasons, and the
+        ``(record name, split)`` of every image included.
+    """
     state = state_dir(out)
-    header = metadata_header(recipe.task)
     counts = {s: {"samples": 0, "source_images": 0} for s in SPLITS}
     skipped: list[dict[str, str]] = []
     seen: dict[str, str] = {}
@@ -102,33 +140,7 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
                 writers[split].writerow(_flat(row, header))
             counts[split]["samples"] += len(rec["rows"])
             counts[split]["source_images"] += 1
-    triplet_counts = _write_triplets(out, included) if recipe.task == "blockcnn" else None
-    remove_temp_files(out)
-    files = split_file_hashes(out)  # the manifest: what evaluate and train verify every read against
-    fingerprint = fingerprint_of(files, recipe.sha256(), split=key["split"])
-    info = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "task": recipe.task,
-        "recipe": {"name": recipe.name, "version": recipe.version, "sha256": recipe.sha256()},
-        "fingerprint": fingerprint,
-        "pixbench_version": __version__,
-        "source": {"spec": src.spec, "name": src.name, "license": src.license, "images": len(names)},
-        "seed": recipe.seed,
-        "splits": {s: c for s, c in counts.items() if c["samples"]},
-        "skipped": skipped,
-        "inputs": get_task(recipe.task).inputs,
-        "encoders": {"jpeg": encoder_name(), "png": f"Pillow {PIL.__version__} / zlib {features.version('zlib')}"},
-        "build": key,
-        MANIFEST_KEY: files,
-    }
-    if triplet_counts is not None:
-        info["triplets"] = triplet_counts
-    write_bytes_atomic(out / "recipe.yaml", recipe.canonical_yaml().encode())
-    write_bytes_atomic(out / "README.md", dataset_card(info, recipe).encode())
-    write_bytes_atomic(out / "dataset.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
-    clear_state(state)  # after dataset.json: a kill in between still reads as half-built (the lock goes last)
-    return info
+    return counts, skipped, included
 
 
 def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int]:
@@ -223,12 +235,7 @@ def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:
         f"- PNG: {info['encoders']['png']}",
         "",
     ]
-    if info["task"] == "inpaint":
-        lines += [
-            f"Holes are filled with the value {recipe.degradations[0].fill} in every channel; "
-            "`mask/` is 255 inside a hole, 0 elsewhere; `holes` lists `[x, y, w, h]`.",
-            "",
-        ]
+    lines += get_task(info["task"]).card_notes(recipe)
     if info["skipped"]:
         lines += ["## Skipped inputs", ""] + [f"- `{s['source_id']}`: {s['reason']}" for s in info["skipped"]] + [""]
     lines += [

@@ -19,7 +19,8 @@ import pandas as pd
 
 from pixbench.datasets import Sample
 from pixbench.errors import ModelError, PixbenchError
-from pixbench.runtime import Runner
+from pixbench.runtime import BLOCK, Runner
+from pixbench.tasks import get_task
 
 #: Largest side of the centre crops kept for the ``<stem>.crops.png`` strip.
 CROP = 128
@@ -43,19 +44,12 @@ def image_metrics(
     mask: np.ndarray | None,
     lpips: Callable[[np.ndarray, np.ndarray], float] | None,
 ) -> dict[str, float]:
-    """The task's image metrics for one ``(reference, test)`` pair of ``HxWx3 uint8`` images."""
-    from pixbench import metrics
+    """The image metrics of ``task`` for one ``(reference, test)`` pair of ``HxWx3 uint8`` images.
 
-    if task in ("jpeg", "blockcnn"):
-        # One call shares the passes over the pixels; equal to psnr/ssim/psnr_b called separately.
-        out = metrics.restoration_metrics(reference, test, data_range=255)
-    else:
-        out = {
-            "psnr": metrics.psnr(reference, test, data_range=255),
-            "ssim": metrics.ssim(reference, test, data_range=255),
-        }
-    if task == "inpaint" and mask is not None:
-        out.update(metrics.masked_metrics(reference, test, mask, data_range=255))
+    The metrics are the task's (:meth:`pixbench.tasks.Task.image_metrics`, which validation
+    during training uses too), plus LPIPS when ``lpips`` is given.
+    """
+    out = get_task(task).image_metrics(reference, test, mask)
     if lpips is not None:
         out["lpips"] = float(lpips(reference, test))
     return out
@@ -130,24 +124,19 @@ def score_restoration(
 
 
 def score_triplets(runner: Runner, contexts: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
-    """BlockCNN on its own triplets: PSNR pooled over all 8x8 centre blocks, model vs degraded.
+    """A blockwise model on its dataset's own triplets: the task's block metrics, model vs degraded.
 
-    The blocks are stacked into one ``(N*8) x 8`` image, so the PSNR is that of the
-    pooled mean squared error (per-block PSNR of an 8x8 block is too noisy to average).
+    The metrics are :meth:`pixbench.tasks.Task.block_metrics` of the dataset's task (a PSNR pooled
+    over all 8x8 centre blocks); the degraded block is the centre of each 24x24 context.
     """
-    from pixbench import metrics
-
+    task = get_task(runner.spec.task)
     out = runner.restore_triplets(contexts)
-    degraded = np.asarray(contexts[:, 8:16, 8:16])
+    degraded = np.asarray(contexts[:, BLOCK : 2 * BLOCK, BLOCK : 2 * BLOCK])
     target = np.asarray(targets)
-
-    def stack(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a).reshape(-1, a.shape[2], 3)
-
     return {
         "n": int(len(target)),
-        "model": {"psnr": metrics.psnr(stack(target), stack(out), data_range=255)},
-        "degraded": {"psnr": metrics.psnr(stack(target), stack(degraded), data_range=255)},
+        "model": task.block_metrics(target, out),
+        "degraded": task.block_metrics(target, degraded),
     }
 
 

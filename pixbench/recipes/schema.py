@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pixbench.degradations.holes import HolesOp
 from pixbench.degradations.jpeg import JpegOp
 from pixbench.degradations.pixelate import PixelateOp
-from pixbench.tasks import TASK_NAMES, get_task
+from pixbench.tasks import TASK_NAMES, check_recipe
 
 #: A task name; the allowed values (and their order in error messages) come from the task table.
 TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
@@ -163,30 +163,7 @@ class Recipe(_Strict):
 
     @model_validator(mode="after")
     def _fits_task(self) -> Recipe:
-        ops = tuple(d.op for d in self.degradations)
-        wanted = get_task(self.task).ops
-        if ops != wanted:
-            raise ValueError(f"task {self.task!r} takes degradations {list(wanted)}, got {list(ops)}")
-        if (self.task == "detect") != (self.negatives is not None):
-            raise ValueError("negatives is required for task 'detect' and not allowed for other tasks")
-        labels = [n.label for n in self.negatives or []]
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"negatives need distinct names (negative_kind values), got {labels}: add name: to each")
-        if self.task == "detect" and self.crop.per_image % 2:
-            raise ValueError(f"crop.per_image must be even for 'detect' (balanced classes), got {self.crop.per_image}")
-        if (self.task == "blockcnn") != (self.triplets is not None):
-            raise ValueError("triplets is required for task 'blockcnn' and not allowed for other tasks")
-        op = self.degradations[0]
-        if self.task == "depixelate":
-            bad = [f for f in op.factors if self.crop.size % f or self.crop.align % f]
-            if bad:
-                raise ValueError(
-                    f"depixelate factors {bad} must divide crop.size ({self.crop.size}) and crop.align ({self.crop.align})"
-                )
-        if self.task in ("jpeg", "blockcnn") and (self.crop.size % 16 or self.crop.align % 8):
-            raise ValueError("jpeg/blockcnn crops need crop.size a multiple of 16 and crop.align a multiple of 8")
-        if self.task == "inpaint" and 2 * op.size > self.crop.size and op.count > 1:
-            raise ValueError(f"{op.count} holes of {op.size}px do not fit side by side in a {self.crop.size}px crop")
+        check_recipe(self)  # the rules live with each task (pixbench/tasks/)
         return self
 
     def ops(self) -> list[Any]:

@@ -13,7 +13,7 @@ from pixbench.errors import ModelError, shorten
 from pixbench.runtime.model import Model, TensorInfo
 from pixbench.runtime.runner import Runner
 from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, InputSpec
-from pixbench.tasks import TASKS, can_score
+from pixbench.tasks import TASKS, Task, can_score, get_task
 
 #: The ``pixbench.*`` props evaluate reads and the values each may take (docs/onnx-metadata.md).
 PROP_CHOICES = {
@@ -98,6 +98,56 @@ def _fmt(shape: tuple[int | None, ...]) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def _check_declared_task(model: Model, task: str) -> str | None:
+    """The model's ``pixbench.task``, after checking that a model of that task may be scored on ``task``."""
+    declared = model.props.get("pixbench.task")
+    # Some models are scored across tasks (BlockCNN deblocks whole JPEG images); an unknown
+    # declared task is a mismatch like any other, not an unknown-task error.
+    scorable = declared == task or (declared in TASKS and can_score(declared, task))
+    if declared and not scorable:
+        raise ModelError(
+            f"{model.path.name}: model declares pixbench.task={shorten(declared)} but the dataset task is {task!r}"
+        )
+    return declared
+
+
+def _image_inputs(model: Model, task: Task) -> tuple[TensorInfo, TensorInfo | None]:
+    """The model's image input and, for a task that takes a mask, its separate mask input if it has one."""
+    images = [i for i in model.inputs if len(i.shape) == 4]
+    masked = ", ".join(t.name for t in TASKS.values() if t.takes_mask)
+    if not images or len(model.inputs) != len(images) or len(images) > 2:
+        got = ", ".join(f"{i.name}{_fmt(i.shape)}" for i in model.inputs) or "no inputs"
+        raise ModelError(f"{model.path.name}: expected one 4-D image input ({masked}: or image + mask), got {got}")
+    if len(images) == 1:
+        return images[0], None
+    if not task.takes_mask:
+        raise ModelError(f"{model.path.name}: two image inputs only make sense for {masked}, not {task.name!r}")
+    named = [i for i in images if "mask" in i.name.lower()]  # the mask is the one named like a mask, else the second
+    mask = named[0] if named else images[1]
+    return (images[1] if mask is images[0] else images[0]), mask
+
+
+def _channels(c: int | None) -> tuple[str, str]:
+    """The channels an image input of ``c`` channels implies, and how that was decided."""
+    if c == 1:
+        return "y", "inferred from 1 input channel"
+    return "rgb", "default" if c is None else f"inferred from {c} input channels"
+
+
+def _resolve_mask(model: Model, spec: InputSpec, image: TensorInfo, mask: TensorInfo | None, c: int | None) -> None:
+    """How a model of a task that takes a mask gets it: a second input, or a 4th channel of the image."""
+    if mask is not None:
+        spec.mask_input, spec.mask_name = "separate", mask.name
+    elif c == 4 or model.props.get("pixbench.mask_input") == "channel":
+        spec.mask_input = "channel"
+    else:
+        raise ModelError(
+            f"{model.path.name}: an {spec.task} model needs the mask as a 4th input channel or a "
+            f"second input, but its only input is {image.name}{_fmt(image.shape)}"
+        )
+    spec.sources["mask_input"] = "inferred from inputs"
+
+
 def resolve_spec(
     model: Model, task: str, *, layout: str | None = None, range_: str | None = None, channels: str | None = None
 ) -> InputSpec:
@@ -108,28 +158,12 @@ def resolve_spec(
     """
     check_props(model)
     props, sources = model.props, {}
-    declared = props.get("pixbench.task")
-    # Some models are scored across tasks (BlockCNN deblocks whole JPEG images); an unknown
-    # declared task is a mismatch like any other, not an unknown-task error.
-    scorable = declared == task or (declared in TASKS and can_score(declared, task))
-    if declared and not scorable:
-        raise ModelError(
-            f"{model.path.name}: model declares pixbench.task={shorten(declared)} but the dataset task is {task!r}"
-        )
-    images = [i for i in model.inputs if len(i.shape) == 4]
-    if not images or len(model.inputs) != len(images) or len(images) > 2:
-        got = ", ".join(f"{i.name}{_fmt(i.shape)}" for i in model.inputs) or "no inputs"
-        raise ModelError(f"{model.path.name}: expected one 4-D image input (inpaint: or image + mask), got {got}")
-    if len(images) == 2 and task != "inpaint":
-        raise ModelError(f"{model.path.name}: two image inputs only make sense for inpaint, not {task!r}")
-    image = images[0]
-    if len(images) == 2:  # the mask input is the one named like a mask, else the second
-        named = [i for i in images if "mask" in i.name.lower()]
-        mask = named[0] if named else images[1]
-        image = images[1] if mask is images[0] else images[0]
+    declared = _check_declared_task(model, task)
+    info = get_task(task)
+    image, mask = _image_inputs(model, info)
     lay = _pick("layout", layout, props, LAYOUTS, *_infer_layout(image.shape), sources)
-    for info in images:
-        _check_fixed_size(model, info, lay)
+    for tensor in model.inputs:  # every input is an image (or the mask)
+        _check_fixed_size(model, tensor, lay)
     c = image.shape[1] if lay == "nchw" else image.shape[3]
     hw = image.shape[2:] if lay == "nchw" else image.shape[1:3]
     rng_default = ("255", "inferred from uint8 input") if image.dtype == np.uint8 else ("01", "default")
@@ -139,34 +173,14 @@ def resolve_spec(
         image_input=image.name,
         dtype=image.dtype,
         range=_pick("range", range_, props, RANGES, *rng_default, sources),
-        channels=_pick(
-            "channels",
-            channels,
-            props,
-            CHANNELS,
-            *(
-                ("y", "inferred from 1 input channel")
-                if c == 1
-                else ("rgb", "default" if c is None else f"inferred from {c} input channels")
-            ),
-            sources,
-        ),
+        channels=_pick("channels", channels, props, CHANNELS, *_channels(c), sources),
         tile=(hw[0], hw[1]) if hw[0] and hw[1] else None,
         batch=image.shape[0],
         sources=sources,
         model_task=declared or task,
     )
-    if task == "inpaint":
-        if len(images) == 2:
-            spec.mask_input, spec.mask_name = "separate", mask.name
-        elif c == 4 or props.get("pixbench.mask_input") == "channel":
-            spec.mask_input = "channel"
-        else:
-            raise ModelError(
-                f"{model.path.name}: an inpaint model needs the mask as a 4th input channel or a "
-                f"second input, but its only input is {image.name}{_fmt(image.shape)}"
-            )
-        sources["mask_input"] = "inferred from inputs"
+    if info.takes_mask:
+        _resolve_mask(model, spec, image, mask, c)
     if spec.blockwise and spec.tile not in (None, (CONTEXT, CONTEXT)):
         raise ModelError(f"{model.path.name}: a BlockCNN model takes {CONTEXT}x{CONTEXT} inputs, got {spec.tile}")
     _probe(model, spec)
@@ -182,22 +196,35 @@ def _probe(model: Model, spec: InputSpec) -> None:
     x = np.zeros((n, h, w, 1 if spec.channels == "y" else 3), np.float32)
     m = np.zeros((n, h, w, 1), np.float32) if spec.mask_input != "none" else None
     out = runner.run_raw(x, m)
-    if spec.task == "detect":
-        if out.size not in (1, 2) and not (out.ndim >= 1 and out.shape[-1] in (1, 2)):
-            raise ModelError(
-                f"{model.path.name}: a detector must output 1 or 2 scores per image, got shape {out.shape}"
-            )
-        k = out.shape[-1] if out.ndim else 1
-        spec.output = _pick(
-            "output",
-            None,
-            model.props,
-            ("probability", "logit", "softmax2", "auto"),
-            "softmax2" if k == 2 else "auto",
-            "inferred from output shape",
-            spec.sources,
-        )
-        return
+    if spec.task_info.restores:
+        _probe_restorer(model, spec, runner, out, (h, w))
+    else:
+        _probe_detector(model, spec, out)
+
+
+def _probe_detector(model: Model, spec: InputSpec, out: np.ndarray) -> None:
+    """A detector outputs 1 or 2 scores per image; how to read them (``spec.output``) unless a prop says."""
+    if out.size not in (1, 2) and not (out.ndim >= 1 and out.shape[-1] in (1, 2)):
+        raise ModelError(f"{model.path.name}: a detector must output 1 or 2 scores per image, got shape {out.shape}")
+    k = out.shape[-1] if out.ndim else 1
+    spec.output = _pick(
+        "output",
+        None,
+        model.props,
+        ("probability", "logit", "softmax2", "auto"),
+        "softmax2" if k == 2 else "auto",
+        "inferred from output shape",
+        spec.sources,
+    )
+
+
+def _probe_restorer(model: Model, spec: InputSpec, runner: Runner, out: np.ndarray, hw: tuple[int, int]) -> None:
+    """A restorer outputs an image with the input's channels: an 8x8 block, or the input upscaled by a whole factor.
+
+    Only a task that takes the low-res grid may upscale; the factor and the input kind go into
+    ``spec.scale`` and ``spec.input``.
+    """
+    h, w = hw
     oh, ow, oc = runner.output_hw_c(out)
     want_c = 1 if spec.channels == "y" else 3
     if oc != want_c:
@@ -220,6 +247,6 @@ def _probe(model: Model, spec: InputSpec) -> None:
     inp = model.props.get("pixbench.input", "lowres" if scale > 1 else "full")
     if (inp == "lowres") != (scale > 1):
         raise ModelError(f"{model.path.name}: pixbench.input={inp!r} does not match an upscale factor of {scale}")
-    if spec.task != "depixelate" and scale != 1:
+    if not spec.task_info.takes_lowres and scale != 1:
         raise ModelError(f"{model.path.name}: a {spec.task} model must keep the size, but it upscales by {scale}")
     spec.input, spec.sources["input"] = inp, "metadata" if "pixbench.input" in model.props else "probed"

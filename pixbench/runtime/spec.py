@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from pixbench.degradations.blocks import BLOCK, CONTEXT
+from pixbench.tasks import Task, get_task
 
 #: BLOCK and CONTEXT are re-exported: the runner and ``pixbench.runtime`` read them from here.
 __all__ = ["BLOCK", "CHANNELS", "CONTEXT", "LAYOUTS", "RANGES", "InputSpec"]
@@ -47,9 +48,14 @@ class InputSpec:
         self.model_task = self.model_task or self.task
 
     @property
+    def task_info(self) -> Task:
+        """The dataset's :class:`~pixbench.tasks.Task`: what the model is scored on."""
+        return get_task(self.task)
+
+    @property
     def blockwise(self) -> bool:
-        """True for BlockCNN-style models: 24x24 context in, 8x8 centre block out."""
-        return self.model_task == "blockcnn"
+        """True for BlockCNN-style models (the model's task is blockwise): 24x24 context in, 8x8 centre block out."""
+        return get_task(self.model_task).blockwise
 
     def assumed(self) -> dict[str, Any]:
         """The decisions as plain JSON values (for the result file and the terminal)."""
@@ -59,11 +65,12 @@ class InputSpec:
             "channels": self.channels,
             "size": list(self.tile) if self.tile else "dynamic",
         }
-        if self.task == "depixelate":
+        task = self.task_info
+        if task.takes_lowres:
             out.update(input=self.input, scale=self.scale)
-        if self.task == "inpaint":
+        if task.takes_mask:
             out["mask_input"] = self.mask_input
-        if self.task == "detect":
+        if not task.restores:
             out["output"] = self.output
         if self.model_task != self.task:
             out["model_task"] = self.model_task

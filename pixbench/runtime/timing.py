@@ -32,17 +32,18 @@ def frame_call(runner: Runner, height: int, width: int, *, seed: int = 0) -> Any
     """A zero-argument call that processes one ``height x width`` frame the way evaluation does.
 
     The frame is random noise (content does not change the work a network does);
-    a low-res model gets the grid that upscales to this size, an inpainting model a
-    centred 75x75 hole (at most half the frame on each side).
+    a low-res model gets the grid that upscales to this size, a model of a task that
+    takes a mask a centred 75x75 hole (at most half the frame on each side).
     """
     rng = np.random.default_rng(seed)
     spec = runner.spec
     image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    if spec.task == "detect":
+    task = spec.task_info
+    if not task.restores:
         return lambda: runner.detect_raw(image)
     lowres = image[:: spec.scale, :: spec.scale].copy() if spec.input == "lowres" else None
     mask = None
-    if spec.task == "inpaint":
+    if task.takes_mask:
         mask = np.zeros((height, width), bool)
         hh, hw = min(75, height // 2), min(75, width // 2)
         y0, x0 = (height - hh) // 2, (width - hw) // 2

@@ -1,16 +1,25 @@
 """What a task is: the :class:`Task` type every task module fills in, and its table :class:`Column`.
 
 A task (``detect``, ``depixelate``, ``jpeg``, ``blockcnn``, ``inpaint``) decides what
-a recipe may degrade with, which files and metadata a dataset sample has, what a
-model is scored on, which metric ranks a table, and which columns a table shows.
-Each task is one module beside this one; the stages ask the task and never branch on its name.
+a recipe may degrade with, how a sample is made from a clean image, which files and
+metadata a dataset sample has, what a model is scored on, which metric ranks a table,
+and which columns a table shows. Each task is one module beside this one, defining a
+subclass of :class:`Task` that fills in the fields and overrides the hooks where the task
+differs from the defaults; the stages ask the task and never branch on its name.
+
+A hook that reads a recipe takes it duck-typed (the attributes of
+:class:`pixbench.recipes.Recipe`): the tasks sit below the recipes and never import them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from pixbench.errors import PixbenchError
+from pixbench.tasks.sampling import TaskSample
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,10 @@ class Task:
         gains: Metric keys whose gain over the degraded input gets a table column.
         scores_on: Other tasks whose datasets a model of this task may be scored on.
         blockwise: Models map a 24x24 context to its clean 8x8 centre block (BlockCNN-style), and
-            are slid over whole images on the JPEG grid to be scored on them.
+            are slid over whole images on the JPEG grid to be scored on them; datasets carry the
+            24x24 -> 8x8 triplet arrays beside the images.
+        sections: Optional recipe sections the task requires (``negatives``, ``triplets``); every
+            other task's recipe must leave them out.
     """
 
     name: str
@@ -62,6 +74,7 @@ class Task:
     gains: tuple[str, ...] = ()
     scores_on: tuple[str, ...] = ()
     blockwise: bool = False
+    sections: tuple[str, ...] = ()
 
     @property
     def takes_lowres(self) -> bool:
@@ -72,6 +85,57 @@ class Task:
     def takes_mask(self) -> bool:
         """Samples carry a mask that the model takes beside the image (``mask`` is a file)."""
         return "mask" in self.files
+
+    # The hooks: each task module overrides those where its task differs.
+
+    def check_recipe(self, recipe: Any) -> None:
+        """Raise ``ValueError`` where a recipe of this task breaks a rule of the task.
+
+        The rules every task shares (the ops, the :attr:`sections`) are checked before, by
+        :func:`pixbench.tasks.check_recipe`; this hook adds the task's own (default: none).
+        """
+
+    def min_side(self, recipe: Any) -> int:
+        """The smallest source side a recipe of this task can make its samples from (default: the crop)."""
+        return recipe.crop.size
+
+    def make_sample(self, image: np.ndarray, recipe: Any, rng: np.random.Generator, index: int) -> TaskSample:
+        """Make crop number ``index`` of the clean ``image``, drawing every random choice from ``rng``.
+
+        A pure function of its arguments. The order of the draws is part of a recipe version's
+        byte-for-byte contract: changing it needs a new recipe version.
+        """
+        raise NotImplementedError(f"task {self.name!r} has no sample maker")
+
+    def card_notes(self, recipe: Any) -> list[str]:
+        """Paragraphs the dataset card (``README.md``) adds about this task's files, as lines (default: none)."""
+        return []
+
+    def image_metrics(self, reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None) -> dict[str, float]:
+        """The metrics a restored ``HxWx3 uint8`` image is scored on, by evaluation and validation alike.
+
+        Default: PSNR and SSIM on RGB (``docs/metrics.md``). ``mask`` is the sample's hole mask, if any.
+        """
+        from pixbench import metrics
+
+        return {
+            "psnr": metrics.psnr(reference, test, data_range=255),
+            "ssim": metrics.ssim(reference, test, data_range=255),
+        }
+
+    def block_metrics(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+        """Blockwise tasks: the score of ``(N, 8, 8, 3) uint8`` centre blocks against their targets.
+
+        One PSNR over all the blocks stacked into an ``(N*8) x 8`` image: the squared error is
+        pooled, so a block restored exactly does not make a mean infinite (and the PSNR of a
+        single 8x8 block is too noisy to average).
+        """
+        from pixbench import metrics
+
+        def stack(blocks: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(blocks).reshape(-1, blocks.shape[2], 3)
+
+        return {"psnr": metrics.psnr(stack(targets), stack(outputs), data_range=255)}
 
 
 class UnknownTaskError(PixbenchError):
