@@ -2,7 +2,8 @@
 
 ``params = op.sample(rng)`` draws the parameters from a ``numpy.random.Generator``
 (seeded per sample by the builder); ``op.apply(image, params)`` is a pure function
-of the image and the params. The plain functions (:func:`pixelate`,
+of the image and the params. The ops of the tasks that take whole images list
+their ``levels()`` instead (every quality or scale, one sample each). The plain functions (:func:`pixelate`,
 :func:`jpeg_roundtrip`, :func:`make_holes`, ...) are reused by the metrics,
 baselines and evaluation code.
 """
@@ -10,6 +11,15 @@ baselines and evaluation code.
 from __future__ import annotations
 
 from pixbench.degradations.blocks import block_positions, extract_triplets
+from pixbench.degradations.gray import (
+    GrayJpegOp,
+    as_rgb,
+    display_gray,
+    gray_plane,
+    is_gray,
+    jpeg_roundtrip_gray,
+    studio_luma,
+)
 from pixbench.degradations.holes import HolesOp, fill_holes, holes_mask, make_holes
 from pixbench.degradations.jpeg import JpegOp, encoder_name, jpeg_roundtrip
 from pixbench.degradations.pixelate import KERNELS, PixelateOp, downscale, pixelate, upscale
@@ -20,21 +30,29 @@ DEGRADATIONS: Registry[type] = Registry("degradation")
 DEGRADATIONS.register("pixelate", PixelateOp)
 DEGRADATIONS.register("jpeg", JpegOp)
 DEGRADATIONS.register("holes", HolesOp)
+DEGRADATIONS.register("gray-jpeg", GrayJpegOp)
 
 __all__ = [
     "DEGRADATIONS",
     "KERNELS",
+    "GrayJpegOp",
     "HolesOp",
     "JpegOp",
     "PixelateOp",
+    "as_rgb",
     "block_positions",
+    "display_gray",
     "downscale",
     "encoder_name",
     "extract_triplets",
     "fill_holes",
+    "gray_plane",
     "holes_mask",
+    "is_gray",
     "jpeg_roundtrip",
+    "jpeg_roundtrip_gray",
     "make_holes",
     "pixelate",
+    "studio_luma",
     "upscale",
 ]

@@ -1,0 +1,185 @@
+"""The paper-protocol tasks: ``jpeg-gray`` (gray JPEG on whole images) and its known answers.
+
+The known answers are the "JPEG" input rows of the FBCNN paper (Jiang, Zhang and Timofte, ICCV
+2021, Table 2, grayscale: PSNR | SSIM | PSNR-B), which the JPEG input itself must reproduce on
+Classic5 and LIVE1 to 0.01 dB and 0.001; they run where ``../shared/datasets`` is present.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixbench import metrics
+from pixbench.degradations import (
+    DEGRADATIONS,
+    GrayJpegOp,
+    as_rgb,
+    display_gray,
+    gray_plane,
+    is_gray,
+    jpeg_roundtrip_gray,
+    studio_luma,
+)
+from pixbench.images import decode_image
+from pixbench.recipes import resolve_recipe
+from pixbench.tasks import TASKS
+
+GRAY = TASKS["jpeg-gray"]
+#: FBCNN, ICCV 2021, Table 2 (grayscale), the JPEG rows: quality -> (PSNR, SSIM, PSNR-B).
+FBCNN_JPEG = {
+    "classic5": {
+        10: (27.82, 0.760, 25.21),
+        20: (30.12, 0.834, 27.50),
+        30: (31.48, 0.867, 28.94),
+        40: (32.43, 0.885, 29.92),
+    },
+    "live1": {
+        10: (27.77, 0.773, 25.33),
+        20: (30.07, 0.851, 27.57),
+        30: (31.41, 0.885, 28.92),
+        40: (32.35, 0.904, 29.96),
+    },
+}
+
+
+def test_studio_luma_is_matlab_rgb2ycbcr():
+    rgb = np.array([[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [100, 150, 200]]], np.uint8)
+    # Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, rounded: 16, 235, 81.481, 144.553, 40.966,
+    # 16 + (6548.1 + 19282.95 + 4993.2) / 255 = 136.879...
+    assert studio_luma(rgb).tolist() == [[16, 235, 81, 145, 41, 137]]
+
+
+def test_gray_plane_keeps_gray_sources_and_converts_colour_ones():
+    plane = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
+    assert is_gray(as_rgb(plane))
+    kept, how = gray_plane(as_rgb(plane))
+    assert how == "source" and np.array_equal(kept, plane)
+    colour = as_rgb(plane)
+    colour[0, 0] = (255, 0, 0)
+    converted, how = gray_plane(colour)
+    assert how == "bt601-studio" and converted[0, 0] == 81 and converted[1, 1] == studio_luma(as_rgb(plane))[1, 1]
+
+
+def test_display_gray_is_pillows_luma_and_exact_on_gray():
+    rng = np.random.default_rng(3)
+    colour = rng.integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    assert np.array_equal(display_gray(colour), np.asarray(Image.fromarray(colour).convert("L")))
+    plane = rng.integers(0, 256, (9, 7), dtype=np.uint8)
+    assert np.array_equal(display_gray(as_rgb(plane)), plane)
+
+
+def test_gray_jpeg_is_a_one_component_jpeg():
+    rng = np.random.default_rng(4)
+    plane = np.clip(rng.normal(128, 40, (40, 48)), 0, 255).astype(np.uint8)
+    out = jpeg_roundtrip_gray(plane, quality=10)
+    assert out.shape == plane.shape and out.dtype == np.uint8
+    # the same pixels as Pillow's own mode-L save and load
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(plane).save(buf, format="JPEG", quality=10)
+    with Image.open(io.BytesIO(buf.getvalue())) as img:
+        assert img.mode == "L" and np.array_equal(np.asarray(img), out)
+    assert metrics.psnr(plane, jpeg_roundtrip_gray(plane, quality=90), data_range=255) > metrics.psnr(
+        plane, out, data_range=255
+    )
+    with pytest.raises(ValueError, match=r"expected an HxW uint8 plane, got shape \(40, 48, 3\)"):
+        jpeg_roundtrip_gray(as_rgb(plane), quality=10)
+    with pytest.raises(ValueError, match="quality: expected an integer in 1..100, got 0"):
+        jpeg_roundtrip_gray(plane, quality=0)
+
+
+def test_gray_jpeg_op_lists_its_levels():
+    op = DEGRADATIONS.get("gray-jpeg")(qualities=(10, 30))
+    assert isinstance(op, GrayJpegOp)
+    assert op.levels() == [{"quality": 10}, {"quality": 30}]
+
+
+def test_jpeg_gray_makes_one_sample_per_quality_of_the_whole_image():
+    recipe, _ = resolve_recipe("jpeg-gray")
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (37, 45, 3), dtype=np.uint8)
+    assert GRAY.samples_per_image(recipe) == 4
+    expected = studio_luma(photo)
+    for index, quality in enumerate((10, 20, 30, 40)):
+        draws = np.random.default_rng(1)
+        sample = GRAY.make_sample(photo, recipe, draws, index)
+        assert draws.integers(1 << 30) == np.random.default_rng(1).integers(1 << 30)  # nothing drawn
+        assert sample.params == {
+            "quality": quality,
+            "gray": "bt601-studio",
+            "crop_x": 0,
+            "crop_y": 0,
+            "crop_w": 45,
+            "crop_h": 37,
+        }
+        assert np.array_equal(sample.target, as_rgb(expected))
+        assert np.array_equal(sample.input, as_rgb(jpeg_roundtrip_gray(expected, quality=quality)))
+
+
+def test_jpeg_gray_scores_the_gray_plane_with_the_papers_boundary_counts():
+    rng = np.random.default_rng(5)
+    plane = rng.integers(0, 256, (45, 61), dtype=np.uint8)  # sides not multiples of 8
+    decoded = jpeg_roundtrip_gray(plane, quality=20)
+    scores = GRAY.image_metrics(as_rgb(plane), as_rgb(decoded), None)
+    assert scores["psnr"] == metrics.psnr(plane, decoded, data_range=255)
+    assert scores["ssim"] == metrics.ssim(plane, decoded, data_range=255)
+    assert scores["psnr_b"] == metrics.psnr_b(plane, decoded, data_range=255, boundary_counts="yim-bovik")
+    assert scores["psnr_b"] != metrics.psnr_b(plane, decoded, data_range=255)
+
+
+def _bef_by_formula(plane: np.ndarray) -> float:
+    """Yim and Bovik's BEF written out from the paper, counts ``N_V (N_H / B - 1)`` with real division."""
+    x = plane.astype(np.float64)
+    h, w = x.shape
+    across_cols = [c for c in range(w - 1) if c % 8 == 7]
+    across_rows = [r for r in range(h - 1) if r % 8 == 7]
+    d = {"cross": 0.0, "inner": 0.0}
+    for c in range(w - 1):
+        d["cross" if c in across_cols else "inner"] += float(((x[:, c] - x[:, c + 1]) ** 2).sum())
+    for r in range(h - 1):
+        d["cross" if r in across_rows else "inner"] += float(((x[r] - x[r + 1]) ** 2).sum())
+    n_cross = h * (w / 8 - 1) + w * (h / 8 - 1)
+    n_inner = h * (w - 1) + w * (h - 1) - n_cross
+    gap = d["cross"] / n_cross - d["inner"] / n_inner
+    return math.log2(8) / math.log2(min(h, w)) * gap if gap > 0 else 0.0
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (45, 61)])
+def test_psnr_b_yim_bovik_counts_match_the_written_out_formula(shape):
+    rng = np.random.default_rng(6)
+    plane = rng.integers(0, 256, shape, dtype=np.uint8)
+    decoded = jpeg_roundtrip_gray(plane, quality=10)
+    mse = float(np.mean((plane.astype(np.float64) - decoded) ** 2))
+    expected = 10 * math.log10(255**2 / (mse + _bef_by_formula(decoded)))
+    got = metrics.psnr_b(plane, decoded, data_range=255, boundary_counts="yim-bovik")
+    assert got == pytest.approx(expected, abs=1e-9)
+    pairs = metrics.psnr_b(plane, decoded, data_range=255)
+    assert (got == pytest.approx(pairs, abs=1e-12)) == (shape[0] % 8 == 0 and shape[1] % 8 == 0)
+    with pytest.raises(ValueError, match="boundary_counts must be one of 'pairs', 'yim-bovik', got 'exact'"):
+        metrics.psnr_b(plane, decoded, data_range=255, boundary_counts="exact")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", sorted(FBCNN_JPEG))
+def test_jpeg_input_reproduces_the_fbcnn_jpeg_rows(shared_datasets, source):
+    recipe, _ = resolve_recipe("jpeg-gray")
+    paths = sorted((shared_datasets / source).glob("*.png"))
+    assert paths, f"no images in {shared_datasets / source}"
+    scores: dict[int, list[dict[str, float]]] = {}
+    for path in paths:
+        photo = decode_image(path)
+        for index in range(GRAY.samples_per_image(recipe)):
+            sample = GRAY.make_sample(photo, recipe, np.random.default_rng(0), index)
+            scores.setdefault(sample.params["quality"], []).append(
+                GRAY.image_metrics(sample.target, sample.input, None)
+            )
+    for quality, (psnr, ssim, psnr_b) in FBCNN_JPEG[source].items():
+        rows = scores[quality]
+        assert np.mean([r["psnr"] for r in rows]) == pytest.approx(psnr, abs=0.01), quality
+        assert np.mean([r["ssim"] for r in rows]) == pytest.approx(ssim, abs=0.001), quality
+        assert np.mean([r["psnr_b"] for r in rows]) == pytest.approx(psnr_b, abs=0.01), quality
