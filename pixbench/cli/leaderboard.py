@@ -55,6 +55,16 @@ NotesOpt = Annotated[
     ),
 ]
 
+PublishedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--published",
+        help="YAML file of the numbers papers report for rows of these tables (leaderboards/published.yaml): "
+        "each is shown in a `published` column beside pixbench's value, with the paper in the table notes.",
+        show_default=False,
+    ),
+]
+
 
 @handle_errors
 def leaderboard(
@@ -64,22 +74,26 @@ def leaderboard(
     figures: FiguresOpt = True,
     zoom: ZoomOpt = 2,
     notes: NotesOpt = None,
+    published: PublishedOpt = None,
 ) -> None:
     """Build one leaderboard per benchmark (task x recipe@version x source) from result files.
 
     Each benchmark gets DIR/<name>.md and DIR/<name>.csv, rows sorted by the task's
     primary metric (detect: accuracy; inpaint: PSNR over the holes; others: PSNR),
-    and for restoration tasks DIR/<name>.png. DIR/index.md lists them all.
+    and for restoration tasks DIR/<name>.png; a column the task breaks down by (JPEG quality,
+    factor, ...) with two or more values gets DIR/<name>-by-<column>.md/.csv, one table per value.
+    DIR/index.md lists the benchmarks.
     Rebuilding from the same results writes the same bytes.
     """
-    from pixbench.leaderboard import build_leaderboards, read_notes, table_title
+    from pixbench.leaderboard import build_leaderboards, read_notes, read_published, table_title
     from pixbench.tasks import primary_metric
 
     output_folder("-o", out)
     extra = read_notes(notes) if notes is not None else None
+    papers = read_published(published) if published is not None else None
     with progress_bar() as progress:
         written, warnings = build_leaderboards(
-            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra, progress=progress
+            results, out, strict=strict, figures=figures, zoom=zoom, notes=extra, published=papers, progress=progress
         )
     for warning in warnings:
         say("[yellow]warning:[/yellow] {}", warning, to=err_console)
