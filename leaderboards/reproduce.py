@@ -4,12 +4,13 @@
 For each benchmark in ``BENCHMARKS`` (``leaderboards/benchmark_table.py``, with the settings every
 command line is built from) this runs, in order:
 
-1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source (Kodak, Set14);
+1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source of the
+   benchmark (Kodak and Set14; Classic5, LIVE1 or Set5 for the paper protocols);
 2. ``pixbench train`` and ``pixbench export`` for each reference model;
 3. ``pixbench baseline`` for each classical baseline;
 4. ``pixbench evaluate`` for every model on every test set;
 
-and finally ``pixbench leaderboard`` over all result files. Every step is a
+and finally ``pixbench leaderboard`` over all result files (with ``--notes`` and ``--published``). Every step is a
 subprocess call of the same ``pixbench`` command a user types, and each command is
 printed and recorded in ``leaderboards/results/COMMANDS.md``.
 
@@ -49,6 +50,7 @@ from benchmark_table import (  # noqa: E402
     JSON_BASELINES,
     MODELS_DIR,
     NOTES,
+    PUBLISHED,
     RECIPES_DIR,
     RESULTS_DIR,
     SEED,
@@ -138,7 +140,7 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
     jobs = [(*job, []) for job in jobs] + [
         (bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
         for source, spec in TEST_SOURCES.items()
-        if source in args.sources
+        if source in args.sources and source in bench.sources
     ]
     for recipe, out, source, limit, more in jobs:
         if (REPO / out / "dataset.json").is_file() and not args.force:
@@ -333,15 +335,17 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     run("baseline", entry.baseline, "-o", path, *entry.args)
             if "evaluate" in steps:
-                for source in args.sources:
+                for source in (s for s in args.sources if s in bench.sources):
                     evaluate(run, bench, entry, source, args)
         if "evaluate" in steps and not args.dry_run:
-            for source in args.sources:
+            for source in (s for s in args.sources if s in bench.sources):
                 record_dataset(bench, source, args)
     if "leaderboard" in steps:
-        notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and args.out.tables == TABLES_DIR else []
+        published = args.out.tables == TABLES_DIR
+        notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and published else []
+        papers = ["--published", PUBLISHED] if (REPO / PUBLISHED).is_file() and published else []
         # crops at their own size (--zoom 1) keep each committed comparison figure near 300 kB
-        run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", "--zoom", "1", *notes)
+        run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", "--zoom", "1", *notes, *papers)
     if run.log and not args.dry_run:
         record = REPO / args.out.results / "COMMANDS.md"
         record.parent.mkdir(parents=True, exist_ok=True)
