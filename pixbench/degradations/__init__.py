@@ -3,9 +3,13 @@
 ``params = op.sample(rng)`` draws the parameters from a ``numpy.random.Generator``
 (seeded per sample by the builder); ``op.apply(image, params)`` is a pure function
 of the image and the params. The ops of the tasks that take whole images list
-their ``levels()`` instead (every quality or scale, one sample each). The plain functions (:func:`pixelate`,
+their ``levels()`` instead (every quality or scale, one sample each). The plain
+functions (:func:`pixelate`,
 :func:`jpeg_roundtrip`, :func:`make_holes`, ...) are reused by the metrics,
 baselines and evaluation code.
+
+:func:`imresize` (MATLAB-compatible bicubic resizing) is a plain function too, not a
+sampled op: it has no parameters to draw, so it is not in :data:`DEGRADATIONS`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pixbench.degradations.gray import (
 from pixbench.degradations.holes import HolesOp, fill_holes, holes_mask, make_holes
 from pixbench.degradations.jpeg import JpegOp, encoder_name, jpeg_roundtrip
 from pixbench.degradations.pixelate import KERNELS, PixelateOp, downscale, pixelate, upscale
+from pixbench.degradations.resize import imresize
 from pixbench.registry import Registry
 
 #: Degradation op name (as written in a recipe's ``op:`` field) -> op class.
@@ -48,6 +53,7 @@ __all__ = [
     "fill_holes",
     "gray_plane",
     "holes_mask",
+    "imresize",
     "is_gray",
     "jpeg_roundtrip",
     "jpeg_roundtrip_gray",
