@@ -35,6 +35,8 @@ GOLDEN = {
     ("jpeg", None): "sha256:7971fbe0ac984f69069024dbdd24d7412bd7aaea4c24cc47cdbc5013355b88ef",
     # jpeg-gray: pinned when it was added, same command and encoders (--workers 1 and 2 agree)
     ("jpeg-gray", None): "sha256:4a828183c658887cf27bbd7b97b667405d0455702ec2fa9781592634b68a1b34",
+    # sr-bicubic: pinned when it was added, same command and encoders (--workers 1 and 2 agree)
+    ("sr-bicubic", None): "sha256:2f4f9419979f30905745f8871406eeed1d64f928bf0294c5c9da642ce7d4d9a5",
 }
 
 

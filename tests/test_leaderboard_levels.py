@@ -230,3 +230,18 @@ def test_detection_levels_leave_out_rates_without_a_denominator(tmp_path):
     assert frame["accuracy"].tolist() == [0.9] * 3 + [1.0] * 3
     assert "fp_rate" not in frame  # levels of positives only have no FP rate: no column
     assert frame["recall"].tolist() == [0.9] * 3 + [1.0] * 3
+
+
+def test_published_numbers_keep_the_papers_digits(jpeg_results, tmp_path):
+    path = tmp_path / "published.yaml"
+    path.write_text(
+        "version: 1\nreferences: {paper-t2: A Paper}\nrows:\n"
+        "  - {table: jpeg-v1-kodak, model: a, where: {quality: 10}, metrics: {psnr: 31.20, ssim: .760},"
+        " reference: paper-t2}\n",
+        encoding="utf-8",
+    )
+    build_leaderboards([jpeg_results], tmp_path / "out", figures=False, published=read_published(path))
+    page = (tmp_path / "out" / "jpeg-v1-kodak-by-quality.md").read_text("utf-8")
+    assert "| 31.17 [" in page and "| 31.20 | 0.8000 [0.800, 0.800] | .760 |" in page  # as written, zeros kept
+    frame = pd.read_csv(tmp_path / "out" / "jpeg-v1-kodak-by-quality.csv")
+    assert frame["ssim_published"][0] == 0.76

@@ -1,8 +1,10 @@
-"""The paper-protocol tasks: ``jpeg-gray`` (gray JPEG on whole images) and its known answers.
+"""The paper-protocol tasks, ``jpeg-gray`` and ``sr-bicubic`` (whole images, one sample per level), and their known answers.
 
-The known answers are the "JPEG" input rows of the FBCNN paper (Jiang, Zhang and Timofte, ICCV
-2021, Table 2, grayscale: PSNR | SSIM | PSNR-B), which the JPEG input itself must reproduce on
-Classic5 and LIVE1 to 0.01 dB and 0.001; they run where ``../shared/datasets`` is present.
+The known answers run where ``../shared/datasets`` is present: the "JPEG" input rows of the FBCNN
+paper (Jiang, Zhang and Timofte, ICCV 2021, Table 2, grayscale: PSNR | SSIM | PSNR-B), which the
+JPEG input itself must reproduce on Classic5 and LIVE1 to 0.01 dB and 0.001; and the "Bicubic" rows
+of the SR papers on Set5 (SRCNN; VDSR, CVPR 2016, Table 3: 33.66, 30.39, 28.42 dB at x2, x3, x4),
+which the bicubic input must reproduce to 0.03 dB.
 """
 
 from __future__ import annotations
@@ -16,19 +18,25 @@ from PIL import Image
 from pixbench import metrics
 from pixbench.degradations import (
     DEGRADATIONS,
+    BicubicDownOp,
     GrayJpegOp,
     as_rgb,
+    bicubic_pair,
     display_gray,
     gray_plane,
+    imresize,
     is_gray,
     jpeg_roundtrip_gray,
+    modcrop,
     studio_luma,
 )
+from pixbench.errors import RecipeError
 from pixbench.images import decode_image
-from pixbench.recipes import resolve_recipe
-from pixbench.tasks import TASKS
+from pixbench.recipes import parse_recipe, resolve_recipe
+from pixbench.tasks import TASKS, can_score
 
 GRAY = TASKS["jpeg-gray"]
+SR = TASKS["sr-bicubic"]
 #: FBCNN, ICCV 2021, Table 2 (grayscale), the JPEG rows: quality -> (PSNR, SSIM, PSNR-B).
 FBCNN_JPEG = {
     "classic5": {
@@ -183,3 +191,93 @@ def test_jpeg_input_reproduces_the_fbcnn_jpeg_rows(shared_datasets, source):
         assert np.mean([r["psnr"] for r in rows]) == pytest.approx(psnr, abs=0.01), quality
         assert np.mean([r["ssim"] for r in rows]) == pytest.approx(ssim, abs=0.001), quality
         assert np.mean([r["psnr_b"] for r in rows]) == pytest.approx(psnr_b, abs=0.01), quality
+
+
+def test_modcrop_and_the_bicubic_pair():
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (50, 61, 3), dtype=np.uint8)
+    assert modcrop(photo, 4).shape == (48, 60, 3) and np.array_equal(modcrop(photo, 4), photo[:48, :60])
+    target, lowres, upscaled = bicubic_pair(photo, 3)
+    assert target.shape == (48, 60, 3) and lowres.shape == (16, 20, 3) and upscaled.shape == (48, 60, 3)
+    assert np.array_equal(lowres, imresize(target, scale=1 / 3))  # the same pixels as imresize by scale
+    assert np.array_equal(upscaled, imresize(lowres, scale=3))
+    with pytest.raises(ValueError, match="factor: expected an integer >= 1, got 0"):
+        modcrop(photo, 0)
+    op = DEGRADATIONS.get("bicubic-down")(factors=(2, 4))
+    assert isinstance(op, BicubicDownOp) and op.levels() == [{"factor": 2}, {"factor": 4}]
+
+
+def test_sr_bicubic_makes_one_sample_per_factor_of_the_whole_image():
+    recipe, _ = resolve_recipe("sr-bicubic")
+    photo = np.random.default_rng(8).integers(0, 256, (37, 45, 3), dtype=np.uint8)
+    assert SR.samples_per_image(recipe) == 3
+    # the smallest side keeps an 11x11 SSIM window inside the border at every factor: 19 -> 16 - 8 at x4
+    assert SR.min_side(recipe) == 20
+    for index, (factor, h, w) in enumerate([(2, 36, 44), (3, 36, 45), (4, 36, 44)]):
+        sample = SR.make_sample(photo, recipe, np.random.default_rng(1), index)
+        assert sample.params == {"factor": factor, "crop_x": 0, "crop_y": 0, "crop_w": w, "crop_h": h}
+        target, lowres, upscaled = bicubic_pair(photo, factor)
+        assert np.array_equal(sample.target, target) and np.array_equal(sample.lowres, lowres)
+        assert np.array_equal(sample.input, upscaled)
+    data = recipe.canonical()
+    data["degradations"][0]["factors"] = [2, 2]
+    with pytest.raises(RecipeError, match=r"factors must differ \(one sample per factor\), got \[2, 2\]"):
+        parse_recipe(data)
+
+
+def test_sr_bicubic_scores_studio_luma_inside_a_border_of_the_factor():
+    rng = np.random.default_rng(9)
+    ref = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    test = np.clip(ref.astype(int) + rng.integers(-6, 7, ref.shape), 0, 255).astype(np.uint8)
+    test[:3] = 0  # an error inside the border of x3 only
+    scores = SR.sample_metrics(ref, test, None, {"factor": 3})
+    assert scores == {
+        "psnr": metrics.psnr(ref, test, data_range=255, channel="y_studio", crop_border=3),
+        "ssim": metrics.ssim(ref, test, data_range=255, channel="y_studio", crop_border=3),
+    }
+    assert SR.image_metrics(ref, test, None)["psnr"] < scores["psnr"]  # without the border the rows count
+    with pytest.raises(ValueError, match="an sr-bicubic sample needs its factor in the metadata, got None"):
+        SR.sample_metrics(ref, test, None, {})
+    assert can_score("depixelate", "sr-bicubic") and not can_score("sr-bicubic", "depixelate")
+
+
+#: VDSR (Kim, Lee and Lee, CVPR 2016), Table 3, the Bicubic rows: factor -> (PSNR, SSIM).
+VDSR_BICUBIC = {
+    "set5": {2: (33.66, 0.9299), 3: (30.39, 0.8682), 4: (28.42, 0.8104)},
+    "set14": {2: (30.24, 0.8688), 3: (27.55, 0.7742), 4: (26.00, 0.7027)},
+}
+
+
+def _bicubic_rows(folder):
+    recipe, _ = resolve_recipe("sr-bicubic")
+    rows: dict[int, dict[str, list[float]]] = {}
+    for path in sorted(folder.glob("*.png")):
+        photo = decode_image(path)
+        for index in range(SR.samples_per_image(recipe)):
+            sample = SR.make_sample(photo, recipe, np.random.default_rng(0), index)
+            scores = SR.sample_metrics(sample.target, sample.input, None, sample.params)
+            for key, value in scores.items():
+                rows.setdefault(sample.params["factor"], {}).setdefault(key, []).append(value)
+            rows[sample.params["factor"]].setdefault("name", []).append(path.name)
+    return rows
+
+
+@pytest.mark.slow
+def test_bicubic_input_reproduces_the_papers_set5_rows(shared_datasets):
+    rows = _bicubic_rows(shared_datasets / "set5")
+    for factor, (psnr, ssim) in VDSR_BICUBIC["set5"].items():
+        assert np.mean(rows[factor]["psnr"]) == pytest.approx(psnr, abs=0.03), factor
+        assert np.mean(rows[factor]["ssim"]) == pytest.approx(ssim, abs=0.001), factor
+
+
+@pytest.mark.slow
+def test_set14_differs_from_the_papers_by_bridge_png_alone(shared_datasets):
+    """bridge.png is stored with one channel: the papers score it as its own Y, pixbench as studio-range luma."""
+    rows = _bicubic_rows(shared_datasets / "set14")
+    shift = 20 * math.log10(255 / 219)  # studio range (16..235) shrinks every difference by 219 / 255
+    for factor, (psnr, _) in VDSR_BICUBIC["set14"].items():
+        values = rows[factor]["psnr"]
+        bridge = rows[factor]["name"].index("bridge.png")
+        as_the_papers = [v - shift if i == bridge else v for i, v in enumerate(values)]
+        assert np.mean(values) - psnr == pytest.approx(0.09, abs=0.02), factor
+        assert np.mean(as_the_papers) == pytest.approx(psnr, abs=0.015), factor

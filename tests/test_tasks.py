@@ -57,8 +57,8 @@ def task(request) -> Task:
 
 
 def test_registry_order_and_public_views():
-    assert TASK_NAMES == ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray")
-    assert RESTORATION_TASKS == ("depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray")
+    assert TASK_NAMES == ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "sr-bicubic")
+    assert RESTORATION_TASKS == ("depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "sr-bicubic")
     assert primary_metric("inpaint") == "psnr_hole" and primary_metric("detect") == "accuracy"
     assert can_score("blockcnn", "jpeg") and not can_score("jpeg", "blockcnn") and can_score("jpeg", "jpeg")
 

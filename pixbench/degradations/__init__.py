@@ -28,6 +28,7 @@ from pixbench.degradations.holes import HolesOp, fill_holes, holes_mask, make_ho
 from pixbench.degradations.jpeg import JpegOp, encoder_name, jpeg_roundtrip
 from pixbench.degradations.pixelate import KERNELS, PixelateOp, downscale, pixelate, upscale
 from pixbench.degradations.resize import imresize
+from pixbench.degradations.sr import BicubicDownOp, bicubic_pair, modcrop
 from pixbench.registry import Registry
 
 #: Degradation op name (as written in a recipe's ``op:`` field) -> op class.
@@ -36,15 +37,18 @@ DEGRADATIONS.register("pixelate", PixelateOp)
 DEGRADATIONS.register("jpeg", JpegOp)
 DEGRADATIONS.register("holes", HolesOp)
 DEGRADATIONS.register("gray-jpeg", GrayJpegOp)
+DEGRADATIONS.register("bicubic-down", BicubicDownOp)
 
 __all__ = [
     "DEGRADATIONS",
     "KERNELS",
+    "BicubicDownOp",
     "GrayJpegOp",
     "HolesOp",
     "JpegOp",
     "PixelateOp",
     "as_rgb",
+    "bicubic_pair",
     "block_positions",
     "display_gray",
     "downscale",
@@ -58,6 +62,7 @@ __all__ = [
     "jpeg_roundtrip",
     "jpeg_roundtrip_gray",
     "make_holes",
+    "modcrop",
     "pixelate",
     "studio_luma",
     "upscale",

@@ -44,6 +44,29 @@ class PublishedFileError(PixbenchError):
     """A published-numbers file that cannot be read or breaks its format."""
 
 
+class PublishedNumber(float):
+    """A number as the file writes it: its value, and its ``text`` (``0.760`` keeps its last zero)."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> PublishedNumber:
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, keeping the text of every float so a table prints it as the paper does."""
+
+
+def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    value = loader.construct_yaml_float(node)
+    return PublishedNumber(value, node.value) if math.isfinite(value) else value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
 @dataclass(frozen=True)
 class PublishedRow:
     """One row of a published file: a table's model, at a level, with the paper's values."""
@@ -92,7 +115,7 @@ def _level_value(value: Any, at: str, where: str) -> str:
 def _metric_value(value: Any, at: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _fail(where, f"{at}: expected a finite number, got {value!r}")
-    return float(value)
+    return value if isinstance(value, PublishedNumber) else PublishedNumber(value, str(value))
 
 
 def _mapping(node: Any, at: str, where: str, *, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -167,7 +190,7 @@ def read_published(path: str | os.PathLike) -> Published:
     if len(data) > MAX_BYTES:
         raise _fail(str(where), f"{len(data)} bytes, more than the {MAX_BYTES} a published file may have")
     try:
-        doc = yaml.safe_load(data.decode("utf-8"))
+        doc = yaml.load(data.decode("utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise _fail(str(where), f"not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     return parse_published(doc, where=str(where))
@@ -184,8 +207,10 @@ def shown_header(key: str) -> str:
 
 
 def published_text(value: float | None) -> str:
-    """A published value as the paper prints it (no trailing zeros), or an empty cell."""
-    return "" if value is None else f"{value:g}"
+    """A published value as the file writes it (the paper's digits), or an empty cell."""
+    if value is None:
+        return ""
+    return value.text if isinstance(value, PublishedNumber) else f"{value:g}"
 
 
 def references_note(references: dict[str, str]) -> str:

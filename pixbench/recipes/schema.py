@@ -21,6 +21,7 @@ from pixbench.degradations.gray import GrayJpegOp
 from pixbench.degradations.holes import HolesOp
 from pixbench.degradations.jpeg import JpegOp
 from pixbench.degradations.pixelate import PixelateOp
+from pixbench.degradations.sr import BicubicDownOp
 from pixbench.tasks import TASK_NAMES, check_recipe
 
 #: A task name; the allowed values (and their order in error messages) come from the task table.
@@ -86,7 +87,23 @@ class GrayJpegSpec(_Strict):
         return GrayJpegOp(tuple(self.qualities))
 
 
-OpSpec = Annotated[PixelateSpec | JpegSpec | HolesSpec | GrayJpegSpec, Field(discriminator="op")]
+class BicubicDownSpec(_Strict):
+    """``op: bicubic-down``: MATLAB-bicubic shrink (and bicubic upscale) at every one of ``factors`` (one sample each)."""
+
+    op: Literal["bicubic-down"]
+    factors: list[Annotated[int, Field(ge=2, le=8)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> BicubicDownSpec:
+        if len(set(self.factors)) != len(self.factors):
+            raise ValueError(f"factors must differ (one sample per factor), got {self.factors}")
+        return self
+
+    def build(self) -> BicubicDownOp:
+        return BicubicDownOp(tuple(self.factors))
+
+
+OpSpec = Annotated[PixelateSpec | JpegSpec | HolesSpec | GrayJpegSpec | BicubicDownSpec, Field(discriminator="op")]
 
 
 class Prescale(_Strict):
