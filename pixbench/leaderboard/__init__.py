@@ -21,9 +21,14 @@ Modules: :mod:`~pixbench.leaderboard.group` (results into ranked tables),
 (comparison PNGs), :mod:`~pixbench.leaderboard.speed` (speed-quality plots),
 :mod:`~pixbench.leaderboard.uncertainty` (intervals and paired tests), :mod:`~pixbench.leaderboard.compare`
 (two results), :mod:`~pixbench.leaderboard.notes` (notes written by hand) and
-:mod:`~pixbench.leaderboard.write` (the whole command).
+:mod:`~pixbench.leaderboard.hosts` (where a speed column was timed, and its cells),
+:mod:`~pixbench.leaderboard.training` (the ``train min`` column), :mod:`~pixbench.leaderboard.goals`
+(targets of chosen rows), :mod:`~pixbench.leaderboard.prose` (generated blocks in Markdown prose),
+:mod:`~pixbench.leaderboard.write` (the whole command) and :mod:`~pixbench.leaderboard.check`
+(``--check``: a published folder agrees with itself).
 """
 
+from pixbench.leaderboard.check import check_leaderboards
 from pixbench.leaderboard.compare import Comparison, check_comparable, compare_results
 from pixbench.leaderboard.group import Table, group_results
 from pixbench.leaderboard.notes import read_notes
@@ -37,6 +42,7 @@ __all__ = [
     "Table",
     "Written",
     "build_leaderboards",
+    "check_leaderboards",
     "check_comparable",
     "compare_results",
     "group_results",
