@@ -5,6 +5,9 @@
 of the image and the params. The plain functions (:func:`pixelate`,
 :func:`jpeg_roundtrip`, :func:`make_holes`, ...) are reused by the metrics,
 baselines and evaluation code.
+
+:func:`imresize` (MATLAB-compatible bicubic resizing) is a plain function too, not a
+sampled op: it has no parameters to draw, so it is not in :data:`DEGRADATIONS`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pixbench.degradations.blocks import block_positions, extract_triplets
 from pixbench.degradations.holes import HolesOp, fill_holes, holes_mask, make_holes
 from pixbench.degradations.jpeg import JpegOp, encoder_name, jpeg_roundtrip
 from pixbench.degradations.pixelate import KERNELS, PixelateOp, downscale, pixelate, upscale
+from pixbench.degradations.resize import imresize
 from pixbench.registry import Registry
 
 #: Degradation op name (as written in a recipe's ``op:`` field) -> op class.
@@ -33,6 +37,7 @@ __all__ = [
     "extract_triplets",
     "fill_holes",
     "holes_mask",
+    "imresize",
     "jpeg_roundtrip",
     "make_holes",
     "pixelate",
