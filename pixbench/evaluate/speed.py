@@ -58,8 +58,19 @@ def measure_speed(
     return speed
 
 
+#: Frame timings of one retiming run, by how a model file is fed and the frame size (:func:`retime_result`).
+FrameTimes = dict[tuple, tuple[float, float, float]]
+
+
 def retime_result(
-    result: Result, model_path: str | Path, *, warmup: int, runs: int, run: str | None, threads: int | None = None
+    result: Result,
+    model_path: str | Path,
+    *,
+    warmup: int,
+    runs: int,
+    run: str | None,
+    threads: int | None = None,
+    shared: FrameTimes | None = None,
 ) -> Result:
     """``result`` with its ``speed`` and ``environment`` measured again on this host; the scores are kept.
 
@@ -67,6 +78,11 @@ def retime_result(
     the tile overlap) and timed at 1080p and at the recorded native size. ``environment`` then
     describes this timing; the scores do not depend on the host. ``settings.speed_warmup`` and
     ``speed_runs`` and the FPS target follow the new timing.
+
+    Args:
+        shared: Frame timings of this run so far, filled as frames are timed: a model file fed the same
+            way (same sha256, layout, range, channels, tiles, inputs, threads) at the same frame size is
+            timed once and its timing given to every result that scored it (a model in two tables).
 
     Raises:
         ModelError: The model file is not the one the result scored (another sha256).
@@ -83,7 +99,22 @@ def retime_result(
     runner = Runner(model, spec, overlap=overlap)
     old = result.speed.native_size if result.speed is not None else None
     native = (int(old[0]), int(old[1])) if old and len(old) == 2 else None
-    speed = measure_speed(runner, native, warmup=warmup, runs=runs, run=run)
+    feed = (model.sha256, spec.layout, spec.range, spec.channels, spec.tile, spec.blockwise, spec.input, spec.scale)
+    feed += (spec.mask_input, spec.task_info.takes_mask, overlap, model.threads, warmup, runs)
+    timings = shared if shared is not None else {}
+
+    def frame(size: tuple[int, int]) -> tuple[float, float, float]:
+        if (feed, size) not in timings:
+            timings[(feed, size)] = _frame_times(runner, size, warmup=warmup, runs=runs)
+        return timings[(feed, size)]
+
+    speed = Speed(provider=model.provider, threads=model.threads, warmup=warmup, runs=runs, run=run)
+    speed.load_1min = _load_average()
+    speed.fps_1080p, speed.latency_ms_median_1080p, speed.latency_ms_p90_1080p = frame(FULL_HD)
+    if native is not None:
+        speed.fps_native, speed.latency_ms_median_native, speed.latency_ms_p90_native = frame(native)
+    speed.native_size = list(native) if native else None
+    speed.input_resized_to = input_resize(model, spec, *FULL_HD)
     settings = dataclasses.replace(result.settings, speed_warmup=warmup, speed_runs=runs)
     accuracy = result.model_metrics.get("accuracy")
     checked = targets(result.task, accuracy, result.model.size_mb or 0.0, speed.fps_1080p)

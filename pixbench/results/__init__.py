@@ -41,6 +41,7 @@ from pixbench.results.host import (
     host_label,
     isa_class,
     source_revision,
+    utc_now,
 )
 from pixbench.results.samples import LOWER_IS_BETTER, Samples, read_samples, sample_image, samples_path
 from pixbench.results.targets import TARGET_ACCURACY, TARGET_FPS_1080P, TARGET_SIZE_MB, targets
@@ -101,6 +102,7 @@ __all__ = [
     "targets",
     "training_minutes",
     "training_record",
+    "utc_now",
     "whole_run_recorded",
     "write_result",
 ]
