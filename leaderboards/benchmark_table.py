@@ -34,6 +34,9 @@ OWN_SOURCES = ("kodak", "set14")
 #: Test sources whose results carry FPS. FPS is measured on synthetic 1080p frames, so it does not
 #: depend on the test photos: it is measured once per model, in the Kodak run (`--no-speed` elsewhere).
 SPEED_SOURCES = {"kodak"}
+#: Test sources whose tables get a comparison figure (`pixbench leaderboard --figure-source`): a figure shows
+#: pixels of the test images, and only Kodak's may be redistributed (Set14's may not).
+FIGURE_SOURCES = {"kodak"}
 #: Split of each test build that is scored. The shipped recipes assign source images to
 #: train/val/test by hash (70/15/15); `--split test` puts every test photo into the test split.
 EVAL_SPLIT = "test"

@@ -121,7 +121,7 @@ def test_published_values_sit_beside_the_metric_with_the_reference(jpeg_results,
     assert levels["psnr_published"].tolist()[0] == 31.2 and levels["psnr_published"][1:].isna().all()
     assert "ssim_published" not in levels  # no level row has one
     page = (tmp_path / "out" / "jpeg-v1-kodak-by-quality.md").read_text("utf-8")
-    assert "| # | model | PSNR dB | published | SSIM | Δ PSNR |" in page
+    assert "| # | model | PSNR dB (RGB) | published | SSIM (RGB) | Δ PSNR |" in page
     assert "| 31.2 | 0.8000 [0.800, 0.800] |" in page
     assert f"[paper-t2] {PAPER}." in page
     whole = pd.read_csv(tmp_path / "out" / "jpeg-v1-kodak.csv")
@@ -135,7 +135,7 @@ def test_published_values_sit_beside_the_metric_with_the_reference(jpeg_results,
     ]
     assert whole.set_index("model")["psnr_published"].to_dict()["b"] == 32.5
     main = (tmp_path / "out" / "jpeg-v1-kodak.md").read_text("utf-8")
-    assert "| # | model | PSNR dB | published | PSNR-B dB | SSIM | published |" in main
+    assert "| # | model | PSNR dB (RGB) | published | PSNR-B dB (Y) | SSIM (RGB) | published |" in main
     assert "- published: the value the literature reports for this row under the same protocol" in main
 
 
@@ -245,3 +245,35 @@ def test_published_numbers_keep_the_papers_digits(jpeg_results, tmp_path):
     assert "| 31.17 [" in page and "| 31.20 | 0.8000 [0.800, 0.800] | .760 |" in page  # as written, zeros kept
     frame = pd.read_csv(tmp_path / "out" / "jpeg-v1-kodak-by-quality.csv")
     assert frame["ssim_published"][0] == 0.76
+
+
+def test_a_papers_block_quotes_each_published_row_beside_pixbench(jpeg_results, tmp_path):
+    from pixbench.leaderboard.prose import ProseError, fill_prose
+
+    out = tmp_path / "out"
+    rows = [
+        {"table": "jpeg-v1-kodak", "model": "a", "where": {"quality": 10}, "metrics": {"psnr": 31.2}, "reference": "paper-t2"},
+        {"table": "jpeg-v1-kodak", "model": "b", "where": {}, "metrics": {"ssim": 0.79}, "reference": "paper-t2"},
+    ]  # fmt: skip
+    out.mkdir()
+    (out / "published.yaml").write_text(published_file(tmp_path, rows).read_text("utf-8"), "utf-8")
+    page = out / "page.md"
+    page.write_text("<!-- pixbench:begin papers jpeg -->\n<!-- pixbench:end -->\n", encoding="utf-8")
+    written, _ = build_leaderboards(
+        [jpeg_results], out, figures=False, published=read_published(out / "published.yaml")
+    )
+    text = fill_prose(page, [w.table for w in written], out)
+    lines = text.splitlines()
+    assert lines[3] == "| [`jpeg-v1-kodak`](<jpeg-v1-kodak.md>) | all | b | SSIM (RGB) 0.8000 (paper 0.79) | paper-t2 |"
+    assert lines[4] == (
+        "| [`jpeg-v1-kodak-by-quality`](<jpeg-v1-kodak-by-quality.md>) | quality 10 | a | "
+        "PSNR (RGB) 31.17 dB (paper 31.2) | paper-t2 |"
+    )
+    # a's q10 mean is 30.1667 + 1 (the fixture's photos); b's SSIM 0.8 against 0.79
+    assert (
+        lines[6]
+        == "Largest difference from the papers, per table: `jpeg-v1-kodak` SSIM (RGB) 0.0100, PSNR (RGB) 0.033 dB."
+    )
+    (out / "published.yaml").unlink()
+    with pytest.raises(ProseError, match="no row of task 'jpeg' has a published number"):
+        fill_prose(page, [w.table for w in written], out)

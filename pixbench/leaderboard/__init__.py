@@ -23,9 +23,15 @@ Modules: :mod:`~pixbench.leaderboard.group` (results into ranked tables),
 (two results), :mod:`~pixbench.leaderboard.notes` (notes written by hand),
 :mod:`~pixbench.leaderboard.published` (the literature's numbers, ``--published``),
 :mod:`~pixbench.leaderboard.levels` and :mod:`~pixbench.leaderboard.level_pages` (the breakdown
-tables, one per level of a column the task lists) and :mod:`~pixbench.leaderboard.write` (the whole command).
+tables, one per level of a column the task lists),
+:mod:`~pixbench.leaderboard.hosts` (where a speed column was timed, and its cells),
+:mod:`~pixbench.leaderboard.training` (the ``train min`` column), :mod:`~pixbench.leaderboard.goals`
+(targets of chosen rows), :mod:`~pixbench.leaderboard.prose` (generated blocks in Markdown prose),
+:mod:`~pixbench.leaderboard.write` (the whole command) and :mod:`~pixbench.leaderboard.check`
+(``--check``: a published folder agrees with itself).
 """
 
+from pixbench.leaderboard.check import check_leaderboards
 from pixbench.leaderboard.compare import Comparison, check_comparable, compare_results
 from pixbench.leaderboard.group import Table, group_results
 from pixbench.leaderboard.notes import read_notes
@@ -42,6 +48,7 @@ __all__ = [
     "Table",
     "Written",
     "build_leaderboards",
+    "check_leaderboards",
     "check_comparable",
     "compare_results",
     "group_results",

@@ -49,7 +49,7 @@ def _grid(table: Table, level: Level, out_dir: Path, with_published: set[str]) -
         md = {"#": str(rank), "model": row.result.model.name.replace("|", "\\|")}
         for c in columns:
             ci = row.stats.intervals.get(c.key)
-            md[c.header] = fmt(row.values[c.key], c.fmt) + (_interval(ci.low, ci.high, c.fmt) if ci else "")
+            md[c.label] = fmt(row.values[c.key], c.fmt) + (_interval(ci.low, ci.high, c.fmt) if ci else "")
             if c.key in with_published:
                 md[published_header(c.name)] = published_text(row.published.get(c.key))
         for c in (c for c in columns if c.key in task.gains):
@@ -68,7 +68,7 @@ def _grid(table: Table, level: Level, out_dir: Path, with_published: set[str]) -
         degraded = dict.fromkeys(cells[0], "")
         degraded["model"] = "*degraded input*"
         for c in columns:
-            degraded[c.header] = fmt(level.rows[0].degraded.get(c.key), c.fmt)
+            degraded[c.label] = fmt(level.rows[0].degraded.get(c.key), c.fmt)
         cells.append(degraded)
     headers = list(cells[0])
     lines = ["| " + " | ".join(shown_header(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]

@@ -32,12 +32,20 @@ class Column:
         header: The Markdown header.
         key: The metric key in a result file (``triplets.<key>`` reads the BlockCNN block scores).
         fmt: How the value is printed: ``pct`` (a ratio as a percentage), ``f2`` or ``f4`` (decimals).
+        channel: The colour channels an image metric is computed on (``RGB``, ``Y``), shown in the
+            header so that PSNR on RGB and PSNR-B on luma are not read as one scale; ``""`` for others.
     """
 
     name: str
     header: str
     key: str
     fmt: str
+    channel: str = ""
+
+    @property
+    def label(self) -> str:
+        """The header with its channel, e.g. ``PSNR dB (RGB)``."""
+        return f"{self.header} ({self.channel})" if self.channel else self.header
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,6 @@ class UnknownTaskError(PixbenchError):
 
 
 #: Columns several restoration tasks share.
-PSNR = Column("psnr", "PSNR dB", "psnr", "f2")
-SSIM = Column("ssim", "SSIM", "ssim", "f4")
-PSNR_B = Column("psnr_b", "PSNR-B dB", "psnr_b", "f2")
+PSNR = Column("psnr", "PSNR dB", "psnr", "f2", "RGB")
+SSIM = Column("ssim", "SSIM", "ssim", "f4", "RGB")
+PSNR_B = Column("psnr_b", "PSNR-B dB", "psnr_b", "f2", "Y")

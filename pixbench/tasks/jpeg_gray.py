@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 
 from pixbench.degradations.gray import as_rgb, display_gray, gray_plane
-from pixbench.tasks.base import PSNR, PSNR_B, SSIM, Task
+from pixbench.tasks.base import Column, Task
 from pixbench.tasks.sampling import TaskSample
 
+#: The columns of the gray plane (the header says so: ``PSNR dB (gray)``).
+PSNR = Column("psnr", "PSNR dB", "psnr", "f2", "gray")
+SSIM = Column("ssim", "SSIM", "ssim", "f4", "gray")
+PSNR_B = Column("psnr_b", "PSNR-B dB", "psnr_b", "f2", "gray")
 #: PSNR-B needs more than one 8x8 block and SSIM an 11x11 window: the smallest side a source may have.
 MIN_SIDE = 16
 

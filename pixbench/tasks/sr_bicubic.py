@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from pixbench.tasks.base import PSNR, SSIM, Task
+from pixbench.tasks.base import Column, Task
 from pixbench.tasks.sampling import TaskSample
 
+#: The columns of studio-range luma with the factor's border cropped (the header says ``Y``).
+PSNR = Column("psnr", "PSNR dB", "psnr", "f2", "Y")
+SSIM = Column("ssim", "SSIM", "ssim", "f4", "Y")
 #: SSIM's window (11 pixels) must fit inside the target after the border is cropped.
 SSIM_WINDOW = 11
 
