@@ -71,7 +71,10 @@ from benchmark_table import (  # noqa: E402
     Trained,
 )
 from reproduce_args import parse_args  # noqa: E402
+from rescore import rescored  # noqa: E402
 from retime import Row, expected_seconds, retime_rows  # noqa: E402
+
+from pixbench.results import read_result  # noqa: E402
 
 #: The task pages whose generated blocks the leaderboard step fills (`pixbench leaderboard --prose`).
 PROSE_DIR = Path("docs/tasks")
@@ -204,7 +207,7 @@ def evaluate(
     run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
 ) -> None:
     result = result_dir(bench, source, args) / f"{entry.name}.json"
-    if exists(result, args) and not args.force:
+    if exists(result, args) and not (args.force or args.rescore):
         print(f"skip evaluate: {result} exists")
         return
     model = model_path(bench, entry, args)
@@ -214,8 +217,9 @@ def evaluate(
         print(f"skip evaluate: {model} does not exist yet")
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
-    speed = [] if source in SPEED_SOURCES else ["--no-speed"]
+    speed = [] if source in SPEED_SOURCES and not args.rescore else ["--no-speed"]
     eval_args = [] if speed else entry.eval_args  # per-row options only set how speed is measured
+    old = read_result(REPO / result) if args.rescore and not run.dry_run and (REPO / result).is_file() else None
     run(
         "evaluate",
         model,
@@ -231,6 +235,7 @@ def evaluate(
         *speed,
     )
     if not run.dry_run:
+        rescored(REPO / result, old)
         record_curves(bench, entry, source, args)
 
 
