@@ -112,3 +112,22 @@ def test_refuses_a_file_that_is_not_hdf5(tmp_path) -> None:
     mat.write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200))
     with pytest.raises(ModelError, match=r"v5\.mat: not a MATLAB 7\.3 \(HDF5\) file"):
         convert_dncnn3.read_layers(mat)
+
+
+@pytest.mark.parametrize(("source", "images"), [("classic5", 5), ("live1", 29)])
+def test_committed_rows_are_table_v(source: str, images: int) -> None:
+    # The committed result file of the converted model gives the paper's Table V (DnCNN-3 column,
+    # leaderboards/published.yaml) to its last digit at every quality, on Classic5 and on LIVE1.
+    import json
+
+    import yaml
+
+    published = yaml.safe_load((REPO_ROOT / "leaderboards/published.yaml").read_text())["rows"]
+    rows = [r for r in published if r["model"] == "dncnn3" and r["table"] == f"jpeg-gray-v1-folder-{source}"]
+    result = json.loads((REPO_ROOT / f"leaderboards/results/{source}/jpeg-gray/dncnn3.json").read_text())
+    assert sorted(r["where"]["quality"] for r in rows) == [10, 20, 30, 40]
+    for row in rows:
+        level = result["breakdown"]["quality"][str(row["where"]["quality"])]
+        assert level["n"] == images
+        assert round(level["model_psnr"], 2) == row["metrics"]["psnr"]
+        assert round(level["model_ssim"], 4) == row["metrics"]["ssim"]

@@ -64,3 +64,15 @@ def test_refuses_unequal_cells(tmp_path) -> None:
     savemat(mat, {"model": {"weight": _cells(filters), "bias": _cells(biases[:2])}})
     with pytest.raises(ModelError, match=r"3 weight arrays but 2 bias arrays"):
         convert_vdsr.read_layers(mat)
+
+
+def test_same_weights_convert_to_the_same_bytes(tmp_path) -> None:
+    # A result names the converted model by its SHA-256 only (the file is not redistributed), so the
+    # same weight file must always give the same bytes.
+    filters, biases = random_stack(14)
+    mat = tmp_path / "VDSR_Official.mat"
+    savemat(mat, {"model": {"weight": _cells(filters), "bias": _cells(biases)}})
+    first = convert_vdsr.convert(mat, tmp_path / "a")
+    second = convert_vdsr.convert(mat, tmp_path / "b")
+    assert list(first.values()) == list(second.values())
+    assert (tmp_path / "a/sr-bicubic/vdsr.onnx").read_bytes() == (tmp_path / "b/sr-bicubic/vdsr.onnx").read_bytes()

@@ -33,8 +33,9 @@ from pixbench.props import ModelProps
 OPSET, IR_VERSION = 17, 8
 #: The key order of the ``pixbench.*`` props these converters write.
 PROPS_ORDER = ("task", "model", "layout", "range", "channels", "input", "version")
-#: Where the weights came from: written as ``source.<key>`` props after the ``pixbench.*`` ones,
-#: and copied by ``pixbench evaluate`` into every result file (``model.props``).
+#: Where the weights came from: written as ``source.<key>`` props after the ``pixbench.*`` ones. They stay
+#: in the ONNX file (``evaluate`` copies only ``pixbench.*`` props); a result names the file by its SHA-256,
+#: and the same weight file always converts to the same bytes.
 SOURCE_KEYS = ("repository", "commit", "path", "sha256", "licence", "paper")
 #: Where the converters write by default: git-ignored, since neither model may be redistributed.
 DEFAULT_OUTPUT = Path("leaderboards/work/thirdparty")
