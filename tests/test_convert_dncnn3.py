@@ -19,7 +19,6 @@ from pixbench.errors import ModelError
 from tests.conftest import REPO_ROOT
 from tests.test_convert_matconvnet import random_stack, reference_stack
 
-h5py = pytest.importorskip("h5py")
 sys.path.insert(0, str(REPO_ROOT / "tools"))  # the converters are tools, not the package
 import convert_dncnn3  # noqa: E402
 
@@ -34,7 +33,8 @@ def _chars(group, name: str, text: str) -> None:
 
 
 def write_simplenn(path, filters, biases, *, leak: float = 0.0, stride: float = 1.0) -> None:
-    """A ``net.layers`` cell of conv and relu structs, as DnCNN3.mat has them."""
+    """A ``net.layers`` cell of conv and relu structs, as DnCNN3.mat has them (skips the test without h5py)."""
+    h5py = pytest.importorskip("h5py")  # a dependency of the converter (and of the dev extra), not of pixbench
     with h5py.File(path, "w") as f:
         refs = f.create_group("#refs#")
         layers = []
@@ -108,10 +108,21 @@ def test_refuses_layers_it_cannot_convert(tmp_path, kwargs, message) -> None:
 
 
 def test_refuses_a_file_that_is_not_hdf5(tmp_path) -> None:
+    pytest.importorskip("h5py")
     mat = tmp_path / "v5.mat"
     mat.write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200))
     with pytest.raises(ModelError, match=r"v5\.mat: not a MATLAB 7\.3 \(HDF5\) file"):
         convert_dncnn3.read_layers(mat)
+
+
+def test_says_what_to_install_without_h5py(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "h5py", None)  # makes "import h5py" fail, as where it is not installed
+    mat = tmp_path / "DnCNN3.mat"
+    mat.write_bytes(b"x")
+    with pytest.raises(ModelError, match=r"^reading a MATLAB 7\.3 file needs h5py: pip install h5py$"):
+        convert_dncnn3.read_layers(mat)
+    assert convert_dncnn3.main([str(mat), "--any-file", "-o", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == "error: reading a MATLAB 7.3 file needs h5py: pip install h5py\n"
 
 
 @pytest.mark.parametrize(("source", "images"), [("classic5", 5), ("live1", 29)])
