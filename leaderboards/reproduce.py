@@ -4,13 +4,14 @@
 For each benchmark in ``BENCHMARKS`` (``leaderboards/benchmark_table.py``, with the settings every
 command line is built from) this runs, in order:
 
-1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source (Kodak, Set14);
+1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source of the
+   benchmark (Kodak and Set14; Classic5, LIVE1 or Set5 for the paper protocols);
 2. ``pixbench train`` and ``pixbench export`` for each reference model;
 3. ``pixbench baseline`` for each classical baseline;
 4. ``pixbench evaluate`` for every model on every test set;
 
-and finally ``pixbench leaderboard`` over all result files (which also fills the generated
-blocks of ``leaderboards/README.md`` and ``docs/tasks/*.md``). Every step is a subprocess call of
+and finally ``pixbench leaderboard`` over all result files (with ``--notes`` and ``--published``; it
+also fills the generated blocks of ``leaderboards/README.md`` and ``docs/tasks/*.md``). Every step is a subprocess call of
 the same ``pixbench`` command a user types, and each command is printed;
 ``leaderboards/results/COMMANDS.md`` lists every command of a full run, written by ``--commands``
 from the same code (a test compares it with the committed file).
@@ -55,6 +56,7 @@ from benchmark_table import (  # noqa: E402
     FIGURE_SOURCES,
     JSON_BASELINES,
     NOTES,
+    PUBLISHED,
     RECIPES_DIR,
     SEED,
     SPEED_SOURCES,
@@ -69,7 +71,10 @@ from benchmark_table import (  # noqa: E402
     Trained,
 )
 from reproduce_args import parse_args  # noqa: E402
+from rescore import rescored  # noqa: E402
 from retime import Row, expected_seconds, retime_rows  # noqa: E402
+
+from pixbench.results import read_result  # noqa: E402
 
 #: The task pages whose generated blocks the leaderboard step fills (`pixbench leaderboard --prose`).
 PROSE_DIR = Path("docs/tasks")
@@ -130,7 +135,7 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
     jobs = [(*job, []) for job in jobs] + [
         (bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
         for source, spec in TEST_SOURCES.items()
-        if source in args.sources
+        if source in args.sources and source in bench.sources
     ]
     for recipe, out, source, limit, more in jobs:
         if exists(out / "dataset.json", args) and not args.force:
@@ -202,7 +207,7 @@ def evaluate(
     run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
 ) -> None:
     result = result_dir(bench, source, args) / f"{entry.name}.json"
-    if exists(result, args) and not args.force:
+    if exists(result, args) and not (args.force or args.rescore):
         print(f"skip evaluate: {result} exists")
         return
     model = model_path(bench, entry, args)
@@ -212,8 +217,9 @@ def evaluate(
         print(f"skip evaluate: {model} does not exist yet")
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
-    speed = [] if source in SPEED_SOURCES else ["--no-speed"]
+    speed = [] if source in SPEED_SOURCES and not args.rescore else ["--no-speed"]
     eval_args = [] if speed else entry.eval_args  # per-row options only set how speed is measured
+    old = read_result(REPO / result) if args.rescore and not run.dry_run and (REPO / result).is_file() else None
     run(
         "evaluate",
         model,
@@ -229,6 +235,7 @@ def evaluate(
         *speed,
     )
     if not run.dry_run:
+        rescored(REPO / result, old)
         record_curves(bench, entry, source, args)
 
 
@@ -266,11 +273,24 @@ def leaderboard(run: Runner, args: argparse.Namespace) -> None:
     """Render the tables (and, for the published ones, the generated prose of the README and task pages)."""
     published = args.out.tables == TABLES_DIR
     notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and published else []
+    papers = ["--published", PUBLISHED] if (REPO / PUBLISHED).is_file() and published else []
     figures = [word for source in sorted(FIGURE_SOURCES) for word in ("--figure-source", source)]
     pages = sorted(p.relative_to(REPO) for p in (REPO / PROSE_DIR).glob("*.md")) if published else []
     prose = [word for page in pages for word in ("--prose", page.as_posix())]
     # crops at their own size (--zoom 1) keep each committed comparison figure near 300 kB
-    run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", "--zoom", "1", *notes, *figures, *prose)
+    run(
+        "leaderboard",
+        args.out.results,
+        "-o",
+        args.out.tables,
+        "--strict",
+        "--zoom",
+        "1",
+        *notes,
+        *papers,
+        *figures,
+        *prose,
+    )
 
 
 def speed_rows(args: argparse.Namespace) -> list[Row]:
@@ -350,10 +370,10 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     run("baseline", entry.baseline, "-o", path, *entry.args)
             if "evaluate" in steps:
-                for source in args.sources:
+                for source in (s for s in args.sources if s in bench.sources):
                     evaluate(run, bench, entry, source, args)
         if "evaluate" in steps and not args.dry_run:
-            for source in args.sources:
+            for source in (s for s in args.sources if s in bench.sources):
                 record_dataset(bench, source, args)
     if "leaderboard" in steps:
         leaderboard(run, args)

@@ -86,6 +86,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "tables; with --only/--models, those rows only; with --dry-run, list them and the expected duration",
     )
     p.add_argument("--allow-busy", action="store_true", help="--speed: start even when the machine is busy")
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score every selected row again (evaluate --no-speed, even where the result exists) and keep each "
+        "result's recorded speed and environment: scores do not depend on the host (re-time with --speed)",
+    )
     args = p.parse_args(argv)
     args.fresh = args.commands
     if args.commands:

@@ -1,14 +1,14 @@
 """The published leaderboard tables rebuild byte for byte from the committed result files.
 
 `leaderboards/reproduce.py` writes the tables with `pixbench leaderboard leaderboards/results -o
-leaderboards --strict --zoom 1 --notes leaderboards/notes.json --figure-source kodak`; this test runs
-the same build on a copy of `leaderboards/results` (tables link to results relative to their folder,
-so the copy keeps the layout) and compares every Markdown and CSV table and the index with the
-committed one.
+leaderboards --strict --zoom 1 --notes leaderboards/notes.json --published leaderboards/published.yaml
+--figure-source kodak`; this test runs the same build on a copy of `leaderboards/results` (tables link
+to results relative to their folder, so the copy keeps the layout) and compares every Markdown and CSV
+table (the breakdown tables `<stem>-by-<column>` included) and the index with the committed one.
 
 Left out: the PNG figures and speed plots, whose bytes depend on the Pillow, matplotlib and
-FreeType builds. Set14 tables have no comparison figure (its images may not be redistributed),
-so no Set14 page links a PNG that is not committed.
+FreeType builds. The tables of Set14, Set5, Classic5 and LIVE1 have no comparison figure (their
+images may not be redistributed), so none of their pages links a PNG that is not committed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import shutil
 
 import pytest
 
-from pixbench.leaderboard import build_leaderboards, read_notes
+from pixbench.leaderboard import build_leaderboards, read_notes, read_published
 from tests.conftest import REPO_ROOT
 
 PUBLISHED = REPO_ROOT / "leaderboards"
@@ -34,9 +34,10 @@ def test_published_tables_rebuild_byte_identically(tmp_path):
         strict=True,
         zoom=1,
         notes=read_notes(PUBLISHED / "notes.json"),
+        published=read_published(PUBLISHED / "published.yaml"),
         figure_sources=["kodak"],
     )
-    stems = sorted(w.table.stem for w in written)
+    stems = sorted(f.stem for w in written for f in w.files if f.suffix == ".csv")
     assert stems == sorted(p.stem for p in PUBLISHED.glob("*.csv"))
     assert (out / "index.md").read_bytes() == (PUBLISHED / "index.md").read_bytes()
     for stem in stems:
@@ -48,8 +49,10 @@ def test_no_published_page_links_a_file_that_is_not_there():
     for page in PUBLISHED.glob("*.md"):
         for target in re.findall(r"\]\(<([^>]+)>\)", page.read_text(encoding="utf-8")):
             assert (PUBLISHED / target).is_file(), f"{page.name} links {target}"
-    set14 = [p for p in PUBLISHED.glob("*-folder-set14.md")]
-    assert len(set14) == 6 and not any(".png" in p.read_text(encoding="utf-8") for p in set14)
+    set14 = [p for p in PUBLISHED.glob("*-folder-set14.md") if "-by-" not in p.stem]
+    assert len(set14) == 7 and not any(".png>)" in p.read_text(encoding="utf-8") for p in set14)  # no image linked
+    others = [p for source in ("set5", "classic5", "live1") for p in PUBLISHED.glob(f"*-folder-{source}*.md")]
+    assert len(others) == 6 and not any(".png>)" in p.read_text(encoding="utf-8") for p in others)
 
 
 def test_no_speed_cell_reads_zero_and_slow_models_read_seconds_per_frame():

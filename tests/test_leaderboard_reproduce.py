@@ -127,6 +127,32 @@ def test_published_leaderboard_gets_the_notes_file_and_fills_the_task_pages(repr
     assert commands(capsys)[-1].endswith("--strict --zoom 1 --figure-source kodak")  # smoke tables: no notes, no prose
 
 
+def test_published_leaderboard_gets_the_papers_numbers(reproduce, capsys):
+    (reproduce.REPO / "leaderboards").mkdir()
+    (reproduce.REPO / "leaderboards" / "published.yaml").write_text("version: 1\n", encoding="utf-8")
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
+    assert "--strict --zoom 1 --published leaderboards/published.yaml --figure-source kodak" in commands(capsys)[-1]
+
+
+def test_paper_protocols_are_built_and_scored_on_their_own_test_sources(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "jpeg-gray", "--steps", "build,baseline,evaluate"])
+    data, results = "leaderboards/work/data", "leaderboards/results"
+    model = "leaderboards/models/jpeg-gray/identity.onnx"
+    assert commands(capsys) == [
+        f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-classic5 "
+        "--source folder:../shared/datasets/classic5 --split test",
+        f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-live1 "
+        "--source folder:../shared/datasets/live1 --split test",
+        f"pixbench baseline identity -o {model} --task jpeg-gray",
+        f"pixbench evaluate {model} --dataset {data}/jpeg-gray-classic5 --split test "
+        f"-o {results}/classic5/jpeg-gray/identity.json --no-speed",
+        f"pixbench evaluate {model} --dataset {data}/jpeg-gray-live1 --split test "
+        f"-o {results}/live1/jpeg-gray/identity.json --no-speed",
+    ]
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "build"])
+    assert not any("classic5" in line or "live1" in line for line in commands(capsys))
+
+
 def test_models_option_picks_rows(reproduce, capsys):
     reproduce.main(
         ["--dry-run", "--only", "depixelate-lanczos-x4", "--models", "espcn-x4", "--steps", "train,evaluate"]
@@ -156,8 +182,9 @@ def test_committed_commands_are_those_the_table_gives(reproduce, monkeypatch, ca
     (log,) = written
     committed = (REPO_ROOT / "leaderboards" / "results" / "COMMANDS.md").read_text(encoding="utf-8")
     assert committed == reproduce.commands_markdown(log)
-    # 5 training sets and 12 test sets, 10 trainings and exports, 12 baselines, 56 evaluations, 1 leaderboard
-    assert len(log) == 106
+    # 5 training sets and 12 test sets, 10 trainings and exports, 12 baselines, 56 evaluations, 1 leaderboard;
+    # then the paper protocols: 4 test sets, 2 baselines and 4 evaluations
+    assert len(log) == 106 + 10
     configs = {word for line in log for word in line.split() if word.startswith("leaderboards/configs/")}
     assert len(configs) == 9 and all((REPO_ROOT / c).is_file() for c in configs)
     assert not any("--epochs" in line for line in log)

@@ -84,6 +84,16 @@ NotesOpt = Annotated[
     ),
 ]
 
+PublishedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--published",
+        help="YAML file of the numbers papers report for rows of these tables (leaderboards/published.yaml): "
+        "each is shown in a `published` column beside pixbench's value, with the paper in the table notes.",
+        show_default=False,
+    ),
+]
+
 
 @handle_errors
 def leaderboard(
@@ -93,6 +103,7 @@ def leaderboard(
     figures: FiguresOpt = True,
     zoom: ZoomOpt = 2,
     notes: NotesOpt = None,
+    published: PublishedOpt = None,
     figure_source: FigureSourceOpt = None,
     check: CheckOpt = None,
     prose: ProseOpt = None,
@@ -101,11 +112,13 @@ def leaderboard(
 
     Each benchmark gets DIR/<name>.md and DIR/<name>.csv, rows sorted by the task's
     primary metric (detect: accuracy; inpaint: PSNR over the holes; others: PSNR),
-    and for restoration tasks DIR/<name>.png. DIR/index.md lists them all.
+    and for restoration tasks DIR/<name>.png; a column the task breaks down by (JPEG quality,
+    factor, ...) with two or more values gets DIR/<name>-by-<column>.md/.csv, one table per value.
+    DIR/index.md lists the benchmarks.
     Rebuilding from the same results writes the same bytes. With --check DIR nothing is
     written: the folder is checked against its results, one line per disagreement.
     """
-    from pixbench.leaderboard import build_leaderboards, read_notes, table_title
+    from pixbench.leaderboard import build_leaderboards, read_notes, read_published, table_title
     from pixbench.tasks import primary_metric
 
     if check is not None:
@@ -116,7 +129,7 @@ def leaderboard(
     if not results or out is None:
         raise fail("give RESULTS... and -o OUT to write tables, or --check DIR to check a published folder")
     output_folder("-o", out)
-    extra = read_notes(notes) if notes is not None else None
+    extra, papers = read_notes(notes) if notes else None, read_published(published) if published else None
     with progress_bar() as progress:
         written, warnings = build_leaderboards(
             results,
@@ -125,6 +138,7 @@ def leaderboard(
             figures=figures,
             zoom=zoom,
             notes=extra,
+            published=papers,
             figure_sources=figure_source,
             prose=prose or (),
             progress=progress,

@@ -8,7 +8,8 @@ For every result file under ``DIR/results`` it checks that
   mean of the primary metric;
 
 then it renders every table again from the results (as ``pixbench leaderboard --strict`` with
-``DIR/notes.json``) and compares each Markdown cell, note and CSV value with the committed one;
+``DIR/notes.json`` and ``DIR/published.yaml``) and compares each Markdown cell, note and CSV value
+with the committed one, and each line of the breakdown tables (``<stem>-by-<column>``);
 it checks that every link of every Markdown page in ``DIR`` leads to a file that exists; and it
 compares every generated block of ``DIR/README.md`` and of the given prose files
 (:mod:`pixbench.leaderboard.prose`) with a fresh rendering.
@@ -34,6 +35,7 @@ import numpy as np
 from pixbench.leaderboard.group import Table, group_results
 from pixbench.leaderboard.notes import read_notes
 from pixbench.leaderboard.prose import find_blocks, prose_disagreements
+from pixbench.leaderboard.published import read_published
 from pixbench.leaderboard.write import build_leaderboards
 from pixbench.results import Result, ResultFileError, collect_result_files, read_result, read_samples, result_value
 from pixbench.tasks import primary_metric
@@ -141,21 +143,27 @@ def _samples_problems(result: Result, where: object) -> list[str]:
 def _table_problems(folder: Path) -> list[str]:
     """Each table rendered again from the results, compared with the committed Markdown and CSV."""
     notes = read_notes(folder / "notes.json") if (folder / "notes.json").is_file() else None
+    papers = read_published(folder / "published.yaml") if (folder / "published.yaml").is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / folder.name
         out.mkdir()
         _copy_results(folder / "results", out / "results")
         try:
-            written, _ = build_leaderboards([out / "results"], out, strict=True, figures=False, notes=notes)
+            written, _ = build_leaderboards(
+                [out / "results"], out, strict=True, figures=False, notes=notes, published=papers
+            )
         except ResultFileError as exc:
             return [f"{folder}: the tables cannot be rendered again: {exc}"]
         problems = []
         fresh = {w.table.stem: w.table for w in written}
+        levels = {f.stem for w in written for f in w.files if f.suffix == ".csv"} - set(fresh)
         committed = {p.stem for p in folder.glob("*.csv")}
-        for stem in sorted(committed - set(fresh)):
+        for stem in sorted(committed - set(fresh) - levels):
             problems.append(f"{stem}.csv: no result files make this table")
         for stem, table in sorted(fresh.items()):
             problems += _compare_table(folder, out, stem, table)
+        for stem in sorted(levels):
+            problems += _compare_levels(folder, out, stem)
         if (out / "index.md").read_text("utf-8") != _read(folder / "index.md"):
             problems.append("index.md: differs from the index rendered from the results")
     return problems
@@ -186,6 +194,17 @@ def _compare_table(folder: Path, out: Path, stem: str, table: Table) -> list[str
         f"{stem}.md: reads {line!r}, which the results do not give" for line in mine_text if line not in fresh_text
     ]
     problems += [f"{stem}.md: lacks {line!r}, which the results give" for line in fresh_text if line not in mine_text]
+    return problems
+
+
+def _compare_levels(folder: Path, out: Path, stem: str) -> list[str]:
+    """A breakdown table (``<stem>-by-<column>``): its CSV values, and its Markdown line by line."""
+    if not (folder / f"{stem}.md").is_file():
+        return [f"{stem}.md: missing; the results make this table"]
+    problems = _compare_csv(stem, _read(out / f"{stem}.csv"), _read(folder / f"{stem}.csv"))
+    mine, fresh = _read(folder / f"{stem}.md").split("\n"), _read(out / f"{stem}.md").split("\n")
+    problems += [f"{stem}.md: reads {line!r}, which the results do not give" for line in mine if line not in fresh]
+    problems += [f"{stem}.md: lacks {line!r}, which the results give" for line in fresh if line not in mine]
     return problems
 
 

@@ -18,6 +18,9 @@ Kinds of block (the words after ``begin``):
   and the photos it scores.
 - ``rows TABLE KEYS ROWS``: one line per row (result stems, comma-separated) of table ``TABLE`` with
   the metrics ``KEYS`` (comma-separated) and, for restorers, each gain over the degraded input.
+- ``papers TASK``: for a task page, every row of that task's tables (whole, or one level of a
+  breakdown) that the folder's ``published.yaml`` gives a paper's number for: pixbench's value beside
+  the paper's, the reference, and the largest difference per metric.
 
 Hand-written text around the blocks must not quote a result: ``pixbench leaderboard --check``
 compares every block with a fresh rendering, so a stale number fails.
@@ -33,6 +36,7 @@ from pathlib import Path
 from pixbench.errors import PixbenchError
 from pixbench.leaderboard.goals import Entry, column, find_row, judge, read_targets, value
 from pixbench.leaderboard.group import Table
+from pixbench.leaderboard.papers import folder_published, largest_gaps, paper_rows, row_cells
 from pixbench.leaderboard.render import fmt, relative_link
 from pixbench.results import Result, read_samples, training_minutes, training_record, whole_run_recorded
 
@@ -88,11 +92,17 @@ def render_block(words: tuple[str, ...], ctx: Context) -> str:
         ProseError: An unknown kind, or a group, source or task with nothing to show.
     """
     kind, args = (words[0], words[1:]) if words else ("", ())
-    renderers = {"targets": (_targets, 1), "photos": (_photos, 1), "published": (_published, 1), "rows": (_rows, 3)}
+    renderers = {
+        "targets": (_targets, 1),
+        "photos": (_photos, 1),
+        "published": (_published, 1),
+        "rows": (_rows, 3),
+        "papers": (_papers, 1),
+    }
     if kind not in renderers or len(args) != renderers[kind][1]:
         raise ProseError(
             f"{ctx.document}: unknown generated block {' '.join(words)!r}; expected 'targets GROUP', "
-            "'photos SOURCE', 'published TASK' or 'rows TABLE KEY[,KEY...] ROW[,ROW...]'"
+            "'photos SOURCE', 'published TASK', 'papers TASK' or 'rows TABLE KEY[,KEY...] ROW[,ROW...]'"
         )
     return renderers[kind][0](*args, ctx)
 
@@ -276,3 +286,16 @@ def _published(task: str, ctx: Context) -> str:
             text += f" Baselines and models scored as committed: {', '.join(others)}."
         paragraphs.append(text)
     return "\n".join(paragraphs) + "\n"
+
+
+def _papers(task: str, ctx: Context) -> str:
+    rows = paper_rows(task, ctx.tables, folder_published(ctx.folder))
+    if not rows:
+        raise ProseError(f"{ctx.document}: no row of task {task!r} has a published number in {ctx.folder}")
+    lines = ["| table | level | row | pixbench (paper) | reference |", "|---|---|---|---|---|"]
+    for row in rows:
+        link = f"[`{row.page}`](<{ctx.link(ctx.folder / (row.page + '.md'))}>)"
+        lines.append(
+            f"| {link} | {row.level} | {row.result.model.name} | {row_cells(row)} | {', '.join(row.references)} |"
+        )
+    return "\n".join(lines) + f"\n\nLargest difference from the papers, per table: {largest_gaps(rows)}.\n"

@@ -18,6 +18,7 @@ from typing import Any
 
 from pixbench.leaderboard.group import Table, primary_column, short
 from pixbench.leaderboard.hosts import SpeedColumn, resize_text, speed_cell, speed_column, speed_notes, speed_sentence
+from pixbench.leaderboard.published import published_header, published_text, references_note, shown_header
 from pixbench.leaderboard.training import curves_path, train_text, training_notes
 from pixbench.leaderboard.uncertainty import ALPHA, CONFIDENCE, RowStats, table_statistics
 from pixbench.results import (
@@ -128,7 +129,7 @@ def table_rows(
     for rank, (result, row_stats) in enumerate(zip(table.results, stats), start=1):
         raw: dict[str, Any] = {"rank": rank, "model": result.model.name}
         md: dict[str, str] = {"#": str(rank), "model": _md(result.model.name) + resize_text(result)}
-        _metric_cells(raw, md, result, task, row_stats, with_ci)
+        _metric_cells(raw, md, result, task, row_stats, with_ci, table.published)
         _vs_next_cells(raw, md, row_stats)
         if task.restores:
             why = lpips_reason(result)
@@ -150,9 +151,17 @@ def table_rows(
 
 
 def _metric_cells(
-    raw: dict[str, Any], md: dict[str, str], result: Result, task: Task, row: RowStats, with_ci: set[str]
+    raw: dict[str, Any],
+    md: dict[str, str],
+    result: Result,
+    task: Task,
+    row: RowStats,
+    with_ci: set[str],
+    published: dict[str, dict[str, float]] | None = None,
 ) -> None:
-    """The task's metric columns (with their intervals where any row has one), then the gains over the input."""
+    """The task's metric columns (with their intervals where any row has one, and the literature's
+    value where any row has one), then the gains over the input."""
+    shown = {key for values in (published or {}).values() for key in values}
     for column in task.columns:
         raw[column.name] = result_value(result, column.key)
         md[column.label] = fmt(raw[column.name], column.fmt)
@@ -161,6 +170,10 @@ def _metric_cells(
             raw[f"{column.name}_ci_low"] = _round(ci.low) if ci else None
             raw[f"{column.name}_ci_high"] = _round(ci.high) if ci else None
             md[column.label] += _interval_text(ci.low, ci.high, column.fmt) if ci else ""
+        if column.key in shown:
+            value = (published or {}).get(result.model.name, {}).get(column.key)
+            raw[f"{column.name}_published"] = value
+            md[published_header(column.name)] = published_text(value)
     for key in task.gains:
         column = next(c for c in task.columns if c.key == key)
         raw[f"gain_{column.name}"] = _gain(result, key)
@@ -225,7 +238,7 @@ def csv_text(table: Table, out_dir: Path, stats: list[RowStats] | None = None) -
 
 def _markdown_grid(rows: list[dict[str, str]]) -> list[str]:
     headers = list(rows[0])
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines = ["| " + " | ".join(shown_header(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(row.get(h, "") for h in headers) + " |" for row in rows]
     return lines
 
@@ -320,6 +333,8 @@ def _row_notes(table: Table, task: Task, raw_rows: list[dict[str, Any]]) -> list
             )
     if table.results[0].subset:
         lines.append(f"- Scored with `{table.results[0].subset}`: only part of the `{table.split}` split.")
+    if table.references:
+        lines.append(references_note(table.references))
     lines += [f"- {note}" for note in table.notes]
     return lines
 
