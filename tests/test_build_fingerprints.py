@@ -51,3 +51,23 @@ def test_fingerprint_is_pinned(tmp_path, name, split):
             f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, this build used {info['encoders']}"
         )
     assert info["fingerprint"] == GOLDEN[(name, split)]
+
+
+# The Parquet layout stores the same sample bytes and lists the same files, so it reports the same
+# pinned fingerprints (one recipe per kind of dataset: plain pairs, triplet arrays on disk beside the
+# shards, detection's empty cells, a forced split).
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [("jpeg", None), ("blockcnn-triplets", None), ("detect", None), ("depixelate-nearest", "test")],
+    ids=lambda v: v or "fractions",
+)
+def test_a_parquet_build_has_the_pinned_fingerprint(tmp_path, name, split):
+    recipe, _ = resolve_recipe(name)
+    info = build_dataset(recipe, tmp_path / "out", limit=1, split=split, workers=1, layout="parquet").info
+    assert info["layout"] == "parquet" and list((tmp_path / "out").rglob("*.parquet"))
+    encoders = {k: info["encoders"][k] for k in GOLDEN_ENCODERS}
+    if encoders != GOLDEN_ENCODERS:
+        pytest.skip(
+            f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, this build used {encoders}"
+        )
+    assert info["fingerprint"] == GOLDEN[(name, split)]
