@@ -64,7 +64,11 @@ def metadata_header(task: str) -> list[str]:
     )
 
 
-def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names: list[str]) -> dict[str, Any]:
+#: An entry of the source-order list :func:`assemble` reads: a done record's name, or a skip the driver decided.
+Entry = str | dict[str, str]
+
+
+def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names: list[Entry]) -> dict[str, Any]:
     """Stream the done records, in source order, into the finished dataset folder.
 
     Args:
@@ -72,7 +76,8 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
         recipe: The recipe being built.
         src: The opened source.
         key: The build key (see :func:`pixbench.builder.output.build_key`); its ``format`` is the layout.
-        names: Every source image's done-record name, in source order.
+        names: Every source image's done-record name, in source order; an image the driver skipped
+            (a duplicate id) is its ``{"source_id", "reason"}`` instead.
 
     Returns:
         The written ``dataset.json``.
@@ -122,7 +127,7 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
 Scan = tuple[dict[str, dict[str, int]], list[dict[str, str]], list[tuple[str, str]]]
 
 
-def _scan(out: Path, names: list[str], visit: Any) -> Scan:
+def _scan(out: Path, names: list[Entry], visit: Any) -> Scan:
     """Read the done records in source order and call ``visit`` on each image included (duplicates and skips out).
 
     Returns:
@@ -135,6 +140,9 @@ def _scan(out: Path, names: list[str], visit: Any) -> Scan:
     seen: dict[str, str] = {}
     included: list[tuple[str, str]] = []
     for name in names:
+        if isinstance(name, dict):
+            skipped.append(name)
+            continue
         rec = read_record(state, name)
         if rec["status"] != "ok":
             skipped.append({"source_id": rec["source_id"], "reason": rec["reason"]})
@@ -151,7 +159,7 @@ def _scan(out: Path, names: list[str], visit: Any) -> Scan:
     return counts, skipped, included
 
 
-def _write_metadata(out: Path, names: list[str], header: list[str]) -> Scan:
+def _write_metadata(out: Path, names: list[Entry], header: list[str]) -> Scan:
     """Each split's ``metadata.csv`` from the done records, in source order (see :func:`_scan`)."""
     writers: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:  # each split's metadata.csv appears only once complete

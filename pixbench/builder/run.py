@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pixbench.builder.assemble import assemble
+from pixbench.builder.assemble import Entry, assemble
 from pixbench.builder.engine import Engine, default_workers, make_engine
 from pixbench.builder.output import build_key, build_lock, record_name, start_state
 from pixbench.builder.overwrite import prepare_out
@@ -31,6 +31,7 @@ from pixbench.errors import DatasetError
 from pixbench.progress import Progress, silent
 from pixbench.recipes import Recipe
 from pixbench.sources import Source, SourceItem, open_source
+from pixbench.sources.download import show_url
 
 #: The progress phase of a build: one unit per source image.
 PHASE = "source images"
@@ -45,6 +46,8 @@ class BuildResult:
         info: The contents of its ``dataset.json``.
         processed: Source images processed in this run.
         reused: Source images whose samples an interrupted run had already written.
+        duplicates: Source images skipped because an earlier one had the same id (``dataset.json``'s
+            ``skipped`` names both).
         up_to_date: The folder already held this exact dataset; nothing was done.
     """
 
@@ -52,6 +55,7 @@ class BuildResult:
     info: dict[str, Any]
     processed: int = 0
     reused: int = 0
+    duplicates: int = 0
     up_to_date: bool = False
 
 
@@ -161,17 +165,26 @@ def _build_locked(
     limit = key["limit"]
     total = _count(src, limit)
     progress(PHASE, 0, total)
-    names: list[str] = []
-    counts = {"reused": 0, "processed": 0}
+    names: list[Entry] = []
+    first: dict[str, str | None] = {}  # record name -> where the image with that id came from (None: the id says)
+    counts = {"reused": 0, "processed": 0, "duplicates": 0}
 
     def todo() -> Iterator[SourceItem]:
         for item in _items(src, limit):
-            names.append(record_name(item.source_id))
-            if (state / "done" / names[-1]).is_file():
+            name, where = record_name(item.source_id), _where(item)
+            if name in first:  # a second image with an id already seen would overwrite the first's files
+                names.append({"source_id": item.source_id, "reason": _duplicate_reason(where, first[name])})
+                counts["duplicates"] += 1
+            elif (state / "done" / name).is_file():
+                first[name] = where
+                names.append(name)
                 counts["reused"] += 1
-                progress(PHASE, sum(counts.values()), total)
             else:
+                first[name] = where
+                names.append(name)
                 yield item
+                continue
+            progress(PHASE, sum(counts.values()), total)
 
     work = functools.partial(
         process_item, recipe=recipe, out=out, split=key["split"], layout=key.get("format", LAYOUTS[0])
@@ -185,6 +198,23 @@ def _build_locked(
         results.close()  # stops the engine's workers if the loop ended early
     info = assemble(out, recipe, src, key, names)
     return BuildResult(out, info, **counts)
+
+
+def _where(item: SourceItem) -> str | None:
+    """The URL of an image listed by URL under another id, for messages (``None`` where the id says it all).
+
+    Only URL lists can give two images one id (a folder's paths and a dataset's rows cannot).
+    """
+    if item.url is None or item.url == item.source_id:
+        return None
+    return show_url(item.url)
+
+
+def _duplicate_reason(where: str | None, earlier: str | None) -> str:
+    """Why an image whose id an earlier image already had is skipped, naming both where they differ."""
+    if where == earlier:
+        return "duplicate id: listed again; only its first entry is built"
+    return f"duplicate id: {where or 'this entry'} has the same id as {earlier or 'an earlier entry'}, which is built"
 
 
 def _count(src: Source, limit: int | None) -> int | None:

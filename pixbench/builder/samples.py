@@ -24,6 +24,7 @@ from pixbench.errors import ImageDecodeError, SourceError
 from pixbench.images import encode_png, pixel_sha256, write_bytes_atomic, write_png
 from pixbench.recipes import Recipe, Splits
 from pixbench.sources import SourceItem, load_pixels
+from pixbench.sources.download import show_url
 from pixbench.tasks import TaskSample, get_task
 
 __all__ = ["TaskSample", "assign_split", "make_sample", "min_side", "process_item", "sample_seed"]
@@ -59,7 +60,14 @@ def sample_seed(recipe_seed: int, source_sha256: str, index: int) -> int:
 
 
 def _skip(state: Path, item: SourceItem, reason: str) -> dict[str, Any]:
-    """Write the ``skipped`` done record of an image that cannot be used, with its one-line reason."""
+    """Write the ``skipped`` done record of an image that cannot be used, with its one-line reason.
+
+    The reason names the image once: the message's own leading ``<source id>: `` (for a URL, as messages
+    show it) is dropped, since every report of a skip (the summary, the card) puts the source id before it.
+    """
+    for named in (item.source_id, show_url(item.url) if item.url == item.source_id else None):
+        if named is not None:
+            reason = reason.removeprefix(f"{named}: ")
     return write_record(
         state, record_name(item.source_id), {"source_id": item.source_id, "status": "skipped", "reason": reason}
     )

@@ -117,6 +117,8 @@ def build_dataset(
         say("[green]{}[/green] already holds this dataset; nothing to do.", out)
     else:
         resumed = f", {result.reused} reused from an interrupted run" if result.reused else ""
+        if result.duplicates:
+            resumed += f", {result.duplicates} skipped as duplicate ids"
         say("[green]built[/green] {} in {} ({} images processed{})", parsed.label, out, result.processed, resumed)
     _summary(result.info)
 
