@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -44,14 +44,15 @@ def fingerprint_of(files: Mapping[str, str], recipe_sha256: str, *, split: str |
     return "sha256:" + digest.hexdigest()
 
 
-def split_file_hashes(root: Path) -> dict[str, str]:
-    """Every file under ``root``'s split folders: path relative to ``root`` -> SHA-256, sorted by path."""
+def split_file_hashes(root: Path, *, skip: Callable[[str], bool] | None = None) -> dict[str, str]:
+    """Every file under ``root``'s split folders (but those whose name ``skip`` picks): path relative to
+    ``root`` -> SHA-256, sorted by path."""
     paths = sorted(
         (p.relative_to(root).as_posix(), p)
         for s in SPLITS
         if (root / s).is_dir()
         for p in (root / s).rglob("*")
-        if p.is_file()
+        if p.is_file() and (skip is None or not skip(p.name))
     )
     return {rel: file_sha256(path) for rel, path in paths}
 

@@ -7,6 +7,7 @@ the imagefolder build. Its shards are the same bytes for any worker count and af
 build, and every read is verified against the manifest.
 """
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -101,6 +102,9 @@ def test_shards_are_cut_by_size_and_the_same_bytes_for_any_worker_count(tmp_path
     assert len(expected) >= 2 and sum(expected) == 36
     assert sorted(shards) == [f"test/test-{i:05d}-of-{len(expected):05d}.parquet" for i in range(len(expected))]
     assert [shards[k]["rows"] for k in sorted(shards)] == expected
+    for rel, entry in shards.items():  # the table records each shard file as it is on disk
+        data = (tmp_path / "w1" / rel).read_bytes()
+        assert entry["bytes"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
     same_samples(tmp_path / "folder", tmp_path / "w1")  # reads across the shard boundaries
 
 

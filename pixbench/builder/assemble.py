@@ -30,7 +30,6 @@ from pixbench.dataset_shards import (
     SHARDS_KEY,
     csv_writer,
     is_shard_name,
-    shard_name,
     write_csv_row,
 )
 from pixbench.datasets import (
@@ -85,17 +84,21 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
     task = get_task(recipe.task)
     header = metadata_header(recipe.task)
     layout = key.get("format", LAYOUTS[0])
-    plan, parts = None, {}
+    parquet: dict[str, Any] = {}
     if layout == LAYOUTS[0]:
         counts, skipped, included = _write_metadata(out, names, header)
     else:
         plan = ShardPlan(header, key.get("shard_mb") or DEFAULT_SHARD_MB)
         counts, skipped, included = _scan(out, names, plan.add)
-        parts = write_shards(out, state_dir(out), included, plan)
+        parts, shards = write_shards(out, state_dir(out), included, plan)
+        parquet = {"format_version": PARQUET_FORMAT_VERSION, "layout": layout, SHARDS_KEY: shards}
     triplet_counts = _write_triplets(out, included) if task.blockwise else None
     remove_temp_files(out)
-    files = split_file_hashes(out)  # the manifest: what evaluate and train verify every read against
-    parquet = {} if plan is None else _parquet_keys(out, plan, files, parts)
+    # the manifest, what evaluate and train verify every read against: the split files; for Parquet, the
+    # files inside the shards in place of the shards
+    files = split_file_hashes(out, skip=is_shard_name if parquet else None)
+    if parquet:
+        files.update(parts)
     info: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -174,19 +177,6 @@ def _write_metadata(out: Path, names: list[Entry], header: list[str]) -> Scan:
                 write_csv_row(writers[split], row_values(row, header))
 
         return _scan(out, names, write)
-
-
-def _parquet_keys(out: Path, plan: ShardPlan, files: dict[str, str], parts: dict[str, str]) -> dict[str, Any]:
-    """The keys of a Parquet dataset's ``dataset.json``; moves the shards out of the manifest ``files`` and the
-    files inside them (``parts``) in, so that it lists what an imagefolder build lists."""
-    shards = {rel: files.pop(rel) for rel in list(files) if is_shard_name(rel.rpartition("/")[2])}
-    files.update(parts)
-    table = {}
-    for split, rows_per_shard in sorted(plan.rows.items()):
-        for index, rows in enumerate(rows_per_shard):
-            rel = f"{split}/{shard_name(split, index, len(rows_per_shard))}"
-            table[rel] = {"rows": rows, "bytes": (out / rel).stat().st_size, "sha256": shards[rel]}
-    return {"format_version": PARQUET_FORMAT_VERSION, "layout": LAYOUTS[1], SHARDS_KEY: table}
 
 
 def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int]:

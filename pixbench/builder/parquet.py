@@ -35,8 +35,9 @@ from pixbench.images import atomic_output
 DEFAULT_SHARD_MB = 500
 #: Rows per row group at most (the Hugging Face Hub's choice for image datasets).
 GROUP_ROWS = 100
-#: Image bytes per row group at most: a random read of one sample reads its whole row group.
-GROUP_BYTES = 16 * 1024 * 1024
+#: Image bytes per row group at most: a random read of one sample reads its whole row group, and the driver
+#: holds one row group per split while it writes.
+GROUP_BYTES = 8 * 1024 * 1024
 #: The Arrow type and the Hugging Face ``Value`` dtype of a column whose values are all of one kind.
 _TYPES = {"bool": (pa.bool_(), "bool"), "int": (pa.int64(), "int64"), "float": (pa.float64(), "float64")}
 
@@ -136,6 +137,34 @@ class _HashText:
         self.digest.update(text.encode("utf-8"))
 
 
+class _HashingFile:
+    """A file that hashes and counts what is written to it (so a shard is never read back to be hashed)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.digest, self.size, self.closed = handle, hashlib.sha256(), 0, False
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class _SplitWriter:
     """Writes one split's rows into its planned shards, a row group at a time; hashes its ``metadata.csv``."""
 
@@ -150,7 +179,9 @@ class _SplitWriter:
         self.group: list[list[Any]] = []
         self.group_bytes = 0
         self.shard, self.written = 0, 0
+        self.table: dict[str, dict[str, Any]] = {}  # the written shards' dataset.json entries
         self._file: pq.ParquetWriter | None = None
+        self._sink: _HashingFile | None = None
         self._stack = contextlib.ExitStack()
 
     def add(self, values: list[Any], images: dict[str, bytes]) -> None:
@@ -178,13 +209,14 @@ class _SplitWriter:
         if self._file is None:
             name = shard_name(self.split, self.shard, len(self.shards))
             tmp = self._stack.enter_context(atomic_output(self.folder / name))
+            self._sink = _HashingFile(self._stack.enter_context(open(tmp, "wb")))
             # images are PNG already: no compression, no dictionary, no min/max statistics of their bytes
             plain = [f.name for f, kind in zip(self.schema, self.kinds) if kind != "image"]
             compression = {
                 f.name: ("snappy" if kind != "image" else "none") for f, kind in zip(self.schema, self.kinds)
             }
             self._file = pq.ParquetWriter(
-                tmp, self.schema, compression=compression, use_dictionary=plain, write_statistics=plain
+                self._sink, self.schema, compression=compression, use_dictionary=plain, write_statistics=plain
             )
         columns = list(zip(*self.group))
         table = pa.Table.from_arrays(
@@ -195,9 +227,12 @@ class _SplitWriter:
         self.group, self.group_bytes = [], 0
 
     def _close_shard(self) -> None:
-        if self._file is not None:
+        if self._file is not None and self._sink is not None:
             self._file.close()
             self._file = None
+            name = f"{self.split}/{shard_name(self.split, self.shard, len(self.shards))}"
+            rows = self.shards[self.shard]
+            self.table[name] = {"rows": rows, "bytes": self._sink.size, "sha256": self._sink.digest.hexdigest()}
         self._stack.close()  # the shard appears under its name only once complete
         self._stack = contextlib.ExitStack()
         self.shard, self.written = self.shard + 1, 0
@@ -216,12 +251,15 @@ class _SplitWriter:
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
 
 
-def write_shards(out: Path, state: Path, included: list[tuple[str, str]], plan: ShardPlan) -> dict[str, str]:
+def write_shards(
+    out: Path, state: Path, included: list[tuple[str, str]], plan: ShardPlan
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """Write every split's shards from the done records and blobs of ``included`` (``(record, split)``, in order).
 
     Returns:
-        The manifest entries of the samples and ``metadata.csv`` of every split: path relative to
-        ``out`` -> SHA-256, as an imagefolder build of the same recipe records them.
+        The manifest entries of the samples and ``metadata.csv`` of every split (path relative to
+        ``out`` -> SHA-256, as an imagefolder build of the same recipe records them), and the shard
+        table (each shard's path -> its rows, bytes and SHA-256).
     """
     files: dict[str, str] = {}
     writers: dict[str, _SplitWriter] = {}
@@ -238,9 +276,11 @@ def write_shards(out: Path, state: Path, included: list[tuple[str, str]], plan: 
         for writer in writers.values():
             writer.abort(exc)
         raise
+    shards: dict[str, dict[str, Any]] = {}
     for split, writer in writers.items():
         files[f"{split}/metadata.csv"] = writer.finish()
-    return files
+        shards.update(writer.table)
+    return files, dict(sorted(shards.items()))
 
 
 def _rows(
