@@ -375,21 +375,25 @@ SET_TOKEN = "set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on 
 
 
 @pytest.mark.parametrize(
-    ("token", "says"),
+    ("with_token_file", "env", "says"),
     [
-        (None, f"no token was found here: {SET_TOKEN}, or put it in ~/.ray/auth_token"),
-        ("not-the-cluster-token", f"it refused the token from RAY_AUTH_TOKEN: {SET_TOKEN}"),
+        (False, {}, f"no token was found here: {SET_TOKEN}, or put it in ~/.ray/auth_token"),
+        (False, {"RAY_AUTH_TOKEN": "not-the-cluster-token"}, f"it refused the token from RAY_AUTH_TOKEN: {SET_TOKEN}"),
+        (
+            True,
+            {"RAY_AUTH_MODE": "disabled"},
+            f"RAY_AUTH_MODE=disabled is set here: unset it (a token is then used where there is one) or {SET_TOKEN}",
+        ),
     ],
-    ids=["no token", "wrong token"],
+    ids=["no token", "wrong token", "auth disabled here"],
 )
-def test_a_join_the_cluster_refuses_is_one_line_saying_what_to_set(world, tmp_path, token_cluster, token, says):
-    empty = tmp_path / "home"
-    empty.mkdir()  # no ~/.ray/auth_token here
-    env = no_ray_settings(empty)
-    if token:
-        env["RAY_AUTH_TOKEN"] = token
+def test_a_join_the_cluster_refuses_is_one_line_saying_what_to_set(
+    world, tmp_path, token_cluster, with_token_file, env, says
+):
+    home = token_cluster["home"] if with_token_file else tmp_path / "home"
+    home.mkdir(exist_ok=True)  # an empty home has no ~/.ray/auth_token
     started = time.monotonic()
-    run = build_on(token_cluster, tmp_path / "out", world, env)
+    run = build_on(token_cluster, tmp_path / "out", world, {**no_ray_settings(home), **env})
     assert time.monotonic() - started < 30  # Ray alone retries for 20 s, then says only "Failed to connect"
     assert run.returncode == 1
     lines = (run.stdout + run.stderr).strip().splitlines()
