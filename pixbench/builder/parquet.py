@@ -144,7 +144,6 @@ class _HashingFile:
         self.handle, self.digest, self.size, self.closed = handle, hashlib.sha256(), 0, False
 
     def write(self, data: Any) -> int:
-        data = bytes(data)
         self.digest.update(data)
         self.size += len(data)
         return self.handle.write(data)
@@ -190,7 +189,7 @@ class _SplitWriter:
         cells = []
         for value, kind in zip(values, self.kinds):
             if kind == "image":
-                cells.append(None if not value else {"bytes": images[value], "path": value})
+                cells.append((images[value], value) if value else None)
             elif kind == "text":
                 cells.append(None if value is None else str(csv_value(value)))
             else:
@@ -218,10 +217,8 @@ class _SplitWriter:
             self._file = pq.ParquetWriter(
                 self._sink, self.schema, compression=compression, use_dictionary=plain, write_statistics=plain
             )
-        columns = list(zip(*self.group))
-        table = pa.Table.from_arrays(
-            [pa.array(c, type=f.type) for c, f in zip(columns, self.schema)], schema=self.schema
-        )
+        arrays = [_array(cells, f.type, kind) for cells, f, kind in zip(zip(*self.group), self.schema, self.kinds)]
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
         self._file.write_table(table, row_group_size=len(self.group))
         self.written += len(self.group)
         self.group, self.group_bytes = [], 0
@@ -249,6 +246,17 @@ class _SplitWriter:
             with contextlib.suppress(Exception):
                 self._file.close()
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _array(cells: tuple[Any, ...], kind_type: pa.DataType, kind: str) -> pa.Array:
+    """One column of a row group; an image column from its ``(bytes, path)`` pairs, without a dict per cell."""
+    if kind != "image":
+        return pa.array(cells, type=kind_type)
+    present = [c is not None for c in cells]
+    data = pa.array([c[0] if c else None for c in cells], pa.binary())
+    paths = pa.array([c[1] if c else None for c in cells], pa.string())
+    mask = None if all(present) else pa.array([not p for p in present])
+    return pa.StructArray.from_arrays([data, paths], fields=list(IMAGE_TYPE), mask=mask)
 
 
 def write_shards(
