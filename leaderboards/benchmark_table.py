@@ -19,11 +19,24 @@ SEED = 0
 #: Training images (BSD68); never Kodak or Set14, which are the test sources.
 TRAIN_SOURCE = "folder:../shared/datasets/bsd68"
 #: Test sources, each a table of its own per benchmark: Kodak (24 photos) and Set14 (14 images, some
-#: of them greyscale, which pixbench decodes to RGB by repeating the grey channel; docs/recipes.md).
-TEST_SOURCES = {"kodak": "kodak:../shared/datasets/kodak", "set14": "folder:../shared/datasets/set14"}
+#: of them greyscale, which pixbench decodes to RGB by repeating the grey channel; docs/recipes.md)
+#: for pixbench's own benchmarks; Classic5, LIVE1 and Set5 for the paper-protocol ones, which score
+#: the test sets the papers report on (Benchmark.sources says which benchmark uses which).
+TEST_SOURCES = {
+    "kodak": "kodak:../shared/datasets/kodak",
+    "set14": "folder:../shared/datasets/set14",
+    "classic5": "folder:../shared/datasets/classic5",
+    "live1": "folder:../shared/datasets/live1",
+    "set5": "folder:../shared/datasets/set5",
+}
+#: The sources a benchmark is published on unless it says otherwise.
+OWN_SOURCES = ("kodak", "set14")
 #: Test sources whose results carry FPS. FPS is measured on synthetic 1080p frames, so it does not
 #: depend on the test photos: it is measured once per model, in the Kodak run (`--no-speed` elsewhere).
 SPEED_SOURCES = {"kodak"}
+#: Test sources whose tables get a comparison figure (`pixbench leaderboard --figure-source`): a figure shows
+#: pixels of the test images, and only Kodak's may be redistributed (Set14's may not).
+FIGURE_SOURCES = {"kodak"}
 #: Split of each test build that is scored. The shipped recipes assign source images to
 #: train/val/test by hash (70/15/15); `--split test` puts every test photo into the test split.
 EVAL_SPLIT = "test"
@@ -38,6 +51,9 @@ WORK_DIR = Path("leaderboards/work")
 #: Notes per table that result files cannot carry, written by hand after a published run and passed
 #: to `pixbench leaderboard --notes`.
 NOTES = Path("leaderboards/notes.json")
+#: The numbers papers report for rows of the tables (the `published` column), passed to
+#: `pixbench leaderboard --published`.
+PUBLISHED = Path("leaderboards/published.yaml")
 #: One training configuration per trained row (`pixbench train --config`): model options and settings.
 CONFIGS_DIR = Path("leaderboards/configs")
 #: File that `pixbench train -o RUN_DIR` leaves for export (best checkpoint by validation metric).
@@ -114,6 +130,8 @@ class Benchmark:
     build_args: list[str] = field(default_factory=list)
     #: `pixbench evaluate` arguments for every model of this benchmark.
     eval_args: list[str] = field(default_factory=list)
+    #: The test sources (keys of TEST_SOURCES) it is built and scored on, one table each.
+    sources: tuple[str, ...] = OWN_SOURCES
 
 
 def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Existing]:
@@ -175,6 +193,21 @@ BENCHMARKS: list[Benchmark] = [
             Baseline("biharmonic"),
             Baseline("pushpull"),  # the fill pix2pix-inpainter (fill=true) starts from
         ],
+    ),
+    # The paper protocols: whole test images, one table per quality, compared with the papers'
+    # numbers (PUBLISHED). The identity row is the JPEG input, the papers' "JPEG" row.
+    Benchmark(
+        "jpeg-gray",
+        "jpeg-gray",
+        [Baseline("identity", ["--task", "jpeg-gray"])],
+        sources=("classic5", "live1"),
+    ),
+    # The identity row is the bicubic upscale of the MATLAB-bicubic low-res image: the papers' "Bicubic".
+    Benchmark(
+        "sr-bicubic",
+        "sr-bicubic",
+        [Baseline("identity", ["--task", "sr-bicubic"])],
+        sources=("set5", "set14"),
     ),
 ]
 

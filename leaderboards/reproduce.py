@@ -4,14 +4,20 @@
 For each benchmark in ``BENCHMARKS`` (``leaderboards/benchmark_table.py``, with the settings every
 command line is built from) this runs, in order:
 
-1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source (Kodak, Set14);
+1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source of the
+   benchmark (Kodak and Set14; Classic5, LIVE1 or Set5 for the paper protocols);
 2. ``pixbench train`` and ``pixbench export`` for each reference model;
 3. ``pixbench baseline`` for each classical baseline;
 4. ``pixbench evaluate`` for every model on every test set;
 
-and finally ``pixbench leaderboard`` over all result files. Every step is a
-subprocess call of the same ``pixbench`` command a user types, and each command is
-printed and recorded in ``leaderboards/results/COMMANDS.md``.
+and finally ``pixbench leaderboard`` over all result files (with ``--notes`` and ``--published``; it
+also fills the generated blocks of ``leaderboards/README.md`` and ``docs/tasks/*.md``). Every step is a subprocess call of
+the same ``pixbench`` command a user types, and each command is printed;
+``leaderboards/results/COMMANDS.md`` lists every command of a full run, written by ``--commands``
+from the same code (a test compares it with the committed file).
+
+``--speed`` is the one step that is not a ``pixbench`` command: it times every row of the published
+tables again on this host, in one run (``leaderboards/retime.py``), then renders the tables.
 
 Steps are resumable: a step whose output already exists is skipped (``--force``
 redoes it), an interrupted training run is continued with ``--resume``. Each trained
@@ -26,6 +32,8 @@ Usage (from anywhere; paths are relative to the repository root)::
     python leaderboards/reproduce.py --only jpeg --steps-budget 20 --limit-train 20
     python leaderboards/reproduce.py --steps evaluate,leaderboard
     python leaderboards/reproduce.py --dry-run           # print the commands only
+    python leaderboards/reproduce.py --commands          # write results/COMMANDS.md
+    python leaderboards/reproduce.py --speed             # one speed run for every published row
 """
 
 from __future__ import annotations
@@ -35,7 +43,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,32 +53,38 @@ from benchmark_table import (  # noqa: E402
     BENCHMARKS,
     CHECKPOINT,
     EVAL_SPLIT,
+    FIGURE_SOURCES,
     JSON_BASELINES,
-    MODELS_DIR,
     NOTES,
+    PUBLISHED,
     RECIPES_DIR,
-    RESULTS_DIR,
     SEED,
     SPEED_SOURCES,
-    STEPS,
     TABLES_DIR,
     TEST_BUILD_ARGS,
     TEST_SOURCES,
     TRAIN_SOURCE,
-    WORK_DIR,
     Baseline,
     Benchmark,
     Existing,
     Reuse,
     Trained,
 )
+from reproduce_args import parse_args  # noqa: E402
+from rescore import rescored  # noqa: E402
+from retime import Row, expected_seconds, retime_rows  # noqa: E402
+
+from pixbench.results import read_result  # noqa: E402
+
+#: The task pages whose generated blocks the leaderboard step fills (`pixbench leaderboard --prose`).
+PROSE_DIR = Path("docs/tasks")
 
 
 class Runner:
     """Runs (or, with ``dry_run``, prints) pixbench commands and records them."""
 
-    def __init__(self, *, dry_run: bool) -> None:
-        self.dry_run = dry_run
+    def __init__(self, *, dry_run: bool, quiet: bool = False) -> None:
+        self.dry_run, self.quiet = dry_run, quiet
         self.log: list[str] = []
         exe = Path(sys.executable).with_name("pixbench")
         self.pixbench = (
@@ -84,7 +97,8 @@ class Runner:
         words = [str(a) for a in args]
         line = "pixbench " + shlex.join(words)
         self.log.append(line)
-        print(f"$ {line}", flush=True)
+        if not self.quiet:
+            print(f"$ {line}", flush=True)
         if not self.dry_run:
             done = subprocess.run([*self.pixbench, *words], cwd=REPO, check=False)
             if done.returncode != 0:
@@ -94,26 +108,9 @@ class Runner:
                 )
 
 
-@dataclass
-class Outputs:
-    """Where models, results, tables and training runs go."""
-
-    models: Path = MODELS_DIR
-    results: Path = RESULTS_DIR
-    tables: Path = TABLES_DIR
-    runs: Path = WORK_DIR / "runs"
-    data: Path = WORK_DIR / "data"
-
-    @classmethod
-    def smoke(cls) -> Outputs:
-        root = WORK_DIR / "smoke"
-        return cls(
-            models=root / "models",
-            results=root / "results",
-            tables=root / "tables",
-            runs=root / "runs",
-            data=root / "data",
-        )
+def exists(path: Path, args: argparse.Namespace) -> bool:
+    """Whether a step's output is there (never, when listing the commands of a full run: ``--commands``)."""
+    return not args.fresh and (REPO / path).is_file()
 
 
 def train_dir(bench: Benchmark, recipe: str, args: argparse.Namespace) -> Path:
@@ -138,10 +135,10 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
     jobs = [(*job, []) for job in jobs] + [
         (bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
         for source, spec in TEST_SOURCES.items()
-        if source in args.sources
+        if source in args.sources and source in bench.sources
     ]
     for recipe, out, source, limit, more in jobs:
-        if (REPO / out / "dataset.json").is_file() and not args.force:
+        if exists(out / "dataset.json", args) and not args.force:
             print(f"skip build: {out} is complete")
             continue
         shipped = RECIPES_DIR / f"{recipe}.yaml"
@@ -166,10 +163,10 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
     run_dir = args.out.runs / bench.name / entry.name
     onnx_path = model_path(bench, entry, args)
     if "train" in steps:
-        if (REPO / onnx_path).is_file() and not args.force:
+        if exists(onnx_path, args) and not args.force:
             print(f"skip train: {onnx_path} exists")
         else:
-            resume = ["--resume"] if (REPO / run_dir / "last.pt").is_file() and not args.force else []
+            resume = ["--resume"] if exists(run_dir / "last.pt", args) and not args.force else []
             device = ["--device", args.device] if args.device else []
             budget = ["--steps", str(args.steps_budget)] if args.steps_budget else []
             run(
@@ -188,7 +185,7 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
                 *resume,
             )
     if "export" in steps:
-        if (REPO / onnx_path).is_file() and not args.force:
+        if exists(onnx_path, args) and not args.force:
             print(f"skip export: {onnx_path} exists")
         elif "train" not in steps and not (REPO / run_dir / CHECKPOINT).is_file() and not run.dry_run:
             # A partial run (`--steps export,...`) for a model whose training has not run yet.
@@ -210,7 +207,7 @@ def evaluate(
     run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
 ) -> None:
     result = result_dir(bench, source, args) / f"{entry.name}.json"
-    if (REPO / result).is_file() and not args.force:
+    if exists(result, args) and not (args.force or args.rescore):
         print(f"skip evaluate: {result} exists")
         return
     model = model_path(bench, entry, args)
@@ -220,8 +217,9 @@ def evaluate(
         print(f"skip evaluate: {model} does not exist yet")
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
-    speed = [] if source in SPEED_SOURCES else ["--no-speed"]
+    speed = [] if source in SPEED_SOURCES and not args.rescore else ["--no-speed"]
     eval_args = [] if speed else entry.eval_args  # per-row options only set how speed is measured
+    old = read_result(REPO / result) if args.rescore and not run.dry_run and (REPO / result).is_file() else None
     run(
         "evaluate",
         model,
@@ -236,6 +234,9 @@ def evaluate(
         *eval_args,
         *speed,
     )
+    if not run.dry_run:
+        rescored(REPO / result, old)
+        record_curves(bench, entry, source, args)
 
 
 def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> None:
@@ -251,74 +252,110 @@ def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> N
         shutil.copyfile(manifest, target)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    names = [b.name for b in BENCHMARKS]
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+def record_curves(
+    bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
+) -> None:
+    """Copy a trained row's training curves (``curves.png``, ``metrics.csv``) beside its result, where the table links them."""
+    if isinstance(entry, Trained):
+        run_dir = args.out.runs / bench.name / entry.name
+    elif isinstance(entry, Reuse):
+        run_dir = args.out.runs / entry.benchmark / entry.name
+    else:
+        return
+    for name, suffix in (("curves.png", ".curves.png"), ("metrics.csv", ".metrics.csv")):
+        if (REPO / run_dir / name).is_file():
+            target = REPO / result_dir(bench, source, args) / f"{entry.name}{suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / run_dir / name, target)
+
+
+def leaderboard(run: Runner, args: argparse.Namespace) -> None:
+    """Render the tables (and, for the published ones, the generated prose of the README and task pages)."""
+    published = args.out.tables == TABLES_DIR
+    notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and published else []
+    papers = ["--published", PUBLISHED] if (REPO / PUBLISHED).is_file() and published else []
+    figures = [word for source in sorted(FIGURE_SOURCES) for word in ("--figure-source", source)]
+    pages = sorted(p.relative_to(REPO) for p in (REPO / PROSE_DIR).glob("*.md")) if published else []
+    prose = [word for page in pages for word in ("--prose", page.as_posix())]
+    # crops at their own size (--zoom 1) keep each committed comparison figure near 300 kB
+    run(
+        "leaderboard",
+        args.out.results,
+        "-o",
+        args.out.tables,
+        "--strict",
+        "--zoom",
+        "1",
+        *notes,
+        *papers,
+        *figures,
+        *prose,
     )
-    p.add_argument(
-        "--only",
-        default=",".join(names),
-        help=f"comma-separated benchmarks to run (default: all of {', '.join(names)})",
+
+
+def speed_rows(args: argparse.Namespace) -> list[Row]:
+    """Every published row that carries FPS (the SPEED_SOURCES results), with its model file, for a speed run."""
+    rows = []
+    for bench in (b for b in BENCHMARKS if b.name in args.only.split(",")):
+        for entry in bench.entries:
+            if args.models and entry.name not in args.models.split(","):
+                continue
+            for source in sorted(SPEED_SOURCES & set(args.sources)):
+                result = REPO / result_dir(bench, source, args) / f"{entry.name}.json"
+                if result.is_file():
+                    rows.append(Row(result, REPO / model_path(bench, entry, args)))
+                else:
+                    print(f"skip speed: {result.relative_to(REPO)} does not exist")
+    return rows
+
+
+def speed(run: Runner, args: argparse.Namespace) -> None:
+    """``--speed``: one timing run over every row (``retime.py``), then the tables."""
+    rows = speed_rows(args)
+    seconds, unknown = expected_seconds(rows, warmup=2, runs=10)
+    print(
+        f"speed run: {len(rows)} rows, about {seconds / 60:.0f} minutes"
+        + (f" (+{unknown} never timed)" if unknown else "")
     )
-    p.add_argument(
-        "--models",
-        default=None,
-        help="comma-separated model names (the row names, e.g. espcn-x4,identity) to run; default: all",
+    if args.dry_run:
+        for row in rows:
+            print(f"  {row.result.relative_to(REPO)} <- {row.model.relative_to(REPO)}")
+        return
+    retime_rows(rows, allow_busy=args.allow_busy)
+    leaderboard(run, args)
+
+
+def commands_markdown(log: list[str]) -> str:
+    """``results/COMMANDS.md``: every command of a full run, as listed by the same code that runs them."""
+    return (
+        "# Commands of a full leaderboards/reproduce.py run (from the repository root)\n\n"
+        "Written by `python leaderboards/reproduce.py --commands` from `leaderboards/benchmark_table.py` and the\n"
+        "training configurations in `leaderboards/configs/`; `tests/test_leaderboard_reproduce.py` checks that this\n"
+        "file is what that command writes. A run skips the steps whose outputs exist.\n\n"
+        + "\n".join(f"    {line}" for line in log)
+        + "\n"
     )
-    p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated steps (default: {','.join(STEPS)})")
-    p.add_argument(
-        "--sources",
-        default=",".join(TEST_SOURCES),
-        help=f"comma-separated test sources to build and score (default: {','.join(TEST_SOURCES)})",
-    )
-    p.add_argument(
-        "--steps-budget",
-        type=int,
-        default=None,
-        help="override every model's training budget in optimiser steps (e.g. 20 for a smoke run)",
-    )
-    p.add_argument("--limit-train", type=int, default=None, help="use only the first N BSD68 images for training")
-    p.add_argument(
-        "--limit-eval",
-        type=int,
-        default=None,
-        help="score only N test samples (quick check; such results are not for publishing)",
-    )
-    p.add_argument("--device", default=None, help="training device passed to `pixbench train --device`")
-    p.add_argument("--force", action="store_true", help="redo steps whose outputs already exist")
-    p.add_argument(
-        "--publish",
-        action="store_true",
-        help="write into the published folders even with --steps-budget/--limit-*; without it such "
-        f"shortened runs go to {WORK_DIR}/smoke/ so they never replace published files",
-    )
-    p.add_argument("--dry-run", action="store_true", help="print the commands without running them")
-    args = p.parse_args(argv)
-    args.sources = args.sources.split(",")
-    unknown_sources = sorted(set(args.sources) - set(TEST_SOURCES))
-    if unknown_sources:
-        p.error(f"unknown source(s) {unknown_sources} (known: {list(TEST_SOURCES)})")
-    unknown = sorted(set(args.only.split(",")) - set(names))
-    bad_steps = sorted(set(args.steps.split(",")) - set(STEPS))
-    if unknown or bad_steps:
-        p.error(
-            f"unknown benchmark(s) {unknown} (known: {names})"
-            if unknown
-            else f"unknown step(s) {bad_steps} (known: {list(STEPS)})"
-        )
-    shortened = args.steps_budget is not None or args.limit_train or args.limit_eval
-    args.out = Outputs.smoke() if shortened and not args.publish else Outputs()
-    return args
+
+
+def record_commands(log: list[str], args: argparse.Namespace) -> None:
+    """Write ``results/COMMANDS.md`` (:func:`commands_markdown`)."""
+    record = REPO / args.out.results / "COMMANDS.md"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(commands_markdown(log), encoding="utf-8")
+    print(f"wrote {record.relative_to(REPO)}")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    run = Runner(dry_run=args.dry_run, quiet=args.commands)
+    if args.speed:
+        speed(run, args)
+        return
     steps = set(args.steps.split(","))
     only = args.only.split(",")
-    run = Runner(dry_run=args.dry_run)
     for bench in (b for b in BENCHMARKS if b.name in only):
-        print(f"== {bench.name} ({bench.recipe})", flush=True)
+        if not args.commands:
+            print(f"== {bench.name} ({bench.recipe})", flush=True)
         if "build" in steps:
             build(run, bench, args)
         for entry in bench.entries:
@@ -328,29 +365,20 @@ def main(argv: list[str] | None = None) -> None:
                 train_and_export(run, bench, entry, args, steps)
             elif isinstance(entry, Baseline) and "baseline" in steps:
                 path = model_path(bench, entry, args)
-                if (REPO / path).is_file() and not args.force:
+                if exists(path, args) and not args.force:
                     print(f"skip baseline: {path} exists")
                 else:
                     run("baseline", entry.baseline, "-o", path, *entry.args)
             if "evaluate" in steps:
-                for source in args.sources:
+                for source in (s for s in args.sources if s in bench.sources):
                     evaluate(run, bench, entry, source, args)
         if "evaluate" in steps and not args.dry_run:
-            for source in args.sources:
+            for source in (s for s in args.sources if s in bench.sources):
                 record_dataset(bench, source, args)
     if "leaderboard" in steps:
-        notes = ["--notes", NOTES] if (REPO / NOTES).is_file() and args.out.tables == TABLES_DIR else []
-        # crops at their own size (--zoom 1) keep each committed comparison figure near 300 kB
-        run("leaderboard", args.out.results, "-o", args.out.tables, "--strict", "--zoom", "1", *notes)
-    if run.log and not args.dry_run:
-        record = REPO / args.out.results / "COMMANDS.md"
-        record.parent.mkdir(parents=True, exist_ok=True)
-        previous = record.read_text(encoding="utf-8").splitlines()[2:] if record.is_file() else []
-        lines = list(dict.fromkeys([*previous, *(f"    {line}" for line in run.log)]))
-        record.write_text(
-            "# Commands run by leaderboards/reproduce.py (from the repository root)\n\n" + "\n".join(lines) + "\n",
-            encoding="utf-8",
-        )
+        leaderboard(run, args)
+    if args.commands:
+        record_commands(run.log, args)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Most are real ONNX files built with ``onnx.helper`` (``pixbench baseline NAME -o
 file.onnx``), so scoring a baseline exercises exactly the path a user's model
 takes. Biharmonic inpainting is an iterative solver that ONNX cannot express; it
-is written as a *Python model file* instead: a small JSON document
+is written as a *JSON model file* instead: a small JSON document
 
 ```json
 {"format": "pixbench-python-model", "format_version": 1, "baseline": "biharmonic",
@@ -292,11 +292,11 @@ def _check_scale(scale: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Python model files (baselines ONNX cannot express)
+# JSON model files (baselines ONNX cannot express)
 
 
 def biharmonic() -> dict[str, Any]:
-    """Biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``) as a Python model file."""
+    """Biharmonic inpainting (``skimage.restoration.inpaint_biharmonic``) as a JSON model file."""
     props = ModelProps(task="inpaint", model="biharmonic", layout="nhwc", mask_input="separate")
     return {
         "format": PYTHON_MODEL_FORMAT,
@@ -312,7 +312,7 @@ BASELINES.register("identity", (identity, ("task",), "the degraded input unchang
 BASELINES.register("bicubic", (bicubic, ("scale",), "bicubic upscale of the low-res grid (depixelate)"))
 BASELINES.register("lanczos", (lanczos, ("scale",), "Lanczos-3 upscale of the low-res grid (depixelate)"))
 BASELINES.register("constant", (constant_detector, ("value",), "constant-probability detector (detect)"))
-BASELINES.register("biharmonic", (biharmonic, (), "biharmonic inpainting, a Python model file (inpaint)"))
+BASELINES.register("biharmonic", (biharmonic, (), "biharmonic inpainting, a JSON model file (inpaint)"))
 BASELINES.register("pushpull", (pushpull, (), "push-pull pyramid fill of the holes, an ONNX graph (inpaint)"))
 
 

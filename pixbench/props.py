@@ -43,7 +43,7 @@ EXPORT_ORDER = (
     "recipe",
     "training",
 )
-#: The classical baselines (``pixbench baseline``, ONNX graphs and Python model files).
+#: The classical baselines (``pixbench baseline``, ONNX graphs and JSON model files).
 BASELINE_ORDER = ("task", "model", "layout", "range", "channels", "input", "scale", "mask_input", "output", "version")
 #: The analytic detector graph (``grid-detector.onnx``).
 GRID_DETECTOR_ORDER = ("task", "layout", "range", "channels", "output", "model", "version")

@@ -11,6 +11,7 @@ import pytest
 
 from pixbench.builder import build_dataset
 from pixbench.recipes import resolve_recipe, shipped_recipes
+from pixbench.tasks import get_task
 
 # How the goldens were produced: for each shipped recipe, the embedded source (scikit-image's
 # photos) limited to its first image, astronaut.png, which lands in train by its pixel hash:
@@ -32,6 +33,10 @@ GOLDEN = {
     ("detect-hard", None): "sha256:aaa347a28d77524608c3377e87f68da14749acb57b657b268b6d2f90824855c2",
     ("inpaint-2x75", None): "sha256:eb356f61d26ecab61ca282def518d69f94b6ce712947eed0073bf05702fc69f9",
     ("jpeg", None): "sha256:7971fbe0ac984f69069024dbdd24d7412bd7aaea4c24cc47cdbc5013355b88ef",
+    # jpeg-gray: pinned when it was added, same command and encoders (--workers 1 and 2 agree)
+    ("jpeg-gray", None): "sha256:4a828183c658887cf27bbd7b97b667405d0455702ec2fa9781592634b68a1b34",
+    # sr-bicubic: pinned when it was added, same command and encoders (--workers 1 and 2 agree)
+    ("sr-bicubic", None): "sha256:2f4f9419979f30905745f8871406eeed1d64f928bf0294c5c9da642ce7d4d9a5",
 }
 
 
@@ -45,7 +50,8 @@ def test_every_shipped_recipe_has_a_golden():
 def test_fingerprint_is_pinned(tmp_path, name, split):
     recipe, _ = resolve_recipe(name)
     info = build_dataset(recipe, tmp_path / "out", limit=1, split=split, workers=1).info
-    assert info["splits"] == {split or "train": {"samples": recipe.crop.per_image, "source_images": 1}}
+    samples = get_task(recipe.task).samples_per_image(recipe)  # crops, or one whole image per level
+    assert info["splits"] == {split or "train": {"samples": samples, "source_images": 1}}
     if info["encoders"] != GOLDEN_ENCODERS:
         pytest.skip(
             f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, this build used {info['encoders']}"

@@ -102,6 +102,6 @@ def test_ops_sample_then_apply():
 
 
 def test_registry_names_and_did_you_mean():
-    assert DEGRADATIONS.names() == ["pixelate", "jpeg", "holes"]
+    assert DEGRADATIONS.names() == ["pixelate", "jpeg", "holes", "gray-jpeg", "bicubic-down"]
     with pytest.raises(KeyError, match="did you mean 'pixelate'"):
         DEGRADATIONS.get("pixelat")

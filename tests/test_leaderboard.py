@@ -55,6 +55,7 @@ def write_result(
     fingerprint: str = FP_A,
     samples: int = 24,
     cpu: str = "Test CPU 3000",
+    isa: str | None = "AVX2",
     crops: np.ndarray | None = None,
     lpips_note: str | None = None,
     **extra,
@@ -90,7 +91,7 @@ def write_result(
         },
         "failures": {"count": 0, "reasons": {}},
         "speed": {"provider": "CPUExecutionProvider", "threads": 2, "fps_1080p": fps},
-        "environment": {"pixbench": "0.1.0", "cpu": cpu, "cores": 2},
+        "environment": {"pixbench": "0.1.0", "cpu": cpu, **({"isa": isa} if isa else {}), "cores": 2},
         "per_sample": f"{stem}.samples.csv",
         **extra,
     }
@@ -175,7 +176,7 @@ def test_detect_table_ranks_by_accuracy_and_checks_targets(tmp_path):
     assert "| 1 | big | 97.00% | 97.00% | 97.00% | 97.00% | 3.00% | 0.9950 | 31.0 | H1 | 12.00 | 24.0k |" in md
     assert "fail: size" in md and "fail: accuracy" in md
     assert "[json](<../results/small.json>)" in md
-    assert "H1: FPS at 1920x1080 measured on Test CPU 3000, CPU, 2 threads." in md
+    assert "H1: FPS at 1920x1080 measured on Test CPU 3000 (AVX2), CPU, 2 threads." in md
     assert not (tmp_path / "out" / "detect-v1-kodak.png").exists()  # figures are for restoration tasks
 
 
@@ -271,8 +272,12 @@ def test_fps_from_different_hardware_is_flagged(tmp_path):
     build_leaderboards([results], tmp_path / "out", figures=False)
     md = (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text()
     assert "| 1 | b | 29.00 |" in md and "| H1 |" in md and "| H2 |" in md
-    assert "H2: FPS at 1920x1080 measured on Laptop CPU" in md
+    assert "H2: FPS at 1920x1080 measured on Laptop CPU (AVX2)" in md
     assert "**FPS was measured on 2 different setups**" in md
+    # one row each: the column is the higher-ranked row's host, and the other row is marked
+    assert "FPS 1080p timed on Server CPU (AVX2), run not recorded," in md
+    assert "| 40.0 | H1 |" in md and "| 40.0 † | H2 |" in md
+    assert "- † a: FPS timed on Laptop CPU (AVX2), run not recorded, frames not recorded." in md
 
 
 def test_inpaint_sorted_by_hole_psnr_and_jpeg_has_psnr_b(tmp_path):
@@ -485,7 +490,8 @@ def test_intervals_paired_tests_and_training_minutes(tmp_path):
     low, high = frame["psnr_ci_low"][0], frame["psnr_ci_high"][0]
     assert f"| 1 | best | {frame['psnr'][0]:.2f} [{low:.2f}, {high:.2f}] |" in md
     assert "> (p=0.031)" in md and "≈" in md and "| 12.5 |" in md
-    assert "**≈** marks an order that is not significant at 5%" in md and "train min: training time" in md
+    assert "**≈** marks an order that is not significant at 5%" in md
+    assert "- train min: the training clock up to the kept checkpoint (best validation score)" in md
 
 
 def test_close_rows_are_marked_as_not_significant(tmp_path):

@@ -1,44 +1,27 @@
 """The published leaderboard tables rebuild byte for byte from the committed result files.
 
 `leaderboards/reproduce.py` writes the tables with `pixbench leaderboard leaderboards/results -o
-leaderboards --strict --zoom 1 --notes leaderboards/notes.json`; this test runs the same build on a
-copy of `leaderboards/results` (tables link to results relative to their folder, so the copy keeps
-the layout) and compares every Markdown and CSV table and the index with the committed one.
+leaderboards --strict --zoom 1 --notes leaderboards/notes.json --published leaderboards/published.yaml
+--figure-source kodak`; this test runs the same build on a copy of `leaderboards/results` (tables link
+to results relative to their folder, so the copy keeps the layout) and compares every Markdown and CSV
+table (the breakdown tables `<stem>-by-<column>` included) and the index with the committed one.
 
 Left out: the PNG figures and speed plots, whose bytes depend on the Pillow, matplotlib and
-FreeType builds; and, in the Markdown of the Set14 restoration tables, the comparison figure
-and its caption, which are made from `<stem>.crops.png` files that are not committed for Set14
-(the rebuild notes their absence instead). Everything else in those tables is compared.
+FreeType builds. The tables of Set14, Set5, Classic5 and LIVE1 have no comparison figure (their
+images may not be redistributed), so none of their pages links a PNG that is not committed.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 
-from pixbench.leaderboard import build_leaderboards, read_notes
+from pixbench.leaderboard import build_leaderboards, read_notes, read_published
 from tests.conftest import REPO_ROOT
 
 PUBLISHED = REPO_ROOT / "leaderboards"
-
-
-def without_figure(text: str) -> str:
-    """A table's Markdown without its comparison figure: the image, its caption, and notes on missing crops."""
-    lines = text.split("\n")
-    out, skip = [], 0
-    for line in lines:
-        if skip:
-            skip -= 1
-            continue
-        if line.startswith("- figure: "):
-            continue
-        if line.startswith("![") and "degraded, each model, clean" in line:
-            out.pop()  # the blank line before the image
-            skip = 2  # the blank line and the caption after it
-            continue
-        out.append(line)
-    return "\n".join(out)
 
 
 @pytest.mark.slow
@@ -46,19 +29,42 @@ def test_published_tables_rebuild_byte_identically(tmp_path):
     out = tmp_path / "leaderboards"
     shutil.copytree(PUBLISHED / "results", out / "results")
     written, _ = build_leaderboards(
-        [out / "results"], out, strict=True, zoom=1, notes=read_notes(PUBLISHED / "notes.json")
+        [out / "results"],
+        out,
+        strict=True,
+        zoom=1,
+        notes=read_notes(PUBLISHED / "notes.json"),
+        published=read_published(PUBLISHED / "published.yaml"),
+        figure_sources=["kodak"],
     )
-    stems = sorted(w.table.stem for w in written)
+    stems = sorted(f.stem for w in written for f in w.files if f.suffix == ".csv")
     assert stems == sorted(p.stem for p in PUBLISHED.glob("*.csv"))
     assert (out / "index.md").read_bytes() == (PUBLISHED / "index.md").read_bytes()
-    without_crops = []
     for stem in stems:
         assert (out / f"{stem}.csv").read_bytes() == (PUBLISHED / f"{stem}.csv").read_bytes(), stem
-        mine, theirs = (out / f"{stem}.md").read_text("utf-8"), (PUBLISHED / f"{stem}.md").read_text("utf-8")
-        if "has no crops image beside" in mine:
-            without_crops.append(stem)
-            assert without_figure(mine) == without_figure(theirs), stem
-        else:
-            assert mine == theirs, stem
-    # Only the Set14 restoration tables lack their crops; the detection table has no figure at all.
-    assert without_crops == [s for s in stems if s.endswith("folder-set14") and not s.startswith("detect")]
+        assert (out / f"{stem}.md").read_bytes() == (PUBLISHED / f"{stem}.md").read_bytes(), stem
+
+
+def test_no_published_page_links_a_file_that_is_not_there():
+    for page in PUBLISHED.glob("*.md"):
+        for target in re.findall(r"\]\(<([^>]+)>\)", page.read_text(encoding="utf-8")):
+            assert (PUBLISHED / target).is_file(), f"{page.name} links {target}"
+    set14 = [p for p in PUBLISHED.glob("*-folder-set14.md") if "-by-" not in p.stem]
+    assert len(set14) == 7 and not any(".png>)" in p.read_text(encoding="utf-8") for p in set14)  # no image linked
+    others = [p for source in ("set5", "classic5", "live1") for p in PUBLISHED.glob(f"*-folder-{source}*.md")]
+    assert len(others) == 6 and not any(".png>)" in p.read_text(encoding="utf-8") for p in others)
+
+
+def test_no_speed_cell_reads_zero_and_slow_models_read_seconds_per_frame():
+    cells = []
+    for page in PUBLISHED.glob("*.md"):
+        lines = [line for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+        rows = [[cell.strip() for cell in line.strip()[1:-1].split(" | ")] for line in lines]
+        if not rows or "FPS 1080p" not in rows[0]:
+            continue  # the index
+        column = rows[0].index("FPS 1080p")
+        cells += [row[column] for row in rows[1:] if "*degraded input*" not in row]
+    assert cells and "0.0" not in cells and not any(c.startswith("0.") for c in cells)
+    # blockcnn's median latency is 128.3 s (blockcnn-triplets) and 81.0 s (jpeg) per 1080p frame in its result files
+    jpeg = (PUBLISHED / "jpeg-v1-kodak.md").read_text(encoding="utf-8")
+    assert "| 81 s/frame | H1 |" in jpeg and "| PSNR dB (RGB) | PSNR-B dB (Y) | SSIM (RGB) |" in jpeg

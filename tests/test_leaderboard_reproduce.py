@@ -60,7 +60,7 @@ def test_dry_run_lists_the_full_path_for_one_benchmark(reproduce, capsys):
         f"pixbench baseline pushpull -o {models}/pushpull.onnx",
         f"pixbench evaluate {models}/pushpull.onnx {kodak}/pushpull.json",
         f"pixbench evaluate {models}/pushpull.onnx {set14}/pushpull.json --no-speed",
-        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1",
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1 --figure-source kodak",
     ]
 
 
@@ -87,7 +87,8 @@ def test_shortened_runs_never_write_published_folders(reproduce, capsys):
     )
     assert (
         lines[-1]
-        == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict --zoom 1"
+        == "pixbench leaderboard leaderboards/work/smoke/results -o leaderboards/work/smoke/tables --strict --zoom 1 "
+        "--figure-source kodak"
     )
     assert not any("leaderboards/models" in line or "leaderboards/results" in line for line in lines)
 
@@ -112,15 +113,44 @@ def test_depixelate_tables_score_every_model_on_the_x4_samples(reproduce, capsys
     assert all(line.endswith("--factor 4 --no-speed") for line in lines if "-set14 " in line)  # FPS once, on Kodak
 
 
-def test_published_leaderboard_gets_the_notes_file(reproduce, capsys):
+def test_published_leaderboard_gets_the_notes_file_and_fills_the_task_pages(reproduce, capsys):
     (reproduce.REPO / "leaderboards").mkdir()
     (reproduce.REPO / "leaderboards" / "notes.json").write_text("{}", encoding="utf-8")
+    (reproduce.REPO / "docs" / "tasks").mkdir(parents=True)
+    (reproduce.REPO / "docs" / "tasks" / "jpeg.md").write_text("# jpeg\n", encoding="utf-8")
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
     assert commands(capsys) == [
-        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1 --notes leaderboards/notes.json"
+        "pixbench leaderboard leaderboards/results -o leaderboards --strict --zoom 1 --notes leaderboards/notes.json "
+        "--figure-source kodak --prose docs/tasks/jpeg.md"
     ]
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard", "--steps-budget", "1"])
-    assert commands(capsys)[-1].endswith("--strict --zoom 1")  # smoke tables are not the published ones
+    assert commands(capsys)[-1].endswith("--strict --zoom 1 --figure-source kodak")  # smoke tables: no notes, no prose
+
+
+def test_published_leaderboard_gets_the_papers_numbers(reproduce, capsys):
+    (reproduce.REPO / "leaderboards").mkdir()
+    (reproduce.REPO / "leaderboards" / "published.yaml").write_text("version: 1\n", encoding="utf-8")
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "leaderboard"])
+    assert "--strict --zoom 1 --published leaderboards/published.yaml --figure-source kodak" in commands(capsys)[-1]
+
+
+def test_paper_protocols_are_built_and_scored_on_their_own_test_sources(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "jpeg-gray", "--steps", "build,baseline,evaluate"])
+    data, results = "leaderboards/work/data", "leaderboards/results"
+    model = "leaderboards/models/jpeg-gray/identity.onnx"
+    assert commands(capsys) == [
+        f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-classic5 "
+        "--source folder:../shared/datasets/classic5 --split test",
+        f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-live1 "
+        "--source folder:../shared/datasets/live1 --split test",
+        f"pixbench baseline identity -o {model} --task jpeg-gray",
+        f"pixbench evaluate {model} --dataset {data}/jpeg-gray-classic5 --split test "
+        f"-o {results}/classic5/jpeg-gray/identity.json --no-speed",
+        f"pixbench evaluate {model} --dataset {data}/jpeg-gray-live1 --split test "
+        f"-o {results}/live1/jpeg-gray/identity.json --no-speed",
+    ]
+    reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "build"])
+    assert not any("classic5" in line or "live1" in line for line in commands(capsys))
 
 
 def test_models_option_picks_rows(reproduce, capsys):
@@ -141,3 +171,52 @@ def test_sources_option_picks_test_sources(reproduce, capsys):
     with pytest.raises(SystemExit):
         reproduce.main(["--only", "jpeg", "--sources", "bsd68"])
     assert "unknown source(s) ['bsd68']" in capsys.readouterr().err
+
+
+def test_committed_commands_are_those_the_table_gives(reproduce, monkeypatch, capsys):
+    """results/COMMANDS.md is what `reproduce.py --commands` writes from benchmark_table.py, every config exists."""
+    monkeypatch.setattr(reproduce, "REPO", REPO_ROOT)
+    written = []
+    monkeypatch.setattr(reproduce, "record_commands", lambda log, args: written.append(log))
+    reproduce.main(["--commands"])
+    (log,) = written
+    committed = (REPO_ROOT / "leaderboards" / "results" / "COMMANDS.md").read_text(encoding="utf-8")
+    assert committed == reproduce.commands_markdown(log)
+    # 5 training sets and 12 test sets, 10 trainings and exports, 12 baselines, 56 evaluations, 1 leaderboard;
+    # then the paper protocols: 4 test sets, 2 baselines and 4 evaluations
+    assert len(log) == 106 + 10
+    configs = {word for line in log for word in line.split() if word.startswith("leaderboards/configs/")}
+    assert len(configs) == 9 and all((REPO_ROOT / c).is_file() for c in configs)
+    assert not any("--epochs" in line for line in log)
+
+
+def test_speed_lists_every_published_row_once_per_speed_source(reproduce, monkeypatch, capsys):
+    monkeypatch.setattr(reproduce, "REPO", REPO_ROOT)
+    reproduce.main(["--speed", "--dry-run", "--only", "jpeg,blockcnn-triplets"])
+    out = capsys.readouterr().out.splitlines()
+    # blockcnn is one model file in both tables: its 1080p frames (81 to 128 s each in the result files) are timed once
+    assert out[0].startswith("speed run: 4 rows, about ")
+    assert out[1:] == [
+        "  leaderboards/results/kodak/blockcnn-triplets/blockcnn.json <- leaderboards/models/blockcnn-triplets/blockcnn.onnx",
+        "  leaderboards/results/kodak/blockcnn-triplets/identity.json <- leaderboards/models/blockcnn-triplets/identity.onnx",
+        "  leaderboards/results/kodak/jpeg/blockcnn.json <- leaderboards/models/blockcnn-triplets/blockcnn.onnx",
+        "  leaderboards/results/kodak/jpeg/identity.json <- leaderboards/models/jpeg/identity.onnx",
+    ]
+
+
+def test_training_curves_are_copied_beside_the_results(reproduce):
+    runs = reproduce.REPO / "leaderboards" / "work" / "runs" / "blockcnn-triplets" / "blockcnn"
+    runs.mkdir(parents=True)
+    (runs / "curves.png").write_bytes(b"png")
+    (runs / "metrics.csv").write_text("epoch,steps\n1,10\n", encoding="utf-8")
+    args = reproduce.parse_args([])
+    tables = {b.name: b for b in reproduce.BENCHMARKS}
+    for bench, name in (("blockcnn-triplets", "blockcnn"), ("jpeg", "blockcnn")):  # trained, and reused by jpeg
+        entry = next(e for e in tables[bench].entries if e.name == name)
+        reproduce.record_curves(tables[bench], entry, "set14", args)
+        folder = reproduce.REPO / "leaderboards" / "results" / "set14" / bench
+        assert (folder / "blockcnn.curves.png").read_bytes() == b"png"
+        assert (folder / "blockcnn.metrics.csv").read_text(encoding="utf-8") == "epoch,steps\n1,10\n"
+    identity = next(e for e in tables["jpeg"].entries if e.name == "identity")
+    reproduce.record_curves(tables["jpeg"], identity, "set14", args)  # a baseline has no training run
+    assert not (reproduce.REPO / "leaderboards" / "results" / "set14" / "jpeg" / "identity.curves.png").exists()

@@ -22,6 +22,8 @@ PINNED = {
     "detect-hard": "9dd19958deeb",
     "inpaint-2x75": "bc60439234d3",
     "jpeg": "f80ddfe2566c",
+    "jpeg-gray": "053dc0a32f38",
+    "sr-bicubic": "b39093eabe77",
 }
 
 BASE = {
@@ -93,7 +95,7 @@ def test_resolve_by_name_and_path(tmp_path):
         (
             "task",
             "denoise",
-            r"task: Input should be 'detect', 'depixelate', 'jpeg', 'blockcnn' or 'inpaint' \(got 'denoise'\)",
+            r"task: Input should be 'detect', 'depixelate', 'jpeg', 'blockcnn', 'inpaint', 'jpeg-gray' or 'sr-bicubic' \(got 'denoise'\)",
         ),
         ("splits.test", 0.5, r"splits: train \+ val \+ test must be 1, got 1.25"),
         ("degradations.0.factors", [3], r"depixelate factors \[3\] must divide crop.size \(32\)"),
@@ -113,6 +115,18 @@ def test_task_and_ops_must_fit():
     data = _with("task", "detect")
     with pytest.raises(RecipeError, match="negatives is required for task 'detect'"):
         parse_recipe(data)
+
+
+def test_crop_is_required_exactly_where_the_task_crops():
+    with pytest.raises(RecipeError, match=r"<r>: \(top level\): crop: required for task 'depixelate' \(whole images"):
+        parse_recipe(_with("crop", KeyError), origin="<r>")
+    whole = resolve_recipe("jpeg-gray")[0].canonical()
+    assert "crop" not in whole  # a whole-image recipe has no crop, so its canonical form has no crop key
+    with pytest.raises(RecipeError, match=r"crop: task 'jpeg-gray' takes whole images, leave crop out"):
+        parse_recipe({**whole, "crop": BASE["crop"]})
+    whole["degradations"][0]["qualities"] = [10, 20, 10]
+    with pytest.raises(RecipeError, match=r"qualities must differ \(one sample per quality\), got \[10, 20, 10\]"):
+        parse_recipe(whole)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

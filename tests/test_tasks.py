@@ -57,8 +57,8 @@ def task(request) -> Task:
 
 
 def test_registry_order_and_public_views():
-    assert TASK_NAMES == ("detect", "depixelate", "jpeg", "blockcnn", "inpaint")
-    assert RESTORATION_TASKS == ("depixelate", "jpeg", "blockcnn", "inpaint")
+    assert TASK_NAMES == ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "sr-bicubic")
+    assert RESTORATION_TASKS == ("depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "sr-bicubic")
     assert primary_metric("inpaint") == "psnr_hole" and primary_metric("detect") == "accuracy"
     assert can_score("blockcnn", "jpeg") and not can_score("jpeg", "blockcnn") and can_score("jpeg", "jpeg")
 
@@ -78,9 +78,10 @@ def test_unknown_task_lists_the_known_ones():
 
 
 def test_every_task_has_its_module_docs_and_recipe(task):
-    module = importlib.import_module(f"pixbench.tasks.{task.name}")
+    module_name = task.name.replace("-", "_")  # a task name may have hyphens; its module has underscores
+    module = importlib.import_module(f"pixbench.tasks.{module_name}")
     assert module.TASK is task
-    assert (REPO_ROOT / "pixbench" / "tasks" / f"{task.name}.py").is_file()
+    assert (REPO_ROOT / "pixbench" / "tasks" / f"{module_name}.py").is_file()
     assert (REPO_ROOT / "docs" / "tasks" / f"{task.name}.md").is_file()
     assert _recipe_of(task).task == task.name
     # the sample maker is the task's own: the base class has none
@@ -98,6 +99,7 @@ def test_fields_are_consistent(task):
     assert len(set(task.files)) == len(task.files)
     assert task.restores == ("target" in task.files)  # a restorer is scored against its clean target
     assert set(task.breakdown) <= set(task.metadata)
+    assert set(task.table_breakdown) <= set(task.breakdown)
     assert task.name not in task.scores_on and set(task.scores_on) <= set(TASKS)
     assert set(task.sections) <= set(Recipe.model_fields) - {"task", "degradations", "crop", "splits"}
     assert task.inputs
@@ -156,13 +158,14 @@ def test_negative_names_must_differ():
 
 def test_samples_have_exactly_the_task_files(task):
     recipe = _recipe_of(task)
-    size = recipe.crop.size
+    assert (recipe.crop is None) == task.whole_images
     assert task.min_side(recipe) <= min(PHOTO.shape[:2])
     for index in (0, 1):  # detect: a positive and a negative
         sample = task.make_sample(PHOTO, recipe, np.random.default_rng(7), index)
         again = task.make_sample(PHOTO, recipe, np.random.default_rng(7), index)
         assert isinstance(sample, TaskSample)
-        assert sample.input.shape == (size, size, 3) and sample.input.dtype == np.uint8
+        h, w = (sample.params["crop_h"], sample.params["crop_w"]) if task.whole_images else (recipe.crop.size,) * 2
+        assert sample.input.shape == (h, w, 3) and sample.input.dtype == np.uint8
         for kind in IMAGE_KINDS:
             assert (getattr(sample, kind) is not None) == (kind in task.files), kind
             if kind in task.files:
@@ -173,12 +176,12 @@ def test_samples_have_exactly_the_task_files(task):
         assert (sample.triplets is not None) == task.blockwise
     if task.takes_lowres:
         factor = sample.params["factor"]
-        assert sample.lowres.shape == (size // factor, size // factor, 3)
+        assert sample.lowres.shape == (h // factor, w // factor, 3)
 
 
+@pytest.mark.parametrize("task", [TASKS[n] for n in RESTORATION_TASKS], ids=list(RESTORATION_TASKS))
 def test_image_metrics_give_every_column_of_the_table(task):
-    if not task.restores:
-        pytest.skip("a detector is scored on labels, not images")
+    """Every restoration task (a detector is scored on labels, not images)."""
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
     test = np.clip(ref.astype(int) + rng.integers(-9, 10, ref.shape), 0, 255).astype(np.uint8)
@@ -187,6 +190,8 @@ def test_image_metrics_give_every_column_of_the_table(task):
     scores = task.image_metrics(ref, test, mask if task.takes_mask else None)
     image_keys = {c.key for c in task.columns if not c.key.startswith("triplets.")}
     assert image_keys <= set(scores) and task.primary in scores
+    if task.whole_images:
+        return  # the paper protocols score their own planes: tests/test_paper_protocols.py checks them
     # the same numbers as the metric functions called one by one (uint8: bit-identical)
     assert scores["psnr"] == metrics.psnr(ref, test, data_range=255)
     assert scores["ssim"] == metrics.ssim(ref, test, data_range=255)

@@ -13,6 +13,7 @@ from pixbench.cli import app
 from pixbench.datasets import open_dataset
 from pixbench.errors import DatasetError, ModelError, WeightsNotFoundError
 from pixbench.models import MODELS
+from pixbench.results import host_identity, isa_class, source_revision
 from pixbench.train import TrainSettings, config_sha256, load_train_config, lr_factor, parse_model_options, train_model
 from pixbench.train.augment import dihedral, grid_safe
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
@@ -435,6 +436,27 @@ def test_steps_budget_val_every_and_curves(datasets, tmp_path):
     }
     assert training["device"].startswith("cpu: ") and training["device"].endswith(" threads")
     assert training["torch"] == torch.__version__ and training["config_sha256"] == result.config_sha256
+
+
+def test_kept_checkpoint_records_the_whole_run_the_host_and_the_code(datasets, tmp_path):
+    settings = TrainSettings(steps=5, batch_size=2, crop=16, val_every=1)
+    result = train_model(
+        "sepunet-restorer", datasets["jpeg"], tmp_path / "r", model_args=_tiny("sepunet-restorer"), settings=settings
+    )
+    best = read_checkpoint(tmp_path / "r" / "best.pt")
+    last = read_checkpoint(tmp_path / "r" / "last.pt")["training"]
+    training = best["training"]
+    # the kept checkpoint's own step and minutes, and the run's totals (those of last.pt)
+    assert training["steps"] == best["best"]["steps"] <= 5
+    assert (training["run_steps"], training["run_epochs"], training["run_minutes"]) == (5, 3, last["minutes"])
+    assert training["run_minutes"] >= training["minutes"] and training["budget"] == "steps 5"
+    assert "run_steps" not in last  # last.pt is the end of the run: its own steps are the totals
+    host = training["host"]
+    assert host == {**host_identity(), "threads": torch.get_num_threads()} and host["isa"] == isa_class(
+        host["cpu_flags"]
+    )
+    assert training["revision"] == source_revision() and training["numpy"] == np.__version__
+    assert training["date"] <= last["date"] and result.steps == 5
 
 
 def test_minutes_budget_stops_after_the_step_that_runs_out(datasets, tmp_path):

@@ -31,7 +31,7 @@ __all__ = ["TaskSample", "assign_split", "make_sample", "min_side", "process_ite
 
 
 def min_side(recipe: Recipe) -> int:
-    """The smallest source side the recipe can crop from (the task decides)."""
+    """The smallest source side the recipe can make its samples from (the task decides)."""
     return get_task(recipe.task).min_side(recipe)
 
 
@@ -124,13 +124,14 @@ def process_item(
     h, w = pixels.shape[:2]
     need = min_side(recipe)
     if min(h, w) < need:
-        return _skip(state, item, f"smaller than the crop: {w}x{h}, the recipe needs at least {need}x{need}")
+        what = "the crop" if recipe.crop is not None else "the task's smallest image"
+        return _skip(state, item, f"smaller than {what}: {w}x{h}, the recipe needs at least {need}x{need}")
     task = get_task(recipe.task)
     sha = pixel_sha256(pixels)
     split = split or assign_split(sha, recipe.splits)
     rows, triplets, trip_rows = [], [], []
     blob: list[bytes] | None = None if layout == LAYOUTS[0] else []
-    for index in range(recipe.crop.per_image):
+    for index in range(task.samples_per_image(recipe)):
         seed = sample_seed(recipe.seed, sha, index)
         sample = task.make_sample(pixels, recipe, np.random.default_rng(seed), index)
         row: dict[str, Any] = {

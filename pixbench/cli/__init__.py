@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from pixbench import __version__
-from pixbench.cli import baseline, build, compare, evaluate, export, leaderboard, recipes, train
+from pixbench.cli import baseline, build, compare, evaluate, export, leaderboard, recipes, train, weights
 
 app = typer.Typer(
     name="pixbench",
@@ -47,6 +47,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("baseline")(baseline.baseline)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("compare")(compare.compare)
+app.command("fetch-weights")(weights.fetch_weights)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ def baseline(
         None, help="Baseline: identity, bicubic, lanczos, constant or biharmonic (omit to list them)."
     ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="File to write: .onnx, or .json for biharmonic (a Python model file)."
+        None, "--output", "-o", help="File to write: .onnx, or .json for biharmonic (a JSON model file)."
     ),
     task: str = typer.Option(
         "jpeg", "--task", help="identity only: the restoration task (depixelate, jpeg, blockcnn, inpaint)."

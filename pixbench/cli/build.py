@@ -50,7 +50,7 @@ _Engine = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="Where the per-image work runs: local (this machine's processes) or ray (a Ray cluster, or a local Ray instance with --workers CPUs; needs pixbench[ray]). The output is the same bytes either way; see docs/scale-out.md.",
+        help="Where the per-image work runs: local (this machine's processes) or ray (a Ray cluster, or a local Ray instance with --workers CPUs; needs pixbench\\[ray]). The output is the same bytes either way; see docs/scale-out.md.",
     ),
 ]
 _RayAddress = Annotated[

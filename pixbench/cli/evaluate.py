@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 _CHOICES = {"layout": ("nchw", "nhwc"), "range": ("01", "11", "255"), "channels": ("rgb", "y")}
 
 ModelArg = Annotated[
-    Path, typer.Argument(help="The model: an .onnx file, or a Python model file from `pixbench baseline`.")
+    Path, typer.Argument(help="The model: an .onnx file, or a JSON model file from `pixbench baseline`.")
 ]
 DatasetOpt = Annotated[
     Path,

@@ -43,13 +43,15 @@ def image_metrics(
     test: np.ndarray,
     mask: np.ndarray | None,
     lpips: Callable[[np.ndarray, np.ndarray], float] | None,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """The image metrics of ``task`` for one ``(reference, test)`` pair of ``HxWx3 uint8`` images.
 
-    The metrics are the task's (:meth:`pixbench.tasks.Task.image_metrics`, which validation
+    The metrics are the task's (:meth:`pixbench.tasks.Task.sample_metrics` of the sample's
+    metadata row ``meta``: by default :meth:`~pixbench.tasks.Task.image_metrics`, which validation
     during training uses too), plus LPIPS when ``lpips`` is given.
     """
-    out = get_task(task).image_metrics(reference, test, mask)
+    out = get_task(task).sample_metrics(reference, test, mask, meta or {})
     if lpips is not None:
         out["lpips"] = float(lpips(reference, test))
     return out
@@ -112,7 +114,7 @@ def score_restoration(
                 on_sample()
             continue
         for who, image in (("model", output), ("degraded", sample.input)):
-            for key, value in image_metrics(task, sample.target, image, sample.mask, lpips).items():
+            for key, value in image_metrics(task, sample.target, image, sample.mask, lpips, sample.meta).items():
                 row[f"{who}_{key}"] = value
         row["failure"] = ""
         scores.rows.append(row)

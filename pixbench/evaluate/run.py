@@ -85,7 +85,7 @@ def evaluate(
     """Evaluate a model on a dataset split and write ``output`` (JSON) plus its companions.
 
     Args:
-        model_path: An ``.onnx`` file or a Python model file (see :mod:`pixbench.baselines`).
+        model_path: An ``.onnx`` file or a JSON model file (see :mod:`pixbench.baselines`).
         dataset_path: A folder written by ``pixbench build-dataset``.
         output: Where the result JSON goes; ``<stem>.samples.csv`` and
             ``<stem>.crops.png`` (restoration) are written beside it.

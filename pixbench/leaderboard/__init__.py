@@ -20,26 +20,40 @@ Modules: :mod:`~pixbench.leaderboard.group` (results into ranked tables),
 :mod:`~pixbench.leaderboard.render` (Markdown and CSV), :mod:`~pixbench.leaderboard.figures`
 (comparison PNGs), :mod:`~pixbench.leaderboard.speed` (speed-quality plots),
 :mod:`~pixbench.leaderboard.uncertainty` (intervals and paired tests), :mod:`~pixbench.leaderboard.compare`
-(two results), :mod:`~pixbench.leaderboard.notes` (notes written by hand) and
-:mod:`~pixbench.leaderboard.write` (the whole command).
+(two results), :mod:`~pixbench.leaderboard.notes` (notes written by hand),
+:mod:`~pixbench.leaderboard.published` (the literature's numbers, ``--published``),
+:mod:`~pixbench.leaderboard.levels` and :mod:`~pixbench.leaderboard.level_pages` (the breakdown
+tables, one per level of a column the task lists),
+:mod:`~pixbench.leaderboard.hosts` (where a speed column was timed, and its cells),
+:mod:`~pixbench.leaderboard.training` (the ``train min`` column), :mod:`~pixbench.leaderboard.goals`
+(targets of chosen rows), :mod:`~pixbench.leaderboard.prose` (generated blocks in Markdown prose),
+:mod:`~pixbench.leaderboard.write` (the whole command) and :mod:`~pixbench.leaderboard.check`
+(``--check``: a published folder agrees with itself).
 """
 
+from pixbench.leaderboard.check import check_leaderboards
 from pixbench.leaderboard.compare import Comparison, check_comparable, compare_results
 from pixbench.leaderboard.group import Table, group_results
 from pixbench.leaderboard.notes import read_notes
+from pixbench.leaderboard.published import Published, PublishedFileError, parse_published, read_published
 from pixbench.leaderboard.render import table_title
 from pixbench.leaderboard.write import Written, build_leaderboards
 from pixbench.results import ResultFileError
 
 __all__ = [
     "Comparison",
+    "Published",
+    "PublishedFileError",
     "ResultFileError",
     "Table",
     "Written",
     "build_leaderboards",
+    "check_leaderboards",
     "check_comparable",
     "compare_results",
     "group_results",
+    "parse_published",
     "read_notes",
+    "read_published",
     "table_title",
 ]

@@ -36,6 +36,10 @@ class Table:
     stem: str
     notes: list[str] = field(default_factory=list)
     figure_caption: str = ""
+    #: The literature's values for rows of the whole table: model name -> metric key -> value.
+    published: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The references those values come from: key -> citation.
+    references: dict[str, str] = field(default_factory=dict)
 
 
 def primary_column(task: str) -> Column:

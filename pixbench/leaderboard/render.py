@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from pixbench.leaderboard.group import Table, primary_column, short
+from pixbench.leaderboard.hosts import SpeedColumn, resize_text, speed_cell, speed_column, speed_notes, speed_sentence
+from pixbench.leaderboard.published import published_header, published_text, references_note, shown_header
+from pixbench.leaderboard.training import curves_path, train_text, training_notes
 from pixbench.leaderboard.uncertainty import ALPHA, CONFIDENCE, RowStats, table_statistics
 from pixbench.results import (
     TARGET_ACCURACY,
@@ -27,6 +30,7 @@ from pixbench.results import (
     number,
     result_value,
     training_minutes,
+    whole_run_recorded,
 )
 from pixbench.tasks import Task, get_task
 
@@ -113,7 +117,10 @@ def table_rows(
     stats = table_statistics(table) if stats is None else stats
     task = get_task(table.task)
     with_ci = {key for row in stats for key in row.intervals}  # every row gets these CI columns: one CSV header
-    hw_tags = {hw: f"H{i + 1}" for i, hw in enumerate(dict.fromkeys(r.hardware for r in table.results))}
+    timed = [r.hardware for r in table.results if r.speed is not None]  # a row without speed was timed nowhere
+    hw_tags = {hw: f"H{i + 1}" for i, hw in enumerate(dict.fromkeys(timed))}
+    column = speed_column(table.results)
+    some_whole = any(whole_run_recorded(r) for r in table.results)  # then records without the run get a *
     reasons = {
         why: i + 1
         for i, why in enumerate(dict.fromkeys(w for w in (lpips_reason(r) for r in table.results) if w is not None))
@@ -121,14 +128,15 @@ def table_rows(
     raw_rows, md_rows = [], []
     for rank, (result, row_stats) in enumerate(zip(table.results, stats), start=1):
         raw: dict[str, Any] = {"rank": rank, "model": result.model.name}
-        md: dict[str, str] = {"#": str(rank), "model": _md(result.model.name)}
-        _metric_cells(raw, md, result, task, row_stats, with_ci)
+        md: dict[str, str] = {"#": str(rank), "model": _md(result.model.name) + resize_text(result)}
+        _metric_cells(raw, md, result, task, row_stats, with_ci, table.published)
         _vs_next_cells(raw, md, row_stats)
         if task.restores:
             why = lpips_reason(result)
             raw["lpips"], raw["lpips_note"] = metric(result.model_metrics, "lpips"), why or ""
             md["LPIPS"] = f"n/a [{reasons[why]}]" if why else fmt(raw["lpips"], "f4")
-        _cost_cells(raw, md, result, hw_tags[result.hardware])
+        _cost_cells(raw, md, result, hw_tags.get(result.hardware, "–") if result.speed else "–", column)
+        _train_cell(md, result, out_dir, mark_partial=some_whole)
         if not task.restores:
             _target_cells(raw, md, result)
         link = relative_link(result.path, out_dir)
@@ -143,17 +151,29 @@ def table_rows(
 
 
 def _metric_cells(
-    raw: dict[str, Any], md: dict[str, str], result: Result, task: Task, row: RowStats, with_ci: set[str]
+    raw: dict[str, Any],
+    md: dict[str, str],
+    result: Result,
+    task: Task,
+    row: RowStats,
+    with_ci: set[str],
+    published: dict[str, dict[str, float]] | None = None,
 ) -> None:
-    """The task's metric columns (with their intervals where any row has one), then the gains over the input."""
+    """The task's metric columns (with their intervals where any row has one, and the literature's
+    value where any row has one), then the gains over the input."""
+    shown = {key for values in (published or {}).values() for key in values}
     for column in task.columns:
         raw[column.name] = result_value(result, column.key)
-        md[column.header] = fmt(raw[column.name], column.fmt)
+        md[column.label] = fmt(raw[column.name], column.fmt)
         if column.key in with_ci:
             ci = row.intervals.get(column.key)
             raw[f"{column.name}_ci_low"] = _round(ci.low) if ci else None
             raw[f"{column.name}_ci_high"] = _round(ci.high) if ci else None
-            md[column.header] += _interval_text(ci.low, ci.high, column.fmt) if ci else ""
+            md[column.label] += _interval_text(ci.low, ci.high, column.fmt) if ci else ""
+        if column.key in shown:
+            value = (published or {}).get(result.model.name, {}).get(column.key)
+            raw[f"{column.name}_published"] = value
+            md[published_header(column.name)] = published_text(value)
     for key in task.gains:
         column = next(c for c in task.columns if c.key == key)
         raw[f"gain_{column.name}"] = _gain(result, key)
@@ -169,19 +189,24 @@ def _vs_next_cells(raw: dict[str, Any], md: dict[str, str], row: RowStats) -> No
     md["vs next"] = _vs_next_text(row)
 
 
-def _cost_cells(raw: dict[str, Any], md: dict[str, str], result: Result, hw_tag: str) -> None:
+def _cost_cells(raw: dict[str, Any], md: dict[str, str], result: Result, hw_tag: str, column: SpeedColumn) -> None:
     """FPS and where it was measured, size, parameters and training minutes."""
     model = result.model
     raw["fps_1080p"] = number(result.speed.fps_1080p) if result.speed is not None else None
-    raw["fps_hardware"] = result.hardware
+    raw["fps_hardware"] = result.hardware if result.speed is not None else ""
     raw["size_mb"] = number(model.size_mb)
     raw["params"] = int(model.params) if isinstance(model.params, (int, float)) else None
-    md["FPS 1080p"] = fmt(raw["fps_1080p"], "f1")
+    md["FPS 1080p"] = speed_cell(result, column)
     md["hw"] = hw_tag
     md["MB"] = fmt(raw["size_mb"], "mb")
     md["params"] = fmt(raw["params"], "params")
     raw["train_min"] = training_minutes(result)
-    md["train min"] = "" if raw["train_min"] is None else fmt(raw["train_min"], "f1")
+
+
+def _train_cell(md: dict[str, str], result: Result, out_dir: Path, *, mark_partial: bool) -> None:
+    """Training minutes (:func:`train_text`), linked to the training curves beside the result where they are."""
+    text, curves = train_text(result, mark_partial=mark_partial), curves_path(result)
+    md["train min"] = f"[{text}](<{relative_link(curves, out_dir)}>)" if text and curves else text
 
 
 def _target_cells(raw: dict[str, Any], md: dict[str, str], result: Result) -> None:
@@ -213,7 +238,7 @@ def csv_text(table: Table, out_dir: Path, stats: list[RowStats] | None = None) -
 
 def _markdown_grid(rows: list[dict[str, str]]) -> list[str]:
     headers = list(rows[0])
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines = ["| " + " | ".join(shown_header(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(row.get(h, "") for h in headers) + " |" for row in rows]
     return lines
 
@@ -236,6 +261,9 @@ def table_markdown(
         f"{table.samples if table.samples is not None else 'unknown number of'} samples. "
         f"Rows are sorted by {task.primary} (higher is better)."
     )
+    timing = speed_column(table.results)
+    if speed_sentence(timing):
+        lines += ["", speed_sentence(timing)]
     lines.append("")
     for optional in ("vs next", "train min"):  # shown only when some row has a value
         if not any(row[optional] for row in md_rows):
@@ -244,11 +272,13 @@ def table_markdown(
         reference = {h: "" for h in md_rows[0]}
         reference["model"] = "*degraded input*"
         for column in task.columns:
-            reference[column.header] = fmt(result_value(table.results[0], column.key, who="degraded"), column.fmt)
+            reference[column.label] = fmt(result_value(table.results[0], column.key, who="degraded"), column.fmt)
         md_rows = md_rows + [reference]
     lines += _markdown_grid(md_rows)
     lines += ["", "Notes:", ""]
     lines += _measurement_notes(task, raw_rows, stats)
+    lines += [f"- {_md(note)}" for note in speed_notes(table.results, timing)]
+    lines += training_notes(table.results)
     lines += _row_notes(table, task, raw_rows)
     lines += _pictures(table, task, figure, speed_plot)
     return "\n".join(lines) + "\n"
@@ -257,7 +287,7 @@ def table_markdown(
 def _measurement_notes(task: Task, raw_rows: list[dict[str, Any]], stats: list[RowStats]) -> list[str]:
     """How the columns were measured: hardware tags, intervals, paired tests, training minutes."""
     lines = []
-    hardware = list(dict.fromkeys(r["fps_hardware"] for r in raw_rows))
+    hardware = list(dict.fromkeys(r["fps_hardware"] for r in raw_rows if r["fps_hardware"]))
     for i, hw in enumerate(hardware, start=1):
         lines.append(f"- H{i}: FPS at 1920x1080 measured on {hw}.")
     if len(hardware) > 1:
@@ -275,11 +305,6 @@ def _measurement_notes(task: Task, raw_rows: list[dict[str, Any]], stats: list[R
             f"- vs next: the row against the row below on {task.primary}, paired by sample (sign-flip test over "
             f"source photos); **≈** marks an order that is not significant at {ALPHA:.0%} "
             "(p >= 0.05): the two rows may swap on other photos."
-        )
-    if any(r["train_min"] is not None for r in raw_rows):
-        lines.append(
-            "- train min: training time in minutes recorded by `pixbench export` (`pixbench.training`); "
-            "empty for baselines and models without it."
         )
     return lines
 
@@ -308,6 +333,8 @@ def _row_notes(table: Table, task: Task, raw_rows: list[dict[str, Any]]) -> list
             )
     if table.results[0].subset:
         lines.append(f"- Scored with `{table.results[0].subset}`: only part of the `{table.split}` split.")
+    if table.references:
+        lines.append(references_note(table.references))
     lines += [f"- {note}" for note in table.notes]
     return lines
 

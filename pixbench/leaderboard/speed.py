@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,7 +131,8 @@ def _draw_setup(ax: Any, group: list[_Point], setup: int, hardware: str, *, seve
         alpha=0.8,
         edgecolors="black",
         linewidths=0.5,
-        label=f"H{setup + 1}: {hardware}" if several else f"FPS on {hardware}",
+        # host names are long ("unrecorded host (<cpu>; <kernel build>)"): wrapped, so the axes keep their width
+        label=textwrap.fill(f"H{setup + 1}: {hardware}" if several else f"FPS on {hardware}", 36),
         zorder=3,
     )
     for rank, p in enumerate(group):

@@ -14,6 +14,9 @@ from pathlib import Path
 from pixbench.images import write_bytes_atomic
 from pixbench.leaderboard.figures import comparison_figure
 from pixbench.leaderboard.group import Table, group_results
+from pixbench.leaderboard.level_pages import write_levels
+from pixbench.leaderboard.prose import fill_prose, find_blocks
+from pixbench.leaderboard.published import Published
 from pixbench.leaderboard.render import csv_text, index_markdown, table_markdown
 from pixbench.leaderboard.speed import speed_plot
 from pixbench.leaderboard.uncertainty import load_samples, table_statistics
@@ -38,6 +41,9 @@ def build_leaderboards(
     figures: bool = True,
     zoom: int = 2,
     notes: dict[str, list[str]] | None = None,
+    published: Published | None = None,
+    figure_sources: Iterable[str] | None = None,
+    prose: Iterable[str | os.PathLike] = (),
     progress: Progress = silent,
 ) -> tuple[list[Written], list[str]]:
     """Read result files and write every table (Markdown, CSV, figure) and an index.
@@ -51,6 +57,13 @@ def build_leaderboards(
             speed-quality plot (``<stem>-speed.png``) of every table.
         zoom: Nearest-neighbour magnification of the crops in figures.
         notes: Extra notes per table stem (:func:`read_notes`), listed under that table.
+        published: The literature's values (:func:`read_published`), shown in a ``published`` column
+            beside the metric of the rows (whole tables and breakdown levels) they are given for.
+        figure_sources: Test sources (``kodak``, ``folder:set14``) whose tables get a comparison figure;
+            None for every source. A figure shows pixels of the test images, so a published run names
+            only the sources whose images may be redistributed.
+        prose: Markdown files whose generated blocks are filled from the results
+            (:mod:`pixbench.leaderboard.prose`); ``out_dir/README.md`` is filled too where it has blocks.
         progress: Told the tables written so far (phase ``tables``), before each and at the end.
 
     Returns:
@@ -66,25 +79,65 @@ def build_leaderboards(
     if unused:
         # A stem without results is normal for a partial run; say so in case it is a typo.
         warnings.append(f"notes for tables that were not written: {', '.join(unused)}")
+    published = published or Published()
     written: list[Written] = []
+    shown = None if figure_sources is None else set(figure_sources)
+    levels_shown: set[tuple] = set()
     for done, table in enumerate(tables):
         progress("tables", done, len(tables))
         table.notes.extend(notes.get(table.stem, []))
-        written.append(_write_table(table, out, figures=figures, zoom=zoom, warnings=warnings))
+        comparison = figures and (shown is None or table.source in shown)
+        written.append(_write_with_levels(table, out, published, figures, comparison, zoom, warnings, levels_shown))
+    warnings += _unshown(published, levels_shown, {t.stem: t for t in tables})
     write_bytes_atomic(out / "index.md", index_markdown(tables).encode("utf-8"))
+    _write_prose(out, tables, prose)
     progress("tables", len(tables), len(tables))
     return written, warnings
 
 
-def _write_table(table: Table, out: Path, *, figures: bool, zoom: int, warnings: list[str]) -> Written:
-    """Write one table's Markdown and CSV (and its PNGs with ``figures``); problems go to ``warnings`` and its notes."""
+def _write_with_levels(
+    table: Table,
+    out: Path,
+    published: Published,
+    figures: bool,
+    comparison: bool,
+    zoom: int,
+    warnings: list[str],
+    levels_shown: set[tuple],
+) -> Written:
+    """One table with its published values, then its breakdown tables; adds the levels shown to ``levels_shown``."""
+    table.published, table.references = published.values(table.stem), published.references_of(table.stem)
+    written = _write_table(table, out, figures=figures, comparison=comparison, zoom=zoom, warnings=warnings)
+    files, levels = write_levels(table, out, published)
+    written.files.extend(files)
+    levels_shown |= levels | {(table.stem, ())}
+    return written
+
+
+def _write_prose(out: Path, tables: list[Table], prose: Iterable[str | os.PathLike]) -> None:
+    """Fill the generated blocks of the prose files (and of ``out/README.md`` where it has any)."""
+    readme = out / "README.md"
+    documents = [Path(p) for p in prose]
+    if readme.is_file() and find_blocks(readme.read_text(encoding="utf-8"), str(readme)):
+        documents.insert(0, readme)
+    for document in dict.fromkeys(documents):
+        text = fill_prose(document, tables, out)
+        if text != document.read_text(encoding="utf-8"):
+            write_bytes_atomic(document, text.encode("utf-8"))
+
+
+def _write_table(
+    table: Table, out: Path, *, figures: bool, comparison: bool, zoom: int, warnings: list[str]
+) -> Written:
+    """Write one table's Markdown and CSV, its speed plot with ``figures`` and its comparison figure with
+    ``comparison``; problems go to ``warnings`` and its notes."""
     _, unreadable = load_samples(table.results)
     warnings.extend(f"{table.stem}: {note}" for note in unreadable)
     table.notes.extend(unreadable)
     stats = table_statistics(table)
     files: list[Path] = []
     figure_name = speed_name = None
-    if figures and get_task(table.task).restores:
+    if comparison and get_task(table.task).restores:
         figure = comparison_figure(table, zoom=zoom)
         warnings.extend(f"{table.stem}: {note}" for note in figure.notes)
         table.notes.extend(figure.notes)
@@ -105,3 +158,17 @@ def _write_table(table: Table, out: Path, *, figures: bool, zoom: int, warnings:
         out / f"{table.stem}.md", table_markdown(table, out, figure_name, stats, speed_name).encode("utf-8")
     )
     return Written(table, [out / f"{table.stem}.md", out / f"{table.stem}.csv", *files])
+
+
+def _unshown(published: Published, shown: set[tuple], tables: dict[str, Table]) -> list[str]:
+    """Warnings for published rows that no written table shows, and for metrics a table has no column of."""
+    out = []
+    for row in published.rows:
+        if (row.table, row.where) not in shown:
+            level = ", ".join(f"{k}={v}" for k, v in row.where) or "the whole table"
+            out.append(f"published row for {row.table} ({row.model}, {level}) matches no table written")
+            continue
+        keys = {c.key for c in get_task(tables[row.table].task).columns}
+        for key in sorted(set(row.metrics) - keys):
+            out.append(f"published row for {row.table} ({row.model}): {key!r} is not a column of that table")
+    return out

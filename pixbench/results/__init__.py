@@ -7,8 +7,9 @@ returns the same type. The format is described in ``docs/result-format.md``.
 Modules: :mod:`~pixbench.results.document` (the :class:`Result` type and its sections),
 :mod:`~pixbench.results.files` (writing, reading and finding result files),
 :mod:`~pixbench.results.targets` (the targets each result is checked against),
-:mod:`~pixbench.results.values` (metric values by key) and :mod:`~pixbench.results.samples`
-(the per-sample file beside each result).
+:mod:`~pixbench.results.values` (metric values by key), :mod:`~pixbench.results.samples`
+(the per-sample file beside each result) and :mod:`~pixbench.results.host` (the machine and code
+identity every result and training record carries).
 """
 
 from pixbench.results.document import (
@@ -32,14 +33,34 @@ from pixbench.results.document import (
     hardware_label,
 )
 from pixbench.results.files import collect_result_files, json_safe, read_result, result_json, write_result
+from pixbench.results.host import (
+    SPEED_FLAGS,
+    code_identity,
+    cpu_identity,
+    host_identity,
+    host_label,
+    isa_class,
+    source_revision,
+    utc_now,
+)
 from pixbench.results.samples import LOWER_IS_BETTER, Samples, read_samples, sample_image, samples_path
 from pixbench.results.targets import TARGET_ACCURACY, TARGET_FPS_1080P, TARGET_SIZE_MB, targets
-from pixbench.results.values import METRIC_ALIASES, metric, number, result_value, training_minutes
+from pixbench.results.values import (
+    METRIC_ALIASES,
+    metric,
+    number,
+    result_value,
+    seconds_per_frame,
+    training_minutes,
+    training_record,
+    whole_run_recorded,
+)
 
 __all__ = [
     "LOWER_IS_BETTER",
     "METRIC_ALIASES",
     "RESULT_FORMAT",
+    "SPEED_FLAGS",
     "RESULT_FORMAT_VERSION",
     "SUBSET_SETTINGS",
     "TARGET_ACCURACY",
@@ -60,8 +81,13 @@ __all__ = [
     "Settings",
     "Speed",
     "Triplets",
+    "code_identity",
     "collect_result_files",
+    "cpu_identity",
     "hardware_label",
+    "host_identity",
+    "host_label",
+    "isa_class",
     "json_safe",
     "metric",
     "number",
@@ -71,7 +97,12 @@ __all__ = [
     "result_value",
     "sample_image",
     "samples_path",
+    "seconds_per_frame",
+    "source_revision",
     "targets",
     "training_minutes",
+    "training_record",
+    "utc_now",
+    "whole_run_recorded",
     "write_result",
 ]

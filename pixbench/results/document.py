@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pixbench.errors import PixbenchError
+from pixbench.results.host import host_label
 
 RESULT_FORMAT = "pixbench-result"
 RESULT_FORMAT_VERSION = 1
@@ -230,7 +231,12 @@ class Failures(Section):
 
 @dataclass(kw_only=True)
 class Speed(Section):
-    """``speed``: FPS and latency of one frame at 1920x1080 and at the dataset's native size ``[h, w]``."""
+    """``speed``: FPS and latency of one 1920x1080 frame and of one at the dataset's native size ``[h, w]``.
+
+    ``input_resized_to`` is the ``[h, w]`` a model's graph resizes the 1080p frame to (its FPS is that of a
+    smaller image); ``run`` names the timing run (one per published table, None for a plain evaluate);
+    ``load_1min`` is the host's load average when timing started (near 0 on an idle machine).
+    """
 
     provider: str | None = None
     threads: int | None = None
@@ -243,19 +249,39 @@ class Speed(Section):
     latency_ms_median_native: float | None = field(default=None, metadata=OMIT_NONE)
     latency_ms_p90_native: float | None = field(default=None, metadata=OMIT_NONE)
     native_size: list[int] | None = None
+    input_resized_to: list[int] | None = field(default=None, metadata=OMIT_NONE)
+    run: str | None = field(default=None, metadata=OMIT_NONE)
+    load_1min: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(kw_only=True)
 class Environment(Section):
-    """``environment``: versions, execution provider and CPU of the run."""
+    """``environment``: the code and the machine of the run (:mod:`pixbench.results.host`).
+
+    Files written before ``revision``, ``numpy``, ``pillow``, ``cpu_flags``, ``isa``, ``threads`` and
+    ``date`` existed leave them out; tables name their host ``unrecorded host (...)``. ``cores`` counts
+    logical cores, ``threads`` those the model ran with, ``date`` is UTC.
+    """
 
     pixbench: str | None = None
+    revision: str | None = field(default=None, metadata=OMIT_NONE)
     onnxruntime: str | None = None
+    numpy: str | None = field(default=None, metadata=OMIT_NONE)
+    pillow: str | None = field(default=None, metadata=OMIT_NONE)
     provider: str | None = None
     cpu: str | None = None
+    cpu_flags: list[str] | None = field(default=None, metadata=OMIT_NONE)
+    isa: str | None = field(default=None, metadata=OMIT_NONE)
     cores: int | None = None
+    threads: int | None = field(default=None, metadata=OMIT_NONE)
     platform: str | None = None
     python: str | None = None
+    date: str | None = field(default=None, metadata=OMIT_NONE)
+
+    @property
+    def host(self) -> str:
+        """The machine's name in tables (:func:`pixbench.results.host.host_label`)."""
+        return host_label(self.cpu, self.isa, self.platform)
 
 
 @dataclass(kw_only=True)
@@ -363,10 +389,10 @@ class Result(Section):
 
 
 def hardware_label(result: Result) -> str:
-    """Where FPS was measured: the CPU, execution provider and threads, in one line."""
+    """Where FPS was measured: the host (CPU and ISA class), execution provider and threads, in one line."""
     speed = result.speed or Speed()
     provider = str(speed.provider or "unknown provider").removesuffix("ExecutionProvider")
-    parts = [str(result.environment.cpu or "unknown device"), provider]
+    parts = [result.environment.host, provider]
     if speed.threads:
         parts.append(f"{speed.threads} threads")
     return ", ".join(parts)

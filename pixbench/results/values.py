@@ -1,4 +1,4 @@
-"""Numbers out of a result: metric values by key (with the other spellings files may use), training time."""
+"""Numbers out of a result: metric values by key (with the other spellings files may use), training time, speed."""
 
 from __future__ import annotations
 
@@ -47,13 +47,48 @@ def result_value(result: Result, key: str, *, who: str = "model") -> float | Non
     return metric(result.model_metrics if who == "model" else result.degraded_metrics, key)
 
 
-def training_minutes(result: Result) -> float | None:
-    """Minutes the model trained, from its ``pixbench.training`` prop (a JSON object with ``minutes``); else None."""
+def training_record(result: Result) -> dict[str, Any] | None:
+    """The model's ``pixbench.training`` prop (a JSON object, ``docs/onnx-metadata.md``) as a dict, else None."""
     props = result.model.props
     text = props.get("pixbench.training") if isinstance(props, dict) else None
     try:
         info = json.loads(text) if isinstance(text, str) else text
     except json.JSONDecodeError:
         return None
-    minutes = number(info.get("minutes")) if isinstance(info, dict) else None
+    return info if isinstance(info, dict) else None
+
+
+def _minutes(info: dict[str, Any], key: str) -> float | None:
+    minutes = number(info.get(key))
     return minutes if minutes is not None and math.isfinite(minutes) and minutes >= 0 else None
+
+
+def training_minutes(result: Result) -> float | None:
+    """Minutes the model trained: the whole run (``run_minutes``) where recorded, else the kept checkpoint's ``minutes``.
+
+    Records written before whole-run totals existed hold only ``minutes``, the training clock up
+    to the kept (best-validation) checkpoint; :func:`whole_run_recorded` tells the two apart.
+    """
+    info = training_record(result)
+    if info is None:
+        return None
+    whole = _minutes(info, "run_minutes")
+    return whole if whole is not None else _minutes(info, "minutes")
+
+
+def whole_run_recorded(result: Result) -> bool:
+    """Whether the training record has the whole run's totals (``run_minutes``), not only the kept checkpoint's."""
+    info = training_record(result)
+    return info is not None and _minutes(info, "run_minutes") is not None
+
+
+def seconds_per_frame(result: Result) -> float | None:
+    """Median seconds per 1080p frame: the recorded latency, else 1 / FPS; None without a speed."""
+    speed = result.speed
+    if speed is None:
+        return None
+    latency = number(speed.latency_ms_median_1080p)
+    if latency is not None and latency > 0:
+        return latency / 1000.0
+    fps = number(speed.fps_1080p)
+    return 1.0 / fps if fps is not None and fps > 0 else None

@@ -1,7 +1,7 @@
 """Running a model on images: sessions, I/O introspection, adapters, tiling, timing.
 
 A model reaches the evaluator as a :class:`Model`: an onnxruntime session
-(:class:`OnnxModel`) or a Python model file (:class:`PythonModel`) with the
+(:class:`OnnxModel`) or a JSON model file (:class:`JsonModel`; ``PythonModel`` is its old name) with the
 same small interface, opened by :func:`load_model`. :func:`resolve_spec` decides
 how to feed it (layout, value range, channels, fixed size, low-res input, mask
 input, output kind) from its ``pixbench.*`` metadata props, its input shapes and
@@ -21,7 +21,7 @@ from pixbench.runtime.colour import bicubic_resize, rgb_to_ycbcr, ycbcr_to_rgb
 from pixbench.runtime.loading import load_model
 from pixbench.runtime.model import Model, TensorInfo
 from pixbench.runtime.onnx_model import OnnxModel
-from pixbench.runtime.python_model import PYTHON_MODEL_FORMAT, PYTHON_MODELS, PythonModel
+from pixbench.runtime.python_model import PYTHON_MODEL_FORMAT, PYTHON_MODELS, JsonModel, PythonModel
 from pixbench.runtime.resolve import resolve_spec
 from pixbench.runtime.runner import Runner
 from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, InputSpec
@@ -38,6 +38,7 @@ __all__ = [
     "InputSpec",
     "Model",
     "OnnxModel",
+    "JsonModel",
     "PythonModel",
     "Runner",
     "TensorInfo",

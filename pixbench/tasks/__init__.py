@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pixbench.tasks import blockcnn, depixelate, detect, inpaint, jpeg
+from pixbench.tasks import blockcnn, depixelate, detect, inpaint, jpeg, jpeg_gray, sr_bicubic
 from pixbench.tasks.base import Column, Task, UnknownTaskError
 from pixbench.tasks.sampling import TaskSample
 
@@ -46,7 +46,9 @@ def task_registry(*tasks: Task) -> dict[str, Task]:
     return out
 
 
-TASKS: dict[str, Task] = task_registry(detect.TASK, depixelate.TASK, jpeg.TASK, blockcnn.TASK, inpaint.TASK)
+TASKS: dict[str, Task] = task_registry(
+    detect.TASK, depixelate.TASK, jpeg.TASK, blockcnn.TASK, inpaint.TASK, jpeg_gray.TASK, sr_bicubic.TASK
+)
 
 #: Task names, in the order docs and tables list them.
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
@@ -83,12 +85,20 @@ def check_recipe(recipe: Any) -> None:
 
     First the rules every task shares: the recipe's ops are the task's :attr:`Task.ops`, and
     an optional section (``negatives``, ``triplets``) is given exactly when the task requires
-    it. Then the task's own rules (:meth:`Task.check_recipe`).
+    it, and ``crop`` is given exactly when the task does not take whole images
+    (:attr:`Task.whole_images`). Then the task's own rules (:meth:`Task.check_recipe`).
 
     Args:
         recipe: A recipe (read duck-typed: ``task``, ``degradations``, ``crop`` and the sections).
     """
     task = get_task(recipe.task)
+    if (recipe.crop is None) != task.whole_images:
+        wholes = " and ".join(repr(t.name) for t in TASKS.values() if t.whole_images)
+        raise ValueError(
+            f"crop: task {recipe.task!r} takes whole images, leave crop out"
+            if task.whole_images
+            else f"crop: required for task {recipe.task!r} (whole images, without a crop, are for {wholes} only)"
+        )
     ops = tuple(d.op for d in recipe.degradations)
     if ops != task.ops:
         raise ValueError(f"task {recipe.task!r} takes degradations {list(task.ops)}, got {list(ops)}")

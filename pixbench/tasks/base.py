@@ -13,6 +13,7 @@ A hook that reads a recipe takes it duck-typed (the attributes of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +32,20 @@ class Column:
         header: The Markdown header.
         key: The metric key in a result file (``triplets.<key>`` reads the BlockCNN block scores).
         fmt: How the value is printed: ``pct`` (a ratio as a percentage), ``f2`` or ``f4`` (decimals).
+        channel: The colour channels an image metric is computed on (``RGB``, ``Y``), shown in the
+            header so that PSNR on RGB and PSNR-B on luma are not read as one scale; ``""`` for others.
     """
 
     name: str
     header: str
     key: str
     fmt: str
+    channel: str = ""
+
+    @property
+    def label(self) -> str:
+        """The header with its channel, e.g. ``PSNR dB (RGB)``."""
+        return f"{self.header} ({self.channel})" if self.channel else self.header
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ class Task:
             24x24 -> 8x8 triplet arrays beside the images.
         sections: Optional recipe sections the task requires (``negatives``, ``triplets``); every
             other task's recipe must leave them out.
+        whole_images: Samples are whole source images, one per level of the recipe's op (every
+            image at every quality or scale, none drawn at random); the recipe has no ``crop``.
+        level_tables: The :attr:`breakdown` columns that get leaderboard tables of their own, one
+            table per value (default: every breakdown column).
     """
 
     name: str
@@ -75,6 +88,13 @@ class Task:
     scores_on: tuple[str, ...] = ()
     blockwise: bool = False
     sections: tuple[str, ...] = ()
+    whole_images: bool = False
+    level_tables: tuple[str, ...] | None = None
+
+    @property
+    def table_breakdown(self) -> tuple[str, ...]:
+        """The metadata columns whose values get a leaderboard table each (:attr:`level_tables`)."""
+        return self.breakdown if self.level_tables is None else self.level_tables
 
     @property
     def takes_lowres(self) -> bool:
@@ -98,6 +118,12 @@ class Task:
     def min_side(self, recipe: Any) -> int:
         """The smallest source side a recipe of this task can make its samples from (default: the crop)."""
         return recipe.crop.size
+
+    def samples_per_image(self, recipe: Any) -> int:
+        """How many samples each source image gives: ``crop.per_image``, or one per level of a whole-image op."""
+        if self.whole_images:
+            return len(recipe.ops()[0].levels())
+        return recipe.crop.per_image
 
     def make_sample(self, image: np.ndarray, recipe: Any, rng: np.random.Generator, index: int) -> TaskSample:
         """Make crop number ``index`` of the clean ``image``, drawing every random choice from ``rng``.
@@ -123,6 +149,16 @@ class Task:
             "ssim": metrics.ssim(reference, test, data_range=255),
         }
 
+    def sample_metrics(
+        self, reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None, meta: Mapping[str, Any]
+    ) -> dict[str, float]:
+        """The metrics ``evaluate`` scores one sample with, given its ``metadata.csv`` row ``meta``.
+
+        Default: :meth:`image_metrics`, which needs nothing from the row. A task whose metrics
+        depend on the sample's level (``sr-bicubic`` crops a border as wide as its scale) overrides it.
+        """
+        return self.image_metrics(reference, test, mask)
+
     def block_metrics(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
         """Blockwise tasks: the score of ``(N, 8, 8, 3) uint8`` centre blocks against their targets.
 
@@ -143,6 +179,6 @@ class UnknownTaskError(PixbenchError):
 
 
 #: Columns several restoration tasks share.
-PSNR = Column("psnr", "PSNR dB", "psnr", "f2")
-SSIM = Column("ssim", "SSIM", "ssim", "f4")
-PSNR_B = Column("psnr_b", "PSNR-B dB", "psnr_b", "f2")
+PSNR = Column("psnr", "PSNR dB", "psnr", "f2", "RGB")
+SSIM = Column("ssim", "SSIM", "ssim", "f4", "RGB")
+PSNR_B = Column("psnr_b", "PSNR-B dB", "psnr_b", "f2", "Y")

@@ -48,4 +48,5 @@ TASK = DepixelateTask(
     breakdown=("factor", "down_kernel", "up_kernel"),
     columns=(PSNR, SSIM),
     gains=("psnr", "ssim"),
+    scores_on=("sr-bicubic",),  # an upscaler of the low-res grid is an upscaler of the bicubic low-res image
 )

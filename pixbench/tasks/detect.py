@@ -149,4 +149,5 @@ TASK = DetectTask(
         Column("roc_auc", "ROC-AUC", "roc_auc", "f4"),
     ),
     sections=("negatives",),
+    level_tables=("factor", "negative_kind"),
 )

@@ -64,9 +64,9 @@ TASK = InpaintTask(
     inputs="holed",
     breakdown=(),
     columns=(
-        Column("psnr_hole", "PSNR holes dB", "psnr_hole", "f2"),
-        Column("l1_hole", "L1 holes", "l1_hole", "f4"),
-        Column("psnr_full", "PSNR full dB", "psnr_full", "f2"),
+        Column("psnr_hole", "PSNR holes dB", "psnr_hole", "f2", "RGB"),
+        Column("l1_hole", "L1 holes", "l1_hole", "f4", "RGB"),
+        Column("psnr_full", "PSNR full dB", "psnr_full", "f2", "RGB"),
         SSIM,
     ),
     gains=("psnr_hole", "psnr_full"),

@@ -40,12 +40,12 @@ from pixbench.images import atomic_output
 from pixbench.models import MODELS, ModelSpec
 from pixbench.progress import Progress, silent
 from pixbench.tasks import primary_metric
-from pixbench.train.checkpoint import save_checkpoint
+from pixbench.train.checkpoint import read_checkpoint, save_checkpoint
 from pixbench.train.checks import check_options, check_splits, training_factor
 from pixbench.train.curves import write_curves
 from pixbench.train.data import CACHE_BYTES, SplitBatches
 from pixbench.train.losses import restorer_loss
-from pixbench.train.provenance import config_sha256, training_record
+from pixbench.train.provenance import config_sha256, training_record, with_run_totals
 from pixbench.train.resume import RunState, restore_run, start_run
 from pixbench.train.schedule import Budget, lr_factor
 from pixbench.train.settings import TrainSettings, resolve_device
@@ -311,6 +311,19 @@ class _Trainer:
             payload["discriminator"] = {k: v.cpu() for k, v in self.stepper.disc.state_dict().items()}
         return payload
 
+    def record_run_totals(self) -> None:
+        """Give ``best.pt``'s training record the whole run's steps, epochs and minutes (it was saved earlier)."""
+        best = self.setup.run / "best.pt"
+        if not best.is_file():
+            return
+        payload = read_checkpoint(best)
+        st = self.state
+        epochs = int(self.history[-1]["epoch"]) if self.history else 0
+        payload["training"] = with_run_totals(
+            payload["training"], steps=st.steps, epochs=epochs, train_seconds=st.seconds
+        )
+        save_checkpoint(best, payload)
+
     def result(self) -> TrainResult:
         """What the run wrote, for :func:`train_model` to return."""
         run, history = self.setup.run, self.history
@@ -371,6 +384,7 @@ def train_model(
             started = time.perf_counter()
             complete = trainer.train_epoch()
             trainer.end_epoch(complete, started)
+        trainer.record_run_totals()
     return trainer.result()
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from pixbench.models import ModelSpec
+from pixbench.results import code_identity, cpu_identity, host_identity
 from pixbench.train.settings import BUDGET_FIELDS, RUNTIME_FIELDS, TrainSettings
 
 
@@ -54,23 +53,18 @@ def config_sha256(spec: ModelSpec, model_args: dict[str, Any], settings: TrainSe
     return "sha256:" + hashlib.sha256(canonical_json(config).encode()).hexdigest()
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def device_description(device: torch.device) -> str:
     """``"cpu: <CPU model>, N threads"`` or the CUDA device's name."""
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     if device.type == "cpu":
-        return f"cpu: {_cpu_name()}, {torch.get_num_threads()} threads"
+        return f"cpu: {cpu_identity()[0]}, {torch.get_num_threads()} threads"
     return str(device)
+
+
+def host_record(device: torch.device) -> dict[str, Any]:
+    """The machine a run trained on (:func:`pixbench.results.host_identity`) and the threads torch used."""
+    return {**host_identity(), "threads": torch.get_num_threads() if device.type == "cpu" else None}
 
 
 def training_record(
@@ -88,8 +82,11 @@ def training_record(
 ) -> dict[str, Any]:
     """The ``training`` entry of a checkpoint (and the ONNX prop ``pixbench.training``).
 
-    ``minutes`` is the training clock that a ``--minutes`` budget counts (data loading and
-    optimiser steps, without validation and checkpoint writing), in minutes to 2 decimals.
+    ``steps``, ``epochs`` and ``minutes`` are those of this checkpoint: ``minutes`` is the training
+    clock that a ``--minutes`` budget counts (data loading and optimiser steps, without validation and
+    checkpoint writing), in minutes to 2 decimals. ``best.pt`` gets the whole run's totals when the
+    run ends (:func:`with_run_totals`). ``host`` and the code keys (``pixbench``, ``revision``,
+    ``numpy``, ``pillow``, ``date``) say which machine and which code made it.
     """
     return {
         "steps": int(steps),
@@ -104,4 +101,21 @@ def training_record(
         "schedule": settings.schedule,
         "lr": settings.lr or spec.default_lr,
         "batch_size": settings.batch_size,
+        "budget": "{} {:g}".format(*settings.budget),
+        "host": host_record(device),
+        **code_identity(),
+    }
+
+
+def with_run_totals(record: dict[str, Any], *, steps: int, epochs: int, train_seconds: float) -> dict[str, Any]:
+    """A checkpoint's record with the whole run's steps, epochs and minutes (``run_steps``, ...) added.
+
+    The kept checkpoint (``best.pt``) is usually not the last one: its own ``steps`` and ``minutes``
+    say when it was saved, these say how long the run that chose it trained.
+    """
+    return {
+        **record,
+        "run_steps": int(steps),
+        "run_epochs": int(epochs),
+        "run_minutes": round(train_seconds / 60.0, 2),
     }

@@ -1,0 +1,84 @@
+"""`leaderboards/retime.py`: one speed run gives every row one host, one run and the same repeats."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+
+import pytest
+
+from pixbench.results import host_identity, read_result
+from tests.conftest import REPO_ROOT
+
+PUBLISHED = REPO_ROOT / "leaderboards"
+
+
+@pytest.fixture(scope="module")
+def retime():
+    spec = importlib.util.spec_from_file_location("retime", PUBLISHED / "retime.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["retime"] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules["retime"]
+
+
+def copy_result(tmp_path, benchmark: str, row: str, name: str):
+    """A committed Kodak result (and its per-sample file) copied as ``name``.json."""
+    source = PUBLISHED / "results" / "kodak" / benchmark
+    shutil.copyfile(source / f"{row}.json", tmp_path / f"{name}.json")
+    shutil.copyfile(source / f"{row}.samples.csv", tmp_path / f"{row}.samples.csv")
+    return tmp_path / f"{name}.json"
+
+
+def test_every_row_gets_one_run_and_the_same_repeats(retime, tmp_path):
+    model = PUBLISHED / "models" / "jpeg" / "identity.onnx"
+    first, second = (copy_result(tmp_path, "jpeg", "identity", n) for n in ("a", "b"))
+    before = read_result(first)
+    lines = []
+    run = retime.retime_rows(
+        [retime.Row(first, model), retime.Row(second, model)],
+        warmup=0,
+        runs=2,
+        threads=1,
+        allow_busy=True,
+        say=lines.append,
+    )
+    a, b = read_result(first), read_result(second)
+    assert (
+        a.speed.run == b.speed.run == run and lines[0] == f"speed run {run}: 2 rows, 0 warm-up and 2 timed frames each"
+    )
+    # the same model fed the same way is timed once: the second row gets the first row's frames
+    assert a.speed.fps_1080p == b.speed.fps_1080p and a.speed.latency_ms_p90_native == b.speed.latency_ms_p90_native
+    assert (a.speed.warmup, a.speed.runs, a.settings.speed_warmup, a.settings.speed_runs) == (0, 2, 0, 2)
+    assert a.speed.threads == 1 and a.speed.native_size == before.speed.native_size == [256, 256]
+    assert a.environment.isa == host_identity()["isa"] and a.environment.date is not None
+    assert a.targets["fps_1080p>=30"] is (a.speed.fps_1080p >= 30)
+    # nothing but speed, environment, the speed settings and the FPS target changed
+    assert a.metrics == before.metrics and a.model == before.model and a.dataset == before.dataset
+
+
+def test_a_busy_machine_and_another_model_file_are_refused(retime, tmp_path, monkeypatch):
+    result = copy_result(tmp_path, "jpeg", "identity", "r")
+    row = retime.Row(result, PUBLISHED / "models" / "jpeg" / "identity.onnx")
+    monkeypatch.setattr(retime, "load_average", lambda: 3.5)
+    with pytest.raises(SystemExit, match=r"1-minute load average is 3.50 \(> 0.5\)"):
+        retime.retime_rows([row])
+    other = retime.Row(result, PUBLISHED / "models" / "blockcnn-triplets" / "identity.onnx")
+    with pytest.raises(SystemExit, match="is not the model .* scored .*re-evaluate instead of re-timing"):
+        retime.retime_rows([other], allow_busy=True, runs=1, warmup=0)
+    assert read_result(result) == read_result(PUBLISHED / "results" / "kodak" / "jpeg" / "identity.json")
+
+
+def test_expected_duration_comes_from_the_recorded_latencies(retime):
+    # blockcnn's median latency: 128283 ms at 1080p and 978 ms at 128x128 (blockcnn-triplets), 2417 ms at
+    # 256x256 (jpeg); its 1080p frames are timed once for both tables: 12 x (128.3 + 0.98 + 2.42) s
+    rows = [
+        retime.Row(PUBLISHED / "results" / "kodak" / b / "blockcnn.json", PUBLISHED / "models" / "x.onnx")
+        for b in ("blockcnn-triplets", "jpeg")
+    ]
+    seconds, unknown = retime.expected_seconds(rows, warmup=2, runs=10)
+    assert seconds == pytest.approx(12 * (128.283312 + 0.977832 + 2.417358)) and unknown == 0
