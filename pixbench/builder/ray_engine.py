@@ -143,10 +143,11 @@ def _refresh_ray_config() -> None:
     """Make Ray read ``RAY_AUTH_MODE`` and the token again (it caches both when first used in a process)."""
     try:
         from ray._raylet import AuthenticationTokenLoader, Config
-    except ImportError:  # pragma: no cover - a Ray without these reads the variable when it connects
+
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - another Ray: it reads the variable itself
         return
-    Config.initialize("")
-    AuthenticationTokenLoader.instance().reset_cache()
 
 
 @contextlib.contextmanager
