@@ -48,6 +48,11 @@ TABLES_DIR = Path("leaderboards")
 MODELS_DIR = Path("leaderboards/models")
 RESULTS_DIR = Path("leaderboards/results")
 WORK_DIR = Path("leaderboards/work")
+#: Models trained elsewhere (DnCNN-3, VDSR), converted from their authors' published weight files by
+#: `tools/convert_dncnn3.py` and `tools/convert_vdsr.py` into this git-ignored folder: their licences do
+#: not allow redistributing the weights, so only their result files are committed, and `reproduce.py`
+#: scores them where the converted files exist (leaderboards/README.md, "Third-party rows").
+THIRDPARTY_DIR = WORK_DIR / "thirdparty"
 #: Notes per table that result files cannot carry, written by hand after a published run and passed
 #: to `pixbench leaderboard --notes`.
 NOTES = Path("leaderboards/notes.json")
@@ -199,14 +204,21 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark(
         "jpeg-gray",
         "jpeg-gray",
-        [Baseline("identity", ["--task", "jpeg-gray"])],
+        [
+            Baseline("identity", ["--task", "jpeg-gray"]),
+            Existing("dncnn3", str(THIRDPARTY_DIR / "jpeg-gray/dncnn3.onnx")),  # converted, not committed
+        ],
         sources=("classic5", "live1"),
     ),
     # The identity row is the bicubic upscale of the MATLAB-bicubic low-res image: the papers' "Bicubic".
     Benchmark(
         "sr-bicubic",
         "sr-bicubic",
-        [Baseline("identity", ["--task", "sr-bicubic"])],
+        [
+            Baseline("identity", ["--task", "sr-bicubic"]),
+            Existing("dncnn3", str(THIRDPARTY_DIR / "sr-bicubic/dncnn3.onnx")),  # converted, not committed
+            Existing("vdsr", str(THIRDPARTY_DIR / "sr-bicubic/vdsr.onnx")),  # converted, not committed
+        ],
         sources=("set5", "set14"),
     ),
 ]

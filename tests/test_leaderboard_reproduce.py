@@ -138,6 +138,7 @@ def test_paper_protocols_are_built_and_scored_on_their_own_test_sources(reproduc
     reproduce.main(["--dry-run", "--only", "jpeg-gray", "--steps", "build,baseline,evaluate"])
     data, results = "leaderboards/work/data", "leaderboards/results"
     model = "leaderboards/models/jpeg-gray/identity.onnx"
+    dncnn3 = "leaderboards/work/thirdparty/jpeg-gray/dncnn3.onnx"
     assert commands(capsys) == [
         f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-classic5 "
         "--source folder:../shared/datasets/classic5 --split test",
@@ -148,6 +149,11 @@ def test_paper_protocols_are_built_and_scored_on_their_own_test_sources(reproduc
         f"-o {results}/classic5/jpeg-gray/identity.json --no-speed",
         f"pixbench evaluate {model} --dataset {data}/jpeg-gray-live1 --split test "
         f"-o {results}/live1/jpeg-gray/identity.json --no-speed",
+        # DnCNN-3, converted by tools/convert_dncnn3.py into the git-ignored thirdparty folder
+        f"pixbench evaluate {dncnn3} --dataset {data}/jpeg-gray-classic5 --split test "
+        f"-o {results}/classic5/jpeg-gray/dncnn3.json --no-speed",
+        f"pixbench evaluate {dncnn3} --dataset {data}/jpeg-gray-live1 --split test "
+        f"-o {results}/live1/jpeg-gray/dncnn3.json --no-speed",
     ]
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "build"])
     assert not any("classic5" in line or "live1" in line for line in commands(capsys))
@@ -183,8 +189,9 @@ def test_committed_commands_are_those_the_table_gives(reproduce, monkeypatch, ca
     committed = (REPO_ROOT / "leaderboards" / "results" / "COMMANDS.md").read_text(encoding="utf-8")
     assert committed == reproduce.commands_markdown(log)
     # 5 training sets and 12 test sets, 10 trainings and exports, 12 baselines, 56 evaluations, 1 leaderboard;
-    # then the paper protocols: 4 test sets, 2 baselines and 4 evaluations
-    assert len(log) == 106 + 10
+    # then the paper protocols: 4 test sets, 2 baselines and 4 evaluations, and the 6 evaluations of the
+    # converted third-party models (DnCNN-3 on 4 test sets, VDSR on 2)
+    assert len(log) == 106 + 10 + 6
     configs = {word for line in log for word in line.split() if word.startswith("leaderboards/configs/")}
     assert len(configs) == 9 and all((REPO_ROOT / c).is_file() for c in configs)
     assert not any("--epochs" in line for line in log)
