@@ -4,10 +4,12 @@ This module is the contract between the builder and everything that reads its
 output (``train``, ``evaluate``, the leaderboard checks). The on-disk format is
 specified in ``docs/dataset-format.md``; what is verified, and when, in
 ``docs/integrity.md``. :func:`open_dataset` validates ``dataset.json`` at the door
-and checks that its fingerprint follows from its file list (the *manifest*); every
-file read afterwards is hashed in the same pass that reads its bytes and refused
-unless it matches the manifest, so nothing is scored or trained on that is not the
-dataset the fingerprint names.
+and checks that its fingerprint follows from its file list (the *manifest*,
+:mod:`pixbench.dataset_manifest`); every file read afterwards is hashed in the same
+pass that reads its bytes and refused unless it matches the manifest, so nothing is
+scored or trained on that is not the dataset the fingerprint names. Both layouts read
+through the same API: files on disk (imagefolder) or Parquet shards
+(:mod:`pixbench.dataset_shards`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,23 @@ import contextlib
 import hashlib
 import io
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pixbench.dataset_manifest import (
+    MANIFEST_KEY,
+    SPLITS,
+    check_info,
+    fingerprint_of,
+    split_file_hashes,
+    verified_manifest,
+)
+from pixbench.dataset_shards import IMAGE_COLUMNS, LAYOUTS, PARQUET_FORMAT_VERSION, SHARDS_KEY, ShardReader, in_shards
 from pixbench.degradations.blocks import BLOCK, CONTEXT, extract_triplets
 from pixbench.errors import DatasetError, check_format
 from pixbench.images import file_sha256, read_png
@@ -32,32 +42,9 @@ from pixbench.tasks import TASK_NAMES
 
 FORMAT_NAME = "pixbench-dataset"
 FORMAT_VERSION = 1
-SPLITS = ("train", "val", "test")
 #: Folder that holds a build's working state; its presence means "half-built".
 BUILD_STATE_DIR = ".pixbench-build"
-#: Image columns in ``metadata.csv``: column ``<name>_file_name`` -> array field ``<name>``.
-IMAGE_COLUMNS = ("input", "target", "lowres", "mask")
-#: ``dataset.json`` key of the manifest: every split file's path (relative to the folder) -> SHA-256.
-MANIFEST_KEY = "files"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-#: ``dataset.json``'s ``recipe`` keys and their JSON types (exact: a ``true`` version is not an int).
-_RECIPE_KEYS = {"name": str, "version": int, "sha256": str}
 _REBUILD = "the dataset was modified after it was built — rebuild it"
-
-
-def fingerprint_of(files: Mapping[str, str], recipe_sha256: str, *, split: str | None = None) -> str:
-    """``sha256:<hex>`` of a dataset: the recipe hash, the forced split and every ``<path> <sha256>`` line, sorted.
-
-    This is the one formula for a dataset's fingerprint; the builder computes it from the
-    files it wrote, the reader recomputes it from the manifest. The ``split`` line is only
-    hashed when a split was forced, so builds by fractions keep the fingerprints they always had.
-    """
-    digest = hashlib.sha256(f"recipe {recipe_sha256}\n".encode())
-    if split is not None:
-        digest.update(f"split {split}\n".encode())
-    for rel in sorted(files):
-        digest.update(f"{rel} {files[rel]}\n".encode())
-    return "sha256:" + digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -69,19 +56,7 @@ def _read_errors(path: Path) -> Iterator[None]:
         raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}; {_REBUILD}") from None
 
 
-def split_file_hashes(root: Path) -> dict[str, str]:
-    """Every file under ``root``'s split folders: path relative to ``root`` -> SHA-256, sorted by path."""
-    paths = sorted(
-        (p.relative_to(root).as_posix(), p)
-        for s in SPLITS
-        if (root / s).is_dir()
-        for p in (root / s).rglob("*")
-        if p.is_file()
-    )
-    return {rel: file_sha256(path) for rel, path in paths}
-
-
-def _differ(path: Path, recorded: str, found: str) -> DatasetError:
+def _differ(path: Path | str, recorded: str, found: str) -> DatasetError:
     return DatasetError(
         f"{path}: contents differ from the dataset's manifest (sha256 {found[:16]}..., "
         f"recorded {recorded[:16]}...); {_REBUILD}"
@@ -110,13 +85,18 @@ class Sample:
 class DatasetSplit:
     """One split (``train``, ``val`` or ``test``) of a built dataset; every file it reads is verified.
 
-    ``files`` maps each of the split's files (relative to the split folder) to its SHA-256.
+    ``files`` maps each of the split's files (relative to the split folder) to its SHA-256. ``shards``
+    (Parquet layout only) maps each shard file to its entry; the sample images and ``metadata.csv`` are
+    then read from the shards (:mod:`pixbench.dataset_shards`) and verified against ``files`` alike.
     """
 
-    def __init__(self, root: Path, name: str, files: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Path, name: str, files: Mapping[str, str], shards: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self.root = root
         self.name = name
         self.files = dict(files)
+        self._shards = None if shards is None else ShardReader(root, shards)
         if "metadata.csv" not in self.files:
             raise DatasetError(f"{root}: split {name!r} has no metadata.csv in the dataset's manifest; {_REBUILD}")
         if not root.is_dir():
@@ -124,8 +104,10 @@ class DatasetSplit:
                 f"{root}: split folder missing (the dataset's manifest lists {len(self.files)} files in it); {_REBUILD}"
             )
         for rel in sorted(self.files):  # every file of the split must be there before any is scored
-            if not (root / rel).is_file():
+            if (self._shards is None or not in_shards(rel)) and not (root / rel).is_file():
                 raise DatasetError(f"{root / rel}: missing (listed in the dataset's manifest); {_REBUILD}")
+        if self._shards is not None:
+            self._shards.check()
         data = self.read_bytes("metadata.csv")
         try:
             meta = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype={"sample_id": str})
@@ -147,11 +129,16 @@ class DatasetSplit:
     def read_bytes(self, rel: str) -> bytes:
         """The bytes of ``rel`` (relative to the split folder), read once and checked against the manifest."""
         path, recorded = self._listed(rel)
-        with _read_errors(path):
-            data = path.read_bytes()
+        where: Path | str = path
+        if self._shards is not None and rel == "metadata.csv":
+            data = self._shards.metadata_csv()  # rendered from the shards' columns, so that they are what is checked
+            where = f"{path} (the metadata columns of {self.root}/*.parquet)"
+        else:
+            with _read_errors(path):
+                data = path.read_bytes()
         found = hashlib.sha256(data).hexdigest()
         if found != recorded:
-            raise _differ(path, recorded, found)
+            raise _differ(where, recorded, found)
         return data
 
     def _verify_file(self, rel: str) -> Path:
@@ -163,12 +150,22 @@ class DatasetSplit:
             raise _differ(path, recorded, found)
         return path
 
-    def _image(self, rel: str) -> np.ndarray:
-        data = self.read_bytes(rel)
+    def _image(self, rel: str, index: int, column: str) -> np.ndarray:
+        if self._shards is None:
+            data, where = self.read_bytes(rel), f"{self.root / rel}"
+        else:
+            path, recorded = self._listed(rel)
+            name, data, shard = self._shards.image(index, column)
+            where = f"{path} (in {shard.name})"
+            if name != rel:
+                raise DatasetError(f"{where}: row {index} of the shards holds {name!r} instead; {_REBUILD}")
+            found = hashlib.sha256(data).hexdigest()
+            if found != recorded:
+                raise _differ(where, recorded, found)
         try:
             return read_png(io.BytesIO(data))
         except Exception as exc:  # any decoder failure is one line naming the file
-            raise DatasetError(f"{self.root / rel}: cannot decode image: {_one_line(exc)}") from None
+            raise DatasetError(f"{where}: cannot decode image: {_one_line(exc)}") from None
 
     def __len__(self) -> int:
         return len(self.metadata)
@@ -182,7 +179,7 @@ class DatasetSplit:
         arrays: dict[str, np.ndarray | None] = {}
         for col in IMAGE_COLUMNS:
             rel = row.get(f"{col}_file_name", "")
-            arrays[col] = self._image(str(rel)) if rel != "" else None
+            arrays[col] = self._image(str(rel), index, col) if rel != "" else None
         mask = arrays["mask"]
         label = row.get("label", "")
         try:
@@ -288,6 +285,11 @@ class BuiltDataset:
         return self.info["fingerprint"]
 
     @property
+    def layout(self) -> str:
+        """``imagefolder`` (a PNG file per image) or ``parquet`` (Parquet shards per split)."""
+        return self.info.get("layout", LAYOUTS[0])
+
+    @property
     def splits(self) -> list[str]:
         return [s for s in SPLITS if f"{s}/metadata.csv" in self.files]
 
@@ -296,69 +298,10 @@ class BuiltDataset:
             raise DatasetError(f"{self.root}: no split {name!r}; this dataset has {', '.join(self.splits) or 'none'}")
         prefix = f"{name}/"
         files = {rel[len(prefix) :]: sha for rel, sha in self.files.items() if rel.startswith(prefix)}
-        return DatasetSplit(self.root / name, name, files)
-
-
-def _check_info(info: dict[str, Any], where: Path) -> None:
-    """``dataset.json``'s keys and types, one line for the first that is wrong."""
-    recipe = info.get("recipe")
-    if not isinstance(recipe, dict) or any(type(recipe.get(k)) is not t for k, t in _RECIPE_KEYS.items()):
-        raise DatasetError(
-            f'{where}: key \'recipe\' must be {{"name": str, "version": int, "sha256": str}}, '
-            f"got {json.dumps(recipe)[:80]}; {_REBUILD}"
-        )
-    if not isinstance(info.get("fingerprint"), str) or not info["fingerprint"].startswith("sha256:"):
-        raise DatasetError(
-            f"{where}: key 'fingerprint' must be 'sha256:<hex>', got {info.get('fingerprint')!r}; {_REBUILD}"
-        )
-    build = info.get("build", {})
-    if not isinstance(build, dict) or build.get("split") not in (None, *SPLITS):
-        raise DatasetError(
-            f"{where}: key 'build' must be an object whose 'split' is null or one of {', '.join(SPLITS)}; {_REBUILD}"
-        )
-    files = info.get(MANIFEST_KEY)
-    if files is None:
-        return
-    if not isinstance(files, dict):
-        raise DatasetError(f"{where}: key {MANIFEST_KEY!r} must map file paths to SHA-256 hashes; {_REBUILD}")
-    for rel, sha in files.items():
-        parts = PurePosixPath(rel).parts
-        if (
-            len(parts) < 2
-            or parts[0] not in SPLITS
-            or ".." in parts
-            or "\\" in rel
-            or not isinstance(sha, str)
-            or not _HEX64.fullmatch(sha)
-        ):
-            raise DatasetError(
-                f"{where}: manifest entry {rel!r}: {sha!r} is not '<split>/<path>': '<64 hex digits>'; {_REBUILD}"
-            )
-
-
-def _manifest(root: Path, info: dict[str, Any], info_path: Path) -> dict[str, str]:
-    """The verified file list: the recorded one when its fingerprint holds; for a dataset built before
-    pixbench recorded one, the files on disk when their fingerprint equals the recorded one."""
-    split = (info.get("build") or {}).get("split")
-    recorded = info.get(MANIFEST_KEY)
-    if recorded is not None:
-        if fingerprint_of(recorded, info["recipe"]["sha256"], split=split) != info["fingerprint"]:
-            raise DatasetError(
-                f"{info_path}: fingerprint {info['fingerprint'][:23]}... does not follow from the "
-                f"file list beside it (the manifest was edited); {_REBUILD}"
-            )
-        return dict(recorded)
-    try:
-        files = split_file_hashes(root)
-    except OSError as exc:
-        raise DatasetError(f"{root}: cannot read its files: {exc}") from None
-    if fingerprint_of(files, info["recipe"]["sha256"], split=split) != info["fingerprint"]:
-        raise DatasetError(
-            f"{root}: its files do not match the fingerprint in dataset.json (built by pixbench "
-            f"{info.get('pixbench_version')}, before datasets listed their files, so the changed "
-            f"file cannot be named); {_REBUILD}"
-        )
-    return files
+        if self.layout == LAYOUTS[0]:
+            return DatasetSplit(self.root / name, name, files)
+        shards = {rel[len(prefix) :]: e for rel, e in sorted(self.info[SHARDS_KEY].items()) if rel.startswith(prefix)}
+        return DatasetSplit(self.root / name, name, files, shards)
 
 
 def open_dataset(path: str | Path) -> BuiltDataset:
@@ -385,9 +328,13 @@ def open_dataset(path: str | Path) -> BuiltDataset:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{info_path}: unreadable dataset.json: {_one_line(exc)}") from None
-    check_format(
-        info, name=FORMAT_NAME, version=FORMAT_VERSION, where=str(info_path), kind="dataset", error=DatasetError
+    # either version this pixbench reads; whether it goes with the layout is checked with the other keys
+    version = (
+        PARQUET_FORMAT_VERSION
+        if isinstance(info, dict) and info.get("format_version") == PARQUET_FORMAT_VERSION
+        else FORMAT_VERSION
     )
+    check_format(info, name=FORMAT_NAME, version=version, where=str(info_path), kind="dataset", error=DatasetError)
     if info.get("task") not in TASK_NAMES:
         raise DatasetError(f"{info_path}: unknown task {info.get('task')!r}; expected one of {', '.join(TASK_NAMES)}")
     if (root / BUILD_STATE_DIR).is_dir():
@@ -395,5 +342,22 @@ def open_dataset(path: str | Path) -> BuiltDataset:
             f"{root}: half-built dataset (a build is in progress or was interrupted); rerun "
             "`pixbench build-dataset` to finish it"
         )
-    _check_info(info, info_path)
-    return BuiltDataset(root, info, _manifest(root, info, info_path))
+    check_info(info, info_path)
+    return BuiltDataset(root, info, verified_manifest(root, info, info_path))
+
+
+__all__ = [
+    "BUILD_STATE_DIR",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "IMAGE_COLUMNS",
+    "LAYOUTS",
+    "MANIFEST_KEY",
+    "SPLITS",
+    "BuiltDataset",
+    "DatasetSplit",
+    "Sample",
+    "fingerprint_of",
+    "open_dataset",
+    "split_file_hashes",
+]

@@ -10,6 +10,7 @@ visible skip (re-pin after checking that only the encoder changed), never as a s
 import pytest
 
 from pixbench.builder import build_dataset
+from pixbench.datasets import open_dataset
 from pixbench.recipes import resolve_recipe, shipped_recipes
 from pixbench.tasks import get_task
 
@@ -57,3 +58,34 @@ def test_fingerprint_is_pinned(tmp_path, name, split):
             f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, this build used {info['encoders']}"
         )
     assert info["fingerprint"] == GOLDEN[(name, split)]
+
+
+# The Parquet layout stores the same sample bytes and lists the same files, so it reports the same
+# pinned fingerprints (one recipe per kind of dataset: plain pairs, triplet arrays on disk beside the
+# shards, detection's empty cells, a forced split, one-channel images, whole images with their low-res grids).
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("jpeg", None),
+        ("blockcnn-triplets", None),
+        ("detect", None),
+        ("depixelate-nearest", "test"),
+        ("jpeg-gray", None),
+        ("sr-bicubic", None),
+    ],
+    ids=lambda v: v or "fractions",
+)
+def test_a_parquet_build_has_the_pinned_fingerprint(tmp_path, name, split):
+    recipe, _ = resolve_recipe(name)
+    info = build_dataset(recipe, tmp_path / "out", limit=1, split=split, workers=1, layout="parquet").info
+    assert info["layout"] == "parquet" and list((tmp_path / "out").rglob("*.parquet"))
+    encoders = {k: info["encoders"][k] for k in GOLDEN_ENCODERS}
+    if encoders != GOLDEN_ENCODERS:
+        pytest.skip(
+            f"encoders differ, so the bytes may: golden made with {GOLDEN_ENCODERS}, this build used {encoders}"
+        )
+    assert info["fingerprint"] == GOLDEN[(name, split)]
+    dataset = open_dataset(tmp_path / "out")  # and every sample reads back, verified
+    assert sum(1 for s in dataset.splits for _ in dataset.split(s)) == sum(
+        c["samples"] for c in info["splits"].values()
+    )

@@ -93,18 +93,52 @@ def test_identity_baseline_crops_and_deterministic_json(tmp_path):
     doc["environment"].pop("date")
     assert again == doc
     assert doc["metrics"]["model"]["psnr"] == doc["metrics"]["degraded"]["psnr"]
+    per_crop = doc["crops"].pop("per_crop")
     assert doc["crops"] == {
         "file": "a.crops.png",
         "size": 48,
         "samples": ["test0000", "test0001", "test0002", "test0003"],
         "rows": ["degraded", "model", "target"],
     }
+    assert [c["source"] for c in per_crop] == ["img0", "img1", "img2", "img3"]  # one sample per source photo
+    assert all(c["model_psnr"] == c["degraded_psnr"] for c in per_crop)  # the identity returns its input
     strip = np.asarray(Image.open(tmp_path / "a.crops.png"))
     assert strip.shape == (3 * 48, 4 * 48, 3)
     sample = open_dataset(ds).split("test")[2]
     np.testing.assert_array_equal(strip[96:144, 96:144], sample.target)  # row 2 = target, column 2 = sample 2
     np.testing.assert_array_equal(strip[:48, 96:144], sample.input)
     assert str(tmp_path) not in first.decode()
+
+
+def naive_psnr(reference: np.ndarray, test: np.ndarray) -> float:
+    """``10 log10(255^2 / MSE)`` over all pixels and channels, written out (the textbook formula)."""
+    mse = np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def test_crops_come_from_different_photos_with_their_own_psnr(tmp_path):
+    ds = write_tiny_dataset(tmp_path / "ds", "depixelate", n=7, size=32, factor=4)
+    meta = pd.read_csv(ds / "test" / "metadata.csv", keep_default_na=False, dtype=str)
+    meta["source_id"] = ["a.png", "a.png", "b.png", "a.png", "c.png", "b.png", "d.png"]
+    meta.to_csv(ds / "test" / "metadata.csv", index=False)
+    reseal(ds)
+    model = write_baseline("bicubic", tmp_path / "b4.onnx", scale=4)
+    doc, out = run(model, ds, tmp_path)
+    crops = doc["crops"]
+    # the first sample of each of the first four photos, in sample order
+    assert crops["samples"] == ["test0000", "test0002", "test0004", "test0006"]
+    assert [c["sample_id"] for c in crops["per_crop"]] == crops["samples"]
+    assert [c["source"] for c in crops["per_crop"]] == ["a.png", "b.png", "c.png", "d.png"]
+    strip = np.asarray(Image.open(out.with_name("r.crops.png")))
+    assert strip.shape == (3 * 32, 4 * 32, 3)
+    rows = pd.read_csv(out.with_name("r.samples.csv"), dtype={"sample_id": str}).set_index("sample_id")
+    for column, entry in enumerate(crops["per_crop"]):
+        degraded, output, clean = (strip[r * 32 : (r + 1) * 32, column * 32 : (column + 1) * 32] for r in range(3))
+        assert entry["model_psnr"] == pytest.approx(naive_psnr(clean, output), abs=1e-9)
+        assert entry["degraded_psnr"] == pytest.approx(naive_psnr(clean, degraded), abs=1e-9)
+        # the crop is the whole 32x32 sample here, so its values are the sample's own row of the CSV
+        assert entry["model_psnr"] == pytest.approx(rows.loc[entry["sample_id"], "model_psnr"], abs=1e-9)
+        assert entry["model_psnr"] > entry["degraded_psnr"]  # bicubic beats the 4x4 mosaic on smooth images
 
 
 def test_inpaint_channel_and_separate_mask(tmp_path):

@@ -127,7 +127,7 @@ def test_markup_and_newlines_in_paths_and_file_names_print_literally(tmp_path, w
         result = invoke("build-dataset", recipe, "-o", out, "--source", f"folder:{src}", "--workers", "1")
         assert result.exit_code == 0 and "Traceback" not in result.output, result.output
         assert f"in {out} (5 images processed)" in result.output  # before: "out" and "dir/o", the rest eaten
-        assert "skipped [bold]x.png: " in result.output
+        assert "skipped [bold]x.png: cannot decode image" in result.output  # the id once, not "x.png: x.png: ..."
         assert "skipped bad\\nname.png: " in result.output  # one line: the newline shown as \n
         assert not any(line.startswith("name.png") for line in result.output.splitlines())
         assert (out / "dataset.json").is_file()

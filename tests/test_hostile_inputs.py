@@ -329,6 +329,7 @@ def _png(size: int = 32) -> bytes:
 
 
 GOOD = _png()
+OTHER = _png(40)  # a second good image, with other pixels
 
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
@@ -351,6 +352,9 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
             if path == "/good.png":
                 self._head(200, len(GOOD))
                 self.wfile.write(GOOD)
+            elif path == "/other.png":
+                self._head(200, len(OTHER))
+                self.wfile.write(OTHER)
             elif path == "/truncated.png":  # promises more than it sends, then hangs up
                 self._head(200, len(GOOD) + 1000)
                 self.wfile.write(GOOD)
@@ -482,6 +486,49 @@ def test_a_build_skips_bad_urls_and_keeps_the_good_one(server, tmp_path, monkeyp
     assert len(reasons) == 4 and "only http:// and https://" in reasons["example.com/x.png"]
     assert "contains spaces" in reasons["http://exa mple.com/x.png"] and "HTTP 404" in reasons[f"{server}/missing.png"]
     assert all("\n" not in r and "/cache/" not in r for r in reasons.values())
+    # each reason names the image once: the id stands before it wherever it is shown, so it does not repeat it
+    assert reasons[f"{server}/missing.png"] == "HTTP 404 Not Found"
+    assert not any(r.startswith(sid) for sid, r in reasons.items())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_urls_with_one_id_are_one_image_and_one_counted_duplicate(server, tmp_path, monkeypatch, workers):
+    monkeypatch.setenv("PIXBENCH_CACHE", str(tmp_path / "cache"))
+    listing = tmp_path / "list.tsv"
+    # rows 1 and 3 share id "a"; the empty id of row 4 falls back to its URL, so it is no duplicate of anything
+    listing.write_text(
+        f"id\turl\na\t{server}/good.png\nb\t{server}/other.png\na\t{server}/other.png\n\t{server}/good.png\n"
+    )
+    recipe = parse_recipe({**BASE, "source": f"urls:{listing}"})
+    result = build_dataset(recipe, tmp_path / "out", workers=workers)
+    assert (result.processed, result.reused, result.duplicates) == (3, 0, 1)  # a fresh build reuses nothing
+    assert result.info["skipped"][0] == {
+        "source_id": "a",
+        "reason": f"duplicate id: {server}/other.png has the same id as {server}/good.png, which is built",
+    }
+    # the duplicate's pixels did not replace the first image's: "a" is good.png, as the listing's first row says
+    # (row 4 is good.png again, so it is skipped too, as the same pixels as "a")
+    assert result.info["skipped"][1] == {"source_id": f"{server}/good.png", "reason": "duplicate: same pixels as a"}
+    assert result.info["source"]["images"] == 4 and result.info["splits"]["train"]["source_images"] == 2
+
+
+def test_a_url_listed_twice_is_built_once_and_the_cli_says_so(server, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pixbench.cli import app
+
+    monkeypatch.setenv("PIXBENCH_CACHE", str(tmp_path / "cache"))
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{server}/good.png\n{server}/other.png\n{server}/good.png\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(parse_recipe(BASE).canonical_yaml())
+    args = ["build-dataset", str(recipe), "-o", str(tmp_path / "out"), "--source", f"urls:{listing}"]
+    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "(2 images processed, 1 skipped as duplicate ids)" in result.output
+    assert "reused from an interrupted run" not in result.output
+    line = f"skipped {server}/good.png: duplicate id: listed again; only its first entry is built"
+    assert line in result.output
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pixbench.cli import app
-from pixbench.images import decode_image, read_png, write_png
+from pixbench.images import read_png, write_png
 from pixbench.leaderboard import ResultFileError, build_leaderboards
 
 FP_A = "sha256:" + "a" * 64
@@ -195,36 +195,6 @@ def test_restoration_table_gains_lpips_note_and_order(tmp_path):
     assert "n/a [1]" in md and "[1] LPIPS n/a: AlexNet weights missing" in md
     assert "| *degraded input* | 24.25 | 0.7000 |" in md
     assert "![depixelate-nearest v1 on kodak" in md
-
-
-def test_figure_columns_are_degraded_models_in_rank_order_clean(tmp_path):
-    depixelate_results(tmp_path / "results")
-    build_leaderboards([tmp_path / "results"], tmp_path / "out", zoom=3)
-    figure = read_png(tmp_path / "out" / "depixelate-nearest-v1-kodak.png")
-    tiles, zoom, gap = clean_tiles(), 3, 4
-    cell = TILE * zoom
-    header = 2 * (14 + 4) + gap  # HEADER_LINES * (FONT_SIZE + 4) + GAP in pixbench.leaderboard.figures
-    # 5 columns (degraded, unet, espcn, identity, clean) and 4 sample rows, gaps of 4 px around each cell
-    assert figure.shape == (header + 4 * cell + 5 * gap, 5 * cell + 6 * gap, 3)
-    expected_columns = [tiles // 2, tiles ^ 2, tiles ^ 1, tiles // 2, tiles]
-    for c, column in enumerate(expected_columns):
-        for r in range(4):
-            y, x = header + gap + r * (cell + gap), gap + c * (cell + gap)
-            zoomed = np.repeat(np.repeat(column[r], zoom, 0), zoom, 1)  # nearest-neighbour magnification
-            np.testing.assert_array_equal(figure[y : y + cell, x : x + cell], zoomed)
-    assert (figure[:header] != 255).any()  # the header holds labels
-
-
-def test_figure_leaves_out_crops_of_other_samples(tmp_path):
-    depixelate_results(tmp_path / "results")
-    other = clean_tiles()[::-1].copy()
-    write_result(tmp_path / "results", "stranger", metrics={"psnr": 30.0, "ssim": 0.9}, degraded={"psnr": 24.25})
-    write_crops(tmp_path / "results" / "stranger.crops.png", other, clean=other)
-    written, warnings = build_leaderboards([tmp_path / "results"], tmp_path / "out")
-    assert any("stranger left out" in w for w in warnings)
-    figure = read_png(tmp_path / "out" / "depixelate-nearest-v1-kodak.png")
-    assert figure.shape[1] == 5 * TILE * 2 + 6 * 4  # still degraded + 3 models + clean
-    assert "stranger left out" in (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text()
 
 
 def test_rebuilding_gives_the_same_bytes(tmp_path):
@@ -543,22 +513,3 @@ def test_index_puts_sources_side_by_side(tmp_path):
     row = next(line for line in index.splitlines() if line.startswith("| depixelate-nearest v1 |"))
     assert "(<depixelate-nearest-v1-kodak.md>): espcn 27.50" in row
     assert "(<depixelate-nearest-v1-set14.md>): espcn 26.50" in row
-
-
-def test_a_heavy_figure_shows_fewer_rows_and_says_so(tmp_path):
-    """Over ``max_bytes`` the figure drops sample rows from the bottom; the caption names the rows kept."""
-    from pixbench.leaderboard.figures import comparison_figure
-    from pixbench.leaderboard.group import group_results
-    from pixbench.results import collect_result_files, read_result
-
-    depixelate_results(tmp_path / "results")
-    tables, _ = group_results([read_result(p) for p in collect_result_files([tmp_path / "results"])])
-    full = comparison_figure(tables[0], zoom=2, max_bytes=None)
-
-    def rows(png: bytes) -> int:  # figure height = header + rows x (cell + gap) + gap, as in the test above
-        return (decode_image(png).shape[0] - (2 * (14 + 4) + 4) - 4) // (TILE * 2 + 4)
-
-    assert rows(full.png) == 4 and "crops, to keep" not in full.caption
-    small = comparison_figure(tables[0], zoom=2, max_bytes=len(full.png) * 2 // 3)
-    assert len(small.png) <= len(full.png) * 2 // 3 and 1 <= rows(small.png) < 4
-    assert f"({rows(small.png)} of the 4 crops, to keep the file under" in small.caption

@@ -4,9 +4,10 @@ This stage owns turning one clean source image into its samples
 (:mod:`~pixbench.builder.samples`), running that work on an engine
 (:mod:`~pixbench.builder.engine`: in-process, a local process pool, or Ray in
 :mod:`~pixbench.builder.ray_engine`, behind one interface), the output folder and its
-working state (:mod:`~pixbench.builder.output`), and assembling the finished folder with its metadata, fingerprint, card and
-``dataset.json`` (:mod:`~pixbench.builder.assemble`). :func:`build_dataset`
-(:mod:`~pixbench.builder.run`) ties them together. The format it writes is
+working state (:mod:`~pixbench.builder.output`; a folder already there, :mod:`~pixbench.builder.overwrite`), and
+assembling the finished folder with its metadata, fingerprint, card and ``dataset.json``
+(:mod:`~pixbench.builder.assemble`; Parquet shards, :mod:`~pixbench.builder.parquet`). :func:`build_dataset`
+(:mod:`~pixbench.builder.run`) ties them together. The format it writes, in either layout, is
 ``docs/dataset-format.md``; :mod:`pixbench.datasets` reads it.
 """
 

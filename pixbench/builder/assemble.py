@@ -1,7 +1,8 @@
 """Assembling a finished dataset folder from the done records: metadata, triplets, card, manifest.
 
 When every source image is done, the main process streams the records in source
-order into the per-split ``metadata.csv`` (and the BlockCNN arrays), computes the
+order into the per-split ``metadata.csv`` (or, for the Parquet layout, into the shards:
+:mod:`pixbench.builder.parquet`) and the BlockCNN arrays, computes the
 fingerprint from the manifest (every split file's SHA-256, recorded in
 ``dataset.json``), writes ``README.md`` and, last, ``dataset.json``; then it removes the
 working folder. Memory stays flat: records are read one at a time and the triplet
@@ -11,7 +12,6 @@ arrays are copied chunk by chunk into memory-mapped files.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +19,28 @@ from typing import Any
 
 import numpy as np
 import PIL
+import pyarrow as pa
 from PIL import features
 
 from pixbench import __version__
 from pixbench.builder.output import clear_state, npy_bytes, read_record, remove_temp_files, state_dir
-from pixbench.datasets import FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, SPLITS, fingerprint_of, split_file_hashes
+from pixbench.builder.parquet import DEFAULT_SHARD_MB, ShardPlan, row_values, write_shards
+from pixbench.dataset_shards import (
+    PARQUET_FORMAT_VERSION,
+    SHARDS_KEY,
+    csv_writer,
+    is_shard_name,
+    write_csv_row,
+)
+from pixbench.datasets import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    LAYOUTS,
+    MANIFEST_KEY,
+    SPLITS,
+    fingerprint_of,
+    split_file_hashes,
+)
 from pixbench.degradations.blocks import BLOCK, CONTEXT
 from pixbench.degradations.jpeg import encoder_name
 from pixbench.images import atomic_output, write_bytes_atomic
@@ -46,40 +63,43 @@ def metadata_header(task: str) -> list[str]:
     )
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return value
+#: An entry of the source-order list :func:`assemble` reads: a done record's name, or a skip the driver decided.
+Entry = str | dict[str, str]
 
 
-def _flat(row: dict[str, Any], header: list[str]) -> list[Any]:
-    params = row["params"]
-    merged = {**params, **{k: v for k, v in row.items() if k != "params"}}
-    merged["params"] = params
-    return [_cell(merged.get(col)) for col in header]
-
-
-def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names: list[Entry]) -> dict[str, Any]:
     """Stream the done records, in source order, into the finished dataset folder.
 
     Args:
         out: The dataset folder.
         recipe: The recipe being built.
         src: The opened source.
-        key: The build key (see :func:`pixbench.builder.output.build_key`).
-        names: Every source image's done-record name, in source order.
+        key: The build key (see :func:`pixbench.builder.output.build_key`); its ``format`` is the layout.
+        names: Every source image's done-record name, in source order; an image the driver skipped
+            (a duplicate id) is its ``{"source_id", "reason"}`` instead.
 
     Returns:
         The written ``dataset.json``.
     """
     task = get_task(recipe.task)
-    counts, skipped, included = _write_metadata(out, names, metadata_header(recipe.task))
+    header = metadata_header(recipe.task)
+    layout = key.get("format", LAYOUTS[0])
+    parquet: dict[str, Any] = {}
+    if layout == LAYOUTS[0]:
+        counts, skipped, included = _write_metadata(out, names, header)
+    else:
+        plan = ShardPlan(header, key.get("shard_mb") or DEFAULT_SHARD_MB)
+        counts, skipped, included = _scan(out, names, plan.add)
+        parts, shards = write_shards(out, state_dir(out), included, plan)
+        parquet = {"format_version": PARQUET_FORMAT_VERSION, "layout": layout, SHARDS_KEY: shards}
     triplet_counts = _write_triplets(out, included) if task.blockwise else None
     remove_temp_files(out)
-    files = split_file_hashes(out)  # the manifest: what evaluate and train verify every read against
-    info = {
+    # the manifest, what evaluate and train verify every read against: the split files; for Parquet, the
+    # files inside the shards in place of the shards
+    files = split_file_hashes(out, skip=is_shard_name if parquet else None)
+    if parquet:
+        files.update(parts)
+    info: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "task": recipe.task,
@@ -97,6 +117,9 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
     }
     if triplet_counts is not None:
         info["triplets"] = triplet_counts
+    if parquet:
+        info["encoders"]["parquet"] = f"pyarrow {pa.__version__}"
+        info.update(parquet)
     write_bytes_atomic(out / "recipe.yaml", recipe.canonical_yaml().encode())
     write_bytes_atomic(out / "README.md", dataset_card(info, recipe).encode())
     write_bytes_atomic(out / "dataset.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
@@ -104,10 +127,11 @@ def assemble(out: Path, recipe: Recipe, src: Source, key: dict[str, Any], names:
     return info
 
 
-def _write_metadata(
-    out: Path, names: list[str], header: list[str]
-) -> tuple[dict[str, dict[str, int]], list[dict[str, str]], list[tuple[str, str]]]:
-    """Each split's ``metadata.csv`` from the done records, in source order; duplicates and skips left out.
+Scan = tuple[dict[str, dict[str, int]], list[dict[str, str]], list[tuple[str, str]]]
+
+
+def _scan(out: Path, names: list[Entry], visit: Any) -> Scan:
+    """Read the done records in source order and call ``visit`` on each image included (duplicates and skips out).
 
     Returns:
         The samples and source images per split, the skipped inputs with their reasons, and the
@@ -118,29 +142,41 @@ def _write_metadata(
     skipped: list[dict[str, str]] = []
     seen: dict[str, str] = {}
     included: list[tuple[str, str]] = []
+    for name in names:
+        if isinstance(name, dict):
+            skipped.append(name)
+            continue
+        rec = read_record(state, name)
+        if rec["status"] != "ok":
+            skipped.append({"source_id": rec["source_id"], "reason": rec["reason"]})
+            continue
+        sha, split = rec["source_sha256"], rec["split"]
+        if sha in seen:
+            skipped.append({"source_id": rec["source_id"], "reason": f"duplicate: same pixels as {seen[sha]}"})
+            continue
+        seen[sha] = rec["source_id"]
+        included.append((name, split))
+        visit(rec)
+        counts[split]["samples"] += len(rec["rows"])
+        counts[split]["source_images"] += 1
+    return counts, skipped, included
+
+
+def _write_metadata(out: Path, names: list[Entry], header: list[str]) -> Scan:
+    """Each split's ``metadata.csv`` from the done records, in source order (see :func:`_scan`)."""
     writers: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:  # each split's metadata.csv appears only once complete
-        for name in names:
-            rec = read_record(state, name)
-            if rec["status"] != "ok":
-                skipped.append({"source_id": rec["source_id"], "reason": rec["reason"]})
-                continue
-            sha, split = rec["source_sha256"], rec["split"]
-            if sha in seen:
-                skipped.append({"source_id": rec["source_id"], "reason": f"duplicate: same pixels as {seen[sha]}"})
-                continue
-            seen[sha] = rec["source_id"]
-            included.append((name, split))
+
+        def write(rec: dict[str, Any]) -> None:
+            split = rec["split"]
             if split not in writers:
                 tmp = stack.enter_context(atomic_output(out / split / "metadata.csv"))
-                handle = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
-                writers[split] = csv.writer(handle, lineterminator="\n")
+                writers[split] = csv_writer(stack.enter_context(open(tmp, "w", encoding="utf-8", newline="")))
                 writers[split].writerow(header)
             for row in rec["rows"]:
-                writers[split].writerow(_flat(row, header))
-            counts[split]["samples"] += len(rec["rows"])
-            counts[split]["source_images"] += 1
-    return counts, skipped, included
+                write_csv_row(writers[split], row_values(row, header))
+
+        return _scan(out, names, write)
 
 
 def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int]:
@@ -176,7 +212,7 @@ def _write_triplets(out: Path, included: list[tuple[str, str]]) -> dict[str, int
                     dest.flush()
                     del dest
         with atomic_output(out / split / "triplets.csv") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
+            writer = csv_writer(fh)
             writer.writerow(TRIPLET_COLUMNS)
             tid = 0
             for rec in records():
@@ -202,6 +238,10 @@ def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:
     command += f" --limit {build['limit']}" if build["limit"] else ""
     forced = build.get("split")
     command += f" --split {forced}" if forced else ""
+    parquet = info.get("layout") == LAYOUTS[1]
+    if parquet:
+        command += " --format parquet"
+        command += f" --parquet-shard-mb {build['shard_mb']}" if build.get("shard_mb") != DEFAULT_SHARD_MB else ""
     placement = (
         f"Every source image is in split `{forced}` (`--split {forced}`), not divided by the recipe's fractions."
         if forced
@@ -238,15 +278,23 @@ def dataset_card(info: dict[str, Any], recipe: Recipe) -> str:
     lines += get_task(info["task"]).card_notes(recipe)
     if info["skipped"]:
         lines += ["## Skipped inputs", ""] + [f"- `{s['source_id']}`: {s['reason']}" for s in info["skipped"]] + [""]
-    lines += [
+    return "\n".join(lines + _loading(info, parquet))
+
+
+def _loading(info: dict[str, Any], parquet: bool) -> list[str]:
+    """The card's section on loading the dataset, with pixbench and with Hugging Face ``datasets``."""
+    hf = "hf = load_dataset('imagefolder', data_dir='.')  # image columns: input, target, ..."
+    if parquet:
+        shards = ", ".join(f"'{s}': '{s}/*.parquet'" for s in info["splits"])
+        hf = f"hf = load_dataset('parquet', data_files={{{shards}}})  # image columns: input, target, ..."
+    return [
         "## Loading",
         "",
         "```python",
         "from pixbench.datasets import open_dataset",
         "ds = open_dataset('.')            # arrays, validated",
         "from datasets import load_dataset",
-        "hf = load_dataset('imagefolder', data_dir='.')  # image columns: input, target, ...",
+        hf,
         "```",
         "",
     ]
-    return "\n".join(lines)

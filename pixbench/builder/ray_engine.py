@@ -13,10 +13,19 @@ recipe and the image (see :mod:`pixbench.builder.samples`), provided every node 
 same pixbench, numpy and Pillow (with the same libjpeg and zlib): each task checks
 that against the driver before it writes anything. ``ray`` is imported here only,
 and only when the engine runs (the ``[ray]`` extra).
+
+Joining a cluster that uses token authentication (the default of current Ray wherever a
+token exists) needs ``RAY_AUTH_MODE=token`` and the token in the driver's process; Ray
+itself turns that on only for a cluster it finds on its own (``auto``). So where
+``RAY_AUTH_MODE`` is unset and a token is available (``RAY_AUTH_TOKEN``,
+``RAY_AUTH_TOKEN_PATH``, or the ``~/.ray/auth_token`` Ray writes for its own clusters), a
+join by address uses it (:func:`token_source`); a cluster that refuses the join for want
+of a token is named in one line, within seconds, with what to set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -24,6 +33,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pixbench.errors import DatasetError
@@ -38,6 +48,11 @@ DEFAULT_SHARD_SIZE = 64
 CONNECT_TIMEOUT_S = 5.0
 #: The variable Ray reads its authentication mode from (``token`` or ``disabled``).
 AUTH_MODE = "RAY_AUTH_MODE"
+#: Where Ray reads a driver's token, in its order: the token itself, a file named by a variable, its default file.
+TOKEN_VAR, TOKEN_PATH_VAR = "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"
+#: How long the authentication check may take before the join goes ahead and lets Ray decide.
+AUTH_CHECK_S = 10.0
+_SET_TOKEN = "set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on its head prints it)"
 #: How often Ray reruns a shard whose worker died (the process or its node), not one that raised.
 MAX_RETRIES = 3
 
@@ -99,6 +114,111 @@ def _probe(address: str) -> None:
         ) from None
 
 
+def token_source() -> str | None:
+    """Where Ray would take this process's token from, in Ray's order of precedence; ``None`` without one.
+
+    Raises:
+        DatasetError: ``RAY_AUTH_TOKEN_PATH`` names a file that cannot be read or is empty (Ray would
+            abort the process on it).
+    """
+    if os.environ.get(TOKEN_VAR, "").strip():
+        return TOKEN_VAR
+    named = os.environ.get(TOKEN_PATH_VAR)
+    if named:
+        try:
+            empty = not Path(named).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{TOKEN_PATH_VAR}={named}: cannot read the Ray token file ({exc})") from None
+        if empty:
+            raise DatasetError(f"{TOKEN_PATH_VAR}={named}: the Ray token file is empty")
+        return f"{TOKEN_PATH_VAR} ({named})"
+    default = Path.home() / ".ray" / "auth_token"
+    try:
+        return str(default) if default.read_text(encoding="utf-8").strip() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _refresh_ray_config() -> None:
+    """Make Ray read ``RAY_AUTH_MODE`` and the token again (it caches both when first used in a process)."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - another Ray: it reads the variable itself
+        return
+
+
+@contextlib.contextmanager
+def _auth_mode(mode: str | None) -> Iterator[None]:
+    """Run the block with ``RAY_AUTH_MODE`` set to ``mode`` (``None``: as it is); put the variable back after.
+
+    A local ``ray.init`` sets the variable for the whole process, so it is put back in every case.
+    """
+    before = os.environ.get(AUTH_MODE)
+    if mode is not None:
+        os.environ[AUTH_MODE] = mode
+        _refresh_ray_config()
+    try:
+        yield
+    finally:
+        os.environ.pop(AUTH_MODE, None)
+        if before is not None:
+            os.environ[AUTH_MODE] = before
+        if mode is not None and mode != before:
+            _refresh_ray_config()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null (Ray's C++ client logs a refused join there, beside the one line)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_auth(address: str, source: str | None, mode: str | None) -> None:
+    """Ask the cluster's GCS at ``HOST:PORT`` whether it accepts this process's token, in seconds.
+
+    Raises:
+        DatasetError: The cluster requires token authentication and has no token, or another token, from here.
+    """
+    try:
+        from ray._raylet import GcsClient
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # pragma: no cover - a Ray without these: the join itself reports
+        return
+    refused: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            GcsClient(address=address)
+        except AuthenticationError as exc:
+            refused.append(exc)
+        except Exception:  # anything else is for ray.init to report in its own words
+            pass
+
+    asking = threading.Thread(target=ask, name="pixbench-ray-auth", daemon=True)
+    with _quiet_stderr():
+        asking.start()
+        asking.join(AUTH_CHECK_S)
+    if not refused:
+        return
+    if mode == "disabled":
+        need = f"{AUTH_MODE}=disabled is set here: unset it (a token is then used where there is one) or {_SET_TOKEN}"
+    elif source is None:
+        need = f"no token was found here: {_SET_TOKEN}, or put it in ~/.ray/auth_token"
+    else:
+        need = f"it refused the token from {source}: {_SET_TOKEN}"
+    raise DatasetError(f"the Ray cluster at {address} requires token authentication and {need}")
+
+
 class RayEngine:
     """Runs calls as Ray tasks, ``shard_size`` images per task.
 
@@ -118,11 +238,19 @@ class RayEngine:
         self.address = address
         self.cpus = cpus
         self.shard_size = shard_size
-        self._auth_mode: str | None = None
-        # both fail here, before a build touches its output folder
+        self._mode: str | None = None  # the RAY_AUTH_MODE a join sets (None: leave it as it is)
+        # all fail here, before a build touches its output folder
         self._ray = require("ray", needed_for="--engine ray")
         if address is not None and not self._ray.is_initialized():
             _probe(address)
+            mode = os.environ.get(AUTH_MODE)
+            source = token_source() if mode != "disabled" else None
+            if mode is None and source is not None:
+                self._mode = "token"  # Ray would not turn it on for a cluster named by address
+            host, sep, port = address.rpartition(":")
+            if sep and port.isdigit() and "://" not in host:
+                with _auth_mode(self._mode):
+                    _check_auth(address, source, mode)
 
     def map(self, work: Callable[[T], R], items: Iterable[T]) -> Generator[R, None, None]:
         """Call ``work`` on the items as Ray tasks (see :meth:`pixbench.builder.engine.Engine.map`).
@@ -132,12 +260,13 @@ class RayEngine:
                 versions than this one, or a worker died more than ``MAX_RETRIES`` times.
         """
         ray = self._ray
-        started = self._connect(ray)
-        try:
-            yield from self._run(ray, work, items)
-        finally:
-            if started:
-                self._disconnect(ray)
+        with _auth_mode(self._mode):
+            started = self._connect(ray)
+            try:
+                yield from self._run(ray, work, items)
+            finally:
+                if started:
+                    self._disconnect(ray)
 
     def _connect(self, ray: Any) -> bool:
         """Start or join Ray; whether this engine did (and so must shut it down)."""
@@ -147,7 +276,6 @@ class RayEngine:
         main = threading.current_thread() is threading.main_thread()
         before = signal.getsignal(signal.SIGTERM) if main else None
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
-        self._auth_mode = os.environ.get(AUTH_MODE)  # a local ray.init sets it for the whole process
         try:
             if self.address is None:
                 ray.init(address="local", num_cpus=self.cpus, include_dashboard=False, **quiet)
@@ -155,10 +283,11 @@ class RayEngine:
                 ray.init(address=self.address, **quiet)
         except ConnectionError as exc:
             raise DatasetError(
-                f"cannot join the Ray cluster at {self.address}: {_one_line(exc)} (a cluster with "
-                "token authentication also needs RAY_AUTH_MODE=token and its token here; see "
-                "docs/scale-out.md)"
+                f"cannot join the Ray cluster at {self.address}: {_one_line(exc)} (a cluster with token "
+                f"authentication also needs its token here: {_SET_TOKEN}; see docs/scale-out.md)"
             ) from None
+        except getattr(ray.exceptions, "AuthenticationError", ()) as exc:  # Ray's own check, where ours could not ask
+            raise DatasetError(f"cannot join the Ray cluster at {self.address}: {_one_line(exc)[:200]}") from None
         except RuntimeError as exc:
             if "version mismatch" not in str(exc).lower():
                 raise
@@ -177,9 +306,6 @@ class RayEngine:
         try:
             ray.shutdown()  # stops a local instance; leaves a joined cluster running
         finally:
-            os.environ.pop(AUTH_MODE, None)
-            if self._auth_mode is not None:
-                os.environ[AUTH_MODE] = self._auth_mode
             if before is not None:
                 signal.signal(signal.SIGTERM, before)
 

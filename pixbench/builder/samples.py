@@ -5,7 +5,9 @@ one module per task in ``pixbench/tasks/``): a pure function of ``(image, recipe
 whose order of RNG draws is part of a recipe version's byte-for-byte contract.
 :func:`process_item` is the unit of work an engine runs: it derives every sample's RNG
 from the recipe seed, the image's pixel hash and the crop index (never from processing
-order), writes the sample files and, last, the image's done record.
+order), writes the sample files and, last, the image's done record. For the Parquet layout the
+sample files of one image go into one *blob* in the working folder instead (the record says where
+each file's bytes are in it); the driver packs the blobs into shards when every image is done.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from pixbench.builder.output import record_name, write_record
-from pixbench.datasets import BUILD_STATE_DIR
+from pixbench.builder.output import blob_path, record_name, write_record
+from pixbench.datasets import BUILD_STATE_DIR, LAYOUTS
 from pixbench.errors import ImageDecodeError, SourceError
-from pixbench.images import pixel_sha256, write_png
+from pixbench.images import encode_png, pixel_sha256, write_bytes_atomic, write_png
 from pixbench.recipes import Recipe, Splits
 from pixbench.sources import SourceItem, load_pixels
+from pixbench.sources.download import show_url
 from pixbench.tasks import TaskSample, get_task
 
 __all__ = ["TaskSample", "assign_split", "make_sample", "min_side", "process_item", "sample_seed"]
@@ -57,19 +60,34 @@ def sample_seed(recipe_seed: int, source_sha256: str, index: int) -> int:
 
 
 def _skip(state: Path, item: SourceItem, reason: str) -> dict[str, Any]:
-    """Write the ``skipped`` done record of an image that cannot be used, with its one-line reason."""
+    """Write the ``skipped`` done record of an image that cannot be used, with its one-line reason.
+
+    The reason names the image once: the message's own leading ``<source id>: `` (for a URL, as messages
+    show it) is dropped, since every report of a skip (the summary, the card) puts the source id before it.
+    """
+    for named in (item.source_id, show_url(item.url) if item.url == item.source_id else None):
+        if named is not None:
+            reason = reason.removeprefix(f"{named}: ")
     return write_record(
         state, record_name(item.source_id), {"source_id": item.source_id, "status": "skipped", "reason": reason}
     )
 
 
-def _write_sample(sample: TaskSample, files: tuple[str, ...], sample_dir: Path, row: dict[str, Any]) -> None:
-    """Write the sample's image files (``<kind>/<sample_id>.png``) and name each in ``row``."""
+def _write_sample(
+    sample: TaskSample, files: tuple[str, ...], sample_dir: Path, row: dict[str, Any], blob: list[bytes] | None
+) -> None:
+    """Write the sample's image files (``<kind>/<sample_id>.png``) and name each in ``row``.
+
+    With a ``blob`` (Parquet layout), each file's bytes are appended to it instead of written.
+    """
     for kind in files:
         array = getattr(sample, kind)
         if array is not None:
             rel = f"{kind}/{row['sample_id']}.png"
-            write_png(sample_dir / rel, array)
+            if blob is None:
+                write_png(sample_dir / rel, array)
+            else:
+                blob.append(encode_png(array))
             row[f"{kind}_file_name"] = rel
 
 
@@ -79,7 +97,9 @@ def _triplet_rows(positions: list[tuple[int, int]], row: dict[str, Any], quality
     return [{**keys, "block_x": bx, "block_y": by, "quality": quality} for bx, by in positions]
 
 
-def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | None = None) -> dict[str, Any]:
+def process_item(
+    item: SourceItem, recipe: Recipe, out: Path, *, split: str | None = None, layout: str = LAYOUTS[0]
+) -> dict[str, Any]:
     """Make and write every sample of one source image, then its done record.
 
     Unusable inputs (undecodable, too small, failed download or hash) become a
@@ -90,6 +110,8 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
         recipe: A validated recipe.
         out: The dataset folder.
         split: Put the image into this split instead of the one its hash picks.
+        layout: ``imagefolder`` writes each sample file into its split folder; ``parquet`` writes the
+            image's files as one blob into the working folder, for the driver to pack into shards.
 
     Returns:
         A small summary of the record (see :func:`pixbench.builder.output.write_record`).
@@ -108,6 +130,7 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
     sha = pixel_sha256(pixels)
     split = split or assign_split(sha, recipe.splits)
     rows, triplets, trip_rows = [], [], []
+    blob: list[bytes] | None = None if layout == LAYOUTS[0] else []
     for index in range(task.samples_per_image(recipe)):
         seed = sample_seed(recipe.seed, sha, index)
         sample = task.make_sample(pixels, recipe, np.random.default_rng(seed), index)
@@ -118,13 +141,16 @@ def process_item(item: SourceItem, recipe: Recipe, out: Path, *, split: str | No
             "seed": seed,
             "params": sample.params,
         }
-        _write_sample(sample, task.files, out / split, row)
+        _write_sample(sample, task.files, out / split, row, blob)
         rows.append(row)
         if sample.triplets is not None:
             triplets.append(sample.triplets)
             trip_rows += _triplet_rows(sample.triplets[2], row, sample.params["quality"])
     record = {"source_id": item.source_id, "status": "ok", "source_sha256": sha, "split": split}
     record.update(width=w, height=h, rows=rows)
+    if blob is not None:  # the files' bytes, in row and kind order: the record's rows say which is which
+        record["blob"] = [len(part) for part in blob]
+        write_bytes_atomic(blob_path(state, record_name(item.source_id)), b"".join(blob))
     if trip_rows:
         record["triplets"] = trip_rows
         arrays = (np.concatenate([t[0] for t in triplets]), np.concatenate([t[1] for t in triplets]))

@@ -63,6 +63,17 @@ _RayAddress = Annotated[
 _ShardSize = Annotated[
     int | None, typer.Option("--shard-size", help="--engine ray: source images per Ray task (default 64).")
 ]
+_Format = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Dataset layout: imagefolder (a PNG file per image, a metadata.csv per split) or parquet (Parquet shards per split, images as PNG bytes in the Hugging Face Image layout). The fingerprint is the same; see docs/dataset-format.md.",
+    ),
+]
+_ShardMb = Annotated[
+    int | None,
+    typer.Option("--parquet-shard-mb", help="--format parquet: megabytes of images per shard at most (default 500)."),
+]
 
 
 @handle_errors
@@ -77,6 +88,8 @@ def build_dataset(
     engine: _Engine = "local",
     ray_address: _RayAddress = None,
     shard_size: _ShardSize = None,
+    layout: _Format = "imagefolder",
+    shard_mb: _ShardMb = None,
 ) -> None:
     """Build a dataset from a recipe: crops, degradations, metadata, and a dataset card."""
     from pixbench.builder import build_dataset as build
@@ -96,12 +109,16 @@ def build_dataset(
             engine=engine,
             ray_address=ray_address,
             shard_size=shard_size,
+            layout=layout,
+            shard_mb=shard_mb,
             progress=progress,
         )
     if result.up_to_date:
         say("[green]{}[/green] already holds this dataset; nothing to do.", out)
     else:
         resumed = f", {result.reused} reused from an interrupted run" if result.reused else ""
+        if result.duplicates:
+            resumed += f", {result.duplicates} skipped as duplicate ids"
         say("[green]built[/green] {} in {} ({} images processed{})", parsed.label, out, result.processed, resumed)
     _summary(result.info)
 

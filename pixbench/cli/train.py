@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pixbench.train import TrainResult, TrainSettings
 
 _BUDGET = "Budget (give one; default --epochs 10)"
+_CAP = "Whole-run cap (with any budget)"
 _OPT = "Optimisation"
 _DATA = "Data"
 
@@ -63,6 +64,15 @@ _Minutes = Annotated[
         min=0.0,
         rich_help_panel=_BUDGET,
         help="Train for this many minutes of training time (validation not counted), stopping after the step at which it runs out. Depends on the machine's speed, so NOT reproducible.",
+    ),
+]
+_MaxMinutes = Annotated[
+    float | None,
+    typer.Option(
+        "--max-minutes",
+        min=0.0,
+        rich_help_panel=_CAP,
+        help="Cap the whole run at this many minutes of wall clock (setup, data, steps, validation and checkpoints; all --resume sessions together), beside any budget: training stops early enough to validate and save within it, and best.pt's record says the run was capped. It never changes the schedule, so a run that ends within it has the uncapped weights.",
     ),
 ]
 _BatchSize = Annotated[
@@ -179,7 +189,7 @@ _Resume = Annotated[
     bool,
     typer.Option(
         "--resume",
-        help="Continue the run in --out from last.pt with its recorded settings; only a larger budget, --device and --cache apply.",
+        help="Continue the run in --out from last.pt with its recorded settings; only a larger budget, --max-minutes, --device and --cache apply.",
     ),
 ]
 _Pretrained = Annotated[
@@ -210,6 +220,7 @@ def train(
     epochs: _Epochs = None,
     steps: _Steps = None,
     minutes: _Minutes = None,
+    max_minutes: _MaxMinutes = None,
     batch_size: _BatchSize = None,
     lr: _Lr = None,
     schedule: _Schedule = None,
@@ -244,6 +255,7 @@ def train(
     optimisation = dict(batch_size=batch_size, lr=lr, schedule=schedule, warmup=warmup, amp=amp, loss=loss)
     data = dict(crop=crop, factor=factor, augment=augment, context_loss=context_loss, cache=cache)
     run = dict(val_every=val_every, device=device, seed=seed, vgg_weights=str(vgg_weights) if vgg_weights else None)
+    run["max_minutes"] = max_minutes
     settings = _settings(values, {**budget, **optimisation, **data, **run})
     with progress_bar() as progress:
         result = train_model(
@@ -284,6 +296,12 @@ def _settings(values: dict[str, Any], given: dict[str, Any]) -> TrainSettings:
 
 
 def _report(result: TrainResult) -> None:
+    if result.capped:
+        say(
+            "stopped by --max-minutes after {} steps, {:.2f} min of wall clock in all",
+            result.steps,
+            result.wall_minutes,
+        )
     say(
         "best {} = {:.4f} at epoch {}; {} steps in {:.2f} min; checkpoints in {} (best.pt, last.pt), per-epoch "
         "metrics in {}, curves in {}",

@@ -19,12 +19,26 @@ import pandas as pd
 
 from pixbench.datasets import Sample
 from pixbench.errors import ModelError, PixbenchError
+from pixbench.metrics import psnr
+from pixbench.results import sample_image
 from pixbench.runtime import BLOCK, Runner
 from pixbench.tasks import get_task
 
 #: Largest side of the centre crops kept for the ``<stem>.crops.png`` strip.
 CROP = 128
+#: Crops kept for the strip: the first scored sample of each of the first ``CROP_SAMPLES`` source photos.
 CROP_SAMPLES = 4
+
+
+@dataclass
+class KeptCrop:
+    """A scored sample kept for the crops strip: its id, its source photo, and its three whole images."""
+
+    sample_id: str
+    source: str
+    degraded: np.ndarray
+    output: np.ndarray
+    target: np.ndarray
 
 
 @dataclass
@@ -33,8 +47,16 @@ class RestorationScores:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     failures: Counter = field(default_factory=Counter)
-    crops: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    crops: list[KeptCrop] = field(default_factory=list)
     lpips_note: str | None = None
+
+    def keep(self, sample: Sample, output: np.ndarray) -> None:
+        """Keep ``sample`` for the strip if it is the first scored one of a new source photo (up to
+        :data:`CROP_SAMPLES` photos), so that the strip shows different photos rather than neighbouring
+        crops of the first one."""
+        source = str(sample.meta.get("source_id") or sample_image(sample.sample_id))
+        if len(self.crops) < CROP_SAMPLES and all(c.source != source for c in self.crops):
+            self.crops.append(KeptCrop(sample.sample_id, source, sample.input, output, sample.target))
 
 
 def image_metrics(
@@ -118,8 +140,7 @@ def score_restoration(
                 row[f"{who}_{key}"] = value
         row["failure"] = ""
         scores.rows.append(row)
-        if len(scores.crops) < CROP_SAMPLES:
-            scores.crops.append((sample.sample_id, sample.input, output, sample.target))
+        scores.keep(sample, output)
         if on_sample:
             on_sample()
     return scores
@@ -142,22 +163,46 @@ def score_triplets(runner: Runner, contexts: np.ndarray, targets: np.ndarray) ->
     }
 
 
-def crops_strip(crops: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, int]:
-    """3 rows (degraded input, model output, clean target) x up to 4 columns of centre crops.
+def _centre(image: np.ndarray, side: int) -> np.ndarray:
+    y, x = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    return image[y : y + side, x : x + side]
+
+
+def crops_strip(crops: list[KeptCrop]) -> tuple[np.ndarray, int]:
+    """3 rows (degraded input, model output, clean target) x one column per kept crop, cut at each image's centre.
 
     Returns:
         The ``uint8`` strip and the side of each square crop.
     """
-    side = min([CROP] + [min(img.shape[:2]) for _, img, _, _ in crops])
-    rows = []
-    for which in (1, 2, 3):
-        cells = []
-        for crop in crops:
-            img = crop[which]
-            y, x = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
-            cells.append(img[y : y + side, x : x + side])
-        rows.append(np.concatenate(cells, axis=1))
+    side = crop_side(crops)
+    rows = [
+        np.concatenate([_centre(getattr(crop, which), side) for crop in crops], axis=1)
+        for which in ("degraded", "output", "target")
+    ]
     return np.ascontiguousarray(np.concatenate(rows, axis=0)), side
+
+
+def crop_side(crops: list[KeptCrop]) -> int:
+    """The side of the strip's square crops: :data:`CROP`, or the smallest image side when one is smaller."""
+    return min([CROP] + [min(crop.degraded.shape[:2]) for crop in crops])
+
+
+def crop_values(crops: list[KeptCrop]) -> list[dict[str, Any]]:
+    """Per kept crop: its sample, its source photo, and the PSNR (RGB, over the crop) of the model's output
+    and of the degraded input against the clean crop: the values of exactly the pixels the strip shows."""
+    side = crop_side(crops)
+    out = []
+    for crop in crops:
+        clean = _centre(crop.target, side)
+        out.append(
+            {
+                "sample_id": crop.sample_id,
+                "source": crop.source,
+                "model_psnr": psnr(clean, _centre(crop.output, side), data_range=255),
+                "degraded_psnr": psnr(clean, _centre(crop.degraded, side), data_range=255),
+            }
+        )
+    return out
 
 
 def restoration_means(rows: list[dict[str, Any]], lpips_note: str | None) -> dict[str, Any]:

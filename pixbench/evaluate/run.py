@@ -22,6 +22,7 @@ from pixbench.datasets import BuiltDataset, DatasetSplit, open_dataset
 from pixbench.errors import DatasetError, ModelError, PixbenchError
 from pixbench.evaluate.detect import crop_rule, detection_metrics, score_detection
 from pixbench.evaluate.restore import (
+    crop_values,
     crops_strip,
     restoration_breakdown,
     restoration_means,
@@ -233,7 +234,11 @@ def _score_restoration(run: _Run, out: Path, *, on_sample: Callable[[], None]) -
         name = f"{_stem(out)}.crops.png"
         write_bytes_atomic(out.parent / name, encode_png(strip))
         scored.crops = Crops(
-            file=name, size=side, samples=[c[0] for c in scores.crops], rows=["degraded", "model", "target"]
+            file=name,
+            size=side,
+            samples=[c.sample_id for c in scores.crops],
+            rows=["degraded", "model", "target"],
+            per_crop=crop_values(scores.crops),
         )
     return scored
 

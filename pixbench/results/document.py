@@ -286,12 +286,14 @@ class Environment(Section):
 
 @dataclass(kw_only=True)
 class Crops(Section):
-    """``crops``: the ``<stem>.crops.png`` strip of a restorer; ``size`` is one side, or ``[h, w]``."""
+    """``crops``: a restorer's ``<stem>.crops.png``; ``size`` is one side or ``[h, w]``; ``per_crop`` (newer files)
+    gives each column's ``sample_id``, ``source`` photo, ``model_psnr`` and ``degraded_psnr`` (RGB, over the crop)."""
 
     file: str | None = None
     size: int | list[int] | None = None
     samples: list[str] = field(default_factory=list)
     rows: list[str] | None = field(default=None, metadata=OMIT_NONE)
+    per_crop: list[dict[str, Any]] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(kw_only=True)

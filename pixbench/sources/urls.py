@@ -4,7 +4,9 @@ This is how HQ-50K and Unsplash Lite are distributed. A plain list has one URL p
 line (``#`` comments allowed), optionally followed by a tab and the expected SHA-256
 of the file. A TSV has a header row; the URL column is the first of ``url``,
 ``photo_image_url``, ``image_url``, the optional hash column is ``sha256`` and the
-optional id column is the first of ``id``, ``photo_id``.
+optional id column is the first of ``id``, ``photo_id`` (a row with an empty id is known by its URL).
+Ids should be unique: the builder builds the first image of an id and skips the later ones,
+naming both URLs in the dataset's ``skipped`` list.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class UrlListSource:
                 if len(row) <= url_col or not row[url_col].strip():
                     continue
                 url = row[url_col].strip()
-                rid = row[id_col].strip() if id_col is not None and len(row) > id_col else url
+                # an empty id cell would give every such row the id "": the URL is the id then
+                rid = (row[id_col].strip() if id_col is not None and len(row) > id_col else "") or url
                 sha = row[sha_col].strip() if sha_col is not None and len(row) > sha_col else ""
                 yield rid, url, sha
 

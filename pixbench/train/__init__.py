@@ -1,10 +1,11 @@
 """Training: a built dataset -> checkpoints of a reference model (``pixbench train``).
 
-This stage owns the training loop (:mod:`~pixbench.train.loop`), the checks of a dataset and
+This stage owns the training loop (:mod:`~pixbench.train.loop`) and what it is set up with
+(:mod:`~pixbench.train.prepare`), the checks of a dataset and
 the options against the model before it starts (:mod:`~pixbench.train.checks`), starting or
 resuming a run folder (:mod:`~pixbench.train.resume`), its options
 (:mod:`~pixbench.train.settings`, config files in :mod:`~pixbench.train.config`), the
-budget and learning-rate schedule (:mod:`~pixbench.train.schedule`), the batches read from
+budget, learning-rate schedule and whole-run cap (:mod:`~pixbench.train.schedule`), the batches read from
 a dataset split (:mod:`~pixbench.train.data`) and their grid-safe augmentation
 (:mod:`~pixbench.train.augment`), one optimiser step with CUDA mixed precision
 (:mod:`~pixbench.train.step`), the losses (:mod:`~pixbench.train.losses`), validation

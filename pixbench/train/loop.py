@@ -17,11 +17,17 @@ weights, and an interrupted run resumed with ``--resume`` ends with the same wei
 that was never stopped (data order, crops and flips come from a generator seeded by
 ``(seed, epoch)``; the torch RNG state, the step count and the training seconds are stored in
 each checkpoint). A minutes budget depends on the machine's speed, so it is not reproducible.
+
+``max_minutes`` caps the whole run's wall clock beside the budget (:class:`~pixbench.train.schedule.WallCap`):
+the run stops taking steps when one more step and the closing validation and checkpoints would
+not fit, closes, and ``best.pt``'s record says ``capped``. A run that ends within its cap is
+exactly the run without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -34,22 +40,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pixbench.datasets import BuiltDataset, open_dataset
+from pixbench.datasets import open_dataset
 from pixbench.errors import ModelError
 from pixbench.images import atomic_output
 from pixbench.models import MODELS, ModelSpec
 from pixbench.progress import Progress, silent
-from pixbench.tasks import primary_metric
 from pixbench.train.checkpoint import read_checkpoint, save_checkpoint
-from pixbench.train.checks import check_options, check_splits, training_factor
 from pixbench.train.curves import write_curves
-from pixbench.train.data import CACHE_BYTES, SplitBatches
-from pixbench.train.losses import restorer_loss
-from pixbench.train.provenance import config_sha256, training_record, with_run_totals
+from pixbench.train.data import SplitBatches
+from pixbench.train.prepare import RunSetup, build_network, prepare_run
+from pixbench.train.provenance import training_record, with_run_totals
 from pixbench.train.resume import RunState, restore_run, start_run
-from pixbench.train.schedule import Budget, lr_factor
-from pixbench.train.settings import TrainSettings, resolve_device
-from pixbench.train.step import Stepper
+from pixbench.train.schedule import WallCap, lr_factor
+from pixbench.train.settings import TrainSettings
 from pixbench.train.validate import validate
 
 
@@ -68,6 +71,8 @@ class TrainResult:
     best_epoch: int
     config_sha256: str
     history: list[dict[str, Any]]
+    capped: bool = False  # the whole-run cap (``max_minutes``) stopped the run before its budget
+    wall_minutes: float = 0.0  # the whole run's wall clock, all sessions
 
 
 @contextlib.contextmanager
@@ -98,75 +103,6 @@ def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
         pd.DataFrame(history).to_csv(tmp, index=False)
 
 
-def _build(
-    spec: ModelSpec, args: dict[str, Any], settings: TrainSettings, device: torch.device, lr: float
-) -> tuple[nn.Module, Stepper]:
-    net = spec.build(args).to(device)
-    disc = spec.discriminator(width=args["width"]).to(device) if spec.discriminator else None
-    betas = (0.5, 0.999) if disc is not None else (0.9, 0.999)
-    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr, betas=betas)
-    opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas) if disc is not None else None
-    if spec.output == "logit":
-        loss_fn: nn.Module = nn.BCEWithLogitsLoss()
-    elif disc is not None:
-        loss_fn = nn.L1Loss()
-    else:
-        loss_fn = restorer_loss(settings.loss, vgg_weights=settings.vgg_weights)
-    forward = net.restore_context if settings.context_loss else None  # checked to be a triplet model
-    return net, Stepper(net, opt, loss_fn.to(device), device, settings, disc=disc, opt_d=opt_d, forward=forward)
-
-
-@dataclass
-class _Setup:
-    """What a run trains with, all fixed before the first step."""
-
-    spec: ModelSpec
-    ds: BuiltDataset
-    run: Path
-    args: dict[str, Any]
-    settings: TrainSettings
-    device: torch.device
-    train_data: SplitBatches
-    val_data: SplitBatches
-    lr: float  # the peak learning rate
-    metric: str  # the task's primary metric, which picks best.pt
-    budget: Budget
-    config_hash: str
-
-
-def _setup(spec: ModelSpec, ds: BuiltDataset, run: Path, args: dict[str, Any], settings: TrainSettings) -> _Setup:
-    """Check the dataset and the options against the model, and open the train and val batches."""
-    check_splits(ds)
-    device = resolve_device(settings.device)
-    crop = settings.crop or spec.train_crop
-    check_options(spec, settings, crop)
-    cache = CACHE_BYTES if settings.cache else 0
-    factor = training_factor(spec, args, settings.factor)
-    train_data = SplitBatches(
-        ds.split("train"),
-        spec,
-        crop=crop,
-        factor=factor,
-        augment=settings.augment,
-        cache_bytes=cache,
-        context_targets=settings.context_loss,
-    )
-    return _Setup(
-        spec=spec,
-        ds=ds,
-        run=run,
-        args=args,
-        settings=settings,
-        device=device,
-        train_data=train_data,
-        val_data=SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache),
-        lr=settings.lr or spec.default_lr,
-        metric=primary_metric(ds.task),
-        budget=Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size)),
-        config_hash=config_sha256(spec, args, settings),
-    )
-
-
 class _Trainer:
     """One run in progress: the network and its stepper, where the run stands, its history and best score.
 
@@ -174,16 +110,34 @@ class _Trainer:
     here are the seed's.
     """
 
-    def __init__(self, setup: _Setup, ckpt: dict[str, Any] | None, progress: Progress) -> None:
+    def __init__(self, setup: RunSetup, ckpt: dict[str, Any] | None, progress: Progress, started: float) -> None:
         self.setup = setup
         self.progress = progress
-        self.net, self.stepper = _build(setup.spec, setup.args, setup.settings, setup.device, setup.lr)
+        self.net, self.stepper = build_network(setup.spec, setup.args, setup.settings, setup.device, setup.lr)
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"metric": setup.metric, "value": -math.inf, "epoch": 0}
         self.state = RunState()
         if ckpt is not None:
             self.state, self.history, self.best = restore_run(ckpt, self.net, self.stepper, f"{setup.run / 'last.pt'}")
         self.lr = self._scheduled_lr()  # the rate of the latest step
+        spent = float(ckpt.get("wall_seconds", 0.0)) if ckpt is not None else 0.0
+        self.cap, self.capped = WallCap(setup.settings.max_minutes, spent=spent, started=started), False
+        self.wall_minutes = 0.0  # the whole run's wall clock when it ended
+        if self.cap.minutes is not None:
+            self.cap.closing_estimate += self._validation_estimate()
+        if self.state.steps and self.over_cap(closings=1):  # a resumed run with no time left in its cap
+            raise ModelError(
+                f"--resume: {setup.run} has {spent / 60.0:.2f} of its --max-minutes {self.cap.minutes:g} spent, "
+                "too much to fit another step and the closing validation; give a larger --max-minutes to continue it"
+            )
+
+    def _validation_estimate(self) -> float:
+        """Seconds a whole validation should take: its first batch (timed on a second pass) times the split's batches."""
+        s, first = self.setup, _FirstBatch(self.setup.val_data)
+        self._validate(first)  # once untimed: a first call pays one-off costs (kernel set-up, compiling, decoding)
+        mark = time.perf_counter()
+        self._validate(first)  # eval mode draws no random numbers: the weights are unchanged
+        return (time.perf_counter() - mark) * math.ceil(len(s.val_data) / s.settings.batch_size)
 
     def _scheduled_lr(self) -> float:
         s = self.setup
@@ -191,9 +145,22 @@ class _Trainer:
         return s.lr * lr_factor(s.settings.schedule, fraction, warmup=s.settings.warmup)
 
     def exhausted(self) -> bool:
-        """Whether the budget is used up."""
+        """Whether the budget is used up or the whole-run cap has stopped the run."""
         st = self.state
-        return self.setup.budget.exhausted(steps_done=st.steps, epochs_done=st.epochs_done, seconds=st.seconds)
+        return self.capped or self.setup.budget.exhausted(
+            steps_done=st.steps, epochs_done=st.epochs_done, seconds=st.seconds
+        )
+
+    def over_cap(self, *, closings: int) -> bool:
+        """Stop the run (``capped``) when one more step and ``closings`` closings no longer fit in the cap.
+
+        Asked after every step (one closing: the final one) and at every epoch's end (two: this end's
+        and the final one), once the run has taken a step and while its budget is not used up.
+        """
+        st = self.state
+        if not self.exhausted() and st.steps:
+            self.capped = self.cap.reached(st.seconds / st.steps, closings=closings)
+        return self.capped
 
     def report(self, **values: float) -> None:
         """Tell ``progress`` where the run stands, with the latest validation primary metric."""
@@ -223,7 +190,7 @@ class _Trainer:
             st.epoch_steps += 1
             total, count = total + loss * len(b.input), count + len(b.input)
             self.report(epoch=float(st.epoch), loss=total / max(count, 1), lr=self.lr)
-            if self.exhausted():
+            if self.exhausted() or self.over_cap(closings=1):
                 complete = next(batches, None) is None
                 break
         st.epoch_loss = (total, count)
@@ -233,13 +200,16 @@ class _Trainer:
 
     def _scores(self) -> dict[str, float]:
         """Validation scores when this epoch is validated (every ``val_every`` epochs and the last), else none."""
-        s = self.setup
-        if not self.exhausted() and self.state.epoch % s.settings.val_every != 0:
+        if not self.exhausted() and self.state.epoch % self.setup.settings.val_every != 0:
             return {}
+        return self._validate(self.setup.val_data)
+
+    def _validate(self, data: SplitBatches | _FirstBatch) -> dict[str, float]:
+        s = self.setup
         with _shape_errors(s.spec, "validation images"):
             return validate(
                 self.net,
-                s.val_data,
+                data,  # type: ignore[arg-type]
                 task=s.ds.task,
                 batch_size=s.settings.batch_size,
                 device=s.device,
@@ -251,6 +221,8 @@ class _Trainer:
         s, st = self.setup, self.state
         total, count = st.epoch_loss
         row: dict[str, Any] = {"epoch": st.epoch, "steps": st.steps, "train_loss": total / max(count, 1), "lr": self.lr}
+        closing = time.perf_counter()
+        self.over_cap(closings=2)  # without room for this end and a final one after another step, this end is final
         scores = self._scores()
         st.epoch_seconds += time.perf_counter() - started
         row["seconds"] = round(st.epoch_seconds, 3)
@@ -269,6 +241,7 @@ class _Trainer:
             write_curves(
                 s.run / "curves.png", self.history, model=s.spec.name, metric=s.metric, minutes=st.seconds / 60.0
             )
+            self.cap.closed(time.perf_counter() - closing)
         self.report(epoch=float(row["epoch"]), loss=row["train_loss"], lr=self.lr)
 
     def _payload(self) -> dict[str, Any]:
@@ -306,6 +279,7 @@ class _Trainer:
             "rng": torch.get_rng_state(),
             "history": self.history,
             "best": self.best,
+            "wall_seconds": self.cap.seconds(),
         }
         if self.stepper.disc is not None:
             payload["discriminator"] = {k: v.cpu() for k, v in self.stepper.disc.state_dict().items()}
@@ -313,15 +287,16 @@ class _Trainer:
 
     def record_run_totals(self) -> None:
         """Give ``best.pt``'s training record the whole run's steps, epochs and minutes (it was saved earlier)."""
+        self.wall_minutes = round(self.cap.seconds() / 60.0, 2)
         best = self.setup.run / "best.pt"
         if not best.is_file():
             return
         payload = read_checkpoint(best)
         st = self.state
         epochs = int(self.history[-1]["epoch"]) if self.history else 0
-        payload["training"] = with_run_totals(
-            payload["training"], steps=st.steps, epochs=epochs, train_seconds=st.seconds
-        )
+        totals = with_run_totals(payload["training"], steps=st.steps, epochs=epochs, train_seconds=st.seconds)
+        cap = {} if self.cap.minutes is None else {"cap_minutes": self.cap.minutes, "capped": self.capped}
+        payload["training"] = {**totals, "run_wall_minutes": self.wall_minutes, **cap}
         save_checkpoint(best, payload)
 
     def result(self) -> TrainResult:
@@ -339,6 +314,8 @@ class _Trainer:
             best_epoch=int(self.best["epoch"]),
             config_sha256=self.setup.config_hash,
             history=history,
+            capped=self.capped,
+            wall_minutes=self.wall_minutes,
         )
 
 
@@ -360,7 +337,7 @@ def train_model(
         out: Run folder for checkpoints, ``metrics.csv`` and ``curves.png``.
         model_args: Constructor options (missing ones take the model's defaults).
         settings: Training options; with ``resume`` only the budget (when one is given; never
-            smaller than what is done), ``device`` and ``cache`` apply.
+            smaller than what is done), ``device``, ``cache`` and ``max_minutes`` apply.
         resume: Continue the run in ``out`` from its ``last.pt``.
         progress: Told after every step: phase ``"train"``, steps done of the budget's steps (or
             training seconds of a minutes budget), with ``epoch``, ``loss`` (the epoch's mean so
@@ -371,21 +348,32 @@ def train_model(
         DatasetError: The dataset cannot be read or has no train/val split.
         WeightsNotFoundError: Pretrained or perceptual-loss weights are needed but missing.
     """
+    started = time.perf_counter()  # the whole run's clock, for ``max_minutes``
     spec = MODELS.get(model)
     ds = open_dataset(dataset)
     run = Path(out)
     args, settings, ckpt = start_run(spec, ds, run, model_args, settings or TrainSettings(), resume)
-    setup = _setup(spec, ds, run, args, settings)
+    setup = prepare_run(spec, ds, run, args, settings)
     with _deterministic(setup.device):
         torch.manual_seed(settings.seed)
-        trainer = _Trainer(setup, ckpt, progress)
+        trainer = _Trainer(setup, ckpt, progress, started)
         trainer.report()
         while not trainer.exhausted():
-            started = time.perf_counter()
+            epoch_start = time.perf_counter()
             complete = trainer.train_epoch()
-            trainer.end_epoch(complete, started)
+            trainer.end_epoch(complete, epoch_start)
         trainer.record_run_totals()
     return trainer.result()
+
+
+class _FirstBatch:
+    """A split that yields only its first validation batch (to time one)."""
+
+    def __init__(self, data: SplitBatches) -> None:
+        self.data = data
+
+    def batches(self, batch_size: int) -> Iterator[Any]:
+        return itertools.islice(self.data.batches(batch_size), 1)
 
 
 def _has(row: dict[str, Any], key: str) -> bool:

@@ -1,15 +1,19 @@
-"""The learning-rate schedule: a pure function of the fraction of the budget used.
+"""The learning-rate schedule, a pure function of the fraction of the budget used; the budget; the whole-run cap.
 
 The fraction is ``steps done / total steps`` for a steps or epochs budget (counted at the end
 of the step about to run, so the last step sees 1.0) and ``training seconds elapsed / budget
 seconds`` for a minutes budget (at the start of the step). Because the schedule depends only
 on that fraction, a short run and a long run trace the same curve, each sized to its budget.
+
+The cap (:class:`WallCap`, ``--max-minutes``) is not a budget: it never resizes the schedule, it
+only stops a run early, so a run that ends within it has exactly the weights of an uncapped one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 SCHEDULES = ("constant", "cosine", "onecycle")
 #: ``cosine`` decays to this share of the peak rate; linear warmup starts from it too.
@@ -103,3 +107,49 @@ class Budget:
             budget = int(round(60.0 * self.amount))
             return min(int(seconds), budget), budget
         return min(steps_done, total), total
+
+
+#: The closing (final validation and checkpoints) is reserved with this margin on its measured time.
+CLOSING_MARGIN = 1.25
+#: Seconds reserved for writing the checkpoints, ``metrics.csv`` and ``curves.png`` before a closing is measured.
+SAVE_ALLOWANCE = 5.0
+
+
+@dataclass
+class WallCap:
+    """A cap on the whole run's wall clock: setup, data, steps, validation and checkpoints, over all sessions.
+
+    A run stops taking steps once the time left would not cover one more step and the closing
+    (validating and saving the checkpoints), then closes: so it ends within the cap. At an epoch's
+    end it asks for room for two closings (this end's and the final one) and one step, and otherwise
+    makes this end the final one. A closing is the longest validated epoch end measured so far, times
+    :data:`CLOSING_MARGIN`; before one is measured, ``closing_estimate`` (a timed validation batch
+    scaled to the split, plus :data:`SAVE_ALLOWANCE`). A run always takes its first step, so a cap
+    smaller than one step and one closing is overrun by those.
+
+    Args:
+        minutes: The cap, or None for none.
+        spent: Wall seconds of the run's earlier sessions (up to their last checkpoint).
+        started: ``time.perf_counter()`` when this session started.
+    """
+
+    minutes: float | None
+    spent: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    closing_estimate: float = SAVE_ALLOWANCE
+    closing: float = 0.0
+
+    def seconds(self) -> float:
+        """Wall seconds of the whole run so far."""
+        return self.spent + time.perf_counter() - self.started
+
+    def closed(self, seconds: float) -> None:
+        """Record the wall seconds of a validated epoch end (validation, checkpoints, csv and curves)."""
+        self.closing = max(self.closing, seconds)
+
+    def reached(self, step_seconds: float, *, closings: int = 1) -> bool:
+        """Whether one more step of ``step_seconds`` and ``closings`` closings would no longer fit in the cap."""
+        if self.minutes is None:
+            return False
+        reserve = closings * CLOSING_MARGIN * (self.closing or self.closing_estimate)
+        return self.seconds() + step_seconds + reserve >= 60.0 * self.minutes

@@ -22,16 +22,18 @@ if TYPE_CHECKING:
 DEFAULT_EPOCHS = 10
 #: The budget fields: exactly one applies (``epochs`` when none is given).
 BUDGET_FIELDS = ("epochs", "steps", "minutes")
-#: Fields that change how fast a run goes but not the weights it ends with: they are left
+#: Fields that decide no step's weights: how fast a run goes (``device``, ``cache``) and the whole-run
+#: cap (``max_minutes``, which may stop a run early, as its training record then says). They are left
 #: out of the config hash, and ``--resume`` takes them from the command line.
-RUNTIME_FIELDS = ("device", "cache")
+RUNTIME_FIELDS = ("device", "cache", "max_minutes")
 
 
 class TrainSettings(BaseModel):
     """Training options (``pixbench train --help`` explains each).
 
     The budget is one of ``epochs``, ``steps`` (optimiser steps) or ``minutes`` (training
-    wall clock); with none of them, :data:`DEFAULT_EPOCHS` epochs.
+    wall clock); with none of them, :data:`DEFAULT_EPOCHS` epochs. ``max_minutes`` caps the whole
+    run beside any budget (:class:`~pixbench.train.schedule.WallCap`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +41,7 @@ class TrainSettings(BaseModel):
     epochs: int | None = Field(None, ge=1)
     steps: int | None = Field(None, ge=1)
     minutes: float | None = Field(None, gt=0)
+    max_minutes: float | None = Field(None, gt=0)
     batch_size: int = Field(8, ge=1)
     lr: float | None = Field(None, gt=0)
     schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
