@@ -33,8 +33,9 @@ def test_every_committed_result_file_writes_back_byte_for_byte(tmp_path):
     """
     paths = committed_results()
     # 7 benchmarks x 2 sources (56 model rows), and the identity rows of the paper protocols:
-    # jpeg-gray on Classic5 and LIVE1, sr-bicubic on Set5 and Set14
-    assert len(paths) == 56 + 4
+    # jpeg-gray on Classic5 and LIVE1, sr-bicubic on Set5 and Set14, and the third-party rows (dncnn3 on both
+    # protocols, vdsr on sr-bicubic)
+    assert len(paths) == 56 + 4 + 6
     for path in paths:
         result = read_result(path)
         write_result(tmp_path / "again.json", result)
@@ -50,7 +51,9 @@ def test_a_result_reads_through_its_attributes_and_as_its_json_object():
     assert result.model.size_mb == doc["model"]["size_mb"] == 1.204079
     assert result.dataset.recipe.name == "jpeg" and result.dataset.recipe.version == 1
     assert result.metrics.model["psnr"] == doc["metrics"]["model"]["psnr"] == 30.341738883489114
-    assert result.metrics.lpips_note == doc["metrics"]["lpips_note"]
+    # re-scored with the LPIPS backbone present: a number, so no note (the note is written only beside a null)
+    assert result.metrics.model["lpips"] == doc["metrics"]["model"]["lpips"] == 0.18097854251312287
+    assert result.metrics.lpips_note is None and "lpips_note" not in doc["metrics"]
     assert result.crops is not None and result.crops.samples == doc["crops"]["samples"]
     assert result.speed is not None and result.speed.fps_1080p == doc["speed"]["fps_1080p"]
     assert result.benchmark_key == ("jpeg", "jpeg", 1, "kodak")
