@@ -12,7 +12,6 @@ where ``published`` has one for that level. The tables of the whole benchmark ar
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,10 +207,6 @@ def _round(value: float | None) -> float | None:
 
 def levels_csv(table: Table, levels: list[Level], out_dir: Path) -> str:
     """``<stem>-by-<column>.csv``: a header line, then one line per model and level; ``""`` for unknown values."""
-    rows = csv_rows(table, levels, out_dir)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else repr(v) if isinstance(v, float) else v for k, v in row.items()})
-    return buf.getvalue()
+    from pixbench.leaderboard.render import rows_csv
+
+    return rows_csv(csv_rows(table, levels, out_dir))

@@ -228,6 +228,12 @@ def _md(text: str) -> str:
 def csv_text(table: Table, out_dir: Path, stats: list[RowStats] | None = None) -> str:
     """The table as CSV: a header line, one row per result, ``""`` for unknown values."""
     rows, _ = table_rows(table, out_dir, stats)
+    return rows_csv(rows)
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV text of ``rows``: a header line from the first row's keys, then one line per row; ``""`` for
+    unknown values, floats written with ``repr`` (every digit)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
