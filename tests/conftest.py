@@ -38,3 +38,21 @@ def _few_torch_threads():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def load_script(path: Path, name: str):
+    """Import the script at ``path`` as module ``name`` and yield it (for fixtures), removing it afterwards.
+
+    The module is registered while it runs: dataclasses look their module up while the class is made.
+    """
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]

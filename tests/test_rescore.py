@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import shutil
-import sys
 
 import pytest
 
 from pixbench.results import read_result, write_result
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_script
 
 PUBLISHED = REPO_ROOT / "leaderboards"
 
 
 @pytest.fixture(scope="module")
 def rescore():
-    spec = importlib.util.spec_from_file_location("rescore", PUBLISHED / "rescore.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rescore"] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules["rescore"]
+    yield from load_script(PUBLISHED / "rescore.py", "rescore")
 
 
 def test_new_scores_old_timing(rescore, tmp_path):

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 
 import pytest
 
 from pixbench.results import host_identity, read_result
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_script
 
 PUBLISHED = REPO_ROOT / "leaderboards"
 
 
 @pytest.fixture(scope="module")
 def retime():
-    spec = importlib.util.spec_from_file_location("retime", PUBLISHED / "retime.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["retime"] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules["retime"]
+    yield from load_script(PUBLISHED / "retime.py", "retime")
 
 
 def copy_result(tmp_path, benchmark: str, row: str, name: str):
