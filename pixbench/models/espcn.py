@@ -4,8 +4,10 @@ A pixelated image is its low-resolution grid upscaled by nearest neighbour, so t
 model reads that grid (``pixbench.input=lowres``) and upsamples it by ``scale``:
 conv 5x5 (16) -> conv 3x3 (16) -> conv 2x2 (16) with residual connections, a
 pixel-attention block (1x1 conv + sigmoid gating), and a sub-pixel convolution
-(``PixelShuffle``). The output adds the nearest-neighbour upscale of the input, so
-the network learns the correction to the pixelated image, and is clamped to [0, 1].
+(``PixelShuffle``). The output adds an upscale of the input, so the network learns a
+correction, and is clamped to [0, 1]. The upscale is nearest neighbour (``base="nearest"``: the
+pixelated image, for depixelation) or bicubic (``base="bicubic"``: Keys a = -0.75 as torch and ONNX
+``Resize`` compute it, for ``sr-bicubic``, whose targets are smooth).
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ class ESPCN(nn.Module):
     Args:
         scale: Upscale factor (the pixelation factor of the dataset).
         channels: Feature channels of every convolution.
+        base: Upscale the residual is added to: ``nearest`` or ``bicubic``.
     """
 
-    def __init__(self, *, scale: int, channels: int) -> None:
+    def __init__(self, *, scale: int, channels: int, base: str = "nearest") -> None:
         super().__init__()
         self.scale = scale
+        self.base = base
         self.conv1 = nn.Conv2d(3, channels, 5, padding=2)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv3 = Conv2x2Same(channels)
@@ -68,26 +72,34 @@ class ESPCN(nn.Module):
         f2 = torch.tanh(self.conv2(f1)) + f1
         f3 = torch.tanh(self.conv3.forward(f2)) + f2
         residual = self.upsample(self.attention(f3))
-        base = F.interpolate(x, scale_factor=float(self.scale), mode="nearest")
+        if self.base == "bicubic":
+            base = F.interpolate(x, scale_factor=float(self.scale), mode="bicubic", align_corners=False)
+        else:
+            base = F.interpolate(x, scale_factor=float(self.scale), mode="nearest")
         return torch.clamp(base + residual, 0.0, 1.0)
 
 
 # -- factory ---------------------------------------------------------------------------
 
+#: The upscales the residual output can correct.
+BASES = ("nearest", "bicubic")
 
-def espcn(scale: int = 4, channels: int = 16) -> ESPCN:
-    """Build the ESPCN upscaler for one pixelation factor."""
+
+def espcn(scale: int = 4, channels: int = 16, base: str = "nearest") -> ESPCN:
+    """Build the ESPCN upscaler for one factor (``base``: the upscale its output corrects)."""
     if not 2 <= scale <= 32:
         raise ModelError(f"espcn: scale must be in 2..32, got {scale}")
     if channels < 1:
         raise ModelError(f"espcn: channels must be >= 1, got {channels}")
-    return ESPCN(scale=scale, channels=channels)
+    if base not in BASES:
+        raise ModelError(f"espcn: base must be one of {', '.join(BASES)}, got {base!r}")
+    return ESPCN(scale=scale, channels=channels, base=base)
 
 
 SPEC = ModelSpec(
     name="espcn",
     factory=espcn,
-    tasks=("depixelate",),
+    tasks=("depixelate", "sr-bicubic"),
     input_kind="lowres",
     output="image",
     size_budget_mb=1.0,
