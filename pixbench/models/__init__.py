@@ -9,6 +9,7 @@ from __future__ import annotations
 from pixbench.models import (
     blockcnn,
     espcn,
+    gray_deblocker,
     grid_upscaler,
     mobilenetv2_classifier,
     pix2pix_inpainter,
@@ -28,6 +29,7 @@ for _module in (
     espcn,
     grid_upscaler,
     blockcnn,
+    gray_deblocker,
     pix2pix_inpainter,
 ):
     MODELS.register(_module.SPEC.name, _module.SPEC)

@@ -61,6 +61,8 @@ class SplitBatches:
         crop: Side of random training crops (``None``: whole samples).
         factor: The one pixelation factor the model learns (a ``lowres`` model's ``scale``, a
             ``grid`` model's block size): only samples of that factor are used. ``None``: all.
+        quality: The one JPEG quality the model learns (``jpeg`` and ``jpeg-gray`` datasets mix
+            qualities): only samples of that quality are used. ``None``: all.
         augment: Apply a random grid-safe dihedral transform to each training sample.
         cache_bytes: Keep decoded samples in memory up to this many bytes (0: no cache).
         context_targets: Triplets: the target is the clean ``24x24`` context
@@ -74,6 +76,7 @@ class SplitBatches:
         *,
         crop: int | None,
         factor: int | None = None,
+        quality: int | None = None,
         augment: bool = False,
         cache_bytes: int = CACHE_BYTES,
         context_targets: bool = False,
@@ -97,13 +100,17 @@ class SplitBatches:
             self._triplets = None
             self._n = len(split)
         self._rows = np.arange(self._n)
-        if factor is not None and "factor" in split.metadata:
-            # a model of one factor (a low-resolution upscaler, a grid model) trains on that factor's samples
-            factors = pd.to_numeric(split.metadata["factor"], errors="coerce").to_numpy()
-            self._rows = np.flatnonzero(factors == factor)
-            self._n = len(self._rows)
+        # a model of one factor (a low-resolution upscaler, a grid model) or of one JPEG quality (a
+        # per-quality deblocker) trains on those samples only
+        chosen = {name: value for name, value in (("factor", factor), ("quality", quality)) if value is not None}
+        for name, value in chosen.items():
+            if name in split.metadata:
+                values = pd.to_numeric(split.metadata[name], errors="coerce").to_numpy()[self._rows]
+                self._rows = self._rows[values == value]
+        self._n = len(self._rows)
         if self._n == 0:
-            what = f"samples of factor {factor}" if factor is not None else "samples"
+            what = " and ".join(f"{name} {value}" for name, value in chosen.items())
+            what = f"samples of {what}" if chosen else "samples"
             raise DatasetError(f"{split.root}: split {split.name!r} has no {what}; nothing to train or validate on")
 
     def __len__(self) -> int:

@@ -79,6 +79,7 @@ def prepare_run(
         spec,
         crop=crop,
         factor=factor,
+        quality=settings.quality,
         augment=settings.augment,
         cache_bytes=cache,
         context_targets=settings.context_loss,
@@ -91,7 +92,9 @@ def prepare_run(
         settings=settings,
         device=device,
         train_data=train_data,
-        val_data=SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache),
+        val_data=SplitBatches(
+            ds.split("val"), spec, crop=None, factor=factor, quality=settings.quality, cache_bytes=cache
+        ),
         lr=settings.lr or spec.default_lr,
         metric=primary_metric(ds.task),
         budget=Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size)),

@@ -36,8 +36,9 @@ def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, An
     values["lr"] = settings.lr or spec.default_lr
     values["crop"] = settings.crop or spec.train_crop
     # options at their defaults that came later are left out, so configs written before them keep their hash
-    if values.get("factor") is None:
-        values.pop("factor", None)
+    for later in ("factor", "quality"):
+        if values.get(later) is None:
+            values.pop(later, None)
     if not values.get("context_loss"):
         values.pop("context_loss", None)
     return values
