@@ -73,6 +73,10 @@ class Task:
             image at every quality or scale, none drawn at random); the recipe has no ``crop``.
         level_tables: The :attr:`breakdown` columns that get leaderboard tables of their own, one
             table per value (default: every breakdown column).
+        region_breakdown: Properties of the regions inside a sample (``localize``: size, shape, edge)
+            that the scoring breaks per-region metrics down by, beside the :attr:`breakdown` columns.
+        maps: The model outputs a per-pixel map (a probability or logit of "mosaicked"), scored
+            against the sample's ``mask``, which is then the answer rather than a model input.
     """
 
     name: str
@@ -90,6 +94,8 @@ class Task:
     sections: tuple[str, ...] = ()
     whole_images: bool = False
     level_tables: tuple[str, ...] | None = None
+    region_breakdown: tuple[str, ...] = ()
+    maps: bool = False
 
     @property
     def table_breakdown(self) -> tuple[str, ...]:
@@ -103,8 +109,8 @@ class Task:
 
     @property
     def takes_mask(self) -> bool:
-        """Samples carry a mask that the model takes beside the image (``mask`` is a file)."""
-        return "mask" in self.files
+        """Samples carry a mask that the model takes beside the image (``mask`` is a file of a task without :attr:`maps`)."""
+        return "mask" in self.files and not self.maps
 
     # The hooks: each task module overrides those where its task differs.
 
