@@ -139,6 +139,11 @@ class Task:
         """
         raise NotImplementedError(f"task {self.name!r} has no sample maker")
 
+    def sample_regions(self, params: Mapping[str, Any]) -> list[tuple[tuple[int, int, int, int], dict[str, str]]]:
+        """Tasks with :attr:`maps`: each region a sample's ``params`` record, as its box in the sample's
+        pixels (``x0, y0, x1, y1``, end exclusive) and its :attr:`region_breakdown` values (default: none)."""
+        return []
+
     def card_notes(self, recipe: Any) -> list[str]:
         """Paragraphs the dataset card (``README.md``) adds about this task's files, as lines (default: none)."""
         return []

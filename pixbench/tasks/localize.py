@@ -10,6 +10,7 @@ flat columns say what results break down by (``docs/tasks/localize.md``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,12 @@ class LocalizeTask(Task):
             **{"crop_x": 0, "crop_y": 0, "crop_w": w, "crop_h": h},  # the whole source image
         }
         return TaskSample(input=out, params=params, mask=mask.astype(np.uint8) * 255)
+
+    def sample_regions(self, params: Mapping[str, Any]) -> list[tuple[tuple[int, int, int, int], dict[str, str]]]:
+        """The recorded regions (``mosaics``), their boxes scaled as the image was (``scale``)."""
+        scale = params.get("scale")
+        scale = float(scale) if isinstance(scale, (int, float)) else 1.0
+        return [(scaled_box(r, scale), region_columns(r, scale)) for r in params.get("mosaics") or []]
 
     def card_notes(self, recipe: Any) -> list[str]:
         return [
