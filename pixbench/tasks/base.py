@@ -103,6 +103,11 @@ class Task:
         return self.breakdown if self.level_tables is None else self.level_tables
 
     @property
+    def classifies(self) -> bool:
+        """The model outputs one probability per image (neither an image nor a per-pixel map)."""
+        return not self.restores and not self.maps
+
+    @property
     def takes_lowres(self) -> bool:
         """Samples carry the low-res grid, so a model may take it and upscale (``lowres`` is a file)."""
         return "lowres" in self.files
