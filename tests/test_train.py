@@ -33,7 +33,7 @@ def datasets(tmp_path_factory):
     root = tmp_path_factory.mktemp("ds")
     return {
         task: write_tiny_dataset(root / task, task, n=4, size=32)
-        for task in ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray")
+        for task in ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "localize")
     }
 
 

@@ -16,13 +16,15 @@ from pixbench.models import (
     sepunet_depixelator,
     sepunet_detector,
     sepunet_restorer,
+    sepunet_segmenter,
 )
-from pixbench.models.base import InputKind, ModelSpec
+from pixbench.models.base import InputKind, ModelSpec, OutputKind
 from pixbench.registry import Registry
 
 MODELS: Registry[ModelSpec] = Registry("model")
 for _module in (
     sepunet_detector,
+    sepunet_segmenter,
     sepunet_depixelator,
     mobilenetv2_classifier,
     sepunet_restorer,
@@ -34,4 +36,4 @@ for _module in (
 ):
     MODELS.register(_module.SPEC.name, _module.SPEC)
 
-__all__ = ["MODELS", "InputKind", "ModelSpec"]
+__all__ = ["MODELS", "InputKind", "ModelSpec", "OutputKind"]

@@ -21,6 +21,8 @@ from pixbench.errors import ModelError
 #: pixelated image; ``triplet`` a 24x24 BlockCNN context block; ``masked`` the holed
 #: image with the hole mask as a fourth channel.
 InputKind = Literal["full", "lowres", "triplet", "masked"]
+#: What a model outputs: one logit per image (``logit``), one logit per pixel (``mask``), or an image.
+OutputKind = Literal["logit", "mask", "image"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class ModelSpec:
         tasks: Dataset tasks the model can be trained on.
         input_kind: How the model receives its input.
         output: ``logit`` for detectors (export appends a sigmoid and declares
-            ``pixbench.output=probability``), ``image`` for restorers ([0, 1] RGB).
+            ``pixbench.output=probability``), ``mask`` for segmenters (one logit per pixel,
+            ``(N, 1, H, W)``; export appends the sigmoid the same way), ``image`` for
+            restorers ([0, 1] RGB).
         size_budget_mb: Largest allowed ONNX file size in MB.
         train_crop: Side of the random training crops, or ``None`` to train on whole samples.
         min_crop: Smallest training crop the architecture accepts.
@@ -51,7 +55,7 @@ class ModelSpec:
     factory: Callable[..., nn.Module]
     tasks: tuple[str, ...]
     input_kind: InputKind
-    output: Literal["logit", "image"]
+    output: OutputKind
     size_budget_mb: float
     train_crop: int | None
     crop_align: int = 1

@@ -28,7 +28,8 @@ CACHE_BYTES = 2 * 1024**3
 
 @dataclass
 class Batch:
-    """A stacked batch. ``target`` is ``(N, 1)`` labels for detectors, images otherwise.
+    """A stacked batch. ``target`` is ``(N, 1)`` labels for detectors, ``(N, 1, H, W)`` masks in {0, 1}
+    for segmenters (1 = mosaicked pixel), images otherwise.
 
     ``mask`` is ``(N, 1, H, W)`` (1 = hole) for inpainting, else ``None``.
     """
@@ -143,6 +144,8 @@ class SplitBatches:
             return _chw(x), _chw(y), None
         s = self._sample(int(self._rows[index]))
         kind = self.spec.input_kind
+        if self.spec.output == "mask":
+            return self._mask_item(s, rng)
         if kind == "full" and s.label is not None:  # detection
             image = s.input
             if rng is not None and self.crop:
@@ -180,6 +183,20 @@ class SplitBatches:
                 raise DatasetError(f"{self.split.root}: sample {s.sample_id} has no hole mask")
             x = torch.cat([x, m], dim=0)
         return x, _chw(target), m
+
+    def _mask_item(self, s: Sample, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """A segmenter's pair: the image and its ground-truth mask, cropped and transformed alike."""
+        if s.mask is None:
+            raise DatasetError(
+                f"{self.split.root}: sample {s.sample_id} has no mask to learn (a localize dataset has one)"
+            )
+        image, mask = s.input, s.mask.astype(np.uint8)
+        if rng is not None and self.crop:
+            y0, x0, ch, cw = _crop_box(*image.shape[:2], self.crop, max(1, self.spec.crop_align), rng)
+            image, mask = image[y0 : y0 + ch, x0 : x0 + cw], mask[y0 : y0 + ch, x0 : x0 + cw]
+        k = self._transform(rng, *image.shape[:2], 1)
+        target = torch.from_numpy(np.ascontiguousarray(dihedral(mask, k))).float()[None]
+        return _chw(dihedral(image, k)), target, None
 
     def batches(self, batch_size: int, rng: np.random.Generator | None = None) -> Iterator[Batch]:
         """Yield batches: shuffled and cropped when ``rng`` is given, in order and whole otherwise.

@@ -20,7 +20,7 @@ from pixbench.models import ModelSpec
 from pixbench.tasks import primary_metric
 from pixbench.train.checks import check_options, check_splits, training_factor
 from pixbench.train.data import CACHE_BYTES, SplitBatches
-from pixbench.train.losses import restorer_loss
+from pixbench.train.losses import MaskLoss, restorer_loss
 from pixbench.train.provenance import config_sha256
 from pixbench.train.schedule import Budget
 from pixbench.train.settings import TrainSettings, resolve_device
@@ -38,6 +38,8 @@ def build_network(
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas) if disc is not None else None
     if spec.output == "logit":
         loss_fn: nn.Module = nn.BCEWithLogitsLoss()
+    elif spec.output == "mask":
+        loss_fn = MaskLoss()
     elif disc is not None:
         loss_fn = nn.L1Loss()
     else:
