@@ -183,6 +183,40 @@ def test_factor_selects_samples_of_a_mixed_set(tmp_path):
         evaluate(model, ds, tmp_path / "r.json", EvaluateOptions(factor=8))
 
 
+def test_quality_selects_samples_of_a_mixed_set_and_is_recorded(tmp_path):
+    ds = write_tiny_dataset(tmp_path / "ds", "jpeg-gray", n=5, size=32)  # qualities 10, 20, 10, 20, 10
+    model = write_baseline("identity", tmp_path / "id.onnx", task="jpeg-gray")
+    whole, _ = run(model, ds, tmp_path, name="whole")
+    assert whole["dataset"]["samples"] == 5 and "quality" not in whole["settings"]  # older files keep their keys
+    doc, out = run(model, ds, tmp_path, EvaluateOptions(speed=False, lpips=False, quality=10), name="q10")
+    assert doc["dataset"]["samples"] == 3 and doc["settings"]["quality"] == 10
+    assert set(doc["breakdown"]["quality"]) == {"10"}
+    rows = pd.read_csv(out.parent / doc["per_sample"])
+    assert rows["sample_id"].tolist() == ["test0000", "test0002", "test0004"]
+    # the identity model returns its input, so its PSNR is the degraded input's on those three samples alone
+    assert doc["metrics"]["model"]["psnr"] == pytest.approx(whole["breakdown"]["quality"]["10"]["model_psnr"])
+    assert read_result(out).subset == "--quality 10"
+    with pytest.raises(DatasetError, match="no 'test' samples with quality 30; qualities present: 10, 20"):
+        evaluate(model, ds, tmp_path / "r.json", EvaluateOptions(quality=30))
+    plain = write_tiny_dataset(tmp_path / "px", "jpeg", n=2, size=32)  # tests.synth writes no quality column here
+    identity = write_baseline("identity", tmp_path / "i.onnx")
+    with pytest.raises(DatasetError, match="--quality 10 given, but this dataset has no quality column"):
+        evaluate(identity, plain, tmp_path / "r.json", EvaluateOptions(quality=10))
+
+
+def test_cli_quality_option(tmp_path):
+    ds = write_tiny_dataset(tmp_path / "ds", "jpeg-gray", n=4, size=32)
+    model = write_baseline("identity", tmp_path / "id.onnx", task="jpeg-gray")
+    out = tmp_path / "r.json"
+    args = ["evaluate", str(model), "-d", str(ds), "-o", str(out), "--quality", "20", "--no-speed", "--no-lpips"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["quality"] == 20 and doc["dataset"]["samples"] == 2
+    res = CliRunner().invoke(app, [*args[:-3], "40", "--no-speed", "--no-lpips"])
+    assert res.exit_code == 1 and "qualities present: 10, 20" in res.output
+
+
 def test_blockcnn_triplets_and_whole_images(tmp_path):
     ds = write_tiny_dataset(tmp_path / "ds", "blockcnn", n=2, size=32)
     doc, _ = run(write_baseline("identity", tmp_path / "b.onnx", task="blockcnn"), ds, tmp_path)

@@ -40,6 +40,13 @@ FactorOpt = Annotated[
         help="Score only samples of this pixelation factor (a low-res x4 model on a mixed-factor set: --factor 4).",
     ),
 ]
+QualityOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--quality",
+        help="Score only samples of this JPEG quality (a model trained for one quality on a mixed set: --quality 10).",
+    ),
+]
 LayoutOpt = Annotated[str | None, typer.Option("--layout", help="Override the input layout: nchw or nhwc.")]
 RangeOpt = Annotated[
     str | None,
@@ -76,6 +83,7 @@ def evaluate(
     split: SplitOpt = "test",
     limit: LimitOpt = None,
     factor: FactorOpt = None,
+    quality: QualityOpt = None,
     layout: LayoutOpt = None,
     range_: RangeOpt = None,
     channels: ChannelsOpt = None,
@@ -101,6 +109,7 @@ def evaluate(
         split=split,
         limit=limit,
         factor=factor,
+        quality=quality,
         layout=layout,
         range=range_,
         channels=channels,

@@ -59,6 +59,7 @@ class EvaluateOptions:
     split: str = "test"
     limit: int | None = None
     factor: int | None = None
+    quality: int | None = None
     layout: str | None = None
     range: str | None = None
     channels: str | None = None
@@ -299,6 +300,7 @@ def _settings(opts: EvaluateOptions, spec: InputSpec) -> Settings:
         split=opts.split,
         limit=opts.limit,
         factor=opts.factor,
+        quality=opts.quality,
         tile=list(spec.tile) if spec.tile else None,
         overlap=opts.overlap if spec.tile and not spec.blockwise else None,
         overrides=Overrides(layout=opts.layout, range=opts.range, channels=opts.channels),
@@ -309,22 +311,32 @@ def _settings(opts: EvaluateOptions, spec: InputSpec) -> Settings:
 
 
 def _select(split: Any, opts: EvaluateOptions, root: Path) -> list[int]:
-    """Indices of the samples to score: those of ``--factor`` (if given), then the first ``--limit``."""
+    """Indices of the samples to score: those of ``--factor``/``--quality`` (if given), then the first ``--limit``."""
     meta = split.metadata
     indices = list(range(len(meta)))
-    if opts.factor is not None:
-        if "factor" not in meta.columns:
-            raise DatasetError(f"{root}: --factor {opts.factor} given, but this dataset has no factor column")
-        indices = [i for i in indices if str(meta["factor"].iloc[i]) == str(opts.factor)]
+    for column, plural, value in (("factor", "factors", opts.factor), ("quality", "qualities", opts.quality)):
+        if value is None:
+            continue
+        if column not in meta.columns:
+            raise DatasetError(f"{root}: --{column} {value} given, but this dataset has no {column} column")
+        indices = [i for i in indices if str(meta[column].iloc[i]) == str(value)]
         if not indices:
-            have = sorted({str(f) for f in meta["factor"] if str(f)})
+            have = sorted({str(f) for f in meta[column] if str(f)}, key=_level_order)
             raise DatasetError(
-                f"{root}: no {opts.split!r} samples with factor {opts.factor}; "
-                f"factors present: {', '.join(have) or 'none'}"
+                f"{root}: no {opts.split!r} samples with {column} {value}; "
+                f"{plural} present: {', '.join(have) or 'none'}"
             )
     if not indices:
         raise DatasetError(f"{root}: split {opts.split!r} has no samples")
     return indices if opts.limit is None else indices[: opts.limit]
+
+
+def _level_order(level: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (q10 before q100), then any other text."""
+    try:
+        return (0, float(level), level)
+    except ValueError:
+        return (1, 0.0, level)
 
 
 def _check_inputs(spec: Any, meta: pd.DataFrame, name: str) -> None:

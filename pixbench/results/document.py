@@ -22,8 +22,8 @@ from pixbench.results.host import host_label
 
 RESULT_FORMAT = "pixbench-result"
 RESULT_FORMAT_VERSION = 1
-#: Result ``settings`` that select part of a split (``pixbench evaluate --limit/--factor``).
-SUBSET_SETTINGS = ("limit", "factor")
+#: Result ``settings`` that select part of a split (``pixbench evaluate --limit/--factor/--quality``).
+SUBSET_SETTINGS = ("limit", "factor", "quality")
 
 
 class ResultFileError(PixbenchError):
@@ -33,12 +33,8 @@ class ResultFileError(PixbenchError):
 S = TypeVar("S", bound="Section")
 
 
-def _omit_none(_section: Any, value: Any) -> bool:
-    return value is None
-
-
 #: Field metadata of a key that the file leaves out where its value is None.
-OMIT_NONE = {"omit": _omit_none}
+OMIT_NONE = {"omit": lambda _section, value: value is None}
 #: Field metadata of an attribute that is not part of the file.
 NOT_WRITTEN = {"skip": True}
 
@@ -170,6 +166,7 @@ class Settings(Section):
     split: str | None = None
     limit: int | None = None
     factor: int | None = None
+    quality: int | None = field(default=None, metadata=OMIT_NONE)  # omitted unless given: older files keep their bytes
     tile: list[int] | None = None
     overlap: int | None = None
     overrides: Overrides = field(default_factory=Overrides)
@@ -180,8 +177,8 @@ class Settings(Section):
     @property
     def subset(self) -> str:
         """The options that scored only part of the split (``--limit 4 --factor 4``), or ``""``."""
-        chosen = {"limit": self.limit, "factor": self.factor}
-        return " ".join(f"--{k} {chosen[k]}" for k in SUBSET_SETTINGS if chosen[k] not in (None, ""))
+        chosen = {k: getattr(self, k) for k in SUBSET_SETTINGS}
+        return " ".join(f"--{k} {v}" for k, v in chosen.items() if v not in (None, ""))
 
 
 @dataclass(kw_only=True)
