@@ -277,3 +277,75 @@ def test_a_papers_block_quotes_each_published_row_beside_pixbench(jpeg_results, 
     (out / "published.yaml").unlink()
     with pytest.raises(ProseError, match="no row of task 'jpeg' has a published number"):
         fill_prose(page, [w.table for w in written], out)
+
+
+# Rows scored on one level of a mixed dataset (`evaluate --quality Q` / `--factor F`) in the tables.
+
+BASE = [30.0, 31.0, 29.5, 30.5, 32.0, 28.0]  # the jpeg_results fixture's photos at q10, model b
+
+
+def write_q10_row(folder: Path, stem: str = "c", quality: int = 10) -> None:
+    """A model scored with ``--quality 10`` alone: 2 dB above ``b`` (1 dB above ``a``) on each q10 photo."""
+    psnr = {str(quality): [v + 2 for v in BASE]}
+    mean = float(np.mean(psnr[str(quality)]))
+    write_result(
+        folder,
+        stem,
+        task="jpeg",
+        metrics={"psnr": mean, "ssim": 0.8, "psnr_b": mean - 1},
+        degraded={"psnr": 25.0, "ssim": 0.7, "psnr_b": 24.0},
+        samples=6,
+        breakdown=jpeg_breakdown({str(quality): mean}, {str(quality): 25.0}),
+        settings={"limit": None, "factor": None, "quality": quality},
+    )
+    jpeg_samples(folder, stem, psnr)
+
+
+def test_a_quality_filtered_row_is_ranked_only_in_its_levels_table(jpeg_results, tmp_path):
+    write_q10_row(jpeg_results)
+    written, warnings = build_leaderboards([jpeg_results], tmp_path / "out", figures=False, strict=True)
+    assert warnings == []
+    assert [w.table.stem for w in written] == ["jpeg-v1-kodak"]  # the published stem is kept: no separate table
+    whole = pd.read_csv(tmp_path / "out" / "jpeg-v1-kodak.csv")
+    assert whole["model"].tolist() == ["a", "b"]  # pooled over q10 and q40: c is not ranked there
+    main = (tmp_path / "out" / "jpeg-v1-kodak.md").read_text("utf-8")
+    assert (
+        "- c was scored on quality 10 only (`--quality 10`): it is ranked in the "
+        "[quality 10 table](<jpeg-v1-kodak-by-quality.md>), not here, where the means pool every quality." in main
+    )
+    levels = pd.read_csv(tmp_path / "out" / "jpeg-v1-kodak-by-quality.csv")
+    assert list(zip(levels["quality"], levels["model"])) == [(10, "c"), (10, "a"), (10, "b"), (40, "b"), (40, "a")]
+    # c's q10 mean is mean(BASE) + 2 = 32.1667; against a (mean(BASE) + 1) it is +1 dB on each of the 6 photos,
+    # so the exact sign-flip p is 2 / 2**6, as between a and b
+    assert levels["psnr"][0] == pytest.approx(float(np.mean(BASE)) + 2, abs=1e-6)
+    assert levels["diff_vs_next"][0] == pytest.approx(1.0) and levels["p_vs_next"][0] == pytest.approx(2 / 64)
+    assert levels["n"].tolist() == [6, 6, 6, 6, 6]
+    page = (tmp_path / "out" / "jpeg-v1-kodak-by-quality.md").read_text("utf-8")
+    assert "| 1 | c | 32.17 [" in page
+    assert "- c: scored on quality 10 alone (`--quality 10`), so it is ranked in that table only" in page
+
+
+def test_rows_that_share_one_filter_stay_one_table(tmp_path):
+    """The depixelate x4 tables score every row with --factor 4: nothing is mixed, nothing moves."""
+    folder = tmp_path / "results"
+    for stem, psnr in (("espcn", 27.5), ("bicubic", 26.0)):
+        write_result(
+            folder,
+            stem,
+            metrics={"psnr": psnr, "ssim": 0.8},
+            degraded={"psnr": 24.0, "ssim": 0.7},
+            breakdown={"factor": {"4": {"n": 24, "model_psnr": psnr, "degraded_psnr": 24.0}}},
+            settings={"limit": None, "factor": 4},
+        )
+    written, warnings = build_leaderboards([folder], tmp_path / "out", figures=False)
+    assert warnings == [] and [w.table.stem for w in written] == ["depixelate-nearest-v1-kodak"]
+    assert [r.model.name for r in written[0].table.results] == ["espcn", "bicubic"]
+    assert written[0].table.level_rows == []
+    assert "Scored with `--factor 4`" in (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text("utf-8")
+
+
+def test_a_filter_on_a_level_the_table_lacks_is_still_a_separate_table(jpeg_results, tmp_path):
+    write_q10_row(jpeg_results, quality=30)  # the pooled rows hold q10 and q40 only
+    written, warnings = build_leaderboards([jpeg_results], tmp_path / "out", figures=False)
+    assert len(written) == 2 and "--quality 30" in warnings[0]
+    assert all(w.table.level_rows == [] for w in written)

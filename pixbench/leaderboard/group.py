@@ -3,9 +3,12 @@
 A *benchmark* is task x recipe ``name@version`` x source. Inside one benchmark,
 rows are ranked together only when they were scored on the same *evaluation set*:
 the same dataset fingerprint, split, number of samples and subset options
-(``evaluate --limit/--factor``). Results of one
+(``evaluate --limit/--factor/--quality``). Results of one
 benchmark that disagree on any of these are **separated** into their own tables
-(with a warning), or rejected with ``strict=True``; they are never mixed.
+(with a warning), or rejected with ``strict=True``; they are never mixed. The exception is a row
+scored on one level of the main set's samples (``--quality 10`` beside rows scored on every quality):
+it is kept with the main table as a *level row*, ranked only in the breakdown table of its level
+(:mod:`pixbench.leaderboard.level_rows`).
 Rows are sorted with a total order, so equal inputs give equal tables.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from pixbench.leaderboard.level_rows import Filtered, fold_level_rows, level_row_note
 from pixbench.results import Result, ResultFileError, metric
 from pixbench.tasks import Column, get_task, primary_metric
 
@@ -40,6 +44,8 @@ class Table:
     published: dict[str, dict[str, float]] = field(default_factory=dict)
     #: The references those values come from: key -> citation.
     references: dict[str, str] = field(default_factory=dict)
+    #: Rows scored on one level only, ranked in that level's breakdown table and not in this one.
+    level_rows: list[Filtered] = field(default_factory=list)
 
 
 def primary_column(task: str) -> Column:
@@ -84,8 +90,9 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
         benchmarks.setdefault(result.benchmark_key, {}).setdefault(result.evalset_key, []).append(result)
     tables: list[Table] = []
     warnings: list[str] = []
-    for (task, recipe, version, source), evalsets in benchmarks.items():
+    for (task, recipe, version, source), found in benchmarks.items():
         base = _stem(task, recipe, version, source)
+        evalsets, main, level_rows = fold_level_rows(found, get_task(task).table_breakdown)
         if len(evalsets) > 1:
             a, b = (group[0] for group in list(evalsets.values())[:2])
             message = (
@@ -111,6 +118,9 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
                 results=sorted(group, key=_rank_key),
                 stem=stem,
             )
+            if level_rows and group is main:
+                table.level_rows = sorted(level_rows, key=lambda row: _rank_key(row.result))
+                table.notes += [level_row_note(row, stem) for row in table.level_rows]
             if len(evalsets) > 1:
                 table.notes.append(
                     "Other results of this benchmark were scored on a different evaluation set and are in "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pixbench.images import write_bytes_atomic
 from pixbench.leaderboard.group import Table
+from pixbench.leaderboard.level_rows import by_column_stem
 from pixbench.leaderboard.levels import Level, gain, levels_csv, shown_columns, table_levels
 from pixbench.leaderboard.published import (
     Published,
@@ -28,7 +29,7 @@ from pixbench.tasks import get_task
 
 def level_stem(table: Table, column: str) -> str:
     """The file stem of a table's breakdown by ``column``: ``<stem>-by-<column>``."""
-    return f"{table.stem}-by-{column.replace('_', '-')}"
+    return by_column_stem(table.stem, column)
 
 
 def _interval(low: float | None, high: float | None, kind: str) -> str:
@@ -106,6 +107,11 @@ def levels_markdown(table: Table, levels: list[Level], out_dir: Path) -> str:
         )
     if task.restores:
         lines.append("- Δ: the model's value minus the degraded input's at that level (the *degraded input* row).")
+    for row in (r for r in table.level_rows if r.column == column):
+        lines.append(
+            f"- {row.result.model.name}: scored on {column} {row.value} alone (`{row.result.subset}`), so it is "
+            f"ranked in that table only, not in the whole table."
+        )
     references = {k: v for lv in levels for k, v in lv.references.items()}
     if references:
         lines.append(references_note(references))

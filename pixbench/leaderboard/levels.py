@@ -20,7 +20,7 @@ import numpy as np
 
 from pixbench.leaderboard.group import Table
 from pixbench.leaderboard.published import Published
-from pixbench.leaderboard.uncertainty import RowStats, interval, interval_keys, paired
+from pixbench.leaderboard.uncertainty import RowStats, interval, interval_keys, load_samples, paired
 from pixbench.results import METRIC_ALIASES, Result, Samples, number
 from pixbench.tasks import Column, get_task
 
@@ -107,12 +107,14 @@ def _subset(samples: Samples, keep: np.ndarray) -> Samples:
     )
 
 
-def _level_rows(table: Table, column: str, value: str, samples: list[Samples | None], cache: dict) -> list[LevelRow]:
+def _level_rows(
+    table: Table, column: str, value: str, entries: list[tuple[Result, Samples | None]], cache: dict
+) -> list[LevelRow]:
     """Every result's row at one level, ranked, with intervals and the paired test of each row against the next."""
     task = get_task(table.task)
     keys = [c.key for c in task.columns]
     rows = []
-    for result, loaded in zip(table.results, samples, strict=True):
+    for result, loaded in entries:
         group = (result.breakdown.get(column) or {}).get(value) or {}
         labels = _labels(loaded, column, cache) if loaded is not None else None
         part = _subset(loaded, labels == value) if labels is not None else None
@@ -142,14 +144,25 @@ def _rank(row: LevelRow, primary: str) -> tuple:
 
 
 def table_levels(table: Table, column: str, samples: list[Samples | None], published: Published) -> list[Level]:
-    """The level tables of one breakdown column (none when the results have fewer than two levels)."""
+    """The level tables of one breakdown column (none when the results have fewer than two levels).
+
+    ``samples`` are the per-sample files of ``table.results``; a level also ranks the table's level rows
+    of that level (:mod:`pixbench.leaderboard.level_rows`), whose files are read here.
+    """
     values = level_values(table, column)
     if len(values) < 2:
         return []
     cache: dict[tuple[Path, str], np.ndarray | None] = {}
+    filtered, _ = load_samples([row.result for row in table.level_rows])
     levels = []
     for value in values:
-        level = Level(column, value, _level_rows(table, column, value, samples, cache))
+        entries = list(zip(table.results, samples, strict=True))
+        entries += [
+            (row.result, loaded)
+            for row, loaded in zip(table.level_rows, filtered, strict=True)
+            if (row.column, row.value) == (column, value)
+        ]
+        level = Level(column, value, _level_rows(table, column, value, entries, cache))
         by_model = published.values(table.stem, level.where)
         for row in level.rows:
             row.published = by_model.get(row.result.model.name, {})
