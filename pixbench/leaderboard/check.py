@@ -156,7 +156,8 @@ def _table_problems(folder: Path) -> list[str]:
             return [f"{folder}: the tables cannot be rendered again: {exc}"]
         problems = []
         fresh = {w.table.stem: w.table for w in written}
-        levels = {f.stem for w in written for f in w.files if f.suffix == ".csv"} - set(fresh)
+        # the breakdown tables and the pages across sources, compared line by line
+        levels = {p.stem for p in out.glob("*.csv")} - set(fresh)
         committed = {p.stem for p in folder.glob("*.csv")}
         for stem in sorted(committed - set(fresh) - levels):
             problems.append(f"{stem}.csv: no result files make this table")

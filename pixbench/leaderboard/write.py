@@ -18,6 +18,7 @@ from pixbench.leaderboard.level_pages import write_levels
 from pixbench.leaderboard.prose import fill_prose, find_blocks
 from pixbench.leaderboard.published import Published
 from pixbench.leaderboard.render import csv_text, index_markdown, table_markdown
+from pixbench.leaderboard.sources_page import sources_index, write_sources_pages
 from pixbench.leaderboard.speed import speed_plot
 from pixbench.leaderboard.uncertainty import load_samples, table_statistics
 from pixbench.progress import Progress, silent
@@ -89,7 +90,7 @@ def build_leaderboards(
         comparison = figures and (shown is None or table.source in shown)
         written.append(_write_with_levels(table, out, published, figures, comparison, zoom, warnings, levels_shown))
     warnings += _unshown(published, levels_shown, {t.stem: t for t in tables})
-    write_bytes_atomic(out / "index.md", index_markdown(tables).encode("utf-8"))
+    _write_index(out, tables)
     _write_prose(out, tables, prose)
     progress("tables", len(tables), len(tables))
     return written, warnings
@@ -112,6 +113,12 @@ def _write_with_levels(
     written.files.extend(files)
     levels_shown |= levels | {(table.stem, ())}
     return written
+
+
+def _write_index(out: Path, tables: list[Table]) -> None:
+    """The pages across test sources, then the index that lists every table and those pages."""
+    pages = write_sources_pages(tables, out)
+    write_bytes_atomic(out / "index.md", (index_markdown(tables) + sources_index(pages)).encode("utf-8"))
 
 
 def _write_prose(out: Path, tables: list[Table], prose: Iterable[str | os.PathLike]) -> None:

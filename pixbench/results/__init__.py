@@ -44,7 +44,14 @@ from pixbench.results.host import (
     utc_now,
 )
 from pixbench.results.samples import LOWER_IS_BETTER, Samples, read_samples, sample_image, samples_path
-from pixbench.results.targets import TARGET_ACCURACY, TARGET_FPS_1080P, TARGET_SIZE_MB, targets
+from pixbench.results.targets import (
+    SOURCE_TARGETS,
+    TARGET_ACCURACY,
+    TARGET_FPS_1080P,
+    TARGET_SIZE_MB,
+    SourceTarget,
+    targets,
+)
 from pixbench.results.values import (
     METRIC_ALIASES,
     metric,
@@ -62,7 +69,9 @@ __all__ = [
     "RESULT_FORMAT",
     "SPEED_FLAGS",
     "RESULT_FORMAT_VERSION",
+    "SOURCE_TARGETS",
     "SUBSET_SETTINGS",
+    "SourceTarget",
     "TARGET_ACCURACY",
     "TARGET_FPS_1080P",
     "TARGET_SIZE_MB",

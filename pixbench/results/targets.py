@@ -6,10 +6,29 @@ leaderboards check the same thresholds again from the numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pixbench.tasks import get_task
 
 #: The targets: detection accuracy, model size in MB, frames per second at 1920x1080.
 TARGET_ACCURACY, TARGET_SIZE_MB, TARGET_FPS_1080P = 0.90, 10.0, 30.0
+
+
+@dataclass(frozen=True)
+class SourceTarget:
+    """What a trained detector must reach on every test source: ``accuracy`` at least, ``fpr`` at most."""
+
+    accuracy: float
+    fpr: float
+
+
+#: The reference detectors' targets on every test source of the detect benchmark (Kodak, Set14, Set5,
+#: LIVE1), so that their numbers hold on photos no one tuned them for; checked by the leaderboard's
+#: page across sources. Keyed by the model's name (``pixbench.model``).
+SOURCE_TARGETS = {
+    "sepunet-detector": SourceTarget(accuracy=0.95, fpr=0.05),
+    "mobilenetv2-classifier": SourceTarget(accuracy=0.92, fpr=0.08),
+}
 
 
 def targets(task: str, accuracy: float | None, size_mb: float, fps_1080p: float | None) -> dict[str, bool | None]:
