@@ -4,8 +4,10 @@
 For each benchmark in ``BENCHMARKS`` (``leaderboards/benchmark_table.py``, with the settings every
 command line is built from) this runs, in order:
 
-1. ``pixbench build-dataset``: the training set from BSD68 and one test set per test source of the
-   benchmark (Kodak and Set14; Classic5, LIVE1 or Set5 for the paper protocols);
+1. ``pixbench build-dataset``: the training set of each trained row from its training source (BSD68,
+   or the 400 BSDS500 photos, which ``python tools/fetch_bsds400.py`` fetches first where they are
+   absent) and one test set per test source of the benchmark (Kodak and Set14; Set5 and LIVE1 for
+   detect; Classic5, LIVE1 or Set5 for the paper protocols);
 2. ``pixbench train`` and ``pixbench export`` for each reference model;
 3. ``pixbench baseline`` for each classical baseline;
 4. ``pixbench evaluate`` for every model on every test set;
@@ -53,6 +55,7 @@ from benchmark_table import (  # noqa: E402
     BENCHMARKS,
     CHECKPOINT,
     EVAL_SPLIT,
+    FETCH_SOURCES,
     FIGURE_SOURCES,
     JSON_BASELINES,
     NOTES,
@@ -63,7 +66,7 @@ from benchmark_table import (  # noqa: E402
     TABLES_DIR,
     TEST_BUILD_ARGS,
     TEST_SOURCES,
-    TRAIN_SOURCE,
+    TRAIN_SOURCES,
     Baseline,
     Benchmark,
     Existing,
@@ -100,12 +103,24 @@ class Runner:
         if not self.quiet:
             print(f"$ {line}", flush=True)
         if not self.dry_run:
-            done = subprocess.run([*self.pixbench, *words], cwd=REPO, check=False)
-            if done.returncode != 0:
-                sys.exit(
-                    f"reproduce: step failed (exit {done.returncode}): {line}\n"
-                    "fix the cause and rerun the same command; finished steps are skipped"
-                )
+            self._run([*self.pixbench, *words], line)
+
+    def script(self, *words: str) -> None:
+        """Run (or print) a Python script of the repository, ``python tools/...``, like a pixbench command."""
+        line = shlex.join(words)
+        self.log.append(line)
+        if not self.quiet:
+            print(f"$ {line}", flush=True)
+        if not self.dry_run:
+            self._run([sys.executable, *words[1:]] if words[0] == "python" else list(words), line)
+
+    def _run(self, argv: list[str], line: str) -> None:
+        done = subprocess.run(argv, cwd=REPO, check=False)
+        if done.returncode != 0:
+            sys.exit(
+                f"reproduce: step failed (exit {done.returncode}): {line}\n"
+                "fix the cause and rerun the same command; finished steps are skipped"
+            )
 
 
 def exists(path: Path, args: argparse.Namespace) -> bool:
@@ -113,10 +128,21 @@ def exists(path: Path, args: argparse.Namespace) -> bool:
     return not args.fresh and (REPO / path).is_file()
 
 
-def train_dir(bench: Benchmark, recipe: str, args: argparse.Namespace) -> Path:
-    """The BSD68 training dataset of ``recipe`` for ``bench``."""
+def train_dir(bench: Benchmark, recipe: str, source: str, args: argparse.Namespace) -> Path:
+    """The training dataset of ``recipe`` for ``bench`` built from training source ``source`` (``bsd68``)."""
     name = bench.name if recipe == bench.recipe else f"{bench.name}-{recipe}"
-    return args.out.data / f"{name}-bsd68"
+    return args.out.data / f"{name}-{source}"
+
+
+def fetch_source(run: Runner, source: str, args: argparse.Namespace) -> None:
+    """Fetch a training source that the repository does not hold (BSDS400), where its folder is absent."""
+    if source not in FETCH_SOURCES:
+        return
+    folder, command = FETCH_SOURCES[source]
+    if not args.fresh and (REPO / folder).is_dir():
+        return
+    if shlex.join(command) not in run.log:  # once per run, however many benchmarks train on it
+        run.script(*command)
 
 
 def test_dir(bench: Benchmark, source: str, args: argparse.Namespace) -> Path:
@@ -130,8 +156,14 @@ def result_dir(bench: Benchmark, source: str, args: argparse.Namespace) -> Path:
 
 
 def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
-    train_recipes = dict.fromkeys(e.train_recipe or bench.recipe for e in bench.entries if isinstance(e, Trained))
-    jobs = [(recipe, train_dir(bench, recipe, args), TRAIN_SOURCE, args.limit_train) for recipe in train_recipes]
+    trained = [e for e in bench.entries if isinstance(e, Trained)]
+    pairs = dict.fromkeys((e.train_recipe or bench.recipe, e.train_source) for e in trained)
+    for _, source in pairs:
+        fetch_source(run, source, args)
+    jobs = [
+        (recipe, train_dir(bench, recipe, source, args), TRAIN_SOURCES[source], args.limit_train)
+        for recipe, source in pairs
+    ]
     jobs = [(*job, []) for job in jobs] + [
         (bench.recipe, test_dir(bench, source, args), spec, None, TEST_BUILD_ARGS)
         for source, spec in TEST_SOURCES.items()
@@ -159,7 +191,7 @@ def build(run: Runner, bench: Benchmark, args: argparse.Namespace) -> None:
 
 
 def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argparse.Namespace, steps: set[str]) -> None:
-    dataset = train_dir(bench, entry.train_recipe or bench.recipe, args)
+    dataset = train_dir(bench, entry.train_recipe or bench.recipe, entry.train_source, args)
     run_dir = args.out.runs / bench.name / entry.name
     onnx_path = model_path(bench, entry, args)
     if "train" in steps:
@@ -218,7 +250,8 @@ def evaluate(
         return
     limit = ["--limit", str(args.limit_eval)] if args.limit_eval else []
     speed = [] if source in SPEED_SOURCES and not args.rescore else ["--no-speed"]
-    eval_args = [] if speed else entry.eval_args  # per-row options only set how speed is measured
+    # timing options are dropped where speed is not measured; level filters (--factor 3) always apply
+    eval_args = without_speed_options(entry.eval_args) if speed else entry.eval_args
     old = read_result(REPO / result) if args.rescore and not run.dry_run and (REPO / result).is_file() else None
     run(
         "evaluate",
@@ -237,6 +270,21 @@ def evaluate(
     if not run.dry_run:
         rescored(REPO / result, old)
         record_curves(bench, entry, source, args)
+
+
+#: Per-row `pixbench evaluate` options that only set how speed is measured (each takes a value).
+SPEED_OPTIONS = ("--runs", "--warmup")
+
+
+def without_speed_options(words: list[str]) -> list[str]:
+    """A row's evaluate options without those that time it (kept: ``--factor 3``, ``--quality 10``)."""
+    out, skip = [], False
+    for word in words:
+        if skip or word in SPEED_OPTIONS:
+            skip = not skip
+            continue
+        out.append(word)
+    return out
 
 
 def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> None:

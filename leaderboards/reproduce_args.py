@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="override every model's training budget in optimiser steps (e.g. 20 for a smoke run)",
     )
-    p.add_argument("--limit-train", type=int, default=None, help="use only the first N BSD68 images for training")
+    p.add_argument("--limit-train", type=int, default=None, help="use only the first N images of each training source")
     p.add_argument(
         "--limit-eval",
         type=int,

@@ -72,7 +72,7 @@ def test_shortened_runs_never_write_published_folders(reproduce, capsys):
     lines = commands(capsys)
     assert lines[0].startswith(
         "pixbench train sepunet-detector --config leaderboards/configs/sepunet-detector.yaml "
-        "--dataset leaderboards/work/smoke/data/detect-bsd68 "
+        "--dataset leaderboards/work/smoke/data/detect-detect-train-bsds400 "
         "-o leaderboards/work/smoke/runs/detect/sepunet-detector --steps 20 "
     )
     assert (
@@ -129,7 +129,11 @@ def test_paper_protocols_are_built_and_scored_on_their_own_test_sources(reproduc
     data, results = "leaderboards/work/data", "leaderboards/results"
     model = "leaderboards/models/jpeg-gray/identity.onnx"
     dncnn3 = "leaderboards/work/thirdparty/jpeg-gray/dncnn3.onnx"
+    deblocker = "leaderboards/models/jpeg-gray/gray-deblocker-q10.onnx"
     assert commands(capsys) == [
+        "python tools/fetch_bsds400.py",  # the q10 deblocker trains on BSDS400, absent from a fresh checkout
+        f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-bsds400 "
+        "--source folder:leaderboards/work/sources/bsds400",
         f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-classic5 "
         "--source folder:../shared/datasets/classic5 --split test",
         f"pixbench build-dataset recipes/jpeg-gray.yaml -o {data}/jpeg-gray-live1 "
@@ -144,9 +148,54 @@ def test_paper_protocols_are_built_and_scored_on_their_own_test_sources(reproduc
         f"-o {results}/classic5/jpeg-gray/dncnn3.json --no-speed",
         f"pixbench evaluate {dncnn3} --dataset {data}/jpeg-gray-live1 --split test "
         f"-o {results}/live1/jpeg-gray/dncnn3.json --no-speed",
+        # trained on q10 alone, so scored on the q10 samples alone, even where speed is not measured
+        f"pixbench evaluate {deblocker} --dataset {data}/jpeg-gray-classic5 --split test "
+        f"-o {results}/classic5/jpeg-gray/gray-deblocker-q10.json --quality 10 --no-speed",
+        f"pixbench evaluate {deblocker} --dataset {data}/jpeg-gray-live1 --split test "
+        f"-o {results}/live1/jpeg-gray/gray-deblocker-q10.json --quality 10 --no-speed",
     ]
     reproduce.main(["--dry-run", "--only", "jpeg", "--steps", "build"])
     assert not any("classic5" in line or "live1" in line for line in commands(capsys))
+
+
+def test_rows_trained_on_bsds400_fetch_it_once_where_it_is_absent(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "detect,sr-bicubic", "--steps", "build,train"])
+    lines = commands(capsys)
+    assert lines.count("python tools/fetch_bsds400.py") == 1 and lines[0] == "python tools/fetch_bsds400.py"
+    bsds = "--source folder:leaderboards/work/sources/bsds400"
+    assert (
+        f"pixbench build-dataset recipes/detect-train.yaml -o leaderboards/work/data/detect-detect-train-bsds400 {bsds}"
+        in lines
+    )
+    assert (
+        f"pixbench build-dataset recipes/sr-bicubic.yaml -o leaderboards/work/data/sr-bicubic-bsds400 {bsds}" in lines
+    )
+    for source in ("kodak", "set14", "set5", "live1"):  # the detect benchmark's four test sources
+        assert any(
+            line.startswith(f"pixbench build-dataset recipes/detect.yaml -o leaderboards/work/data/detect-{source} ")
+            for line in lines
+        )
+    assert (
+        "pixbench train espcn --config leaderboards/configs/espcn-x3.yaml --dataset leaderboards/work/data/sr-bicubic-bsds400 "
+        "-o leaderboards/work/runs/sr-bicubic/espcn-x3 --seed 0"
+    ) in lines
+    (reproduce.REPO / "leaderboards/work/sources/bsds400").mkdir(parents=True)
+    reproduce.main(["--dry-run", "--only", "detect", "--steps", "build"])
+    assert "python tools/fetch_bsds400.py" not in commands(capsys)  # fetched already: not again
+
+
+def test_localize_is_trained_on_bsd68_and_scored_with_its_baselines(reproduce, capsys):
+    reproduce.main(["--dry-run", "--only", "localize", "--steps", "build,train,baseline", "--sources", "kodak"])
+    assert commands(capsys) == [
+        "pixbench build-dataset recipes/localize.yaml -o leaderboards/work/data/localize-bsd68 "
+        "--source folder:../shared/datasets/bsd68",
+        "pixbench build-dataset recipes/localize.yaml -o leaderboards/work/data/localize-kodak "
+        "--source kodak:../shared/datasets/kodak --split test",
+        "pixbench train sepunet-segmenter --config leaderboards/configs/sepunet-segmenter.yaml "
+        "--dataset leaderboards/work/data/localize-bsd68 -o leaderboards/work/runs/localize/sepunet-segmenter --seed 0",
+        "pixbench baseline grid-localizer -o leaderboards/models/localize/grid-localizer.onnx",
+        "pixbench baseline flatness -o leaderboards/models/localize/flatness.onnx",
+    ]
 
 
 def test_models_option_picks_rows(reproduce, capsys):
@@ -180,10 +229,13 @@ def test_committed_commands_are_those_the_table_gives(reproduce, monkeypatch, ca
     assert committed == reproduce.commands_markdown(log)
     # 5 training sets and 12 test sets, 10 trainings and exports, 12 baselines, 56 evaluations, 1 leaderboard;
     # then the paper protocols: 4 test sets, 2 baselines and 4 evaluations, and the 6 evaluations of the
-    # converted third-party models (DnCNN-3 on 4 test sets, VDSR on 2)
-    assert len(log) == 106 + 10 + 6
+    # converted third-party models (DnCNN-3 on 4 test sets, VDSR on 2); then the BSDS400 rows and localize:
+    # 1 fetch, 3 more training sets (detect's replaces its BSD68 one), 4 more test sets (detect on Set5 and
+    # LIVE1, localize on Kodak and Set14), 3 trainings and exports, 2 baselines and 18 evaluations
+    # (4 detectors x 2 sources, espcn-x3 and gray-deblocker-q10 x 2, 3 localize rows x 2)
+    assert len(log) == 106 + 10 + 6 + 1 + 3 + 4 + 6 + 2 + 18
     configs = {word for line in log for word in line.split() if word.startswith("leaderboards/configs/")}
-    assert len(configs) == 9 and all((REPO_ROOT / c).is_file() for c in configs)
+    assert len(configs) == 12 and all((REPO_ROOT / c).is_file() for c in configs)
     assert not any("--epochs" in line for line in log)
 
 
