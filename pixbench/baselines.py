@@ -286,6 +286,70 @@ def _pull_nodes(levels: int) -> list:
     return nodes
 
 
+def flatness(*, cell: int = 8) -> Any:
+    """Mosaic localization by flatness: the share of pixels whose right and lower neighbours are equal to them.
+
+    Box cells upscaled by repetition leave runs of identical pixels; the share of pixels with
+    a zero horizontal *and* vertical difference (on the sum of R, G and B, so "equal" means
+    all three channels) is averaged over ``cell x cell`` cells and then 3x3 cells, and
+    repeated back over every pixel: ``N x 1 x H x W``, read as a probability (0.5: half the
+    neighbourhood is flat). It knows nothing of grids, so flat graphics and clipped areas
+    light up, and a mosaic re-encoded as JPEG loses its exact zeros.
+    """
+    from onnx import TensorProto, helper
+
+    if not isinstance(cell, int) or not 2 <= cell <= 64:
+        raise ModelError(f"flatness baseline: cell must be an integer from 2 to 64, got {cell!r}")
+    nodes = [helper.make_node("ReduceSum", ["x", "channel_axis"], ["grey"], keepdims=1)]
+    for axis, name in ((3, "dx"), (2, "dy")):
+        ax = f"axis{axis}"
+        nodes += [
+            helper.make_node("Slice", ["grey", "one_i", "big", ax], [f"{name}_a"]),
+            helper.make_node("Slice", ["grey", "zero_i", "minus_one", ax], [f"{name}_b"]),
+            helper.make_node("Equal", [f"{name}_a", f"{name}_b"], [f"{name}_eq"]),
+            helper.make_node("Slice", [f"{name}_eq", "minus_one", "big", ax], [f"{name}_last"]),
+            helper.make_node("Concat", [f"{name}_eq", f"{name}_last"], [name], axis=axis),
+        ]
+    nodes += [
+        helper.make_node("And", ["dx", "dy"], ["flat_b"]),
+        helper.make_node("Cast", ["flat_b"], ["flat"], to=TensorProto.FLOAT),
+        helper.make_node(
+            "AveragePool", ["flat"], ["cells"], kernel_shape=[cell, cell], strides=[cell, cell], ceil_mode=1
+        ),
+        helper.make_node(
+            "AveragePool", ["cells"], ["near"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=0
+        ),
+        helper.make_node("Resize", ["near", "", "scales"], ["up"], mode="nearest"),
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "two", "four", "zero_i"], ["size"]),
+        helper.make_node("Slice", ["up", "zeros2", "size", "axes23"], ["p"]),
+    ]
+    inits = [
+        _const("channel_axis", [1], np.int64),
+        _const("axis2", [2], np.int64),
+        _const("axis3", [3], np.int64),
+        _const("zero_i", [0], np.int64),
+        _const("one_i", [1], np.int64),
+        _const("minus_one", [-1], np.int64),
+        _const("big", [2**62], np.int64),
+        _const("two", [2], np.int64),
+        _const("four", [4], np.int64),
+        _const("zeros2", [0, 0], np.int64),
+        _const("axes23", [2, 3], np.int64),
+        _const("scales", [1.0, 1.0, cell, cell]),
+    ]
+    out = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1, "H", "W"])
+    props = ModelProps(task="localize", model="flatness", output="probability")
+    return _model(nodes, [_image("x", 3)], [out], inits, props)
+
+
+def grid_localizer() -> Any:
+    """The analytic grid detector turned local (:mod:`pixbench.forensics.grid_localizer`)."""
+    from pixbench.forensics.grid_localizer import build_localizer_onnx
+
+    return build_localizer_onnx()
+
+
 def _check_scale(scale: int) -> None:
     if not isinstance(scale, int) or not 2 <= scale <= 16:
         raise ModelError(f"--scale {scale!r} must be an integer from 2 to 16 (the dataset's pixelation factor)")
@@ -314,6 +378,10 @@ BASELINES.register("lanczos", (lanczos, ("scale",), "Lanczos-3 upscale of the lo
 BASELINES.register("constant", (constant_detector, ("value",), "constant-probability detector (detect)"))
 BASELINES.register("biharmonic", (biharmonic, (), "biharmonic inpainting, a JSON model file (inpaint)"))
 BASELINES.register("pushpull", (pushpull, (), "push-pull pyramid fill of the holes, an ONNX graph (inpaint)"))
+BASELINES.register("flatness", (flatness, (), "share of pixels equal to their neighbours, per cell (localize)"))
+BASELINES.register(
+    "grid-localizer", (grid_localizer, (), "the grid detector's zero-difference profiles per cell (localize)")
+)
 
 
 def write_baseline(name: str, output: str | os.PathLike, **options: Any) -> Path:

@@ -43,6 +43,8 @@ Exporter = Literal["torchscript", "dynamo"]
 EXPORTERS: tuple[str, ...] = ("torchscript", "dynamo")
 #: Trace size and the (different) size the parity check runs at, per input kind: (C, H, W).
 _TRACE = {"full": (3, 64, 64), "masked": (4, 64, 64), "lowres": (3, 16, 16), "triplet": (3, CONTEXT, CONTEXT)}
+#: Output kinds that are logits, to which export appends the sigmoid.
+_LOGITS = ("logit", "mask")
 _CHECK = {"full": (3, 70, 90), "masked": (4, 70, 90), "lowres": (3, 13, 17), "triplet": (3, CONTEXT, CONTEXT)}
 
 
@@ -59,7 +61,7 @@ class ExportReport:
 
 
 class _Probability(nn.Module):
-    """Appends the sigmoid to a detector, so the file declares ``pixbench.output=probability``."""
+    """Appends the sigmoid to a detector or segmenter, so the file declares ``pixbench.output=probability``."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -93,7 +95,7 @@ def model_props(
         input=("lowres" if lowres else "full") if get_task(task).takes_lowres else None,
         scale=int(model.scale) if lowres else None,
         mask_input="channel" if spec.input_kind == "masked" else None,
-        output="probability" if spec.output == "logit" else None,
+        output="probability" if spec.output in _LOGITS else None,
         dataset_fingerprint=dataset_fingerprint or None,
         recipe=recipe or None,
         training=training or None,
@@ -218,7 +220,7 @@ def export_model(
     if output.suffix != ".onnx":
         raise ModelError(f"--output {output}: expected a path ending in .onnx")
     model = model.cpu().eval()
-    module = _Probability(model) if spec.output == "logit" else model
+    module = _Probability(model) if spec.output in _LOGITS else model
     module.eval()
     gen = torch.Generator().manual_seed(seed)
     example = torch.rand(1, *_TRACE[spec.input_kind], generator=gen)
@@ -276,7 +278,7 @@ def export_checkpoint(
         model,
         spec,
         output,
-        model_args=spec.full_args(ckpt["model_args"]),
+        model_args=spec.recorded_args(ckpt["model_args"]),
         task=data.get("task"),
         dataset_fingerprint=data.get("fingerprint"),
         recipe=f"{recipe['name']}@{recipe['version']}" if recipe else None,

@@ -82,6 +82,25 @@ def write_tiny_dataset(
                     row["holes"] = json.dumps([[4, 4, 16, 16]])
                     write_png(sdir / row["mask_file_name"], mask)
                 write_png(sdir / row["input_file_name"], degraded)
+            elif task == "jpeg-gray":
+                # a gray plane in all three channels, the quality alternating 10 and 20 (levels to filter on)
+                gray = np.repeat(clean[..., :1], 3, axis=2)
+                noisy = np.clip(gray.astype(int) + rng.integers(-8, 9, gray.shape[:2])[..., None], 0, 255)
+                row["target_file_name"] = f"target/{sid}.png"
+                row["quality"] = 10 if i % 2 == 0 else 20
+                write_png(sdir / row["target_file_name"], gray)
+                write_png(sdir / row["input_file_name"], noisy.astype(np.uint8))
+            elif task == "localize":  # a mosaic of `factor` blocks over a square at (8, 8), and its mask
+                img, mask = clean.copy(), np.zeros((size, size), np.uint8)
+                if i % 4:  # about a quarter of the samples have no mosaic
+                    side = (size // 2 // factor) * factor
+                    box = clean[8 : 8 + side, 8 : 8 + side].astype(np.float64)
+                    cells = box.reshape(side // factor, factor, side // factor, factor, 3).mean((1, 3))
+                    img[8 : 8 + side, 8 : 8 + side] = np.repeat(np.repeat(cells.round(), factor, 0), factor, 1)
+                    mask[8 : 8 + side, 8 : 8 + side] = 255
+                row["mask_file_name"] = f"mask/{sid}.png"
+                write_png(sdir / row["mask_file_name"], mask)
+                write_png(sdir / row["input_file_name"], img.astype(np.uint8))
             else:
                 raise ValueError(f"unknown task {task!r}")
             rows.append(row)

@@ -38,6 +38,9 @@ GOLDEN = {
     ("jpeg-gray", None): "sha256:4a828183c658887cf27bbd7b97b667405d0455702ec2fa9781592634b68a1b34",
     # sr-bicubic: pinned when it was added, same command and encoders (--workers 1 and 2 agree)
     ("sr-bicubic", None): "sha256:2f4f9419979f30905745f8871406eeed1d64f928bf0294c5c9da642ce7d4d9a5",
+    # localize: pinned when it was added, same command and encoders (--workers 1 and 2 agree)
+    ("localize", None): "sha256:5e78c4cde8229ac799dbee728386a9d10339aa27144741c1c50a28455f082347",
+    ("localize", "test"): "sha256:7929da2bd4f929c5552609cbadee954dd971b98fa860d4172faa0404c17cb9a7",
 }
 
 

@@ -102,6 +102,15 @@ def test_ops_sample_then_apply():
 
 
 def test_registry_names_and_did_you_mean():
-    assert DEGRADATIONS.names() == ["pixelate", "jpeg", "holes", "gray-jpeg", "bicubic-down"]
+    assert DEGRADATIONS.names() == [
+        "pixelate",
+        "jpeg",
+        "holes",
+        "gray-jpeg",
+        "bicubic-down",
+        "textures",
+        "mosaic",
+        "recompress",
+    ]
     with pytest.raises(KeyError, match="did you mean 'pixelate'"):
         DEGRADATIONS.get("pixelat")

@@ -23,6 +23,8 @@ def _expected_shape(spec, model, n: int) -> tuple[int, ...]:
     c, h, w = TINY_INPUT[spec.input_kind]
     if spec.output == "logit":
         return (n, 1)
+    if spec.output == "mask":
+        return (n, 1, h, w)
     if spec.input_kind == "lowres":
         return (n, 3, h * model.scale, w * model.scale)
     if spec.input_kind == "triplet":
@@ -70,8 +72,8 @@ def test_export_parity_and_size_budget(name, tmp_path):
     got = session.run(None, {"input": x.numpy()})[0]
     with torch.no_grad():
         want = model.eval()(x)
-    if spec.output == "logit":
-        want = torch.sigmoid(want)  # exported detectors declare pixbench.output=probability
+    if spec.output in ("logit", "mask"):
+        want = torch.sigmoid(want)  # exported detectors and segmenters declare pixbench.output=probability
     assert got.shape == tuple(want.shape)
     np.testing.assert_allclose(got, want.numpy(), atol=PARITY_ATOL, rtol=0)
 

@@ -23,6 +23,7 @@ PINNED = {
     "inpaint-2x75": "bc60439234d3",
     "jpeg": "f80ddfe2566c",
     "jpeg-gray": "053dc0a32f38",
+    "localize": "6b793fee1b0f",
     "sr-bicubic": "b39093eabe77",
 }
 
@@ -95,7 +96,7 @@ def test_resolve_by_name_and_path(tmp_path):
         (
             "task",
             "denoise",
-            r"task: Input should be 'detect', 'depixelate', 'jpeg', 'blockcnn', 'inpaint', 'jpeg-gray' or 'sr-bicubic' \(got 'denoise'\)",
+            r"task: Input should be 'detect', 'depixelate', 'jpeg', 'blockcnn', 'inpaint', 'jpeg-gray', 'sr-bicubic' or 'localize' \(got 'denoise'\)",
         ),
         ("splits.test", 0.5, r"splits: train \+ val \+ test must be 1, got 1.25"),
         ("degradations.0.factors", [3], r"depixelate factors \[3\] must divide crop.size \(32\)"),

@@ -57,7 +57,16 @@ def task(request) -> Task:
 
 
 def test_registry_order_and_public_views():
-    assert TASK_NAMES == ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "sr-bicubic")
+    assert TASK_NAMES == (
+        "detect",
+        "depixelate",
+        "jpeg",
+        "blockcnn",
+        "inpaint",
+        "jpeg-gray",
+        "sr-bicubic",
+        "localize",
+    )
     assert RESTORATION_TASKS == ("depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "sr-bicubic")
     assert primary_metric("inpaint") == "psnr_hole" and primary_metric("detect") == "accuracy"
     assert can_score("blockcnn", "jpeg") and not can_score("jpeg", "blockcnn") and can_score("jpeg", "jpeg")
@@ -99,7 +108,8 @@ def test_fields_are_consistent(task):
     assert len(set(task.files)) == len(task.files)
     assert task.restores == ("target" in task.files)  # a restorer is scored against its clean target
     assert set(task.breakdown) <= set(task.metadata)
-    assert set(task.table_breakdown) <= set(task.breakdown)
+    assert set(task.table_breakdown) <= set(task.breakdown) | set(task.region_breakdown)
+    assert not set(task.region_breakdown) & set(task.metadata)  # a region's property is not a sample's column
     assert task.name not in task.scores_on and set(task.scores_on) <= set(TASKS)
     assert set(task.sections) <= set(Recipe.model_fields) - {"task", "degradations", "crop", "splits"}
     assert task.inputs
@@ -165,6 +175,9 @@ def test_samples_have_exactly_the_task_files(task):
         again = task.make_sample(PHOTO, recipe, np.random.default_rng(7), index)
         assert isinstance(sample, TaskSample)
         h, w = (sample.params["crop_h"], sample.params["crop_w"]) if task.whole_images else (recipe.crop.size,) * 2
+        if task.maps:  # the image may be shrunk after it was made, and its mask with it
+            h, w = sample.mask.shape
+            assert h <= sample.params["crop_h"] and w <= sample.params["crop_w"]
         assert sample.input.shape == (h, w, 3) and sample.input.dtype == np.uint8
         for kind in IMAGE_KINDS:
             assert (getattr(sample, kind) is not None) == (kind in task.files), kind
@@ -172,7 +185,7 @@ def test_samples_have_exactly_the_task_files(task):
                 assert np.array_equal(getattr(sample, kind), getattr(again, kind))  # a pure function of the seed
         assert sample.params == again.params
         assert {"crop_x", "crop_y", "crop_w", "crop_h"} <= set(sample.params)
-        assert (sample.label is None) == task.restores
+        assert (sample.label is None) == (task.restores or task.maps)
         assert (sample.triplets is not None) == task.blockwise
     if task.takes_lowres:
         factor = sample.params["factor"]
@@ -223,10 +236,11 @@ def test_block_metrics_pool_the_squared_error():
     }  # 33.8174 dB, finite though 2 blocks are exact
 
 
-def test_only_the_inpaint_task_writes_a_card_paragraph():
+def test_only_the_tasks_with_a_mask_write_a_card_paragraph():
     notes = {name: t.card_notes(_recipe_of(t)) for name, t in TASKS.items()}
     assert notes["inpaint"][0].startswith("Holes are filled with the value 0 in every channel")
-    assert all(not n for name, n in notes.items() if name != "inpaint")
+    assert notes["localize"][0].startswith("`mask/` is 255 on mosaicked pixels")
+    assert all(not n for name, n in notes.items() if name not in ("inpaint", "localize"))
 
 
 def _compares_task_name(node: ast.AST) -> bool:

@@ -17,6 +17,7 @@ from pixbench.results import host_identity, isa_class, source_revision
 from pixbench.train import TrainSettings, config_sha256, load_train_config, lr_factor, parse_model_options, train_model
 from pixbench.train.augment import dihedral, grid_safe
 from pixbench.train.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from pixbench.train.data import SplitBatches
 from pixbench.train.losses import VGG_LAYERS, VGGPerceptualLoss, restorer_loss
 from tests.synth import reseal, write_tiny_dataset
 
@@ -32,7 +33,7 @@ def datasets(tmp_path_factory):
     root = tmp_path_factory.mktemp("ds")
     return {
         task: write_tiny_dataset(root / task, task, n=4, size=32)
-        for task in ("detect", "depixelate", "jpeg", "blockcnn", "inpaint")
+        for task in ("detect", "depixelate", "jpeg", "blockcnn", "inpaint", "jpeg-gray", "localize")
     }
 
 
@@ -627,3 +628,25 @@ def test_blockcnn_without_norm_restores_the_centre_of_its_context():
     x = torch.rand(2, 3, 24, 24)
     with torch.no_grad():
         torch.testing.assert_close(net(x), net.restore_context(x)[:, :, 8:16, 8:16])
+
+
+def test_quality_trains_one_jpeg_quality_and_names_a_missing_one(datasets, tmp_path):
+    # the tiny jpeg-gray set alternates q10 and q20 (tests/synth.py): 2 of its 4 samples per split are q10
+    ds = open_dataset(datasets["jpeg-gray"])
+    spec = MODELS.get("gray-deblocker")
+    batches = SplitBatches(ds.split("train"), spec, crop=None, quality=10)
+    assert len(batches) == 2
+    assert set(ds.split("train").metadata["quality"].iloc[batches._rows]) == {10}
+    settings = TrainSettings(steps=1, batch_size=2, crop=16, quality=10)
+    train_model(
+        "gray-deblocker", datasets["jpeg-gray"], tmp_path / "q10", model_args=_tiny("gray-deblocker"), settings=settings
+    )
+    assert read_checkpoint(tmp_path / "q10" / "last.pt")["settings"]["quality"] == 10
+    with pytest.raises(DatasetError, match="no samples of quality 30"):
+        train_model(
+            "gray-deblocker",
+            datasets["jpeg-gray"],
+            tmp_path / "q30",
+            model_args=_tiny("gray-deblocker"),
+            settings=TrainSettings(steps=1, batch_size=2, crop=16, quality=30),
+        )

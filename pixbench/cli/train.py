@@ -146,6 +146,16 @@ _Factor = Annotated[
         help="Train and validate on the samples of this pixelation factor only (depixelate datasets mix 2, 4 and 8); low-resolution models use their scale, grid models their grid.",
     ),
 ]
+_Quality = Annotated[
+    int | None,
+    typer.Option(
+        "--quality",
+        min=1,
+        max=100,
+        rich_help_panel=_DATA,
+        help="Train and validate on the samples of this JPEG quality only (jpeg and jpeg-gray datasets mix 10 to 40), for a per-quality deblocker.",
+    ),
+]
 _Augment = Annotated[
     bool | None,
     typer.Option(
@@ -230,6 +240,7 @@ def train(
     vgg_weights: _VggWeights = None,
     crop: _Crop = None,
     factor: _Factor = None,
+    quality: _Quality = None,
     augment: _Augment = None,
     context_loss: _ContextLoss = None,
     cache: _Cache = None,
@@ -253,7 +264,7 @@ def train(
     options, values = _model_options(spec, config, arg or [], pretrained, weights_path)
     budget = dict(epochs=epochs, steps=steps, minutes=minutes)
     optimisation = dict(batch_size=batch_size, lr=lr, schedule=schedule, warmup=warmup, amp=amp, loss=loss)
-    data = dict(crop=crop, factor=factor, augment=augment, context_loss=context_loss, cache=cache)
+    data = dict(crop=crop, factor=factor, quality=quality, augment=augment, context_loss=context_loss, cache=cache)
     run = dict(val_every=val_every, device=device, seed=seed, vgg_weights=str(vgg_weights) if vgg_weights else None)
     run["max_minutes"] = max_minutes
     settings = _settings(values, {**budget, **optimisation, **data, **run})

@@ -26,9 +26,12 @@ from pixbench.degradations.gray import (
 )
 from pixbench.degradations.holes import HolesOp, fill_holes, holes_mask, make_holes
 from pixbench.degradations.jpeg import JpegOp, encoder_name, jpeg_roundtrip
+from pixbench.degradations.mosaic import CELLS, SHAPES, MosaicOp, mosaic_cells, paint_region
 from pixbench.degradations.pixelate import KERNELS, PixelateOp, downscale, pixelate, upscale
+from pixbench.degradations.recompress import POSTS, RecompressOp, recompress
 from pixbench.degradations.resize import imresize
 from pixbench.degradations.sr import BicubicDownOp, bicubic_pair, modcrop
+from pixbench.degradations.textures import TEXTURES, TexturesOp, draw_texture
 from pixbench.registry import Registry
 
 #: Degradation op name (as written in a recipe's ``op:`` field) -> op class.
@@ -38,20 +41,31 @@ DEGRADATIONS.register("jpeg", JpegOp)
 DEGRADATIONS.register("holes", HolesOp)
 DEGRADATIONS.register("gray-jpeg", GrayJpegOp)
 DEGRADATIONS.register("bicubic-down", BicubicDownOp)
+DEGRADATIONS.register("textures", TexturesOp)
+DEGRADATIONS.register("mosaic", MosaicOp)
+DEGRADATIONS.register("recompress", RecompressOp)
 
 __all__ = [
+    "CELLS",
     "DEGRADATIONS",
     "KERNELS",
+    "POSTS",
+    "SHAPES",
+    "TEXTURES",
     "BicubicDownOp",
     "GrayJpegOp",
     "HolesOp",
     "JpegOp",
+    "MosaicOp",
     "PixelateOp",
+    "RecompressOp",
+    "TexturesOp",
     "as_rgb",
     "bicubic_pair",
     "block_positions",
     "display_gray",
     "downscale",
+    "draw_texture",
     "encoder_name",
     "extract_triplets",
     "fill_holes",
@@ -63,7 +77,10 @@ __all__ = [
     "jpeg_roundtrip_gray",
     "make_holes",
     "modcrop",
+    "mosaic_cells",
+    "paint_region",
     "pixelate",
+    "recompress",
     "studio_luma",
     "upscale",
 ]

@@ -21,6 +21,7 @@ import pandas as pd
 from pixbench.datasets import BuiltDataset, DatasetSplit, open_dataset
 from pixbench.errors import DatasetError, ModelError, PixbenchError
 from pixbench.evaluate.detect import crop_rule, detection_metrics, score_detection
+from pixbench.evaluate.localize import score_localization
 from pixbench.evaluate.restore import (
     crop_values,
     crops_strip,
@@ -115,6 +116,8 @@ def evaluate(
     scoring = _counter(progress, "scoring", len(run.indices))
     if run.task.restores:
         scored = _score_restoration(run, out, on_sample=scoring)
+    elif run.task.maps:
+        scored = _score_localization(run, model_info, on_sample=scoring)
     else:
         scored = _score_detection(run, model_info, native, on_sample=scoring)
     model_info.flops_1080p = estimate_flops(run.model, run.spec, *FULL_HD)
@@ -209,6 +212,15 @@ def _score_detection(
     model_info.assumed["crops"] = crop_rule(run.spec, native)
     metrics = Metrics(model=overall, crops_per_image=sorted({r["crops"] for r in scores.rows if r["crops"]}))
     return _Scored(scores.rows, scores.failures, metrics, by)
+
+
+def _score_localization(run: _Run, model_info: ModelInfo, *, on_sample: Callable[[], None]) -> _Scored:
+    """Score a localizer's maps against the masks; how its output was read goes into ``model.assumed``."""
+    samples = (run.split[i] for i in run.indices)
+    scores = score_localization(run.runner, samples, run.task, columns=run.columns, on_sample=on_sample)
+    run.spec.output = scores.output
+    model_info.assumed = run.spec.assumed()
+    return _Scored(scores.rows, scores.failures, Metrics(model=scores.metrics), scores.breakdown)
 
 
 def _score_restoration(run: _Run, out: Path, *, on_sample: Callable[[], None]) -> _Scored:

@@ -80,16 +80,18 @@ def levels_markdown(table: Table, levels: list[Level], out_dir: Path) -> str:
     task = get_task(table.task)
     column = levels[0].column
     with_published = {k for lv in levels for row in lv.rows for k in row.published}
+    # a region column (localize) groups the regions inside the samples, ranked by their first metric
+    by, what = (task.primary, "samples") if column not in task.region_breakdown else ("region recall", "regions")
     lines = [
         f"# {table_title(table)}, by {column}",
         "",
         f"Dataset fingerprint `{table.fingerprint}`, split `{table.split}`. One table per `{column}`: each "
-        f"ranks the models by {task.primary} (higher is better) over the samples of that {column} alone. "
+        f"ranks the models by {by} (higher is better) over the {what} of that {column} alone. "
         f"[The whole table](<{table.stem}.md>) pools every {column}.",
     ]
     for level in levels:
         n = level.rows[0].n
-        lines += ["", f"## {column} {level.value}" + (f" ({n} samples)" if n is not None else ""), ""]
+        lines += ["", f"## {column} {level.value}" + (f" ({n} {what})" if n is not None else ""), ""]
         lines += _grid(table, level, out_dir, with_published)
     lines += ["", "Notes:", ""]
     if any(row.stats.intervals for lv in levels for row in lv.rows):

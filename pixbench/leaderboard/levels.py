@@ -125,7 +125,10 @@ def _level_rows(table: Table, column: str, value: str, samples: list[Samples | N
         if part is not None and len(part.ids):
             row.stats.intervals = {k: ci for k in interval_keys(table.task) if (ci := interval(part, k)) is not None}
         rows.append((row, part))
-    rows.sort(key=lambda pair: _rank(pair[0], task.primary))
+    # a level of regions (localize's size, shape, ...) has no image metric: it ranks by its first column with values
+    ranked = [task.primary] + [k for k in keys if k != task.primary]
+    key = next((k for k in ranked if any(r.values.get(k) is not None for r, _ in rows)), task.primary)
+    rows.sort(key=lambda pair: _rank(pair[0], key))
     for (row, part), below in zip(rows, [*rows[1:], (None, None)]):
         if part is not None and below[1] is not None:
             row.stats.vs_next = paired(below[1], part, task.primary)  # this row minus the row below

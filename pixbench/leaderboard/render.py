@@ -137,7 +137,7 @@ def table_rows(
             md["LPIPS"] = f"n/a [{reasons[why]}]" if why else fmt(raw["lpips"], "f4")
         _cost_cells(raw, md, result, hw_tags.get(result.hardware, "–") if result.speed else "–", column)
         _train_cell(md, result, out_dir, mark_partial=some_whole)
-        if not task.restores:
+        if task.classifies:  # the targets are a detector's (pixbench.results.targets)
             _target_cells(raw, md, result)
         link = relative_link(result.path, out_dir)
         # Full values in the CSV: a short hex prefix made only of digits would be read back as a number.
@@ -323,7 +323,7 @@ def _row_notes(table: Table, task: Task, raw_rows: list[dict[str, Any]]) -> list
         lines.append(f"- [{i}] LPIPS n/a: {why}")
     if task.restores:
         lines.append("- Δ: the model's value minus the degraded input's (the *degraded input* row).")
-    else:
+    elif task.classifies:
         lines.append(
             f"- targets: accuracy >= {TARGET_ACCURACY:.0%}, size <= {TARGET_SIZE_MB:g} MB, "
             f">= {TARGET_FPS_1080P:g} FPS at 1080p on the hw shown."

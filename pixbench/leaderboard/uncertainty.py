@@ -19,7 +19,7 @@ from pixbench.results import Result, ResultFileError, Samples, read_samples
 from pixbench.tasks import get_task, primary_metric
 
 #: Metric keys that get an interval wherever a table shows them (besides the primary metric).
-INTERVAL_KEYS = ("psnr", "psnr_full", "ssim", "accuracy", "fpr")
+INTERVAL_KEYS = ("psnr", "psnr_full", "ssim", "accuracy", "fpr", "fp_area")
 N_RESAMPLES = 2000
 CONFIDENCE = 0.95
 SEED = 0

@@ -21,6 +21,8 @@ from pixbench.errors import ModelError
 #: pixelated image; ``triplet`` a 24x24 BlockCNN context block; ``masked`` the holed
 #: image with the hole mask as a fourth channel.
 InputKind = Literal["full", "lowres", "triplet", "masked"]
+#: What a model outputs: one logit per image (``logit``), one logit per pixel (``mask``), or an image.
+OutputKind = Literal["logit", "mask", "image"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class ModelSpec:
         tasks: Dataset tasks the model can be trained on.
         input_kind: How the model receives its input.
         output: ``logit`` for detectors (export appends a sigmoid and declares
-            ``pixbench.output=probability``), ``image`` for restorers ([0, 1] RGB).
+            ``pixbench.output=probability``), ``mask`` for segmenters (one logit per pixel,
+            ``(N, 1, H, W)``; export appends the sigmoid the same way), ``image`` for
+            restorers ([0, 1] RGB).
         size_budget_mb: Largest allowed ONNX file size in MB.
         train_crop: Side of the random training crops, or ``None`` to train on whole samples.
         min_crop: Smallest training crop the architecture accepts.
@@ -45,13 +49,16 @@ class ModelSpec:
         tiny_args: Options that make a very small instance, for fast tests.
         discriminator: For adversarial training, builds the discriminator from ``width``.
         summary: One line for ``--help`` and the docs.
+        late_options: Options added after models were published: at their defaults they are left
+            out of the recorded arguments (:meth:`recorded_args`), so earlier files and configs keep
+            their metadata and hashes.
     """
 
     name: str
     factory: Callable[..., nn.Module]
     tasks: tuple[str, ...]
     input_kind: InputKind
-    output: Literal["logit", "image"]
+    output: OutputKind
     size_budget_mb: float
     train_crop: int | None
     crop_align: int = 1
@@ -61,6 +68,7 @@ class ModelSpec:
     tiny_args: dict[str, Any] = field(default_factory=dict)
     discriminator: Callable[..., nn.Module] | None = None
     summary: str = ""
+    late_options: tuple[str, ...] = ()
 
     def full_args(self, args: dict[str, Any] | None = None) -> dict[str, Any]:
         """Return ``args`` completed with the factory's defaults, in signature order.
@@ -74,6 +82,12 @@ class ModelSpec:
         if unknown:
             raise ModelError(f"model {self.name!r} has no option {unknown[0]!r}; its options are {', '.join(params)}")
         return {k: args.get(k, p.default) for k, p in params.items()}
+
+    def recorded_args(self, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`full_args` without the :attr:`late_options` that are at their defaults."""
+        full = self.full_args(args)
+        params = inspect.signature(self.factory).parameters
+        return {k: v for k, v in full.items() if k not in self.late_options or v != params[k].default}
 
     def build(self, args: dict[str, Any] | None = None) -> nn.Module:
         """Construct the model with ``args`` (missing options take their defaults)."""

@@ -20,8 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pixbench.degradations.gray import GrayJpegOp
 from pixbench.degradations.holes import HolesOp
 from pixbench.degradations.jpeg import JpegOp
+from pixbench.degradations.mosaic import MosaicOp
 from pixbench.degradations.pixelate import PixelateOp
+from pixbench.degradations.recompress import RecompressOp
 from pixbench.degradations.sr import BicubicDownOp
+from pixbench.degradations.textures import TexturesOp
 from pixbench.tasks import TASK_NAMES, check_recipe
 
 #: A task name; the allowed values (and their order in error messages) come from the task table.
@@ -103,7 +106,101 @@ class BicubicDownSpec(_Strict):
         return BicubicDownOp(tuple(self.factors))
 
 
-OpSpec = Annotated[PixelateSpec | JpegSpec | HolesSpec | GrayJpegSpec | BicubicDownSpec, Field(discriminator="op")]
+Share = Annotated[float, Field(ge=0, le=1)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+def _ordered(pair: list[Any], name: str) -> None:
+    if pair[0] > pair[1]:
+        raise ValueError(f"{name}: expected [low, high] with low <= high, got {pair}")
+
+
+class TexturesSpec(_Strict):
+    """``op: textures``: one hard-negative pattern of ``kinds`` in a share ``share`` of the images (localize)."""
+
+    op: Literal["textures"]
+    share: Share
+    kinds: list[Literal["tiles", "brick", "fence", "grid", "halftone", "screentone", "text", "flat"]] = Field(
+        min_length=1
+    )
+    min_side: int = Field(default=64, ge=16, le=4096)
+    max_fraction: Fraction = 0.8
+
+    def build(self) -> TexturesOp:
+        return TexturesOp(self.share, tuple(self.kinds), self.min_side, self.max_fraction)
+
+
+class MosaicSpec(_Strict):
+    """``op: mosaic``: up to ``max_regions`` mosaic regions per image, none in a share ``empty`` (localize)."""
+
+    op: Literal["mosaic"]
+    per_image: int = Field(ge=1, le=1000)
+    empty: Share
+    max_regions: int = Field(ge=1, le=16)
+    min_side: int = Field(default=32, ge=8, le=4096)
+    max_fraction: Fraction = 0.85
+    max_aspect: float = Field(default=6.0, ge=1, le=16)
+    shapes: list[Literal["rect", "ellipse", "free"]] = Field(min_length=1)
+    feathered: Share
+    feather: list[Annotated[int, Field(ge=1, le=64)]] = Field(min_length=2, max_length=2)
+    blocks: list[Annotated[int, Field(ge=2, le=64)]] = Field(min_length=2, max_length=2)
+    cells: list[Literal["srgb-mean", "linear-mean", "centre"]] = Field(min_length=1)
+    gap: int = Field(default=16, ge=0, le=256)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> MosaicSpec:
+        _ordered(self.feather, "feather")
+        _ordered(self.blocks, "blocks")
+        if self.blocks[0] * 2 > self.min_side:
+            raise ValueError(f"min_side {self.min_side} must hold two of the smallest blocks ({self.blocks[0]} px)")
+        return self
+
+    def build(self) -> MosaicOp:
+        return MosaicOp(
+            self.empty,
+            self.max_regions,
+            self.min_side,
+            self.max_fraction,
+            self.max_aspect,
+            tuple(self.shapes),
+            self.feathered,
+            (self.feather[0], self.feather[1]),
+            (self.blocks[0], self.blocks[1]),
+            tuple(self.cells),
+            self.gap,
+        )
+
+
+class RecompressSpec(_Strict):
+    """``op: recompress``: none, JPEG, or downscale then JPEG, drawn by ``weights`` in that order (localize)."""
+
+    op: Literal["recompress"]
+    weights: list[Annotated[float, Field(ge=0)]] = Field(min_length=3, max_length=3)
+    qualities: list[Annotated[int, Field(ge=1, le=95)]] = Field(min_length=2, max_length=2)
+    scales: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=2, max_length=2)
+    kernels: list[Kernel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RecompressSpec:
+        if not sum(self.weights) > 0:
+            raise ValueError(f"weights (none, jpeg, downscale-jpeg) must not all be 0, got {self.weights}")
+        _ordered(self.qualities, "qualities")
+        _ordered(self.scales, "scales")
+        return self
+
+    def build(self) -> RecompressOp:
+        return RecompressOp(
+            (self.weights[0], self.weights[1], self.weights[2]),
+            (self.qualities[0], self.qualities[1]),
+            (self.scales[0], self.scales[1]),
+            tuple(self.kernels),
+        )
+
+
+OpSpec = Annotated[
+    PixelateSpec | JpegSpec | HolesSpec | GrayJpegSpec | BicubicDownSpec | TexturesSpec | MosaicSpec | RecompressSpec,
+    Field(discriminator="op"),
+]
 
 
 class Prescale(_Strict):

@@ -15,10 +15,10 @@ TARGET_ACCURACY, TARGET_SIZE_MB, TARGET_FPS_1080P = 0.90, 10.0, 30.0
 def targets(task: str, accuracy: float | None, size_mb: float, fps_1080p: float | None) -> dict[str, bool | None]:
     """Pass/fail for each target that applies to ``task``; ``None`` where not measured.
 
-    The accuracy target is a detector's only: results of tasks whose models restore images do not list it.
+    The accuracy target is a classifier's only (detection): other results do not list it.
     """
     out: dict[str, bool | None] = {}
-    if not get_task(task).restores:
+    if get_task(task).classifies:
         out[f"accuracy>={TARGET_ACCURACY:.2f}"] = None if accuracy is None else accuracy >= TARGET_ACCURACY
     out[f"size<={TARGET_SIZE_MB:g}MB"] = size_mb <= TARGET_SIZE_MB
     out[f"fps_1080p>={TARGET_FPS_1080P:g}"] = None if fps_1080p is None else fps_1080p >= TARGET_FPS_1080P

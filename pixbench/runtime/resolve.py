@@ -198,6 +198,8 @@ def _probe(model: Model, spec: InputSpec) -> None:
     out = runner.run_raw(x, m)
     if spec.task_info.restores:
         _probe_restorer(model, spec, runner, out, (h, w))
+    elif spec.task_info.maps:
+        _probe_map(model, spec, out, (h, w))
     else:
         _probe_detector(model, spec, out)
 
@@ -216,6 +218,29 @@ def _probe_detector(model: Model, spec: InputSpec, out: np.ndarray) -> None:
         "inferred from output shape",
         spec.sources,
     )
+
+
+def _probe_map(model: Model, spec: InputSpec, out: np.ndarray, hw: tuple[int, int]) -> None:
+    """A localizer takes RGB of any size and outputs one map whose sides divide the input's; how to read it."""
+    if spec.tile is not None or spec.channels != "rgb":
+        raise ModelError(
+            f"{model.path.name}: a {spec.task} model takes RGB images of any size (dynamic H and W), "
+            f"got input size {spec.tile or 'dynamic'} with channels={spec.channels}"
+        )
+    c, mh, mw = 0, 0, 0
+    if out.ndim == 4:
+        c, mh, mw = (out.shape[1], *out.shape[2:]) if spec.layout == "nchw" else (out.shape[3], *out.shape[1:3])
+    if c != 1 or not mh or not mw or hw[0] % mh or hw[1] % mw:
+        raise ModelError(
+            f"{model.path.name}: a {spec.task} model outputs one map (1, 1, H', W') whose sides divide the input's, "
+            f"got output shape {out.shape} for a {hw[0]}x{hw[1]} input"
+        )
+    readings = ("probability", "logit", "auto")
+    spec.output = _pick("output", None, model.props, readings, "auto", "read from the values", spec.sources)
+    if spec.output not in readings:
+        raise ModelError(
+            f"{model.path.name}: pixbench.output={spec.output} does not fit a map; use {', '.join(readings)}"
+        )
 
 
 def _probe_restorer(model: Model, spec: InputSpec, runner: Runner, out: np.ndarray, hw: tuple[int, int]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pixbench.tasks import blockcnn, depixelate, detect, inpaint, jpeg, jpeg_gray, sr_bicubic
+from pixbench.tasks import blockcnn, depixelate, detect, inpaint, jpeg, jpeg_gray, localize, sr_bicubic
 from pixbench.tasks.base import Column, Task, UnknownTaskError
 from pixbench.tasks.sampling import TaskSample
 
@@ -47,7 +47,14 @@ def task_registry(*tasks: Task) -> dict[str, Task]:
 
 
 TASKS: dict[str, Task] = task_registry(
-    detect.TASK, depixelate.TASK, jpeg.TASK, blockcnn.TASK, inpaint.TASK, jpeg_gray.TASK, sr_bicubic.TASK
+    detect.TASK,
+    depixelate.TASK,
+    jpeg.TASK,
+    blockcnn.TASK,
+    inpaint.TASK,
+    jpeg_gray.TASK,
+    sr_bicubic.TASK,
+    localize.TASK,
 )
 
 #: Task names, in the order docs and tables list them.

@@ -73,6 +73,10 @@ class Task:
             image at every quality or scale, none drawn at random); the recipe has no ``crop``.
         level_tables: The :attr:`breakdown` columns that get leaderboard tables of their own, one
             table per value (default: every breakdown column).
+        region_breakdown: Properties of the regions inside a sample (``localize``: size, shape, edge)
+            that the scoring breaks per-region metrics down by, beside the :attr:`breakdown` columns.
+        maps: The model outputs a per-pixel map (a probability or logit of "mosaicked"), scored
+            against the sample's ``mask``, which is then the answer rather than a model input.
     """
 
     name: str
@@ -90,11 +94,18 @@ class Task:
     sections: tuple[str, ...] = ()
     whole_images: bool = False
     level_tables: tuple[str, ...] | None = None
+    region_breakdown: tuple[str, ...] = ()
+    maps: bool = False
 
     @property
     def table_breakdown(self) -> tuple[str, ...]:
         """The metadata columns whose values get a leaderboard table each (:attr:`level_tables`)."""
         return self.breakdown if self.level_tables is None else self.level_tables
+
+    @property
+    def classifies(self) -> bool:
+        """The model outputs one probability per image (neither an image nor a per-pixel map)."""
+        return not self.restores and not self.maps
 
     @property
     def takes_lowres(self) -> bool:
@@ -103,8 +114,8 @@ class Task:
 
     @property
     def takes_mask(self) -> bool:
-        """Samples carry a mask that the model takes beside the image (``mask`` is a file)."""
-        return "mask" in self.files
+        """Samples carry a mask that the model takes beside the image (``mask`` is a file of a task without :attr:`maps`)."""
+        return "mask" in self.files and not self.maps
 
     # The hooks: each task module overrides those where its task differs.
 
@@ -132,6 +143,11 @@ class Task:
         byte-for-byte contract: changing it needs a new recipe version.
         """
         raise NotImplementedError(f"task {self.name!r} has no sample maker")
+
+    def sample_regions(self, params: Mapping[str, Any]) -> list[tuple[tuple[int, int, int, int], dict[str, str]]]:
+        """Tasks with :attr:`maps`: each region a sample's ``params`` record, as its box in the sample's
+        pixels (``x0, y0, x1, y1``, end exclusive) and its :attr:`region_breakdown` values (default: none)."""
+        return []
 
     def card_notes(self, recipe: Any) -> list[str]:
         """Paragraphs the dataset card (``README.md``) adds about this task's files, as lines (default: none)."""

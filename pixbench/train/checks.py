@@ -72,8 +72,8 @@ def check_splits(ds: BuiltDataset) -> None:
 
 def check_options(spec: ModelSpec, settings: TrainSettings, crop: int | None) -> None:
     """Raise if ``--loss``, the crop (``--crop`` or the model's own) or ``--context-loss`` does not fit the model."""
-    if settings.loss != "l1" and (spec.output == "logit" or spec.discriminator is not None):
-        fixed = "BCE" if spec.output == "logit" else "L1 + GAN"
+    if settings.loss != "l1" and (spec.output != "image" or spec.discriminator is not None):
+        fixed = {"logit": "BCE", "mask": "BCE + soft Dice"}.get(spec.output, "L1 + GAN")
         raise ModelError(f"--loss {settings.loss}: {spec.name} always trains with {fixed}; --loss applies to restorers")
     if crop is not None and crop < spec.min_crop:
         raise ModelError(f"--crop {crop}: {spec.name} needs crops of at least {spec.min_crop} pixels")

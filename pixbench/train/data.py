@@ -28,7 +28,8 @@ CACHE_BYTES = 2 * 1024**3
 
 @dataclass
 class Batch:
-    """A stacked batch. ``target`` is ``(N, 1)`` labels for detectors, images otherwise.
+    """A stacked batch. ``target`` is ``(N, 1)`` labels for detectors, ``(N, 1, H, W)`` masks in {0, 1}
+    for segmenters (1 = mosaicked pixel), images otherwise.
 
     ``mask`` is ``(N, 1, H, W)`` (1 = hole) for inpainting, else ``None``.
     """
@@ -61,6 +62,8 @@ class SplitBatches:
         crop: Side of random training crops (``None``: whole samples).
         factor: The one pixelation factor the model learns (a ``lowres`` model's ``scale``, a
             ``grid`` model's block size): only samples of that factor are used. ``None``: all.
+        quality: The one JPEG quality the model learns (``jpeg`` and ``jpeg-gray`` datasets mix
+            qualities): only samples of that quality are used. ``None``: all.
         augment: Apply a random grid-safe dihedral transform to each training sample.
         cache_bytes: Keep decoded samples in memory up to this many bytes (0: no cache).
         context_targets: Triplets: the target is the clean ``24x24`` context
@@ -74,6 +77,7 @@ class SplitBatches:
         *,
         crop: int | None,
         factor: int | None = None,
+        quality: int | None = None,
         augment: bool = False,
         cache_bytes: int = CACHE_BYTES,
         context_targets: bool = False,
@@ -97,13 +101,17 @@ class SplitBatches:
             self._triplets = None
             self._n = len(split)
         self._rows = np.arange(self._n)
-        if factor is not None and "factor" in split.metadata:
-            # a model of one factor (a low-resolution upscaler, a grid model) trains on that factor's samples
-            factors = pd.to_numeric(split.metadata["factor"], errors="coerce").to_numpy()
-            self._rows = np.flatnonzero(factors == factor)
-            self._n = len(self._rows)
+        # a model of one factor (a low-resolution upscaler, a grid model) or of one JPEG quality (a
+        # per-quality deblocker) trains on those samples only
+        chosen = {name: value for name, value in (("factor", factor), ("quality", quality)) if value is not None}
+        for name, value in chosen.items():
+            if name in split.metadata:
+                values = pd.to_numeric(split.metadata[name], errors="coerce").to_numpy()[self._rows]
+                self._rows = self._rows[values == value]
+        self._n = len(self._rows)
         if self._n == 0:
-            what = f"samples of factor {factor}" if factor is not None else "samples"
+            what = " and ".join(f"{name} {value}" for name, value in chosen.items())
+            what = f"samples of {what}" if chosen else "samples"
             raise DatasetError(f"{split.root}: split {split.name!r} has no {what}; nothing to train or validate on")
 
     def __len__(self) -> int:
@@ -136,6 +144,8 @@ class SplitBatches:
             return _chw(x), _chw(y), None
         s = self._sample(int(self._rows[index]))
         kind = self.spec.input_kind
+        if self.spec.output == "mask":
+            return self._mask_item(s, rng)
         if kind == "full" and s.label is not None:  # detection
             image = s.input
             if rng is not None and self.crop:
@@ -173,6 +183,20 @@ class SplitBatches:
                 raise DatasetError(f"{self.split.root}: sample {s.sample_id} has no hole mask")
             x = torch.cat([x, m], dim=0)
         return x, _chw(target), m
+
+    def _mask_item(self, s: Sample, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """A segmenter's pair: the image and its ground-truth mask, cropped and transformed alike."""
+        if s.mask is None:
+            raise DatasetError(
+                f"{self.split.root}: sample {s.sample_id} has no mask to learn (a localize dataset has one)"
+            )
+        image, mask = s.input, s.mask.astype(np.uint8)
+        if rng is not None and self.crop:
+            y0, x0, ch, cw = _crop_box(*image.shape[:2], self.crop, max(1, self.spec.crop_align), rng)
+            image, mask = image[y0 : y0 + ch, x0 : x0 + cw], mask[y0 : y0 + ch, x0 : x0 + cw]
+        k = self._transform(rng, *image.shape[:2], 1)
+        target = torch.from_numpy(np.ascontiguousarray(dihedral(mask, k))).float()[None]
+        return _chw(dihedral(image, k)), target, None
 
     def batches(self, batch_size: int, rng: np.random.Generator | None = None) -> Iterator[Batch]:
         """Yield batches: shuffled and cropped when ``rng`` is given, in order and whole otherwise.

@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from pixbench.datasets import open_dataset
 from pixbench.errors import ModelError
@@ -48,6 +47,7 @@ from pixbench.progress import Progress, silent
 from pixbench.train.checkpoint import read_checkpoint, save_checkpoint
 from pixbench.train.curves import write_curves
 from pixbench.train.data import SplitBatches
+from pixbench.train.losses import validation_loss
 from pixbench.train.prepare import RunSetup, build_network, prepare_run
 from pixbench.train.provenance import training_record, with_run_totals
 from pixbench.train.resume import RunState, restore_run, start_run
@@ -213,7 +213,8 @@ class _Trainer:
                 task=s.ds.task,
                 batch_size=s.settings.batch_size,
                 device=s.device,
-                loss_fn=nn.BCEWithLogitsLoss() if s.spec.output == "logit" else nn.L1Loss(),
+                loss_fn=validation_loss(s.spec.output),
+                masks=s.spec.output == "mask",
             )
 
     def end_epoch(self, complete: bool, started: float) -> None:

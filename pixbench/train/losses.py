@@ -1,4 +1,5 @@
-"""Training losses: BCE for detectors, L1/MSE/VGG-19 perceptual for restorers, L1 + GAN for pix2pix.
+"""Training losses: BCE for detectors, BCE + soft Dice for segmenters, L1/MSE/VGG-19 perceptual for
+restorers, L1 + GAN for pix2pix.
 
 The perceptual loss compares VGG-19 features at ``block3_conv4``, ``block4_conv1`` and
 ``block4_conv2`` (the layers named in the separable U-Net paper, after their ReLU as in
@@ -93,6 +94,44 @@ def restorer_loss(name: str, *, vgg_weights: str | None = None) -> nn.Module:
     if name == "perceptual":
         return VGGPerceptualLoss(find_vgg19_weights(vgg_weights))
     raise ModelError(f"--loss {name!r}: expected one of {', '.join(RESTORER_LOSSES)}")
+
+
+class MaskLoss(nn.Module):
+    """Per-pixel BCE on logits plus soft Dice loss, for segmenters (``(N, 1, H, W)`` logits and {0, 1} masks).
+
+    BCE alone is dominated by the clean pixels of a batch (most of them); the Dice term
+    (Milletari et al. 2016, "V-Net") is a ratio over the mosaicked pixels and weighs a small
+    region as much as a large one. It is computed over the whole batch at once, so a crop
+    without any mosaic (about a quarter of them) does not give an undefined ratio; ``smooth``
+    keeps an all-clean batch's Dice term at 0 when the prediction is clean too.
+
+    Args:
+        dice_weight: Weight of the Dice term (0: BCE alone).
+        smooth: Added to the numerator and denominator of the Dice ratio.
+    """
+
+    def __init__(self, *, dice_weight: float = 1.0, smooth: float = 1.0) -> None:
+        super().__init__()
+        self.dice_weight = dice_weight
+        self.smooth = smooth
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = F.binary_cross_entropy_with_logits(logits, target)
+        if self.dice_weight:
+            prob = torch.sigmoid(logits.float())
+            overlap = (prob * target).sum()
+            dice = (2 * overlap + self.smooth) / (prob.sum() + target.sum() + self.smooth)
+            loss = loss + self.dice_weight * (1 - dice)
+        return loss
+
+
+def validation_loss(output: str) -> nn.Module:
+    """The loss validation reports for a model of ``output`` kind: BCE, BCE + Dice, or L1 for images."""
+    if output == "logit":
+        return nn.BCEWithLogitsLoss()
+    if output == "mask":
+        return MaskLoss()
+    return nn.L1Loss()
 
 
 def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:

@@ -20,7 +20,7 @@ from pixbench.models import ModelSpec
 from pixbench.tasks import primary_metric
 from pixbench.train.checks import check_options, check_splits, training_factor
 from pixbench.train.data import CACHE_BYTES, SplitBatches
-from pixbench.train.losses import restorer_loss
+from pixbench.train.losses import MaskLoss, restorer_loss
 from pixbench.train.provenance import config_sha256
 from pixbench.train.schedule import Budget
 from pixbench.train.settings import TrainSettings, resolve_device
@@ -38,6 +38,8 @@ def build_network(
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas) if disc is not None else None
     if spec.output == "logit":
         loss_fn: nn.Module = nn.BCEWithLogitsLoss()
+    elif spec.output == "mask":
+        loss_fn = MaskLoss()
     elif disc is not None:
         loss_fn = nn.L1Loss()
     else:
@@ -79,6 +81,7 @@ def prepare_run(
         spec,
         crop=crop,
         factor=factor,
+        quality=settings.quality,
         augment=settings.augment,
         cache_bytes=cache,
         context_targets=settings.context_loss,
@@ -91,7 +94,9 @@ def prepare_run(
         settings=settings,
         device=device,
         train_data=train_data,
-        val_data=SplitBatches(ds.split("val"), spec, crop=None, factor=factor, cache_bytes=cache),
+        val_data=SplitBatches(
+            ds.split("val"), spec, crop=None, factor=factor, quality=settings.quality, cache_bytes=cache
+        ),
         lr=settings.lr or spec.default_lr,
         metric=primary_metric(ds.task),
         budget=Budget(*settings.budget, steps_per_epoch=math.ceil(len(train_data) / settings.batch_size)),

@@ -36,8 +36,9 @@ def effective_settings(spec: ModelSpec, settings: TrainSettings) -> dict[str, An
     values["lr"] = settings.lr or spec.default_lr
     values["crop"] = settings.crop or spec.train_crop
     # options at their defaults that came later are left out, so configs written before them keep their hash
-    if values.get("factor") is None:
-        values.pop("factor", None)
+    for later in ("factor", "quality"):
+        if values.get(later) is None:
+            values.pop(later, None)
     if not values.get("context_loss"):
         values.pop("context_loss", None)
     return values
@@ -47,7 +48,7 @@ def config_sha256(spec: ModelSpec, model_args: dict[str, Any], settings: TrainSe
     """``sha256:<hex>`` of the canonical JSON of model, full model options and effective settings."""
     config = {
         "model": spec.name,
-        "model_args": spec.full_args(model_args),
+        "model_args": spec.recorded_args(model_args),
         "settings": effective_settings(spec, settings),
     }
     return "sha256:" + hashlib.sha256(canonical_json(config).encode()).hexdigest()

@@ -50,6 +50,7 @@ class TrainSettings(BaseModel):
     device: str = "auto"
     crop: int | None = Field(None, ge=8)
     factor: int | None = Field(None, ge=1)
+    quality: int | None = Field(None, ge=1, le=100)
     augment: bool = True
     context_loss: bool = False
     cache: bool = True

@@ -1,0 +1,142 @@
+"""Scoring localizers: a per-pixel map per image -> IoU, F1, pixel AP, region recall and FP area.
+
+A model of a task with :attr:`~pixbench.tasks.Task.maps` sees each whole image and returns one
+map ``(1, 1, H', W')`` (or ``(1, H', W', 1)`` in NHWC). A map whose sides divide the image's
+exactly (a per-cell map) is upsampled by repetition; logits go through the sigmoid. Every true
+component is attributed to the recorded region whose box (scaled with the image) holds most of
+its pixels, so recall breaks down by the region's size, shape, edge, block and cell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pixbench.datasets import Sample
+from pixbench.errors import ModelError, PixbenchError
+from pixbench.runtime import Runner
+from pixbench.tasks import Task
+
+
+@dataclass
+class LocalizationScores:
+    """Per-sample rows, failures, the pooled metrics and their breakdowns."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failures: Counter = field(default_factory=Counter)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    breakdown: dict[str, Any] = field(default_factory=dict)
+    output: str = "probability"
+
+
+def full_map(raw: np.ndarray, layout: str, height: int, width: int) -> np.ndarray:
+    """The ``HxW`` map of one raw output, upsampled by repetition when its sides divide the image's.
+
+    Raises:
+        ModelError: The output is not one single-channel map, or its sides do not divide ``H x W``.
+    """
+    if raw.ndim != 4 or raw.shape[0] != 1 or raw.shape[1 if layout == "nchw" else 3] != 1:
+        raise ModelError(f"expected one single-channel map (1, 1, H', W'), got output shape {raw.shape}")
+    m = raw[0, 0] if layout == "nchw" else raw[0, ..., 0]
+    mh, mw = m.shape
+    if mh < 1 or mw < 1 or height % mh or width % mw:
+        raise ModelError(f"map {mh}x{mw} does not divide the image {height}x{width} (a per-cell map must)")
+    return np.repeat(np.repeat(m, height // mh, axis=0), width // mw, axis=1)
+
+
+def to_probability(m: np.ndarray, output: str) -> np.ndarray:
+    """A map as probabilities: the sigmoid of logits; probabilities as they are (checked to lie in [0, 1])."""
+    m = m.astype(np.float64)
+    if not np.isfinite(m).all():
+        raise PixbenchError("output holds NaN or Inf")
+    if output == "logit":
+        return 1.0 / (1.0 + np.exp(-np.clip(m, -60, 60)))
+    if m.min() < 0 or m.max() > 1:
+        raise PixbenchError(
+            f"map values {m.min():.3g}..{m.max():.3g} are not probabilities; declare pixbench.output=logit"
+        )
+    return m
+
+
+def _component_regions(components: list[np.ndarray], params: dict[str, Any], task: Task) -> list[dict[str, str]]:
+    """The breakdown values of the recorded region each true component lies in (most of its pixels)."""
+    regions = task.sample_regions(params)
+    out = []
+    for pixels in components:
+        counts = [int(pixels[y0:y1, x0:x1].sum()) for (x0, y0, x1, y1), _ in regions]
+        best = int(np.argmax(counts)) if counts and max(counts) else None
+        out.append({} if best is None else regions[best][1])
+    return out
+
+
+def _params(sample: Sample) -> dict[str, Any]:
+    raw = sample.meta.get("params", "")
+    return json.loads(raw) if isinstance(raw, str) and raw else {}
+
+
+def score_localization(
+    runner: Runner,
+    samples: Iterable[Sample],
+    task: Task,
+    *,
+    columns: list[str],
+    on_sample: Callable[[], None] | None = None,
+) -> LocalizationScores:
+    """Run a localizer over ``samples``; rows get ``model_iou``, ``model_f1``, ``model_fp_area``, ``model_region_recall``.
+
+    With no ``pixbench.output`` prop (``auto``), the maps are read as probabilities when every
+    value of the first scored map lies in [0, 1], else as logits; the choice is kept in ``output``.
+    """
+    from pixbench.metrics.localization import REGION_IOU, localization_scores, region_breakdown, summarize
+
+    out = LocalizationScores(output=runner.spec.output or "auto")
+    scored: list[tuple[dict[str, Any], Any]] = []
+    regions: list[tuple[dict, float]] = []
+    for sample in samples:
+        row: dict[str, Any] = {"sample_id": sample.sample_id, **{c: sample.meta.get(c, "") for c in columns}}
+        row["failure"] = ""
+        try:
+            h, w = sample.input.shape[:2]
+            m = full_map(np.asarray(runner.run_raw(sample.input[None])), runner.spec.layout, h, w)
+            if out.output == "auto":
+                out.output = "probability" if np.isfinite(m).all() and m.min() >= 0 and m.max() <= 1 else "logit"
+            image = localization_scores(sample.mask, to_probability(m, out.output))
+        except PixbenchError as exc:
+            out.failures[str(exc)] += 1
+            row["failure"], image = str(exc), None
+        if image is not None:
+            params = _params(sample)
+            found = [iou for _, iou in image.components]
+            row.update(model_iou=image.iou, model_f1=image.f1, model_fp_area=image.fp_area if image.empty else None)
+            row["model_region_recall"] = float(np.mean([i >= REGION_IOU for i in found])) if found else None
+            where = _component_regions([p for p, _ in image.components], params, task)
+            regions += list(zip(where, found))
+            scored.append((row, image))
+        out.rows.append(row)
+        if on_sample:
+            on_sample()
+    out.output = "probability" if out.output == "auto" else out.output
+    out.metrics = summarize(s for _, s in scored) if scored else {}
+    out.breakdown = _sample_breakdown(scored, columns) | region_breakdown(regions, task.region_breakdown)
+    return out
+
+
+def _sample_breakdown(scored: list[tuple[dict[str, Any], Any]], columns: list[str]) -> dict[str, dict]:
+    """Every pooled metric for each value of each sample column (``post``, ``negative_kind``, ...)."""
+    from pixbench.metrics.localization import summarize
+
+    out: dict[str, dict] = {}
+    for column in columns:
+        groups: dict[str, list] = {}
+        for row, image in scored:
+            value = str(row.get(column, ""))
+            if value not in ("", "nan"):
+                groups.setdefault(value, []).append(image)
+        if groups:
+            out[column] = {value: summarize(images) for value, images in sorted(groups.items())}
+    return out
