@@ -278,7 +278,7 @@ def export_checkpoint(
         model,
         spec,
         output,
-        model_args=spec.full_args(ckpt["model_args"]),
+        model_args=spec.recorded_args(ckpt["model_args"]),
         task=data.get("task"),
         dataset_fingerprint=data.get("fingerprint"),
         recipe=f"{recipe['name']}@{recipe['version']}" if recipe else None,

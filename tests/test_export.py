@@ -142,7 +142,7 @@ def test_published_exports_carry_the_props_export_writes(published):
     proto = onnx.load_from_string(data)
     props = {p.key: p.value for p in proto.metadata_props}
     spec = MODELS.get(props["pixbench.model"])
-    args = spec.full_args(json.loads(props["pixbench.model_args"]))
+    args = spec.recorded_args(json.loads(props["pixbench.model_args"]))
     described = model_props(
         spec,
         spec.build(args),

@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from pixbench.datasets import Sample
 from pixbench.errors import ModelError, PixbenchError
+from pixbench.evaluate.lpips_cache import SampleLPIPS, cache_folder
 from pixbench.metrics import psnr
 from pixbench.results import sample_image
 from pixbench.runtime import BLOCK, Runner
@@ -79,14 +81,21 @@ def image_metrics(
     return out
 
 
-def make_lpips() -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str | None]:
-    """The LPIPS metric, or ``None`` and the reason it is not available (missing weights or extra)."""
+def make_lpips(cache: tuple[Path, str] | None = None) -> tuple[SampleLPIPS | None, str | None]:
+    """LPIPS per sample, or ``None`` and the reason it is not available (missing weights or extra).
+
+    Args:
+        cache: The dataset's folder and fingerprint, to keep the targets' features and the degraded
+            inputs' distances there (:mod:`pixbench.evaluate.lpips_cache`); None keeps nothing on disk.
+    """
     from pixbench import metrics
     from pixbench.errors import WeightsNotFoundError
     from pixbench.extras import MissingExtraError
 
     try:
-        return metrics.LPIPS(), None
+        metric = metrics.LPIPS()
+        folder = None if cache is None else cache_folder(cache[0], cache[1], metric.engine)
+        return SampleLPIPS(metric, folder), None
     except (WeightsNotFoundError, MissingExtraError) as exc:
         # The reason goes into result files that may be published: the home folder is written as ~.
         home = str(Path.home())
@@ -100,6 +109,7 @@ def score_restoration(
     *,
     columns: list[str],
     use_lpips: bool = True,
+    lpips_cache: tuple[Path, str] | None = None,
     on_sample: Callable[[], None] | None = None,
 ) -> RestorationScores:
     """Run ``runner`` over ``samples`` and score each output against its target.
@@ -113,12 +123,13 @@ def score_restoration(
         samples: The samples to score, in order.
         columns: Metadata columns copied into each row (for breakdowns).
         use_lpips: Try LPIPS; when its weights are missing the reason is kept as ``lpips_note``.
+        lpips_cache: The dataset's folder and fingerprint, where LPIPS keeps what every model shares.
         on_sample: Called after each sample (progress).
     """
     scores = RestorationScores()
     lpips = None
     if use_lpips:
-        lpips, scores.lpips_note = make_lpips()
+        lpips, scores.lpips_note = make_lpips(lpips_cache)
     else:
         scores.lpips_note = "disabled with --no-lpips"
     for sample in samples:
@@ -136,7 +147,8 @@ def score_restoration(
                 on_sample()
             continue
         for who, image in (("model", output), ("degraded", sample.input)):
-            for key, value in image_metrics(task, sample.target, image, sample.mask, lpips, sample.meta).items():
+            metric = None if lpips is None else partial(lpips.distance, sample.sample_id, degraded=who == "degraded")
+            for key, value in image_metrics(task, sample.target, image, sample.mask, metric, sample.meta).items():
                 row[f"{who}_{key}"] = value
         row["failure"] = ""
         scores.rows.append(row)

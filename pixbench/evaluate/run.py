@@ -228,7 +228,13 @@ def _score_restoration(run: _Run, out: Path, *, on_sample: Callable[[], None]) -
     """Score a restorer against the clean targets, beside the degraded input; write the crops strip."""
     samples = (run.split[i] for i in run.indices)
     scores = score_restoration(
-        run.runner, run.task.name, samples, columns=run.columns, use_lpips=run.opts.lpips, on_sample=on_sample
+        run.runner,
+        run.task.name,
+        samples,
+        columns=run.columns,
+        use_lpips=run.opts.lpips,
+        lpips_cache=(run.dataset.root, run.dataset.fingerprint),
+        on_sample=on_sample,
     )
     means = restoration_means(scores.rows, scores.lpips_note)
     metrics = Metrics(

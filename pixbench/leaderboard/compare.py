@@ -1,7 +1,7 @@
 """Two result files of one benchmark, compared sample by sample (``pixbench compare A.json B.json``).
 
 The same paired analysis as a table's "vs next" column, for every metric of the task's
-table that the per-sample files hold: B minus A over source images, a bootstrap
+table that the per-sample files hold (LPIPS too, lower being better, in a restoration table): B minus A over source images, a bootstrap
 interval, a sign-flip permutation p-value, and wins, ties and losses over images
 (:func:`pixbench.metrics.paired_difference`). Results scored on different evaluation
 sets are refused, naming what differs. See ``docs/statistics.md``.
@@ -17,7 +17,7 @@ import numpy as np
 from pixbench.leaderboard.uncertainty import CONFIDENCE, N_RESAMPLES, SEED, same_samples
 from pixbench.metrics import PairedDifference, paired_difference
 from pixbench.results import LOWER_IS_BETTER, Result, ResultFileError, Samples, read_samples
-from pixbench.tasks import get_task, primary_metric
+from pixbench.tasks import Column, get_task, primary_metric
 
 
 @dataclass
@@ -126,8 +126,21 @@ def _samples(result: Result) -> Samples:
     return samples
 
 
+#: LPIPS, which every restoration table shows after the task's own columns (``render.py``).
+LPIPS_COLUMN = Column(name="lpips", header="LPIPS", key="lpips", fmt="f4", channel="RGB")
+
+
+def compared_columns(task: str) -> list[Column]:
+    """The task's table columns, then LPIPS for a restoration task (as its table shows it)."""
+    spec = get_task(task)
+    columns = list(spec.columns)
+    if spec.restores and all(c.key != LPIPS_COLUMN.key for c in columns):
+        columns.append(LPIPS_COLUMN)
+    return columns
+
+
 def compare_results(a: Result, b: Result, *, seed: int = SEED) -> Comparison:
-    """Compare B with A on every metric of the task's table that both per-sample files hold.
+    """Compare B with A on every metric of the task's table (LPIPS included) that both per-sample files hold.
 
     Raises:
         ResultFileError: The results are not comparable (:func:`check_comparable`), a per-sample
@@ -142,7 +155,7 @@ def compare_results(a: Result, b: Result, *, seed: int = SEED) -> Comparison:
             "compare results scored on the same samples"
         )
     metrics = []
-    for column in get_task(a.task).columns:
+    for column in compared_columns(a.task):
         va, vb = sa.values(column.key), sb.values(column.key)
         if va is None or vb is None:
             continue  # not a per-sample metric (precision, ROC-AUC, the BlockCNN block scores)

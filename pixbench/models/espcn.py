@@ -107,5 +107,6 @@ SPEC = ModelSpec(
     crop_align=0,
     default_lr=1e-3,
     tiny_args={"scale": 4, "channels": 4},
+    late_options=("base",),
     summary="ESPCN on the low-res grid: conv 5x5/3x3/2x2 (16), residuals, pixel attention, pixel shuffle",
 )

@@ -48,7 +48,7 @@ def config_sha256(spec: ModelSpec, model_args: dict[str, Any], settings: TrainSe
     """``sha256:<hex>`` of the canonical JSON of model, full model options and effective settings."""
     config = {
         "model": spec.name,
-        "model_args": spec.full_args(model_args),
+        "model_args": spec.recorded_args(model_args),
         "settings": effective_settings(spec, settings),
     }
     return "sha256:" + hashlib.sha256(canonical_json(config).encode()).hexdigest()
