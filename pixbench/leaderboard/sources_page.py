@@ -45,11 +45,15 @@ class SourcesRow:
 
     def worst(self, key: str) -> tuple[float | None, str]:
         """The lowest accuracy or the highest FP rate over the sources, and the source it is on."""
-        scored = [(c.values[key], s) for s, c in self.cells.items() if c.values[key] is not None]
+        sign = 1 if key == "accuracy" else -1
+        # on a tie, the source that comes first on the page (Kodak first) is named
+        scored = [
+            (sign * c.values[key], i, s) for i, (s, c) in enumerate(self.cells.items()) if c.values[key] is not None
+        ]
         if not scored:
             return None, ""
-        pick = min if key == "accuracy" else max
-        return pick(scored, key=lambda pair: (pair[0], pair[1]))
+        value, _, source = min(scored)
+        return sign * value, source
 
     def verdict(self, sources: list[str]) -> str:
         """``pass``/``fail`` against the row's every-source targets, ``incomplete`` when a source is missing."""
