@@ -32,6 +32,8 @@ GOLDEN = {
     ("detect", None): "sha256:95c8f317aad4a7569098058757cde520f9f083df6883c5aa9fcb26cea9a60280",
     # detect-hard: pinned when it was added, same command and encoders
     ("detect-hard", None): "sha256:aaa347a28d77524608c3377e87f68da14749acb57b657b268b6d2f90824855c2",
+    # detect-train: pinned when it was added, same command and encoders
+    ("detect-train", None): "sha256:af93dd355271fe6857c84ebcf9c1de0f1cf980c1c86e99d328ed6186b7e13201",
     ("inpaint-2x75", None): "sha256:eb356f61d26ecab61ca282def518d69f94b6ce712947eed0073bf05702fc69f9",
     ("jpeg", None): "sha256:7971fbe0ac984f69069024dbdd24d7412bd7aaea4c24cc47cdbc5013355b88ef",
     # jpeg-gray: pinned when it was added, same command and encoders (--workers 1 and 2 agree)

@@ -20,6 +20,7 @@ PINNED = {
     "depixelate-nearest": "cd9e3424b58e",
     "detect": "a41b57714e85",
     "detect-hard": "9dd19958deeb",
+    "detect-train": "a0cf2bc6be12",
     "inpaint-2x75": "bc60439234d3",
     "jpeg": "f80ddfe2566c",
     "jpeg-gray": "053dc0a32f38",
