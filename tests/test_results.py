@@ -34,8 +34,9 @@ def test_every_committed_result_file_writes_back_byte_for_byte(tmp_path):
     paths = committed_results()
     # 7 benchmarks x 2 sources (56 model rows), and the identity rows of the paper protocols:
     # jpeg-gray on Classic5 and LIVE1, sr-bicubic on Set5 and Set14, and the third-party rows (dncnn3 on both
-    # protocols, vdsr on sr-bicubic)
-    assert len(paths) == 56 + 4 + 6
+    # protocols, vdsr on sr-bicubic); the detect rows on Set5 and LIVE1 (4 rows x 2), espcn-x3 on Set5 and
+    # Set14, gray-deblocker-q10 on Classic5 and LIVE1, and the localize rows on Kodak and Set14 (3 x 2)
+    assert len(paths) == 56 + 4 + 6 + 8 + 2 + 2 + 6
     for path in paths:
         result = read_result(path)
         write_result(tmp_path / "again.json", result)

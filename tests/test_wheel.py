@@ -70,7 +70,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_every_shipped_recipe_unchanged(wheel):
     shipped = sorted((REPO_ROOT / "recipes").glob("*.yaml"))
-    assert len(shipped) == 9  # the nine recipes of tests/test_recipes.py's PINNED
+    assert len(shipped) == 11  # the eleven recipes of tests/test_recipes.py's PINNED
     with zipfile.ZipFile(wheel) as zf:
         packed = {n.rsplit("/", 1)[1]: zf.read(n) for n in zf.namelist() if n.startswith("pixbench/recipes/shipped/")}
     assert packed == {p.name: p.read_bytes() for p in shipped}
