@@ -41,6 +41,17 @@ def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="nearest")
 
 
+class Decoder(nn.Module):
+    """Upsample to the skip's size, separable conv + BN + ReLU, then add the skip."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.conv = SepConvBNReLU(in_ch, out_ch)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.conv(upsample_to(x, skip)) + skip
+
+
 def cubic_phases(scale: int, a: float = -0.75) -> torch.Tensor:
     """Keys cubic weights of the ``scale`` output phases over 5 neighbours, ``(scale, 5)``.
 

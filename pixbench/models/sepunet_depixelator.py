@@ -26,21 +26,7 @@ from torch.nn import functional as F
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec, check_grid
-from pixbench.models.layers import SeparableConv2d, SepConvBNReLU, residual_output, upsample_to
-
-# -- blocks ----------------------------------------------------------------------------
-
-
-class Decoder(nn.Module):
-    """Upsample to the skip's size, separable conv + BN + ReLU, then add the skip."""
-
-    def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.conv = SepConvBNReLU(in_ch, out_ch)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.conv(upsample_to(x, skip)) + skip
-
+from pixbench.models.layers import Decoder, SeparableConv2d, SepConvBNReLU, residual_output
 
 # -- model -----------------------------------------------------------------------------
 

@@ -28,20 +28,9 @@ from torch.nn import functional as F
 
 from pixbench.errors import ModelError
 from pixbench.models.base import ModelSpec
-from pixbench.models.layers import SepConvBNReLU, upsample_to
+from pixbench.models.layers import Decoder, SepConvBNReLU
 
 # -- blocks ----------------------------------------------------------------------------
-
-
-class Decoder(nn.Module):
-    """Upsample to the skip's size, separable conv + BN + ReLU, then add the skip."""
-
-    def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.conv = SepConvBNReLU(in_ch, out_ch)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.conv(upsample_to(x, skip)) + skip
 
 
 # -- model -----------------------------------------------------------------------------
