@@ -405,12 +405,47 @@ def test_hard_negatives_compose_jpeg_phase_double_compression_and_prescale():
     assert "jpeg_phase" not in load_recipe_file(REPO_ROOT / "recipes" / "detect.yaml").canonical_yaml()
 
 
+def test_enlarged_and_texture_negatives():
+    from pixbench.builder.samples import make_sample
+
+    rng = np.random.default_rng(0)
+    photo = (rng.random((200, 200, 3)) * 255).astype(np.uint8)
+    enlarged = _hard_negatives_recipe(
+        {"kind": "clean", "name": "enlarged", "prescale": {"factors": [0.5], "kernels": ["bilinear"]}}
+    )
+    sample = make_sample(photo, enlarged, np.random.default_rng(3), 1)
+    p = sample.params
+    # cut from a region half the crop's side, then enlarged to the crop: a factor below 1 enlarges
+    assert sample.input.shape == (64, 64, 3) and p["crop_w"] == 32 and p["pre_scale"] == 0.5
+    x, y = p["crop_x"], p["crop_y"]
+    region = photo[y : y + 32, x : x + 32].astype(np.float64)
+    # bilinear 2x: the mean is kept and every output pixel lies within its source neighbourhood's range
+    assert abs(sample.input.mean() - region.mean()) < 3.0
+    assert np.abs(np.diff(sample.input.astype(np.float64), axis=1)).mean() < np.abs(np.diff(region, axis=1)).mean()
+    textured = _hard_negatives_recipe({"kind": "texture", "textures": ["grid"], "qualities": [90]})
+    kinds = set()
+    for seed in range(4):
+        sample = make_sample(photo, textured, np.random.default_rng(seed), 1)
+        p = sample.params
+        bx, by, bw, bh = p["texture_box"]
+        assert p["negative_kind"] == "texture" and p["texture"] == "grid" and p["quality"] == 90
+        assert 32 <= bw <= 64 and 32 <= bh <= 64 and bx + bw <= 64 and by + bh <= 64
+        # graph paper is a light ground: the box is far brighter than the noise photo around it
+        inside = sample.input[by : by + bh, bx : bx + bw].astype(np.float64).mean()
+        assert inside > 170 > photo.mean()
+        kinds.add(tuple(p["texture_box"]))
+    assert len(kinds) == 4  # each sample draws its own box
+
+
 @pytest.mark.parametrize(
     ("negative", "message"),
     [
         ({"kind": "smooth", "requalities": [90]}, "requalities and jpeg_phase need qualities"),
         ({"kind": "jpeg"}, "qualities is required for kind 'jpeg'"),
-        ({"kind": "clean", "prescale": {"factors": [0.5], "kernels": ["box"]}}, "greater than or equal to 1"),
+        ({"kind": "clean", "prescale": {"factors": [0.4], "kernels": ["box"]}}, "greater than or equal to 0.5"),
+        ({"kind": "texture"}, "kind 'texture' needs textures"),
+        ({"kind": "clean", "textures": ["tiles"]}, "textures needs kind 'texture'"),
+        ({"kind": "texture", "textures": ["plaid"]}, "tiles"),
     ],
 )
 def test_hard_negative_options_are_checked(negative, message):

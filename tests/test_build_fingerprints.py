@@ -1,4 +1,4 @@
-"""Pinned dataset fingerprints: a shipped recipe at version 1 builds the same bytes forever.
+"""Pinned dataset fingerprints: a shipped recipe at a published version builds the same bytes forever.
 
 The bytes of PNG and JPEG files depend on the Pillow, zlib and libjpeg builds, which every
 dataset names in ``dataset.json["encoders"]``. Each golden below is therefore pinned together
@@ -32,8 +32,9 @@ GOLDEN = {
     ("detect", None): "sha256:95c8f317aad4a7569098058757cde520f9f083df6883c5aa9fcb26cea9a60280",
     # detect-hard: pinned when it was added, same command and encoders
     ("detect-hard", None): "sha256:aaa347a28d77524608c3377e87f68da14749acb57b657b268b6d2f90824855c2",
-    # detect-train: pinned when it was added, same command and encoders
-    ("detect-train", None): "sha256:af93dd355271fe6857c84ebcf9c1de0f1cf980c1c86e99d328ed6186b7e13201",
+    # detect-train: version 2 (texture and enlarged negatives; version 1 gave af93dd35...), pinned
+    # when it was published, same command and encoders, --workers 1
+    ("detect-train", None): "sha256:4407c9d24ea2b0e3a6fea3d72140db738eb7aae52defc9533ff9bf653d4dd9a6",
     ("inpaint-2x75", None): "sha256:eb356f61d26ecab61ca282def518d69f94b6ce712947eed0073bf05702fc69f9",
     ("jpeg", None): "sha256:7971fbe0ac984f69069024dbdd24d7412bd7aaea4c24cc47cdbc5013355b88ef",
     # jpeg-gray: pinned when it was added, same command and encoders (--workers 1 and 2 agree)

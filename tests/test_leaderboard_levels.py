@@ -349,3 +349,12 @@ def test_a_filter_on_a_level_the_table_lacks_is_still_a_separate_table(jpeg_resu
     written, warnings = build_leaderboards([jpeg_results], tmp_path / "out", figures=False)
     assert len(written) == 2 and "--quality 30" in warnings[0]
     assert all(w.table.level_rows == [] for w in written)
+
+
+def test_levels_are_in_numeric_order_buckets_included():
+    from pixbench.leaderboard.levels import _sort_key
+
+    # localize's size and block buckets (pixbench/tasks/localize.py), qualities, then named levels
+    assert sorted([">256", "129-256", "<=64", "65-128"], key=_sort_key) == ["<=64", "65-128", "129-256", ">256"]
+    assert sorted([">=16", "8-15", "2-7"], key=_sort_key) == ["2-7", "8-15", ">=16"]
+    assert sorted(["jpeg", "100", "20", "clean", "10"], key=_sort_key) == ["10", "20", "100", "clean", "jpeg"]

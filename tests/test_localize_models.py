@@ -54,10 +54,33 @@ def test_segmenter_is_small():
         SPEC.build({"unshuffle": 32})
 
 
-def test_segmenter_export_round_trip(tmp_path):
+def test_edge_maps_mark_runs_of_equal_pixels_and_their_ends():
+    from pixbench.models.sepunet_segmenter import edge_maps
+
+    row = torch.tensor([10, 10, 10, 50, 50, 52], dtype=torch.float32) / 255.0
+    x = row.view(1, 1, 1, 6).expand(1, 3, 2, 6)  # two equal rows, equal in all three channels
+    maps = edge_maps(x)[0]
+    dx, dy, zx, zy = maps[0, 0], maps[1, 0], maps[2, 0], maps[3, 0]
+    np.testing.assert_allclose(dx.numpy() * 255, [0, 0, 40, 0, 2, 0], atol=1e-4)
+    # closeness to zero: 1 for equal neighbours, 1 - 2/4 for a step of 2 levels, 0 from 4 levels up
+    np.testing.assert_allclose(zx.numpy(), [1, 1, 0, 1, 0.5, 1], atol=1e-4)
+    assert torch.equal(dy, torch.zeros(6)) and torch.equal(zy, torch.ones(6))
+
+
+def test_edges_option_is_late_and_changes_the_stem():
+    assert "edges" not in SPEC.recorded_args({})  # earlier files keep their recorded arguments
+    assert SPEC.recorded_args({"edges": True})["edges"] is True
+    model = SPEC.build({"edges": True})
+    assert model.stem[0].in_channels == 7  # RGB and the four edge maps
+    assert sum(p.numel() for p in model.parameters()) == 30960 + 4 * 16 * 8 * 8
+
+
+@pytest.mark.parametrize("edges", [False, True])
+def test_segmenter_export_round_trip(tmp_path, edges):
     torch.manual_seed(0)
-    model = SPEC.build(SPEC.tiny_args)
-    report = export_model(model, SPEC, tmp_path / "seg.onnx", model_args=SPEC.full_args(SPEC.tiny_args))
+    args = SPEC.full_args({**SPEC.tiny_args, "edges": edges})
+    model = SPEC.build(args)
+    report = export_model(model, SPEC, tmp_path / "seg.onnx", model_args=args)
     props = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}
     assert props["pixbench.task"] == "localize" and props["pixbench.output"] == "probability"
     session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])

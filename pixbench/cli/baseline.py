@@ -12,13 +12,19 @@ from pixbench.cli._common import handle_errors, output_file, say
 @handle_errors
 def baseline(
     name: str | None = typer.Argument(
-        None, help="Baseline: identity, bicubic, lanczos, constant or biharmonic (omit to list them)."
+        None,
+        help=(
+            "Baseline: identity, bicubic, lanczos (restoration), constant (detect), biharmonic, pushpull"
+            " (inpaint), flatness or grid-localizer (localize). Omit it to list them with what each does."
+        ),
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="File to write: .onnx, or .json for biharmonic (a JSON model file)."
     ),
     task: str = typer.Option(
-        "jpeg", "--task", help="identity only: the restoration task (depixelate, jpeg, blockcnn, inpaint)."
+        "jpeg",
+        "--task",
+        help="identity only: the restoration task (any task that restores, e.g. depixelate, jpeg, jpeg-gray, sr-bicubic).",
     ),
     scale: int = typer.Option(
         4, "--scale", help="bicubic/lanczos only: upscale factor; must equal the dataset's pixelation factor."
@@ -31,7 +37,7 @@ def baseline(
 
     if name is None:
         for key in BASELINES:
-            say("{:12s} {}", key, BASELINES.get(key)[2])
+            say("{:16s} {}", key, BASELINES.get(key)[2])
         return
     if output is None:
         raise ModelError("--output/-o is required: the file to write the baseline to")

@@ -12,6 +12,7 @@ where ``published`` has one for that level. The tables of the whole benchmark ar
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,19 @@ class Level:
         return {self.column: self.value}
 
 
+#: A bucket label: ``<=64``, ``65-128``, ``>256``, ``>=16`` (or a plain number).
+_BUCKET = re.compile(r"^(<=?|>=?)?(\d+(?:\.\d+)?)(?:-\d+(?:\.\d+)?)?$")
+
+
 def _sort_key(value: str) -> tuple:
-    """Levels in numeric order where they are numbers (q10 before q100), else by text."""
-    try:
-        return (0, float(value), value)
-    except ValueError:
+    """Levels in numeric order where they are numbers (q10 before q100) or buckets of numbers
+    (``<=64``, ``65-128``, ``129-256``, ``>256``, by where each starts), else by text."""
+    found = _BUCKET.match(value)
+    if found is None:
         return (1, 0.0, value)
+    bound = float(found.group(2))
+    side = found.group(1) or ""
+    return (0, bound - 0.5 if side.startswith("<") else bound + 0.5 if side.startswith(">") else bound, value)
 
 
 def level_values(table: Table, column: str) -> list[str]:

@@ -31,6 +31,8 @@ from pixbench.tasks import TASK_NAMES, check_recipe
 TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
 Kernel = Literal["nearest", "box", "bilinear", "bicubic", "lanczos"]
 Subsampling = Literal["4:4:4", "4:2:2", "4:2:0"]
+#: The hard-negative patterns of ``pixbench.degradations.textures``.
+TextureKind = Literal["tiles", "brick", "fence", "grid", "halftone", "screentone", "text", "flat"]
 
 
 class _Strict(BaseModel):
@@ -120,9 +122,7 @@ class TexturesSpec(_Strict):
 
     op: Literal["textures"]
     share: Share
-    kinds: list[Literal["tiles", "brick", "fence", "grid", "halftone", "screentone", "text", "flat"]] = Field(
-        min_length=1
-    )
+    kinds: list[TextureKind] = Field(min_length=1)
     min_side: int = Field(default=64, ge=16, le=4096)
     max_fraction: Fraction = 0.8
 
@@ -204,9 +204,14 @@ OpSpec = Annotated[
 
 
 class Prescale(_Strict):
-    """A resize before the crop, as a publisher shrinks a photo: one of ``factors`` with one of ``kernels``."""
+    """A resize before the crop: one of ``factors`` with one of ``kernels``.
 
-    factors: list[Annotated[float, Field(ge=1.0, le=8.0)]] = Field(min_length=1)
+    A factor above 1 shrinks (the crop comes from a region that many times larger), as a publisher
+    shrinks a photo; one below 1 enlarges (from a smaller region), as a viewer or an editor upscales
+    a small photo by a factor that lays no block grid.
+    """
+
+    factors: list[Annotated[float, Field(ge=0.5, le=8.0)]] = Field(min_length=1)
     kernels: list[Kernel] = Field(min_length=1)
 
 
@@ -215,7 +220,9 @@ class Negative(_Strict):
 
     Kinds: ``clean`` (a random crop), ``jpeg`` (a random crop after a JPEG round trip at
     one of ``qualities``), ``sharp`` and ``smooth`` (the most and least textured of
-    ``candidates`` random crops, by mean gradient magnitude).
+    ``candidates`` random crops, by mean gradient magnitude), ``texture`` (a random crop with
+    one regular pattern of ``textures`` drawn over half to all of it: tiles, brick, a fence, graph
+    paper, halftone or screentone dots, text, flat shapes).
 
     Harder negatives combine a kind with: ``prescale`` (the region is shrunk first),
     ``qualities`` on any kind (a JPEG round trip after the crop is chosen, e.g. smooth
@@ -226,7 +233,7 @@ class Negative(_Strict):
     defaults to absent, so recipes that do not use them keep their bytes.
     """
 
-    kind: Literal["clean", "jpeg", "sharp", "smooth"]
+    kind: Literal["clean", "jpeg", "sharp", "smooth", "texture"]
     name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$", max_length=32)
     weight: float = Field(default=1.0, gt=0)
     qualities: list[Annotated[int, Field(ge=1, le=95)]] | None = Field(default=None, min_length=1)
@@ -234,11 +241,14 @@ class Negative(_Strict):
     jpeg_phase: Literal["crop", "random"] | None = None
     prescale: Prescale | None = None
     candidates: int = Field(default=8, ge=2, le=64)
+    textures: list[TextureKind] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _qualities_for_jpeg(self) -> Negative:
         if self.kind == "jpeg" and self.qualities is None:
             raise ValueError("qualities is required for kind 'jpeg'")
+        if (self.kind == "texture") != (self.textures is not None):
+            raise ValueError("kind 'texture' needs textures (the patterns to draw), and textures needs kind 'texture'")
         if self.qualities is None and (self.requalities is not None or self.jpeg_phase is not None):
             raise ValueError("requalities and jpeg_phase need qualities (the first JPEG round trip)")
         return self

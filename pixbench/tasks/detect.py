@@ -14,6 +14,7 @@ import numpy as np
 
 from pixbench.degradations.jpeg import jpeg_roundtrip
 from pixbench.degradations.pixelate import pixelate, upscale
+from pixbench.degradations.textures import draw_texture
 from pixbench.tasks.base import Column, Task
 from pixbench.tasks.sampling import TaskSample, box, crop_origin, cut
 
@@ -82,6 +83,16 @@ def _negative_region(
     return x, y, side, kernel
 
 
+def _texture_over(crop: np.ndarray, kinds: list[str], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """``crop`` with one pattern of ``kinds`` drawn over a box of half to all of each side."""
+    h, w = crop.shape[:2]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    bw, bh = (int(rng.integers(s // 2, s + 1)) for s in (w, h))
+    box = [int(rng.integers(0, w - bw + 1)), int(rng.integers(0, h - bh + 1)), bw, bh]
+    texture = {"kind": kind, "box": box, "seed": int(rng.integers(0, 2**31))}
+    return draw_texture(crop, texture), {"texture": kind, "texture_box": box, "texture_seed": texture["seed"]}
+
+
 def _negative(image: np.ndarray, recipe: Any, rng: np.random.Generator) -> TaskSample:
     """A clean crop of one of the recipe's negative kinds, with its prescale and JPEG round trips."""
     size = recipe.crop.size
@@ -91,7 +102,10 @@ def _negative(image: np.ndarray, recipe: Any, rng: np.random.Generator) -> TaskS
     x, y, side, kernel = _negative_region(image, neg, size, recipe.crop.align, rng, params)
     crop = cut(image, x, y, side)
     if kernel is not None:
-        crop = upscale(crop, size=(size + pad, size + pad), kernel=kernel)  # a resize to that size, here smaller
+        crop = upscale(crop, size=(size + pad, size + pad), kernel=kernel)  # a resize to the crop's size
+    if neg.textures is not None:
+        crop, drawn = _texture_over(crop, neg.textures, rng)
+        params.update(drawn)
     if neg.qualities is not None:
         params["quality"] = int(neg.qualities[rng.integers(len(neg.qualities))])
         crop = jpeg_roundtrip(crop, quality=params["quality"], subsampling="4:2:0")
