@@ -34,7 +34,7 @@ GOLDEN = {
     ("detect-hard", None): "sha256:aaa347a28d77524608c3377e87f68da14749acb57b657b268b6d2f90824855c2",
     # detect-train: version 2 (texture and enlarged negatives; version 1 gave af93dd35...), pinned
     # when it was published, same command and encoders, --workers 1
-    ("detect-train", None): "sha256:4407c9d24ea2b0e3a6fea3d72140db738eb7aae52defc9533ff9bf653d4dd9a6",
+    ("detect-train", None): "sha256:4fc7d25cf2069d390762e637d36a36dcf1012d7dc053aa40b91da095bb4c4722",
     ("inpaint-2x75", None): "sha256:eb356f61d26ecab61ca282def518d69f94b6ce712947eed0073bf05702fc69f9",
     ("jpeg", None): "sha256:7971fbe0ac984f69069024dbdd24d7412bd7aaea4c24cc47cdbc5013355b88ef",
     # jpeg-gray: pinned when it was added, same command and encoders (--workers 1 and 2 agree)

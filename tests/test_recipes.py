@@ -21,7 +21,7 @@ PINNED = {
     "detect": "a41b57714e85",
     "detect-hard": "9dd19958deeb",
     # version 1 was a0cf2bc6be12; version 2 added the texture and enlarged negatives
-    "detect-train": "2718c0a37a64",
+    "detect-train": "9d87cbc0a150",
     "inpaint-2x75": "bc60439234d3",
     "jpeg": "f80ddfe2566c",
     "jpeg-gray": "053dc0a32f38",

@@ -35,9 +35,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from pixbench.forensics.onnx_detector import OPSET, _Graph
+from pixbench.forensics.onnx_detector import _Graph
 from pixbench.images import write_bytes_atomic
-from pixbench.props import GRID_DETECTOR_ORDER, ModelProps
+from pixbench.props import ModelProps
 
 #: What the graph declares: [0, 255] RGB in, a probability per pixel out.
 PROPS = ModelProps(task="localize", model="grid-localizer", range="255", output="probability")
@@ -108,18 +108,8 @@ def build_localizer_onnx(settings: LocalizerSettings | None = None) -> onnx.Mode
     up = g.op("Resize", prob, "", g.const([1.0, 1.0, s.cell, s.cell]), mode="nearest")
     size = g.slice(g.op("Shape", "image"), 2, 4, 0)
     g.nodes.append(helper.make_node("Slice", [up, g.i64(0, 0), size, g.i64(2, 3)], ["probability"]))
-    graph = helper.make_graph(
-        g.nodes,
-        "pixbench_grid_localizer",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1, "H", "W"])],
-        initializer=g.inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
-    model.ir_version = 8
-    PROPS.write(model, GRID_DETECTOR_ORDER)
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    outputs = [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1, "H", "W"])]
+    return g.finish("pixbench_grid_localizer", outputs, PROPS)
 
 
 def save_localizer_onnx(path: str | Path, settings: LocalizerSettings | None = None) -> Path:

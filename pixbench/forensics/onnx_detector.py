@@ -55,6 +55,22 @@ class _Graph:
             args.append(step)
         return self.op("Slice", *args)
 
+    def finish(self, name: str, outputs: list[onnx.ValueInfoProto], props: ModelProps) -> onnx.ModelProto:
+        """The model of these nodes: one ``image`` input (``N x 3 x H x W``), ``outputs``, ``props`` as
+        ``pixbench.*`` metadata, opset :data:`OPSET` at IR version 8, checked in full."""
+        graph = helper.make_graph(
+            self.nodes,
+            name,
+            [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+            outputs,
+            initializer=self.inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
+        model.ir_version = 8
+        props.write(model, GRID_DETECTOR_ORDER)
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
 
 _BIG = 2**62
 
@@ -151,18 +167,7 @@ def build_detector_onnx(params: DetectorParams, *, features_output: bool = False
     if features_output:
         g.nodes.append(helper.make_node("Identity", [feats], ["features"]))
         outputs.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", F.N_FEATURES]))
-    graph = helper.make_graph(
-        g.nodes,
-        "pixbench_grid_detector",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        outputs,
-        initializer=g.inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="pixbench")
-    model.ir_version = 8
-    PROPS.write(model, GRID_DETECTOR_ORDER)
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return g.finish("pixbench_grid_detector", outputs, PROPS)
 
 
 def save_detector_onnx(params: DetectorParams, path: str | Path) -> Path:
