@@ -129,8 +129,11 @@ def exists(path: Path, args: argparse.Namespace) -> bool:
 
 
 def train_dir(bench: Benchmark, recipe: str, source: str, args: argparse.Namespace) -> Path:
-    """The training dataset of ``recipe`` for ``bench`` built from training source ``source`` (``bsd68``)."""
-    name = bench.name if recipe == bench.recipe else f"{bench.name}-{recipe}"
+    """The training dataset of ``recipe`` for ``bench`` built from training source ``source`` (``bsd68``).
+
+    A recipe kept under ``recipes/history/`` (an earlier version a row was trained on) is named by its file.
+    """
+    name = bench.name if recipe == bench.recipe else f"{bench.name}-{Path(recipe).name}"
     return args.out.data / f"{name}-{source}"
 
 

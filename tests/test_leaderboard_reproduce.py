@@ -167,6 +167,16 @@ def test_rows_trained_on_bsds400_fetch_it_once_where_it_is_absent(reproduce, cap
         f"pixbench build-dataset recipes/detect-train.yaml -o leaderboards/work/data/detect-detect-train-bsds400 {bsds}"
         in lines
     )
+    # mobilenetv2-classifier was trained on detect-train version 1, kept in recipes/history/
+    assert (
+        "pixbench build-dataset recipes/history/detect-train-v1.yaml "
+        f"-o leaderboards/work/data/detect-detect-train-v1-bsds400 {bsds}"
+    ) in lines
+    assert any(
+        line.startswith("pixbench train mobilenetv2-classifier ")
+        and "--dataset leaderboards/work/data/detect-detect-train-v1-bsds400 " in line
+        for line in lines
+    )
     assert (
         f"pixbench build-dataset recipes/sr-bicubic.yaml -o leaderboards/work/data/sr-bicubic-bsds400 {bsds}" in lines
     )
@@ -184,15 +194,16 @@ def test_rows_trained_on_bsds400_fetch_it_once_where_it_is_absent(reproduce, cap
     assert "python tools/fetch_bsds400.py" not in commands(capsys)  # fetched already: not again
 
 
-def test_localize_is_trained_on_bsd68_and_scored_with_its_baselines(reproduce, capsys):
+def test_localize_is_trained_on_bsds400_and_scored_with_its_baselines(reproduce, capsys):
     reproduce.main(["--dry-run", "--only", "localize", "--steps", "build,train,baseline", "--sources", "kodak"])
     assert commands(capsys) == [
-        "pixbench build-dataset recipes/localize.yaml -o leaderboards/work/data/localize-bsd68 "
-        "--source folder:../shared/datasets/bsd68",
+        "python tools/fetch_bsds400.py",
+        "pixbench build-dataset recipes/localize.yaml -o leaderboards/work/data/localize-bsds400 "
+        "--source folder:leaderboards/work/sources/bsds400",
         "pixbench build-dataset recipes/localize.yaml -o leaderboards/work/data/localize-kodak "
         "--source kodak:../shared/datasets/kodak --split test",
         "pixbench train sepunet-segmenter --config leaderboards/configs/sepunet-segmenter.yaml "
-        "--dataset leaderboards/work/data/localize-bsd68 -o leaderboards/work/runs/localize/sepunet-segmenter --seed 0",
+        "--dataset leaderboards/work/data/localize-bsds400 -o leaderboards/work/runs/localize/sepunet-segmenter --seed 0",
         "pixbench baseline grid-localizer -o leaderboards/models/localize/grid-localizer.onnx",
         "pixbench baseline flatness -o leaderboards/models/localize/flatness.onnx",
     ]
@@ -230,10 +241,11 @@ def test_committed_commands_are_those_the_table_gives(reproduce, monkeypatch, ca
     # 5 training sets and 12 test sets, 10 trainings and exports, 12 baselines, 56 evaluations, 1 leaderboard;
     # then the paper protocols: 4 test sets, 2 baselines and 4 evaluations, and the 6 evaluations of the
     # converted third-party models (DnCNN-3 on 4 test sets, VDSR on 2); then the BSDS400 rows and localize:
-    # 1 fetch, 3 more training sets (detect's replaces its BSD68 one), 4 more test sets (detect on Set5 and
-    # LIVE1, localize on Kodak and Set14), 3 trainings and exports, 2 baselines and 18 evaluations
-    # (4 detectors x 2 sources, espcn-x3 and gray-deblocker-q10 x 2, 3 localize rows x 2)
-    assert len(log) == 106 + 10 + 6 + 1 + 3 + 4 + 6 + 2 + 18
+    # 1 fetch, 4 more training sets (detect-train's versions 2 and 1 replace detect's BSD68 one; sr-bicubic,
+    # jpeg-gray and localize on BSDS400), 4 more test sets (detect on Set5 and LIVE1, localize on Kodak and
+    # Set14), 3 trainings and exports, 2 baselines and 18 evaluations (4 detectors x 2 sources, espcn-x3 and
+    # gray-deblocker-q10 x 2, 3 localize rows x 2)
+    assert len(log) == 106 + 10 + 6 + 1 + 4 + 4 + 6 + 2 + 18
     configs = {word for line in log for word in line.split() if word.startswith("leaderboards/configs/")}
     assert len(configs) == 12 and all((REPO_ROOT / c).is_file() for c in configs)
     assert not any("--epochs" in line for line in log)

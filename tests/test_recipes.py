@@ -66,6 +66,14 @@ def test_shipped_recipes_are_valid_versioned_and_pinned():
         assert recipe.sha256()[:12] == PINNED[name], name
 
 
+def test_earlier_versions_in_history_keep_their_published_hashes():
+    # recipes/history/ keeps versions that published rows were trained on (recipes/history/README.md)
+    kept = {p.name: load_recipe_file(p) for p in sorted((REPO_ROOT / "recipes" / "history").glob("*.yaml"))}
+    assert {name: (r.name, r.version, r.sha256()[:12]) for name, r in kept.items()} == {
+        "detect-train-v1.yaml": ("detect-train", 1, "a0cf2bc6be12"),  # PINNED before version 2
+    }
+
+
 def test_shipped_recipes_are_the_top_level_recipes_folder():
     # one copy, in recipes/ where users read and copy them; setup.py puts it in the wheel (tests/test_wheel.py)
     shipped = shipped_recipes()
