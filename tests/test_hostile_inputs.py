@@ -144,7 +144,8 @@ def test_huge_or_odd_values_are_never_echoed_in_full(field, value, shown):
 
 def test_shipped_recipes_stay_valid_and_small_anchors_still_work(tmp_path):
     for path in shipped_recipes().values():
-        assert "&" not in path.read_text() and load_recipe_file(path).version == 1
+        # versions themselves are pinned in test_recipes.py (VERSIONS); here only that each loads as one
+        assert "&" not in path.read_text() and load_recipe_file(path).version >= 1
     # anchors within the budget still work (a user may share a kernel list)
     text = yaml.safe_dump(BASE, default_flow_style=False).replace("- box", "- &k box").replace("- nearest", "- *k")
     path = tmp_path / "anchors.yaml"

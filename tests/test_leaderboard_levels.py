@@ -352,9 +352,9 @@ def test_a_filter_on_a_level_the_table_lacks_is_still_a_separate_table(jpeg_resu
 
 
 def test_levels_are_in_numeric_order_buckets_included():
-    from pixbench.leaderboard.levels import _sort_key
+    from pixbench.leaderboard.levels import level_sort_key
 
     # localize's size and block buckets (pixbench/tasks/localize.py), qualities, then named levels
-    assert sorted([">256", "129-256", "<=64", "65-128"], key=_sort_key) == ["<=64", "65-128", "129-256", ">256"]
-    assert sorted([">=16", "8-15", "2-7"], key=_sort_key) == ["2-7", "8-15", ">=16"]
-    assert sorted(["jpeg", "100", "20", "clean", "10"], key=_sort_key) == ["10", "20", "100", "clean", "jpeg"]
+    assert sorted([">256", "129-256", "<=64", "65-128"], key=level_sort_key) == ["<=64", "65-128", "129-256", ">256"]
+    assert sorted([">=16", "8-15", "2-7"], key=level_sort_key) == ["2-7", "8-15", ">=16"]
+    assert sorted(["jpeg", "100", "20", "clean", "10"], key=level_sort_key) == ["10", "20", "100", "clean", "jpeg"]

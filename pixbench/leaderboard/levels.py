@@ -56,7 +56,7 @@ class Level:
 _BUCKET = re.compile(r"^(<=?|>=?)?(\d+(?:\.\d+)?)(?:-\d+(?:\.\d+)?)?$")
 
 
-def _sort_key(value: str) -> tuple:
+def level_sort_key(value: str) -> tuple:
     """Levels in numeric order where they are numbers (q10 before q100) or buckets of numbers
     (``<=64``, ``65-128``, ``129-256``, ``>256``, by where each starts), else by text."""
     found = _BUCKET.match(value)
@@ -70,7 +70,7 @@ def _sort_key(value: str) -> tuple:
 def level_values(table: Table, column: str) -> list[str]:
     """The values of ``column`` that the table's results break down by (an empty value, a sample without one, left out)."""
     found = {v for r in table.results for v in (r.breakdown.get(column) or {}) if v != ""}
-    return sorted(found, key=_sort_key)
+    return sorted(found, key=level_sort_key)
 
 
 #: Detection rates and the confusion counts that must not all be zero for the rate to say anything:
