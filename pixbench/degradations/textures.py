@@ -91,6 +91,15 @@ def _dots(h: int, w: int, period: float, angle: float, radius: np.ndarray | floa
     return du * du + dv * dv <= np.square(radius)
 
 
+def _ink_on_paper(ink: np.ndarray, rng: np.random.Generator, paper_low: int, ink_high: int) -> np.ndarray:
+    """A light paper colour (``paper_low``-255) with a dark ink colour (0-``ink_high``) where ``ink`` is true;
+    the paper's colour is drawn first."""
+    out = np.empty((*ink.shape, 3))
+    out[:] = _colour(rng, paper_low, 256)
+    out[ink] = _colour(rng, 0, ink_high)
+    return out
+
+
 def _halftone(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     h, w = photo.shape[:2]
     period = int(rng.integers(4, 11))
@@ -99,10 +108,7 @@ def _halftone(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     lum = np.asarray(Image.fromarray(photo).convert("L").resize(small, Image.Resampling.BOX))
     lum = np.asarray(Image.fromarray(lum).resize((w, h), Image.Resampling.BILINEAR), np.float64) / 255.0
     ink = _dots(h, w, period, angle, 0.55 * np.sqrt(1.0 - lum))
-    out = np.empty((h, w, 3))
-    out[:] = _colour(rng, 220, 256)
-    out[ink] = _colour(rng, 0, 70)
-    return out, {"period": period}
+    return _ink_on_paper(ink, rng, 220, 70), {"period": period}
 
 
 def _screentone(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
@@ -110,10 +116,7 @@ def _screentone(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     period = int(rng.integers(4, 13))
     angle = math.radians(float(rng.choice([0.0, 45.0])))
     ink = _dots(h, w, period, angle, float(rng.uniform(0.2, 0.45)))
-    out = np.empty((h, w, 3))
-    out[:] = _colour(rng, 215, 256)
-    out[ink] = _colour(rng, 0, 90)
-    return out, {"period": period}
+    return _ink_on_paper(ink, rng, 215, 90), {"period": period}
 
 
 def _text(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
