@@ -325,6 +325,20 @@ def test_a_quality_filtered_row_is_ranked_only_in_its_levels_table(jpeg_results,
     assert "- c: scored on quality 10 alone (`--quality 10`), so it is ranked in that table only" in page
 
 
+def test_a_target_can_name_a_level_row_and_reads_its_level_numbers(jpeg_results, tmp_path):
+    from pixbench.leaderboard.goals import Goal, find_row, judge
+
+    write_q10_row(jpeg_results)
+    written, _ = build_leaderboards([jpeg_results], tmp_path / "out", figures=False, strict=True)
+    table = written[0].table
+    row = find_row(table, "c")  # not ranked in the pooled table, but a target may still name it
+    assert row is not None and [f.result.path.stem for f in table.level_rows] == ["c"]
+    verdict = judge(table, row, Goal(metric="psnr", bound=32.0))
+    assert verdict.value == pytest.approx(float(np.mean(BASE)) + 2) and verdict.met is True  # 32.1667, its q10 mean
+    assert judge(table, row, Goal(metric="psnr", bound=32.2)).met is False
+    assert find_row(table, "nobody") is None
+
+
 def test_rows_that_share_one_filter_stay_one_table(tmp_path):
     """The depixelate x4 tables score every row with --factor 4: nothing is mixed, nothing moves."""
     folder = tmp_path / "results"
