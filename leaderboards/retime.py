@@ -11,7 +11,9 @@ same way in several tables is timed once per frame size. Nothing is scored: the 
 on the host.
 
 It refuses to start while the machine is busy (1-minute load average above ``MAX_LOAD``), unless
-``--allow-busy``; each row records the load average when its timing started.
+``--allow-busy``. Each row records the load average when its timing started and, in ``speed.other_cpu``,
+the cores' worth of CPU that other processes took while its frames were timed; the table header gives
+the range of the latter (the load average counts the run's own earlier rows too).
 
 Usage (from anywhere; paths relative to the current folder)::
 

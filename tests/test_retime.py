@@ -65,11 +65,50 @@ def test_a_busy_machine_and_another_model_file_are_refused(retime, tmp_path, mon
 
 
 def test_expected_duration_comes_from_the_recorded_latencies(retime):
-    # blockcnn's median latency: 128283 ms at 1080p and 978 ms at 128x128 (blockcnn-triplets), 2417 ms at
-    # 256x256 (jpeg); its 1080p frames are timed once for both tables: 12 x (128.3 + 0.98 + 2.42) s
+    # blockcnn's median latency in the committed speed run (2026-12-07): 72073 ms at 1080p and 542 ms at
+    # 128x128 (blockcnn-triplets), 2187 ms at 256x256 (jpeg); its 1080p frames are timed once for both
+    # tables: 12 x (72.07 + 0.54 + 2.19) s
     rows = [
         retime.Row(PUBLISHED / "results" / "kodak" / b / "blockcnn.json", PUBLISHED / "models" / "x.onnx")
         for b in ("blockcnn-triplets", "jpeg")
     ]
     seconds, unknown = retime.expected_seconds(rows, warmup=2, runs=10)
-    assert seconds == pytest.approx(12 * (128.283312 + 0.977832 + 2.417358)) and unknown == 0
+    assert seconds == pytest.approx(12 * (72.073385 + 0.542485 + 2.186666)) and unknown == 0
+
+
+def test_other_work_on_the_host_is_measured_while_frames_are_timed():
+    """A process spinning on one core while a call is timed reads as about one core of other work; this
+    process's own CPU never counts (a speed run's load average does count the run's earlier rows)."""
+    import subprocess
+    import sys
+    import time
+
+    from pixbench.runtime import other_cpu, time_call
+
+    def other(fn, runs):
+        return other_cpu([time_call(fn, warmup=0, runs=runs)["cpu_window"]])
+
+    quiet = other(lambda: time.sleep(0.05), 14)
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        busy = other(lambda: time.sleep(0.05), 14)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    own = other(lambda: sum(range(1_000_000)), 40)  # this process busy for about a second, the host otherwise not
+    assert 0.6 <= busy <= 1.2 and busy >= quiet + 0.4
+    assert own < busy - 0.4
+    # a window too short to count ticks in says nothing
+    assert other(lambda: None, 3) is None and other_cpu([None]) is None
+
+
+def test_the_speed_sentence_gives_the_other_work_where_it_was_measured():
+    from pixbench.leaderboard.hosts import SpeedColumn, Timing, speed_sentence
+
+    timing = Timing("AMD EPYC (AVX2)", "2026-12-07T12:00:00Z", 2, 10)
+    measured = speed_sentence(SpeedColumn(timing, loads=(0.1, 1.9), others=(0.0, 0.03)))
+    assert "other work on the host 0.00 to 0.03 cores while frames were timed" in measured
+    assert "load average" not in measured  # the load average counts the run's own earlier rows
+    older = speed_sentence(SpeedColumn(timing, loads=(0.1, 1.9)))
+    assert "load average 0.10 to 1.90 when timing started" in older

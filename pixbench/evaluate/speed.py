@@ -20,12 +20,14 @@ from pixbench.results import Environment, Result, Speed, code_identity, host_ide
 from pixbench.runtime import (
     BLOCK,
     CONTEXT,
+    CpuWindow,
     InputSpec,
     Model,
     OnnxModel,
     Runner,
     frame_call,
     load_model,
+    other_cpu,
     resolve_spec,
     time_call,
 )
@@ -45,21 +47,18 @@ def measure_speed(
     """
     speed = Speed(provider=runner.model.provider, threads=runner.model.threads, warmup=warmup, runs=runs)
     load = _load_average()
-    speed.fps_1080p, speed.latency_ms_median_1080p, speed.latency_ms_p90_1080p = _frame_times(
-        runner, FULL_HD, warmup=warmup, runs=runs
-    )
-    if native is not None:
-        speed.fps_native, speed.latency_ms_median_native, speed.latency_ms_p90_native = _frame_times(
-            runner, native, warmup=warmup, runs=runs
-        )
+    full = _frame_times(runner, FULL_HD, warmup=warmup, runs=runs)
+    _fill(speed, full, _frame_times(runner, native, warmup=warmup, runs=runs) if native else None)
     speed.native_size = list(native) if native else None
     speed.input_resized_to = input_resize(runner.model, runner.spec, *FULL_HD)
     speed.run, speed.load_1min = run, load
     return speed
 
 
+#: FPS, median and p90 latency (ms) of one frame size, and what the host's CPUs did meanwhile.
+FrameTiming = tuple[float, float, float, CpuWindow | None]
 #: Frame timings of one retiming run, by how a model file is fed and the frame size (:func:`retime_result`).
-FrameTimes = dict[tuple, tuple[float, float, float]]
+FrameTimes = dict[tuple, FrameTiming]
 
 
 def retime_result(
@@ -103,22 +102,28 @@ def retime_result(
     feed += (spec.mask_input, spec.task_info.takes_mask, overlap, model.threads, warmup, runs)
     timings = shared if shared is not None else {}
 
-    def frame(size: tuple[int, int]) -> tuple[float, float, float]:
+    def frame(size: tuple[int, int]) -> FrameTiming:
         if (feed, size) not in timings:
             timings[(feed, size)] = _frame_times(runner, size, warmup=warmup, runs=runs)
         return timings[(feed, size)]
 
     speed = Speed(provider=model.provider, threads=model.threads, warmup=warmup, runs=runs, run=run)
     speed.load_1min = _load_average()
-    speed.fps_1080p, speed.latency_ms_median_1080p, speed.latency_ms_p90_1080p = frame(FULL_HD)
-    if native is not None:
-        speed.fps_native, speed.latency_ms_median_native, speed.latency_ms_p90_native = frame(native)
+    _fill(speed, frame(FULL_HD), frame(native) if native is not None else None)
     speed.native_size = list(native) if native else None
     speed.input_resized_to = input_resize(model, spec, *FULL_HD)
     settings = dataclasses.replace(result.settings, speed_warmup=warmup, speed_runs=runs)
     accuracy = result.model_metrics.get("accuracy")
     checked = targets(result.task, accuracy, result.model.size_mb or 0.0, speed.fps_1080p)
     return dataclasses.replace(result, speed=speed, settings=settings, targets=checked, environment=environment(model))
+
+
+def _fill(speed: Speed, full: FrameTiming, native: FrameTiming | None) -> None:
+    """Put the 1080p and native-size timings into ``speed``, and the other work on the host over both."""
+    speed.fps_1080p, speed.latency_ms_median_1080p, speed.latency_ms_p90_1080p = full[:3]
+    if native is not None:
+        speed.fps_native, speed.latency_ms_median_native, speed.latency_ms_p90_native = native[:3]
+    speed.other_cpu = other_cpu([full[3]] + ([native[3]] if native is not None else []))
 
 
 def _load_average() -> float | None:
@@ -129,10 +134,11 @@ def _load_average() -> float | None:
         return None
 
 
-def _frame_times(runner: Runner, size: tuple[int, int], *, warmup: int, runs: int) -> tuple[float, float, float]:
-    """FPS, median and 90th-percentile latency (ms) of one ``size`` frame, rounded to 3 decimals."""
+def _frame_times(runner: Runner, size: tuple[int, int], *, warmup: int, runs: int) -> FrameTiming:
+    """FPS, median and 90th-percentile latency (ms) of one ``size`` frame, rounded to 3 decimals, and
+    what the host's CPUs did while the frames were timed."""
     t = time_call(frame_call(runner, *size), warmup=warmup, runs=runs)
-    return round(t["fps"], 3), round(t["latency_ms_median"], 3), round(t["latency_ms_p90"], 3)
+    return round(t["fps"], 3), round(t["latency_ms_median"], 3), round(t["latency_ms_p90"], 3), t["cpu_window"]
 
 
 _MAC_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")

@@ -52,6 +52,8 @@ class SpeedColumn:
 
     timing: Timing | None
     loads: tuple[float, ...] = ()
+    #: ``speed.other_cpu`` of the column's rows: the other work on the host while each row was timed.
+    others: tuple[float, ...] = ()
 
     def elsewhere(self, result: Result) -> bool:
         """Whether the row has FPS timed otherwise than the column."""
@@ -67,12 +69,10 @@ def speed_column(results: list[Result]) -> SpeedColumn:
     counts = Counter(timings)
     best = max(counts.values())
     chosen = next(t for t in timings if counts[t] == best)
-    loads = tuple(
-        float(r.speed.load_1min)
-        for r in results
-        if r.speed is not None and r.speed.load_1min is not None and row_timing(r) == chosen
-    )
-    return SpeedColumn(chosen, loads)
+    rows = [r for r in results if r.speed is not None and row_timing(r) == chosen]
+    loads = tuple(float(r.speed.load_1min) for r in rows if r.speed.load_1min is not None)
+    others = tuple(float(r.speed.other_cpu) for r in rows if r.speed.other_cpu is not None)
+    return SpeedColumn(chosen, loads, others)
 
 
 def fps_text(result: Result) -> str:
@@ -107,7 +107,9 @@ def speed_sentence(column: SpeedColumn) -> str:
     if column.timing is None:
         return ""
     load = ""
-    if column.loads:
+    if column.others:  # what else ran while the frames were timed (the load average also counts the run itself)
+        load = f", other work on the host {min(column.others):.2f} to {max(column.others):.2f} cores while frames were timed"
+    elif column.loads:
         load = f", load average {min(column.loads):.2f} to {max(column.loads):.2f} when timing started"
     return (
         f"FPS 1080p timed on {column.timing.describe()}{load}; {ELSEWHERE} marks a row timed on another "

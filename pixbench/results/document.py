@@ -232,7 +232,9 @@ class Speed(Section):
 
     ``input_resized_to`` is the ``[h, w]`` a model's graph resizes the 1080p frame to (its FPS is that of a
     smaller image); ``run`` names the timing run (one per published table, None for a plain evaluate);
-    ``load_1min`` is the host's load average when timing started (near 0 on an idle machine).
+    ``load_1min`` is the load average when timing started (in a speed run it counts the run's earlier rows);
+    ``other_cpu`` the cores' worth of CPU other processes and the hypervisor took while the frames (both
+    sizes) were timed: 0 when idle, None where they took under half a second (too few clock ticks).
     """
 
     provider: str | None = None
@@ -249,6 +251,7 @@ class Speed(Section):
     input_resized_to: list[int] | None = field(default=None, metadata=OMIT_NONE)
     run: str | None = field(default=None, metadata=OMIT_NONE)
     load_1min: float | None = field(default=None, metadata=OMIT_NONE)
+    other_cpu: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(kw_only=True)

@@ -25,11 +25,12 @@ from pixbench.runtime.python_model import PYTHON_MODEL_FORMAT, PYTHON_MODELS, Js
 from pixbench.runtime.resolve import resolve_spec
 from pixbench.runtime.runner import Runner
 from pixbench.runtime.spec import BLOCK, CHANNELS, CONTEXT, LAYOUTS, RANGES, InputSpec
-from pixbench.runtime.timing import frame_call, time_call
+from pixbench.runtime.timing import CpuWindow, frame_call, other_cpu, time_call
 
 __all__ = [
     "BLOCK",
     "CHANNELS",
+    "CpuWindow",
     "CONTEXT",
     "LAYOUTS",
     "PYTHON_MODELS",
@@ -45,6 +46,7 @@ __all__ = [
     "bicubic_resize",
     "frame_call",
     "load_model",
+    "other_cpu",
     "resolve_spec",
     "rgb_to_ycbcr",
     "time_call",

@@ -2,30 +2,77 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pixbench.runtime.runner import Runner
 
+#: The shortest timed window whose other work is reported: the kernel counts CPU time in ticks (usually
+#: 10 ms), so over half a second a reading is good to a few hundredths of a core.
+MIN_WINDOW_S = 0.5
 
-def time_call(fn: Any, *, warmup: int = 2, runs: int = 10) -> dict[str, float]:
-    """Median and p90 latency (ms) and FPS of ``fn()`` after ``warmup`` untimed calls."""
+#: Seconds of wall clock, of busy host CPU and of this process's CPU over a timed window.
+CpuWindow = tuple[float, float, float]
+
+
+def time_call(fn: Any, *, warmup: int = 2, runs: int = 10) -> dict[str, Any]:
+    """Median and p90 latency (ms) and FPS of ``fn()`` after ``warmup`` untimed calls.
+
+    ``cpu_window`` is what the host's CPUs did during the timed calls (:data:`CpuWindow`, None where
+    the OS does not say); :func:`other_cpu` turns windows into the other work on the host.
+    """
     for _ in range(warmup):
         fn()
     times = []
+    start = _cpu_clocks()
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+    end = _cpu_clocks()
     median = float(np.median(times))
     return {
         "latency_ms_median": median * 1e3,
         "latency_ms_p90": float(np.percentile(times, 90)) * 1e3,
         "fps": 1.0 / median if median > 0 else float("inf"),
         "runs": runs,
+        "cpu_window": None if start is None or end is None else tuple(e - s for s, e in zip(start, end)),
     }
+
+
+def _cpu_clocks() -> CpuWindow | None:
+    """(wall seconds, seconds the host's cores were busy, CPU seconds of this process) now; None off Linux.
+
+    Busy is every ``/proc/stat`` state but idle and I/O wait, steal included (a neighbour VM's share of
+    the physical cores slows a timing as much as a local process does)."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    own = os.times()
+    return time.perf_counter(), (user + nice + system + irq + softirq + steal) / ticks, own.user + own.system
+
+
+def other_cpu(windows: list[CpuWindow | None]) -> float | None:
+    """The cores' worth of CPU that everything but this process used over the timed windows together.
+
+    0.0 on an idle host; 1.0 means one core fully taken by other work. None where a window is unknown or
+    the windows add up to less than :data:`MIN_WINDOW_S` (too few clock ticks to tell). Rounded to 2 decimals.
+    """
+    if not windows or any(w is None for w in windows):
+        return None
+    wall, busy, own = (sum(w[i] for w in windows) for i in range(3))
+    if wall < MIN_WINDOW_S:
+        return None
+    return round(max(0.0, busy - own) / wall, 2)
 
 
 def frame_call(runner: Runner, height: int, width: int, *, seed: int = 0) -> Any:
