@@ -186,6 +186,18 @@ BENCHMARKS: list[Benchmark] = [
         ],
         sources=("kodak", "set14", "set5", "live1"),
     ),
+    # detect's models on the negatives web photos are made of (JPEG at any grid phase, double JPEG, shrunk,
+    # smooth and near-flat JPEG), with the same positives; read by negative kind
+    Benchmark(
+        "detect-hard",
+        "detect-hard",
+        [
+            Reuse("sepunet-detector", "detect"),
+            Reuse("mobilenetv2-classifier", "detect"),
+            Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
+            Baseline("constant", ["--value", "1.0"]),
+        ],
+    ),
     Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=_depixelate_x4_entries("nearest")),
     Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries("lanczos")),
     Benchmark(

@@ -35,8 +35,9 @@ def test_every_committed_result_file_writes_back_byte_for_byte(tmp_path):
     # 7 benchmarks x 2 sources (56 model rows), and the identity rows of the paper protocols:
     # jpeg-gray on Classic5 and LIVE1, sr-bicubic on Set5 and Set14, and the third-party rows (dncnn3 on both
     # protocols, vdsr on sr-bicubic); the detect rows on Set5 and LIVE1 (4 rows x 2), espcn-x3 on Set5 and
-    # Set14, gray-deblocker-q10 on Classic5 and LIVE1, and the localize rows on Kodak and Set14 (3 x 2)
-    assert len(paths) == 56 + 4 + 6 + 8 + 2 + 2 + 6
+    # Set14, gray-deblocker-q10 on Classic5 and LIVE1, the localize rows on Kodak and Set14 (3 x 2), and the
+    # detect-hard rows on Kodak and Set14 (4 x 2)
+    assert len(paths) == 56 + 4 + 6 + 8 + 2 + 2 + 6 + 8
     for path in paths:
         result = read_result(path)
         write_result(tmp_path / "again.json", result)
@@ -58,8 +59,9 @@ def test_a_result_reads_through_its_attributes_and_as_its_json_object():
     assert result.crops is not None and result.crops.samples == doc["crops"]["samples"]
     assert result.speed is not None and result.speed.fps_1080p == doc["speed"]["fps_1080p"]
     assert result.benchmark_key == ("jpeg", "jpeg", 1, "kodak")
-    # written before host identities: named from the CPU and kernel build it recorded (docs/result-format.md)
-    assert result.hardware == "unrecorded host (AMD EPYC; Linux-6.18.44-fc-v1045-x86_64-with-glibc2.36), CPU, 2 threads"
+    # re-timed in the speed run of 2026-12-07, which records the host's identity (docs/result-format.md)
+    assert result.hardware == "AMD EPYC (AVX2), CPU, 2 threads" == f"{doc['environment']['cpu']} (AVX2), CPU, 2 threads"
+    assert result.environment.isa == doc["environment"]["isa"] == "AVX2" and result.speed.other_cpu is not None
     # The same object reads as the JSON object of its file, for code that indexes results as dictionaries.
     assert dict(result) == doc and result["metrics"]["model"]["psnr"] == result.metrics.model["psnr"]
     assert result.speed["fps_1080p"] == doc["speed"]["fps_1080p"]
