@@ -101,8 +101,15 @@ def test_results_without_a_host_identity_are_told_apart_by_their_kernel_build():
     base = read_result(COMMITTED / "kodak" / "jpeg" / "identity.json")
 
     def old_style(platform: str):
-        env = Environment(pixbench="0.1.0", onnxruntime="1.32.0", provider="CPUExecutionProvider", cpu="AMD EPYC")
-        env.cores, env.platform, env.python = 2, platform, "3.11.7"
+        env = Environment(
+            pixbench="0.1.0",
+            onnxruntime="1.32.0",
+            provider="CPUExecutionProvider",
+            cpu="AMD EPYC",
+            cores=2,
+            platform=platform,
+            python="3.11.7",
+        )
         return dataclasses.replace(base, environment=env)
 
     later = old_style("Linux-6.18.44-fc-v1045-x86_64-with-glibc2.36")

@@ -84,7 +84,7 @@ def _entry(item: Any, where: str) -> Entry:
 def find_row(table: Table, row: str) -> Result | None:
     """The result of ``table`` whose file stem is ``row``: a ranked row, else a level row (one scored on one
     level only, such as ``--quality 10``, whose numbers are then that level's)."""
-    found = [r for r in table.results] + [f.result for f in table.level_rows]
+    found = (*table.results, *(f.result for f in table.level_rows))
     return next((r for r in found if r.path is not None and r.path.stem == row), None)
 
 

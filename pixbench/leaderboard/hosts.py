@@ -106,13 +106,13 @@ def speed_sentence(column: SpeedColumn) -> str:
     """The line above a table that says where its FPS column was timed; ``""`` without FPS."""
     if column.timing is None:
         return ""
-    load = ""
+    busy = ""
     if column.others:  # what else ran while the frames were timed (the load average also counts the run itself)
-        load = f", other work on the host {min(column.others):.2f} to {max(column.others):.2f} cores while frames were timed"
+        busy = f", other work on the host {min(column.others):.2f} to {max(column.others):.2f} cores while frames were timed"
     elif column.loads:
-        load = f", load average {min(column.loads):.2f} to {max(column.loads):.2f} when timing started"
+        busy = f", load average {min(column.loads):.2f} to {max(column.loads):.2f} when timing started"
     return (
-        f"FPS 1080p timed on {column.timing.describe()}{load}; {ELSEWHERE} marks a row timed on another "
+        f"FPS 1080p timed on {column.timing.describe()}{busy}; {ELSEWHERE} marks a row timed on another "
         "host, in another run or with other repeats, whose FPS does not compare with the column."
     )
 
