@@ -358,6 +358,62 @@ def test_rows_that_share_one_filter_stay_one_table(tmp_path):
     assert "Scored with `--factor 4`" in (tmp_path / "out" / "depixelate-nearest-v1-kodak.md").read_text("utf-8")
 
 
+def write_factor_rows(folder: Path, factor: int, rows: dict[str, float], samples: int) -> None:
+    """Rows scored with ``--factor F`` on one depixelate dataset (FP_A): their means over that factor's samples."""
+    for stem, psnr in rows.items():
+        write_result(
+            folder,
+            stem,
+            metrics={"psnr": psnr, "ssim": 0.8},
+            degraded={"psnr": 24.0, "ssim": 0.7},
+            samples=samples,
+            breakdown={"factor": {str(factor): {"n": samples, "model_psnr": psnr, "degraded_psnr": 24.0}}},
+            settings={"limit": None, "factor": factor},
+        )
+
+
+def test_other_factors_of_one_dataset_are_sibling_tables_named_by_their_level(tmp_path):
+    """x4 is the main table (most rows); x2 and x8 rows, each on their own factor, get a table each, no warning."""
+    results = tmp_path / "results"
+    write_factor_rows(results / "x4", 4, {"espcn": 27.5, "bicubic-x4": 26.0, "identity": 24.0}, samples=70)
+    write_factor_rows(results / "x2", 2, {"bicubic-x2": 30.0, "identity": 28.0}, samples=67)
+    write_factor_rows(results / "x8", 8, {"lanczos-x8": 22.5, "identity": 21.0}, samples=55)
+    out = tmp_path / "out"
+    written, warnings = build_leaderboards([results], out, figures=False, strict=True)
+    assert warnings == []
+    stems = {w.table.stem: w.table for w in written}
+    assert sorted(stems) == [
+        "depixelate-nearest-v1-kodak",
+        "depixelate-nearest-v1-kodak-factor-2",
+        "depixelate-nearest-v1-kodak-factor-8",
+    ]
+    assert [r.model.name for r in stems["depixelate-nearest-v1-kodak"].results] == ["espcn", "bicubic-x4", "identity"]
+    assert [r.model.name for r in stems["depixelate-nearest-v1-kodak-factor-2"].results] == ["bicubic-x2", "identity"]
+    assert stems["depixelate-nearest-v1-kodak-factor-8"].level == ("factor", "8")
+    x2 = (out / "depixelate-nearest-v1-kodak-factor-2.md").read_text("utf-8")
+    assert x2.startswith("# depixelate-nearest v1 on kodak, factor 2 (depixelate)\n")
+    assert ", 67 samples." in x2 and "the [main table](<depixelate-nearest-v1-kodak.md>) scores `--factor 4`" in x2
+    main = (out / "depixelate-nearest-v1-kodak.md").read_text("utf-8")
+    assert main.startswith("# depixelate-nearest v1 on kodak (depixelate)\n")
+    assert (
+        "[factor 2](<depixelate-nearest-v1-kodak-factor-2.md>), [factor 8](<depixelate-nearest-v1-kodak-factor-8.md>)"
+        in main
+    )
+
+
+def test_a_level_set_on_another_dataset_is_not_a_sibling(tmp_path):
+    """Same filter column, another fingerprint: separate tables with a warning, as before (never mixed)."""
+    results = tmp_path / "results"
+    write_factor_rows(results / "x4", 4, {"espcn": 27.5, "identity": 24.0}, samples=70)
+    write_factor_rows(results / "x2", 2, {"bicubic-x2": 30.0}, samples=67)
+    doc = json.loads((results / "x2" / "bicubic-x2.json").read_text("utf-8"))
+    doc["dataset"]["fingerprint"] = "sha256:" + "f" * 64
+    (results / "x2" / "bicubic-x2.json").write_text(json.dumps(doc), encoding="utf-8")
+    written, warnings = build_leaderboards([results], tmp_path / "out", figures=False)
+    assert len(warnings) == 1 and "disagree on the evaluation set" in warnings[0]
+    assert all(w.table.level is None for w in written) and len(written) == 2
+
+
 def test_a_filter_on_a_level_the_table_lacks_is_still_a_separate_table(jpeg_results, tmp_path):
     write_q10_row(jpeg_results, quality=30)  # the pooled rows hold q10 and q40 only
     written, warnings = build_leaderboards([jpeg_results], tmp_path / "out", figures=False)
@@ -366,7 +422,7 @@ def test_a_filter_on_a_level_the_table_lacks_is_still_a_separate_table(jpeg_resu
 
 
 def test_levels_are_in_numeric_order_buckets_included():
-    from pixbench.leaderboard.levels import level_sort_key
+    from pixbench.leaderboard.level_rows import level_sort_key
 
     # localize's size and block buckets (pixbench/tasks/localize.py), qualities, then named levels
     assert sorted([">256", "129-256", "<=64", "65-128"], key=level_sort_key) == ["<=64", "65-128", "129-256", ">256"]

@@ -8,7 +8,8 @@ benchmark that disagree on any of these are **separated** into their own tables
 (with a warning), or rejected with ``strict=True``; they are never mixed. The exception is a row
 scored on one level of the main set's samples (``--quality 10`` beside rows scored on every quality):
 it is kept with the main table as a *level row*, ranked only in the breakdown table of its level
-(:mod:`pixbench.leaderboard.level_rows`).
+(:mod:`pixbench.leaderboard.level_rows`). A set scored at another level of the main set's filter
+(``--factor 2`` beside ``--factor 4``) is a *sibling level*: a table of its own, named by its level.
 Rows are sorted with a total order, so equal inputs give equal tables.
 """
 
@@ -17,7 +18,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pixbench.leaderboard.level_rows import Filtered, fold_level_rows, level_row_note
+from pixbench.leaderboard.level_rows import (
+    Filtered,
+    fold_level_rows,
+    level_row_note,
+    level_sort_key,
+    sibling_level,
+    sibling_stem,
+)
 from pixbench.results import Result, ResultFileError, metric
 from pixbench.tasks import Column, get_task, primary_metric
 
@@ -46,6 +54,8 @@ class Table:
     references: dict[str, str] = field(default_factory=dict)
     #: Rows scored on one level only, ranked in that level's breakdown table and not in this one.
     level_rows: list[Filtered] = field(default_factory=list)
+    #: ``(column, value)`` of a sibling level's table (``("factor", "2")``); None for every other table.
+    level: tuple[str, str] | None = None
 
 
 def primary_column(task: str) -> Column:
@@ -93,8 +103,10 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
     for (task, recipe, version, source), found in benchmarks.items():
         base = _stem(task, recipe, version, source)
         evalsets, main, level_rows = fold_level_rows(found, get_task(task).table_breakdown)
-        if len(evalsets) > 1:
-            a, b = (group[0] for group in list(evalsets.values())[:2])
+        siblings = {key: level for key, group in evalsets.items() if (level := _sibling(group, main))}
+        separate = [group for key, group in evalsets.items() if key not in siblings]
+        if len(separate) > 1:
+            a, b = (group[0] for group in separate[:2])
             message = (
                 f"{recipe}@{version} on {source}: results disagree on the evaluation set "
                 f"({a.path}: {_evalset_text(a)}; {b.path}: {_evalset_text(b)})"
@@ -102,32 +114,59 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
             if strict:
                 raise ResultFileError(message + "; rebuild the dataset or re-evaluate so that they match")
             warnings.append(message + "; written as separate tables")
-        for (fingerprint, split, n, subset), group in evalsets.items():
-            stem = base if len(evalsets) == 1 else f"{base}-{short(fingerprint, 8)}-{split}-n{n}"
-            if len(evalsets) > 1 and subset:
-                stem += "-" + _slug(subset.replace("--", "").replace(" ", ""))
-            first = group[0]
+        for key, group in evalsets.items():
+            level = siblings.get(key)
+            stem = _table_stem(base, key, level, alone=len(separate) == 1)
             table = Table(
-                task=task,
-                recipe=recipe,
-                version=version,
-                source=source,
-                fingerprint=fingerprint,
-                split=split,
-                samples=first.samples,
-                results=sorted(group, key=_rank_key),
-                stem=stem,
+                task, recipe, version, source, key[0], key[1], group[0].samples, sorted(group, key=_rank_key), stem
             )
-            if level_rows and group is main:
+            table.level = level
+            if group is main:
                 table.level_rows = sorted(level_rows, key=lambda row: _rank_key(row.result))
                 table.notes += [level_row_note(row, stem) for row in table.level_rows]
-            if len(evalsets) > 1:
+                if siblings:
+                    table.notes.append(_siblings_note(base, main[0], list(siblings.values())))
+            if level:
+                table.notes.append(_sibling_note(base, level, main[0]))
+            elif len(separate) > 1:
                 table.notes.append(
                     "Other results of this benchmark were scored on a different evaluation set and are in "
                     "separate tables; the two are not comparable."
                 )
             tables.append(table)
     return sorted(tables, key=lambda t: t.stem), warnings
+
+
+def _table_stem(base: str, key: tuple, level: tuple[str, str] | None, *, alone: bool) -> str:
+    """The file stem of one evaluation set's table: the benchmark's own, a sibling level's, or a separated set's."""
+    fingerprint, split, n, subset = key
+    if level:
+        return sibling_stem(base, *level)
+    if alone:
+        return base
+    stem = f"{base}-{short(fingerprint, 8)}-{split}-n{n}"
+    return stem + "-" + _slug(subset.replace("--", "").replace(" ", "")) if subset else stem
+
+
+def _sibling(group: list[Result], main: list[Result]) -> tuple[str, str] | None:
+    return None if group is main else sibling_level(group[0], main[0])
+
+
+def _siblings_note(base: str, main: Result, levels: list[tuple[str, str]]) -> str:
+    levels = sorted(levels, key=lambda level: (level[0], level_sort_key(level[1])))
+    links = ", ".join(f"[{column} {value}](<{sibling_stem(base, column, value)}.md>)" for column, value in levels)
+    return (
+        f"This table scores the samples of `{main.subset}`; the same benchmark at other levels, each on the "
+        f"samples of its own level, is in the tables of {links}."
+    )
+
+
+def _sibling_note(base: str, level: tuple[str, str], main: Result) -> str:
+    column, value = level
+    return (
+        f"The {column} {value} samples of the benchmark only; the [main table](<{base}.md>) scores "
+        f"`{main.subset}`. Means here are over these samples alone, so they do not compare with that table's."
+    )
 
 
 def _evalset_text(result: Result) -> str:

@@ -10,16 +10,36 @@ filter to the main one, on the same dataset fingerprint, split and ``--limit``, 
 of the main table: they leave the pooled table and join the breakdown table of their level
 (``<stem>-by-<column>``), where every row's means are over the same samples. A filter on a column
 the main table has no breakdown table of stays a table of its own, as before.
+
+A set that filters the same columns as the main one to other values (``--factor 2`` beside a main set
+scored with ``--factor 4``, on the same samples) is a *sibling level*: the same benchmark at another
+level, published as a table of its own (``<stem>-factor-2``) that names its level in its title.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pixbench.results import Result
 
 #: ``evaluate`` settings that score one level, each filtering the metadata column of the same name.
 LEVEL_SETTINGS = ("factor", "quality")
+
+
+#: A bucket label: ``<=64``, ``65-128``, ``>256``, ``>=16`` (or a plain number).
+_BUCKET = re.compile(r"^(<=?|>=?)?(\d+(?:\.\d+)?)(?:-\d+(?:\.\d+)?)?$")
+
+
+def level_sort_key(value: str) -> tuple:
+    """Levels in numeric order where they are numbers (q10 before q100) or buckets of numbers
+    (``<=64``, ``65-128``, ``129-256``, ``>256``, by where each starts), else by text."""
+    found = _BUCKET.match(value)
+    if found is None:
+        return (1, 0.0, value)
+    bound = float(found.group(2))
+    side = found.group(1) or ""
+    return (0, bound - 0.5 if side.startswith("<") else bound + 0.5 if side.startswith(">") else bound, value)
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,25 @@ def fold_level_rows(
                 continue
         kept[key] = group
     return kept, main, rows
+
+
+def sibling_level(result: Result, main: Result) -> tuple[str, str] | None:
+    """``(column, value)`` when ``result`` scores the main set's samples at another level of one column.
+
+    Both must be filtered on the same columns, on the same dataset fingerprint, split and ``--limit``,
+    and differ in the value of exactly one column (``--factor 2`` against ``--factor 4``); otherwise None.
+    """
+    mine, theirs = dict(level_filter(result)), dict(level_filter(main))
+    same_samples = (result.fingerprint, result.split) == (main.fingerprint, main.split)
+    if not same_samples or result.settings.limit != main.settings.limit or not mine or mine.keys() != theirs.keys():
+        return None
+    differ = [column for column in mine if mine[column] != theirs[column]]
+    return (differ[0], mine[differ[0]]) if len(differ) == 1 else None
+
+
+def sibling_stem(stem: str, column: str, value: str) -> str:
+    """The file stem of a sibling level's table: ``<stem>-<column>-<value>``."""
+    return f"{stem}-{column.replace('_', '-')}-{value}"
 
 
 def level_row_note(row: Filtered, stem: str) -> str:

@@ -12,7 +12,6 @@ where ``published`` has one for that level. The tables of the whole benchmark ar
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pixbench.leaderboard.group import Table
+from pixbench.leaderboard.level_rows import level_sort_key
 from pixbench.leaderboard.published import Published
 from pixbench.leaderboard.uncertainty import RowStats, interval, interval_keys, load_samples, paired
 from pixbench.results import METRIC_ALIASES, Result, Samples, number
@@ -50,21 +50,6 @@ class Level:
     @property
     def where(self) -> dict[str, str]:
         return {self.column: self.value}
-
-
-#: A bucket label: ``<=64``, ``65-128``, ``>256``, ``>=16`` (or a plain number).
-_BUCKET = re.compile(r"^(<=?|>=?)?(\d+(?:\.\d+)?)(?:-\d+(?:\.\d+)?)?$")
-
-
-def level_sort_key(value: str) -> tuple:
-    """Levels in numeric order where they are numbers (q10 before q100) or buckets of numbers
-    (``<=64``, ``65-128``, ``129-256``, ``>256``, by where each starts), else by text."""
-    found = _BUCKET.match(value)
-    if found is None:
-        return (1, 0.0, value)
-    bound = float(found.group(2))
-    side = found.group(1) or ""
-    return (0, bound - 0.5 if side.startswith("<") else bound + 0.5 if side.startswith(">") else bound, value)
 
 
 def level_values(table: Table, column: str) -> list[str]:

@@ -250,8 +250,9 @@ def _markdown_grid(rows: list[dict[str, str]]) -> list[str]:
 
 
 def table_title(table: Table) -> str:
-    """The heading of a table: recipe, version, source and task."""
-    return f"{table.recipe} v{table.version} on {table.source} ({table.task})"
+    """The heading of a table: recipe, version, source, the level of a sibling level's table, and task."""
+    level = f", {table.level[0]} {table.level[1]}" if table.level else ""
+    return f"{table.recipe} v{table.version} on {table.source}{level} ({table.task})"
 
 
 def table_markdown(
