@@ -19,11 +19,13 @@ MIN_WINDOW_S = 0.5
 CpuWindow = tuple[float, float, float]
 
 
-def time_call(fn: Any, *, warmup: int = 2, runs: int = 10) -> dict[str, Any]:
+def time_call(fn: Any, *, warmup: int = 2, runs: int = 10, min_window_s: float = MIN_WINDOW_S) -> dict[str, Any]:
     """Median and p90 latency (ms) and FPS of ``fn()`` after ``warmup`` untimed calls.
 
-    ``cpu_window`` is what the host's CPUs did during the timed calls (:data:`CpuWindow`, None where
-    the OS does not say); :func:`other_cpu` turns windows into the other work on the host.
+    ``cpu_window`` is what the host's CPUs did while ``fn`` ran (:data:`CpuWindow`, None where the OS
+    does not say); :func:`other_cpu` turns windows into the other work on the host. When the ``runs``
+    timed calls take less than ``min_window_s``, ``fn`` is called again, outside the statistics, until
+    the window is that long, so that a fast model's window still holds enough clock ticks to read.
     """
     for _ in range(warmup):
         fn()
@@ -33,6 +35,8 @@ def time_call(fn: Any, *, warmup: int = 2, runs: int = 10) -> dict[str, Any]:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+    while start is not None and time.perf_counter() - start[0] < min_window_s:
+        fn()
     end = _cpu_clocks()
     median = float(np.median(times))
     return {
