@@ -72,9 +72,13 @@ CONFIGS_DIR = Path("leaderboards/configs")
 CHECKPOINT = "best.pt"
 #: Extension of baseline model files (`pixbench baseline`): ONNX, except JSON model files such as biharmonic.
 JSON_BASELINES = {"biharmonic": ".json"}
-#: The depixelate recipes mix factors 2, 4 and 8; their tables score every model on the x4 samples
-#: only, because a low-res-grid model (ESPCN, bicubic, lanczos) upscales by one fixed factor.
+#: The depixelate recipes mix factors 2, 4 and 8; each table scores every model on the samples of one
+#: factor only, because a low-res-grid model (ESPCN, bicubic, lanczos) upscales by one fixed factor.
+#: The x4 tables are the main ones (the trained rows); x2 and x8 have a table each of the models made
+#: for that factor, on the same datasets.
 X4 = ["--factor", "4"]
+#: The other factors of the depixelate recipes, each a table of its own (``<table>-factor-<F>``).
+OTHER_FACTORS = (2, 8)
 #: Fewer timed 1080p frames for the models that take seconds per frame (BlockCNN runs 32,400
 #: contexts, the inpainter a 1080p U-Net): FPS of 3 frames after 1 warm-up, instead of 10 after 2.
 SLOW_SPEED = ["--runs", "3", "--warmup", "1"]
@@ -169,6 +173,34 @@ def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Exist
     ]
 
 
+def _depixelate_factor_entries(factor: int) -> list[Trained | Baseline | Reuse | Existing]:
+    """The rows of a depixelation table at ``factor`` 2 or 8: the baselines and the grid upscalers of that factor."""
+    entries: list[Trained | Baseline | Reuse | Existing] = [
+        Baseline("identity", ["--task", "depixelate"]),
+        Baseline("bicubic", ["--scale", str(factor)], name=f"bicubic-x{factor}"),
+        Baseline("lanczos", ["--scale", str(factor)], name=f"lanczos-x{factor}"),
+        Existing(f"grid-upscaler-x{factor}", f"leaderboards/models/grid-upscaler-x{factor}.onnx"),
+    ]
+    hq = Path(f"leaderboards/models/grid-upscaler-hq-x{factor}.onnx")
+    if factor == 2:  # the quality tier has x2 and x4 graphs only (docs/detector.md)
+        entries.append(Existing(f"grid-upscaler-hq-x{factor}", hq.as_posix()))
+    return entries
+
+
+def _depixelate_benchmarks(kind: str) -> list[Benchmark]:
+    """The depixelation tables of ``kind``: the main x4 one, then one per other factor."""
+    main = Benchmark(f"depixelate-{kind}-x4", f"depixelate-{kind}", eval_args=X4, entries=_depixelate_x4_entries(kind))
+    return [main] + [
+        Benchmark(
+            f"depixelate-{kind}-x{factor}",
+            f"depixelate-{kind}",
+            eval_args=["--factor", str(factor)],
+            entries=_depixelate_factor_entries(factor),
+        )
+        for factor in OTHER_FACTORS
+    ]
+
+
 #: The published benchmarks. How each trained row is trained is its file in CONFIGS_DIR.
 BENCHMARKS: list[Benchmark] = [
     Benchmark(
@@ -198,8 +230,8 @@ BENCHMARKS: list[Benchmark] = [
             Baseline("constant", ["--value", "1.0"]),
         ],
     ),
-    Benchmark("depixelate-nearest-x4", "depixelate-nearest", eval_args=X4, entries=_depixelate_x4_entries("nearest")),
-    Benchmark("depixelate-lanczos-x4", "depixelate-lanczos", eval_args=X4, entries=_depixelate_x4_entries("lanczos")),
+    *_depixelate_benchmarks("nearest"),
+    *_depixelate_benchmarks("lanczos"),
     Benchmark(
         "blockcnn-triplets",
         "blockcnn-triplets",
