@@ -35,7 +35,8 @@ def test_new_scores_old_timing(rescore, tmp_path):
     # same size and FPS, so the same pass/fail (files written before the accuracy target was the
     # detector's only also list it, as unmeasured, for restoration rows)
     assert got.targets == {k: v for k, v in old.targets.items() if not k.startswith("accuracy")}
-    assert got.targets["fps_1080p>=30"] is False and got.targets["size<=10MB"] is True
+    # espcn-x4 ran at 31.1 FPS in the committed speed run (2026-12-07T16:14:16Z, an AVX-512 host)
+    assert got.targets["fps_1080p>=30"] is True and got.targets["size<=10MB"] is True
 
 
 def test_a_row_without_earlier_timing_is_left_as_scored(rescore, tmp_path):

@@ -23,6 +23,7 @@ from pixbench.leaderboard.published import (
     shown_header,
 )
 from pixbench.leaderboard.render import fmt, relative_link, table_title
+from pixbench.leaderboard.training import curves_path
 from pixbench.leaderboard.uncertainty import ALPHA, CONFIDENCE, load_samples
 from pixbench.tasks import get_task
 
@@ -108,9 +109,11 @@ def levels_markdown(table: Table, levels: list[Level], out_dir: Path) -> str:
     if task.restores:
         lines.append("- Δ: the model's value minus the degraded input's at that level (the *degraded input* row).")
     for row in (r for r in table.level_rows if r.column == column):
+        curves = curves_path(row.result)
+        trained = f" Its training curves: [curves](<{relative_link(curves, out_dir)}>)." if curves else ""
         lines.append(
             f"- {row.result.model.name}: scored on {column} {row.value} alone (`{row.result.subset}`), so it is "
-            f"ranked in that table only, not in the whole table."
+            f"ranked in that table only, not in the whole table.{trained}"
         )
     references = {k: v for lv in levels for k, v in lv.references.items()}
     if references:
