@@ -257,7 +257,7 @@ def test_speed_lists_every_published_row_once_per_speed_source(reproduce, monkey
     monkeypatch.setattr(reproduce, "REPO", REPO_ROOT)
     reproduce.main(["--speed", "--dry-run", "--only", "jpeg,blockcnn-triplets"])
     out = capsys.readouterr().out.splitlines()
-    # blockcnn is one model file in both tables: its 1080p frames (81 to 128 s each in the result files) are timed once
+    # blockcnn is one model file in both tables: its 1080p frames (35 s each in the result files) are timed once
     assert out[0].startswith("speed run: 4 rows, about ")
     assert out[1:] == [
         "  leaderboards/results/kodak/blockcnn-triplets/blockcnn.json <- leaderboards/models/blockcnn-triplets/blockcnn.onnx",
@@ -265,6 +265,13 @@ def test_speed_lists_every_published_row_once_per_speed_source(reproduce, monkey
         "  leaderboards/results/kodak/jpeg/blockcnn.json <- leaderboards/models/blockcnn-triplets/blockcnn.onnx",
         "  leaderboards/results/kodak/jpeg/identity.json <- leaderboards/models/jpeg/identity.onnx",
     ]
+
+
+def test_a_benchmark_not_published_on_a_speed_source_is_not_listed_for_timing(reproduce, monkeypatch, capsys):
+    """The paper protocols are scored on Set5/Set14 and Classic5/LIVE1 only: no Kodak row to time, nothing to skip."""
+    monkeypatch.setattr(reproduce, "REPO", REPO_ROOT)
+    reproduce.main(["--speed", "--dry-run", "--only", "jpeg-gray,sr-bicubic"])
+    assert capsys.readouterr().out.splitlines() == ["speed run: 0 rows, about 0 minutes"]
 
 
 def test_training_curves_are_copied_beside_the_results(reproduce):
