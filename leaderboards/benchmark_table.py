@@ -181,9 +181,8 @@ def _depixelate_factor_entries(factor: int) -> list[Trained | Baseline | Reuse |
         Baseline("lanczos", ["--scale", str(factor)], name=f"lanczos-x{factor}"),
         Existing(f"grid-upscaler-x{factor}", f"leaderboards/models/grid-upscaler-x{factor}.onnx"),
     ]
-    hq = Path(f"leaderboards/models/grid-upscaler-hq-x{factor}.onnx")
     if factor == 2:  # the quality tier has x2 and x4 graphs only (docs/detector.md)
-        entries.append(Existing(f"grid-upscaler-hq-x{factor}", hq.as_posix()))
+        entries.append(Existing("grid-upscaler-hq-x2", "leaderboards/models/grid-upscaler-hq-x2.onnx"))
     return entries
 
 

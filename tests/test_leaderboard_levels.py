@@ -414,6 +414,25 @@ def test_a_level_set_on_another_dataset_is_not_a_sibling(tmp_path):
     assert all(w.table.level is None for w in written) and len(written) == 2
 
 
+def test_a_sibling_table_links_the_main_table_where_a_separated_set_renamed_it(tmp_path):
+    """Beside a set scored on another dataset, the main table's stem carries its evaluation set; the sibling
+    table's link to it follows (and names a page that is written)."""
+    results = tmp_path / "results"
+    write_factor_rows(results / "x4", 4, {"espcn": 27.5, "identity": 24.0}, samples=70)
+    write_factor_rows(results / "x2", 2, {"bicubic-x2": 30.0}, samples=67)
+    write_factor_rows(results / "other", 4, {"lanczos-x4": 26.5}, samples=70)
+    doc = json.loads((results / "other" / "lanczos-x4.json").read_text("utf-8"))
+    doc["dataset"]["fingerprint"] = "sha256:" + "f" * 64
+    (results / "other" / "lanczos-x4.json").write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "out"
+    written, warnings = build_leaderboards([results], out, figures=False)
+    assert len(warnings) == 1  # the other dataset is separated; the factor-2 set is not
+    main = next(w.table for w in written if [r.model.name for r in w.table.results] == ["espcn", "identity"])
+    assert main.stem == "depixelate-nearest-v1-kodak-aaaaaaaa-test-n70-factor4"
+    x2 = (out / "depixelate-nearest-v1-kodak-factor-2.md").read_text("utf-8")
+    assert f"the [main table](<{main.stem}.md>) scores `--factor 4`" in x2 and (out / f"{main.stem}.md").is_file()
+
+
 def test_a_filter_on_a_level_the_table_lacks_is_still_a_separate_table(jpeg_results, tmp_path):
     write_q10_row(jpeg_results, quality=30)  # the pooled rows hold q10 and q40 only
     written, warnings = build_leaderboards([jpeg_results], tmp_path / "out", figures=False)

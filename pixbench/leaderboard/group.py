@@ -114,20 +114,30 @@ def group_results(results: list[Result], *, strict: bool = False) -> tuple[list[
             if strict:
                 raise ResultFileError(message + "; rebuild the dataset or re-evaluate so that they match")
             warnings.append(message + "; written as separate tables")
+        alone = len(separate) == 1
+        stems = {key: _table_stem(base, key, siblings.get(key), alone=alone) for key in evalsets}
+        main_stem = next(stems[key] for key, group in evalsets.items() if group is main)
         for key, group in evalsets.items():
-            level = siblings.get(key)
-            stem = _table_stem(base, key, level, alone=len(separate) == 1)
+            level, stem = siblings.get(key), stems[key]
             table = Table(
-                task, recipe, version, source, key[0], key[1], group[0].samples, sorted(group, key=_rank_key), stem
+                task=task,
+                recipe=recipe,
+                version=version,
+                source=source,
+                fingerprint=key[0],
+                split=key[1],
+                samples=group[0].samples,
+                results=sorted(group, key=_rank_key),
+                stem=stem,
+                level=level,
             )
-            table.level = level
             if group is main:
                 table.level_rows = sorted(level_rows, key=lambda row: _rank_key(row.result))
                 table.notes += [level_row_note(row, stem) for row in table.level_rows]
                 if siblings:
                     table.notes.append(_siblings_note(base, main[0], list(siblings.values())))
             if level:
-                table.notes.append(_sibling_note(base, level, main[0]))
+                table.notes.append(_sibling_note(main_stem, level, main[0]))
             elif len(separate) > 1:
                 table.notes.append(
                     "Other results of this benchmark were scored on a different evaluation set and are in "
@@ -161,10 +171,10 @@ def _siblings_note(base: str, main: Result, levels: list[tuple[str, str]]) -> st
     )
 
 
-def _sibling_note(base: str, level: tuple[str, str], main: Result) -> str:
+def _sibling_note(main_stem: str, level: tuple[str, str], main: Result) -> str:
     column, value = level
     return (
-        f"The {column} {value} samples of the benchmark only; the [main table](<{base}.md>) scores "
+        f"The {column} {value} samples of the benchmark only; the [main table](<{main_stem}.md>) scores "
         f"`{main.subset}`. Means here are over these samples alone, so they do not compare with that table's."
     )
 

@@ -234,7 +234,7 @@ class Speed(Section):
     smaller image); ``run`` names the timing run (one per published table, None for a plain evaluate);
     ``load_1min`` is the load average when timing started (in a speed run it counts the run's earlier rows);
     ``other_cpu`` the cores' worth of CPU other processes and the hypervisor took while the frames (both
-    sizes) were timed: 0 when idle, None where they took under half a second (too few clock ticks).
+    sizes, half a second at least: a fast model's are repeated) were timed; 0 idle, None if the OS can't say.
     """
 
     provider: str | None = None
