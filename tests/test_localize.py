@@ -1,6 +1,7 @@
 """The localize task: mosaic cells, regions and masks, the recipe's rules, the metrics and evaluation end to end."""
 
 import copy
+import json
 
 import numpy as np
 import onnx
@@ -231,3 +232,71 @@ def test_the_table_and_its_region_breakdowns(tiny, tmp_path):
     size = (tmp_path / "lb" / "localize-v1-embedded-by-size.md").read_text()
     assert "ranks the models by region recall (higher is better) over the regions of that size alone" in size
     assert "| # | model | region recall | result |" in size
+
+
+def test_block_size_error_is_the_median_report_against_the_scaled_block():
+    """Two regions found, one missed: each found one's error is |median of the block map - block x scale|."""
+    from pixbench.evaluate.localize import _component_regions, _found_blocks
+
+    truth = np.zeros((64, 96), bool)
+    truth[4:20, 4:20] = truth[30:60, 40:90] = truth[40:44, 4:8] = True
+    prob = truth.astype(np.float64)
+    prob[40:44, 4:8] = 0.0  # the third region is not found
+    image = localization_scores(truth, prob)
+    # boxes before the downscale of 0.5: the recorded blocks 8, 24 and 4 become 4, 12 and 2 pixels
+    params = {
+        "scale": 0.5,
+        "mosaics": [
+            {"box": [8, 8, 32, 32], "shape": "rect", "feather": 0, "block": 8, "cell": "centre"},
+            {"box": [80, 60, 100, 60], "shape": "ellipse", "feather": 6, "block": 24, "cell": "srgb-mean"},
+            {"box": [8, 80, 8, 8], "shape": "rect", "feather": 0, "block": 4, "cell": "centre"},
+        ],
+    }
+    block = np.full(truth.shape, 5.0)
+    block[30:60, 40:90] = 9.0
+    block[30:33, 40:90] = 100.0  # a few wild values: the median ignores them
+    task = TASKS.get("localize")
+    where = _component_regions([p for p, _ in image.components], params, task)
+    assert where == [0, 1, 2]
+    got = _found_blocks(image, block, where, params, task)
+    assert [err for _, err in got] == [1.0, 3.0]  # |5 - 4| and |9 - 12|; the missed region has none
+    assert [values["shape"] for values, _ in got] == ["rect", "ellipse"]
+
+
+def _with_block_output(path, block: float):
+    """The grid localizer with a second output ``block``: ``block`` pixels everywhere."""
+    from pixbench.forensics.grid_localizer import build_localizer_onnx
+
+    model = build_localizer_onnx()
+    graph = model.graph
+    graph.initializer.extend([numpy_helper.from_array(np.array(0.0, np.float32), "zero_b")])
+    graph.initializer.extend([numpy_helper.from_array(np.array(block, np.float32), "side_b")])
+    graph.node.extend(
+        [
+            helper.make_node("Mul", ["probability", "zero_b"], ["z_b"]),
+            helper.make_node("Add", ["z_b", "side_b"], ["block"]),
+        ]
+    )
+    graph.output.extend([helper.make_tensor_value_info("block", TensorProto.FLOAT, ["N", 1, "H", "W"])])
+    onnx.save(model, path)
+    return path
+
+
+def test_a_block_output_is_scored_end_to_end(tiny, tmp_path):
+    from pixbench.forensics.grid_localizer import save_localizer_onnx
+
+    plain = evaluate(save_localizer_onnx(tmp_path / "g.onnx"), tiny, tmp_path / "g.json", EvaluateOptions(speed=False))
+    assert "block_error" not in plain.metrics.model
+    model = _with_block_output(tmp_path / "gb.onnx", 6.0)
+    result = evaluate(model, tiny, tmp_path / "gb.json", EvaluateOptions(speed=False))
+    m = result.metrics.model
+    assert {k: m[k] for k in ("iou", "found")} == {k: plain.metrics.model[k] for k in ("iou", "found")}
+    # every region found gets |6 - block x scale|
+    truths = []
+    for sample in open_dataset(tiny).split("test"):
+        params = json.loads(sample.meta["params"])
+        scale = float(params.get("scale") or 1.0)
+        truths += [abs(6.0 - r["block"] * scale) for r in params.get("mosaics") or []]
+    assert m["found"] == 2  # the grid localizer finds 2 of the one-image build's 5 regions (deterministic build)
+    assert min(truths) <= m["block_error"] <= max(truths)
+    assert sum("block_error" in entry for entry in result.breakdown["block"].values()) >= 1

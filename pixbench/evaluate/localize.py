@@ -5,6 +5,12 @@ map ``(1, 1, H', W')`` (or ``(1, H', W', 1)`` in NHWC). A map whose sides divide
 exactly (a per-cell map) is upsampled by repetition; logits go through the sigmoid. Every true
 component is attributed to the recorded region whose box (scaled with the image) holds most of
 its pixels, so recall breaks down by the region's size, shape, edge, block and cell.
+
+A model may also have an output named ``block`` (:data:`BLOCK_OUTPUT`), a map of the same shape
+rules holding the block side, in pixels of the scored image, of the mosaic it sees at each pixel.
+On every region it finds (IoU >= 0.5) the median of that map is compared with the region's true
+side (its block size times any downscale): the *block-size error*, pooled as ``block_error``
+and broken down by the same region columns.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from pixbench.datasets import Sample
 from pixbench.errors import ModelError, PixbenchError
 from pixbench.runtime import Runner
 from pixbench.tasks import Task
+
+#: The name of the optional output holding a block-size map.
+BLOCK_OUTPUT = "block"
 
 
 @dataclass
@@ -63,15 +72,40 @@ def to_probability(m: np.ndarray, output: str) -> np.ndarray:
     return m
 
 
-def _component_regions(components: list[np.ndarray], params: dict[str, Any], task: Task) -> list[dict[str, str]]:
-    """The breakdown values of the recorded region each true component lies in (most of its pixels)."""
+def _component_regions(components: list[np.ndarray], params: dict[str, Any], task: Task) -> list[int | None]:
+    """The index of the recorded region each true component lies in (most of its pixels), or None."""
     regions = task.sample_regions(params)
     out = []
     for pixels in components:
         counts = [int(pixels[y0:y1, x0:x1].sum()) for (x0, y0, x1, y1), _ in regions]
-        best = int(np.argmax(counts)) if counts and max(counts) else None
-        out.append({} if best is None else regions[best][1])
+        out.append(int(np.argmax(counts)) if counts and max(counts) else None)
     return out
+
+
+def _block_map(runner: Runner, outputs: list[np.ndarray], height: int, width: int) -> np.ndarray | None:
+    """The ``HxW`` block-size map of a model with a :data:`BLOCK_OUTPUT` output, else None."""
+    names = [o.name for o in runner.model.outputs]
+    if BLOCK_OUTPUT not in names[1:]:
+        return None
+    m = full_map(np.asarray(outputs[names.index(BLOCK_OUTPUT)]), runner.spec.layout, height, width)
+    if not np.isfinite(m).all():
+        raise PixbenchError("block output holds NaN or Inf")
+    return m.astype(np.float64)
+
+
+def _found_blocks(
+    image: Any, block: np.ndarray, where: list[int | None], params: dict[str, Any], task: Task
+) -> list[tuple[dict[str, str], float]]:
+    """``(breakdown values, block-size error)`` of every region found (IoU >= 0.5) in one image."""
+    from pixbench.metrics.localization import REGION_IOU, block_error
+
+    regions, mosaics = task.sample_regions(params), params.get("mosaics") or []
+    scale = float(params["scale"]) if isinstance(params.get("scale"), (int, float)) else 1.0
+    return [
+        (regions[k][1], block_error(pixels, block, float(mosaics[k]["block"]) * scale))
+        for (pixels, iou), k in zip(image.components, where)
+        if k is not None and iou >= REGION_IOU
+    ]
 
 
 def _params(sample: Sample) -> dict[str, Any]:
@@ -97,15 +131,18 @@ def score_localization(
     out = LocalizationScores(output=runner.spec.output or "auto")
     scored: list[tuple[dict[str, Any], Any]] = []
     regions: list[tuple[dict, float]] = []
+    blocks: list[tuple[dict, float]] | None = None
     for sample in samples:
         row: dict[str, Any] = {"sample_id": sample.sample_id, **{c: sample.meta.get(c, "") for c in columns}}
         row["failure"] = ""
         try:
             h, w = sample.input.shape[:2]
-            m = full_map(np.asarray(runner.run_raw(sample.input[None])), runner.spec.layout, h, w)
+            outputs = runner.run_outputs(sample.input[None])
+            m = full_map(np.asarray(outputs[0]), runner.spec.layout, h, w)
             if out.output == "auto":
                 out.output = "probability" if np.isfinite(m).all() and m.min() >= 0 and m.max() <= 1 else "logit"
             image = localization_scores(sample.mask, to_probability(m, out.output))
+            block = _block_map(runner, outputs, h, w)
         except PixbenchError as exc:
             out.failures[str(exc)] += 1
             row["failure"], image = str(exc), None
@@ -115,7 +152,10 @@ def score_localization(
             row.update(model_iou=image.iou, model_f1=image.f1, model_fp_area=image.fp_area if image.empty else None)
             row["model_region_recall"] = float(np.mean([i >= REGION_IOU for i in found])) if found else None
             where = _component_regions([p for p, _ in image.components], params, task)
-            regions += list(zip(where, found))
+            recorded = task.sample_regions(params)
+            regions += [({} if k is None else recorded[k][1], iou) for k, iou in zip(where, found)]
+            if block is not None:
+                blocks = (blocks or []) + _found_blocks(image, block, where, params, task)
             scored.append((row, image))
         out.rows.append(row)
         if on_sample:
@@ -123,7 +163,19 @@ def score_localization(
     out.output = "probability" if out.output == "auto" else out.output
     out.metrics = summarize(s for _, s in scored) if scored else {}
     out.breakdown = _sample_breakdown(scored, columns) | region_breakdown(regions, task.region_breakdown)
+    if blocks is not None:  # a model with a block output: the error over every region found
+        _add_block_errors(out, blocks, task)
     return out
+
+
+def _add_block_errors(out: LocalizationScores, blocks: list[tuple[dict, float]], task: Task) -> None:
+    """Pool the block-size errors into ``out``'s metrics and its per-region breakdowns."""
+    from pixbench.metrics.localization import block_breakdown
+
+    out.metrics["block_error"] = float(np.mean([e for _, e in blocks])) if blocks else None
+    for column, values in block_breakdown(blocks, task.region_breakdown).items():
+        for value, entry in values.items():
+            out.breakdown[column][value]["block_error"] = entry["block_error"]
 
 
 def _sample_breakdown(scored: list[tuple[dict[str, Any], Any]], columns: list[str]) -> dict[str, dict]:

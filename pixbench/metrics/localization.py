@@ -6,7 +6,9 @@ Per image, :func:`localization_scores` thresholds the map at 0.5 and gives the p
 connected component of the true mask, and a histogram of the probabilities of true and false
 pixels. :func:`summarize` pools those over a set of images: mean IoU and F1 over images, pixel
 average precision over the pooled histograms, region recall over the pooled components, mean
-false-positive area over the images without regions.
+false-positive area over the images without regions. Where a model also reports the block side
+of the mosaic it sees, :func:`block_error` scores it on each region found and
+:func:`block_breakdown` pools those errors.
 """
 
 from __future__ import annotations
@@ -147,17 +149,47 @@ def region_breakdown(regions: Iterable[tuple[Mapping[str, str], float]], columns
         columns: The region columns to break down by (``size``, ``shape``, ...).
     """
     regions = list(regions)
-    out: dict[str, dict] = {}
-    for column in columns:
-        groups: dict[str, list[float]] = {}
-        for values, iou in regions:
-            groups.setdefault(str(values.get(column, "n/a")), []).append(iou)
-        out[column] = {
+    return {
+        column: {
             value: {
                 "region_recall": float(np.mean([i >= REGION_IOU for i in ious])),
                 "region_iou": float(np.mean(ious)),
                 "n": len(ious),
             }
-            for value, ious in sorted(groups.items())
+            for value, ious in _by_value(regions, column).items()
         }
-    return out
+        for column in columns
+    }
+
+
+def _by_value(items: list[tuple[Mapping[str, str], float]], column: str) -> dict[str, list[float]]:
+    """The numbers of ``items`` grouped by their value of ``column`` (``n/a`` where absent), values sorted."""
+    groups: dict[str, list[float]] = {}
+    for values, x in items:
+        groups.setdefault(str(values.get(column, "n/a")), []).append(x)
+    return dict(sorted(groups.items()))
+
+
+def block_error(pixels: np.ndarray, block_map: np.ndarray, true_block: float) -> float:
+    """How far a reported block side is from the true one on one region, in pixels.
+
+    Args:
+        pixels: ``HxW`` bool, the region's pixels (a true component).
+        block_map: ``HxW`` block sides the model reports, in pixels of the scored image.
+        true_block: The side the region's mosaic has in the scored image (made side times any downscale).
+
+    Returns:
+        ``|median(block_map[pixels]) - true_block|``.
+    """
+    return float(abs(np.median(block_map[pixels]) - true_block))
+
+
+def block_breakdown(errors: Iterable[tuple[Mapping[str, str], float]], columns: Iterable[str]) -> dict[str, dict]:
+    """Mean block-size error and the number of regions it is over, for each value of each region column."""
+    errors = list(errors)
+    return {
+        column: {
+            value: {"block_error": float(np.mean(e)), "n": len(e)} for value, e in _by_value(errors, column).items()
+        }
+        for column in columns
+    }

@@ -73,6 +73,10 @@ class Runner:
             x: ``NHWC`` values in [0, 255], uint8 or float.
             mask: ``NHW1``, 1 = hole (inpaint only).
         """
+        return self.run_outputs(x, mask)[0]
+
+    def run_outputs(self, x: np.ndarray, mask: np.ndarray | None = None) -> list[np.ndarray]:
+        """Run one batch and return every output, in the model's output order (as :meth:`run_raw` feeds it)."""
         spec = self.spec
         mul, add = _TO_MODEL[spec.range]
         n, h, w, c = x.shape
@@ -97,7 +101,7 @@ class Runner:
         cm = c + 1 if mask is not None and self.spec.mask_input == "channel" else c
         return self._buffer("in", (n, cm, h, w) if self.spec.layout == "nchw" else (n, h, w, cm), dtype)
 
-    def _run_buffer(self, t: np.ndarray, c: int, mask: np.ndarray | None) -> np.ndarray:
+    def _run_buffer(self, t: np.ndarray, c: int, mask: np.ndarray | None) -> list[np.ndarray]:
         """Run the model on ``t`` (image channels ``:c`` filled in), adding the mask where the model takes it."""
         spec = self.spec
         hole = 255.0 if spec.dtype == np.uint8 else 1.0
@@ -110,9 +114,9 @@ class Runner:
         if mask is not None and spec.mask_input == "separate":
             m = mask.transpose(0, 3, 1, 2) if spec.layout == "nchw" else mask
             feeds[spec.mask_name] = np.ascontiguousarray(m * hole, dtype=spec.dtype)
-        out = np.asarray(self.model.run(feeds)[0])
+        outs = [np.asarray(out) for out in self.model.run(feeds)]
         # An output may share the fed buffer (an Identity graph), which the next call overwrites.
-        return out.copy() if np.may_share_memory(out, t) else out
+        return [out.copy() if np.may_share_memory(out, t) else out for out in outs]
 
     def output_hw_c(self, out: np.ndarray) -> tuple[int, int, int]:
         """Spatial size and channel count of a 4-D image output in the model's layout."""
@@ -301,7 +305,7 @@ class Runner:
             pack_tiles(xp, where_all, t_all, nchw=nchw, mul=mul, add=add, threads=self.threads)
             items, k = [], 0
             for start, n, where, mb in group:
-                out = self._checked(self._run_buffer(t_all[k : k + len(where)], c, mb), len(where), th, tw)
+                out = self._checked(self._run_buffer(t_all[k : k + len(where)], c, mb)[0], len(where), th, tw)
                 part = slice(start, start + n)
                 items.append((out[:n], where[:n] * s, fresh[part], ry[part], rx[part]))
                 k += len(where)
