@@ -236,7 +236,7 @@ def test_the_table_and_its_region_breakdowns(tiny, tmp_path):
 
 def test_block_size_error_is_the_median_report_against_the_scaled_block():
     """Two regions found, one missed: each found one's error is |median of the block map - block x scale|."""
-    from pixbench.evaluate.localize import _component_regions, _found_blocks
+    from pixbench.evaluate.localize import component_regions, region_block_errors
 
     truth = np.zeros((64, 96), bool)
     truth[4:20, 4:20] = truth[30:60, 40:90] = truth[40:44, 4:8] = True
@@ -256,9 +256,9 @@ def test_block_size_error_is_the_median_report_against_the_scaled_block():
     block[30:60, 40:90] = 9.0
     block[30:33, 40:90] = 100.0  # a few wild values: the median ignores them
     task = TASKS.get("localize")
-    where = _component_regions([p for p, _ in image.components], params, task)
+    where = component_regions([p for p, _ in image.components], params, task)
     assert where == [0, 1, 2]
-    got = _found_blocks(image, block, where, params, task)
+    got = region_block_errors(image, block, where, params, task)
     assert [err for _, err in got] == [1.0, 3.0]  # |5 - 4| and |9 - 12|; the missed region has none
     assert [values["shape"] for values, _ in got] == ["rect", "ellipse"]
 

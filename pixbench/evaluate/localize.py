@@ -72,7 +72,7 @@ def to_probability(m: np.ndarray, output: str) -> np.ndarray:
     return m
 
 
-def _component_regions(components: list[np.ndarray], params: dict[str, Any], task: Task) -> list[int | None]:
+def component_regions(components: list[np.ndarray], params: dict[str, Any], task: Task) -> list[int | None]:
     """The index of the recorded region each true component lies in (most of its pixels), or None."""
     regions = task.sample_regions(params)
     out = []
@@ -93,7 +93,7 @@ def _block_map(runner: Runner, outputs: list[np.ndarray], height: int, width: in
     return m.astype(np.float64)
 
 
-def _found_blocks(
+def region_block_errors(
     image: Any, block: np.ndarray, where: list[int | None], params: dict[str, Any], task: Task
 ) -> list[tuple[dict[str, str], float]]:
     """``(breakdown values, block-size error)`` of every region found (IoU >= 0.5) in one image."""
@@ -151,11 +151,11 @@ def score_localization(
             found = [iou for _, iou in image.components]
             row.update(model_iou=image.iou, model_f1=image.f1, model_fp_area=image.fp_area if image.empty else None)
             row["model_region_recall"] = float(np.mean([i >= REGION_IOU for i in found])) if found else None
-            where = _component_regions([p for p, _ in image.components], params, task)
+            where = component_regions([p for p, _ in image.components], params, task)
             recorded = task.sample_regions(params)
             regions += [({} if k is None else recorded[k][1], iou) for k, iou in zip(where, found)]
             if block is not None:
-                blocks = (blocks or []) + _found_blocks(image, block, where, params, task)
+                blocks = (blocks or []) + region_block_errors(image, block, where, params, task)
             scored.append((row, image))
         out.rows.append(row)
         if on_sample:
