@@ -256,9 +256,10 @@ def test_block_size_error_is_the_median_report_against_the_scaled_block():
     block[30:60, 40:90] = 9.0
     block[30:33, 40:90] = 100.0  # a few wild values: the median ignores them
     task = TASKS.get("localize")
-    where = component_regions([p for p, _ in image.components], params, task)
-    assert where == [0, 1, 2]
-    got = region_block_errors(image, block, where, params, task)
+    recorded = task.sample_regions(params)
+    where = component_regions([p for p, _ in image.components], recorded)
+    assert where == [0, 1, 2] and task.region_blocks(params) == [4.0, 12.0, 2.0]
+    got = region_block_errors(image, block, where, recorded, task.region_blocks(params))
     assert [err for _, err in got] == [1.0, 3.0]  # |5 - 4| and |9 - 12|; the missed region has none
     assert [values["shape"] for values, _ in got] == ["rect", "ellipse"]
 

@@ -72,9 +72,11 @@ def to_probability(m: np.ndarray, output: str) -> np.ndarray:
     return m
 
 
-def component_regions(components: list[np.ndarray], params: dict[str, Any], task: Task) -> list[int | None]:
-    """The index of the recorded region each true component lies in (most of its pixels), or None."""
-    regions = task.sample_regions(params)
+def component_regions(
+    components: list[np.ndarray], regions: list[tuple[tuple[int, int, int, int], dict[str, str]]]
+) -> list[int | None]:
+    """The index of the recorded region (of :meth:`Task.sample_regions`) each true component lies in
+    (most of its pixels), or None."""
     out = []
     for pixels in components:
         counts = [int(pixels[y0:y1, x0:x1].sum()) for (x0, y0, x1, y1), _ in regions]
@@ -82,27 +84,36 @@ def component_regions(components: list[np.ndarray], params: dict[str, Any], task
     return out
 
 
-def _block_map(runner: Runner, outputs: list[np.ndarray], height: int, width: int) -> np.ndarray | None:
-    """The ``HxW`` block-size map of a model with a :data:`BLOCK_OUTPUT` output, else None."""
+def _block_index(runner: Runner) -> int | None:
+    """Which output of the model is its :data:`BLOCK_OUTPUT` map (never the first, the probability map), or None."""
     names = [o.name for o in runner.model.outputs]
-    if BLOCK_OUTPUT not in names[1:]:
-        return None
-    m = full_map(np.asarray(outputs[names.index(BLOCK_OUTPUT)]), runner.spec.layout, height, width)
+    return names.index(BLOCK_OUTPUT) if BLOCK_OUTPUT in names[1:] else None
+
+
+def _block_map(runner: Runner, raw: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The ``HxW`` block-size map from the model's raw block output."""
+    m = full_map(np.asarray(raw), runner.spec.layout, height, width)
     if not np.isfinite(m).all():
         raise PixbenchError("block output holds NaN or Inf")
     return m.astype(np.float64)
 
 
 def region_block_errors(
-    image: Any, block: np.ndarray, where: list[int | None], params: dict[str, Any], task: Task
+    image: Any,
+    block: np.ndarray,
+    where: list[int | None],
+    regions: list[tuple[tuple[int, int, int, int], dict[str, str]]],
+    sides: list[float],
 ) -> list[tuple[dict[str, str], float]]:
-    """``(breakdown values, block-size error)`` of every region found (IoU >= 0.5) in one image."""
+    """``(breakdown values, block-size error)`` of every region found (IoU >= 0.5) in one image.
+
+    ``where`` is :func:`component_regions`'s attribution of ``image``'s components to ``regions``
+    (:meth:`Task.sample_regions`), ``sides`` their block sides (:meth:`Task.region_blocks`).
+    """
     from pixbench.metrics.localization import REGION_IOU, block_error
 
-    regions, mosaics = task.sample_regions(params), params.get("mosaics") or []
-    scale = float(params["scale"]) if isinstance(params.get("scale"), (int, float)) else 1.0
     return [
-        (regions[k][1], block_error(pixels, block, float(mosaics[k]["block"]) * scale))
+        (regions[k][1], block_error(pixels, block, sides[k]))
         for (pixels, iou), k in zip(image.components, where)
         if k is not None and iou >= REGION_IOU
     ]
@@ -131,7 +142,8 @@ def score_localization(
     out = LocalizationScores(output=runner.spec.output or "auto")
     scored: list[tuple[dict[str, Any], Any]] = []
     regions: list[tuple[dict, float]] = []
-    blocks: list[tuple[dict, float]] | None = None
+    block_at = _block_index(runner)
+    blocks: list[tuple[dict, float]] | None = None if block_at is None else []
     for sample in samples:
         row: dict[str, Any] = {"sample_id": sample.sample_id, **{c: sample.meta.get(c, "") for c in columns}}
         row["failure"] = ""
@@ -142,7 +154,7 @@ def score_localization(
             if out.output == "auto":
                 out.output = "probability" if np.isfinite(m).all() and m.min() >= 0 and m.max() <= 1 else "logit"
             image = localization_scores(sample.mask, to_probability(m, out.output))
-            block = _block_map(runner, outputs, h, w)
+            block = None if block_at is None else _block_map(runner, outputs[block_at], h, w)
         except PixbenchError as exc:
             out.failures[str(exc)] += 1
             row["failure"], image = str(exc), None
@@ -151,11 +163,11 @@ def score_localization(
             found = [iou for _, iou in image.components]
             row.update(model_iou=image.iou, model_f1=image.f1, model_fp_area=image.fp_area if image.empty else None)
             row["model_region_recall"] = float(np.mean([i >= REGION_IOU for i in found])) if found else None
-            where = component_regions([p for p, _ in image.components], params, task)
             recorded = task.sample_regions(params)
+            where = component_regions([p for p, _ in image.components], recorded)
             regions += [({} if k is None else recorded[k][1], iou) for k, iou in zip(where, found)]
-            if block is not None:
-                blocks = (blocks or []) + region_block_errors(image, block, where, params, task)
+            if blocks is not None and block is not None:
+                blocks += region_block_errors(image, block, where, recorded, task.region_blocks(params))
             scored.append((row, image))
         out.rows.append(row)
         if on_sample:

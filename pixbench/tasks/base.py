@@ -149,6 +149,11 @@ class Task:
         pixels (``x0, y0, x1, y1``, end exclusive) and its :attr:`region_breakdown` values (default: none)."""
         return []
 
+    def region_blocks(self, params: Mapping[str, Any]) -> list[float]:
+        """Tasks with :attr:`maps`: the block side, in the sample's pixels, of each region of
+        :meth:`sample_regions`, in the same order (default: none)."""
+        return []
+
     def card_notes(self, recipe: Any) -> list[str]:
         """Paragraphs the dataset card (``README.md``) adds about this task's files, as lines (default: none)."""
         return []

@@ -45,6 +45,12 @@ def scaled_box(region: dict[str, Any], scale: float) -> tuple[int, int, int, int
     return math.floor(x * scale), math.floor(y * scale), math.ceil((x + w) * scale), math.ceil((y + h) * scale)
 
 
+def _sample_scale(params: Mapping[str, Any]) -> float:
+    """The downscale a sample went through after its mosaics (``scale``; 1 without one)."""
+    scale = params.get("scale")
+    return float(scale) if isinstance(scale, (int, float)) else 1.0
+
+
 class LocalizeTask(Task):
     """Localization: whole images, several variants each; the mask is the answer, not a model input."""
 
@@ -80,9 +86,13 @@ class LocalizeTask(Task):
 
     def sample_regions(self, params: Mapping[str, Any]) -> list[tuple[tuple[int, int, int, int], dict[str, str]]]:
         """The recorded regions (``mosaics``), their boxes scaled as the image was (``scale``)."""
-        scale = params.get("scale")
-        scale = float(scale) if isinstance(scale, (int, float)) else 1.0
+        scale = _sample_scale(params)
         return [(scaled_box(r, scale), region_columns(r, scale)) for r in params.get("mosaics") or []]
+
+    def region_blocks(self, params: Mapping[str, Any]) -> list[float]:
+        """Each recorded region's block side in the sample's pixels: the side it was made with, times ``scale``."""
+        scale = _sample_scale(params)
+        return [float(r["block"]) * scale for r in params.get("mosaics") or []]
 
     def card_notes(self, recipe: Any) -> list[str]:
         return [
