@@ -51,6 +51,7 @@ MODELS = (
     "leaderboards/models/detect/sepunet-detector.onnx",
     "leaderboards/models/detect/mobilenetv2-classifier.onnx",
     "leaderboards/models/grid-detector.onnx",
+    "leaderboards/models/detect/sepunet-grid-detector.onnx",
 )
 
 

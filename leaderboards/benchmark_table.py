@@ -142,12 +142,27 @@ class Existing:
 
 
 @dataclass
+class Combined:
+    """Two models of the same benchmark (rows listed before it) as one file, by ``pixbench combine``."""
+
+    name: str
+    first: str
+    second: str
+    rule: str = "min"
+    eval_args: list[str] = field(default_factory=list)
+
+
+#: Any row of a benchmark.
+Entry = Trained | Baseline | Reuse | Existing | Combined
+
+
+@dataclass
 class Benchmark:
     """One published table: a recipe, how its datasets are built, and the models scored on it."""
 
     name: str
     recipe: str
-    entries: list[Trained | Baseline | Reuse | Existing]
+    entries: list[Entry]
     build_args: list[str] = field(default_factory=list)
     #: `pixbench evaluate` arguments for every model of this benchmark.
     eval_args: list[str] = field(default_factory=list)
@@ -155,7 +170,7 @@ class Benchmark:
     sources: tuple[str, ...] = OWN_SOURCES
 
 
-def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Existing]:
+def _depixelate_x4_entries(kind: str) -> list[Entry]:
     """The rows of the x4 depixelation table of ``kind`` (nearest or lanczos; both score the same models).
 
     The U-Nets are configured per kind: on mosaics their residual starts from bicubic on the grid,
@@ -173,9 +188,9 @@ def _depixelate_x4_entries(kind: str) -> list[Trained | Baseline | Reuse | Exist
     ]
 
 
-def _depixelate_factor_entries(factor: int) -> list[Trained | Baseline | Reuse | Existing]:
+def _depixelate_factor_entries(factor: int) -> list[Entry]:
     """The rows of a depixelation table at ``factor`` 2 or 8: the baselines and the grid upscalers of that factor."""
-    entries: list[Trained | Baseline | Reuse | Existing] = [
+    entries: list[Entry] = [
         Baseline("identity", ["--task", "depixelate"]),
         Baseline("bicubic", ["--scale", str(factor)], name=f"bicubic-x{factor}"),
         Baseline("lanczos", ["--scale", str(factor)], name=f"lanczos-x{factor}"),
@@ -213,6 +228,9 @@ BENCHMARKS: list[Benchmark] = [
             # lower on version 2's own validation crops (leaderboards/README.md)
             Trained("mobilenetv2-classifier", train_recipe="history/detect-train-v1", train_source="bsds400"),
             Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
+            # sepunet-detector confirmed by the grid detector: flags a crop only where both do (`pixbench
+            # combine --rule min`, nothing fitted; docs/detector.md, "Combined detectors")
+            Combined("sepunet-grid-detector", "sepunet-detector", "grid-detector"),
             Baseline("constant", ["--value", "1.0"]),
         ],
         sources=("kodak", "set14", "set5", "live1"),
@@ -226,6 +244,7 @@ BENCHMARKS: list[Benchmark] = [
             Reuse("sepunet-detector", "detect"),
             Reuse("mobilenetv2-classifier", "detect"),
             Existing("grid-detector", "leaderboards/models/grid-detector.onnx"),
+            Reuse("sepunet-grid-detector", "detect"),
             Baseline("constant", ["--value", "1.0"]),
         ],
     ),

@@ -8,7 +8,8 @@ command line is built from) this runs, in order:
    or the 400 BSDS500 photos, which ``python tools/fetch_bsds400.py`` fetches first where they are
    absent) and one test set per test source of the benchmark (Kodak and Set14; Set5 and LIVE1 for
    detect; Classic5, LIVE1 or Set5 for the paper protocols);
-2. ``pixbench train`` and ``pixbench export`` for each reference model;
+2. ``pixbench train`` and ``pixbench export`` for each reference model, and ``pixbench combine`` for each
+   row that combines two of them;
 3. ``pixbench baseline`` for each classical baseline;
 4. ``pixbench evaluate`` for every model on every test set;
 
@@ -69,6 +70,8 @@ from benchmark_table import (  # noqa: E402
     TRAIN_SOURCES,
     Baseline,
     Benchmark,
+    Combined,
+    Entry,
     Existing,
     Reuse,
     Trained,
@@ -229,7 +232,22 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
             run("export", run_dir / CHECKPOINT, "-o", onnx_path)
 
 
-def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, args: argparse.Namespace) -> Path:
+def combine(run: Runner, bench: Benchmark, entry: Combined, args: argparse.Namespace) -> None:
+    """``pixbench combine`` of two rows of ``bench`` (listed before it) into the row's model file."""
+    path = model_path(bench, entry, args)
+    if exists(path, args) and not args.force:
+        print(f"skip combine: {path} exists")
+        return
+    rows = {e.name: e for e in bench.entries}
+    members = [model_path(bench, rows[name], args) for name in (entry.first, entry.second)]
+    missing = [m for m in members if not (REPO / m).is_file()]
+    if missing and not run.dry_run:
+        print(f"skip combine: {missing[0]} does not exist yet")
+        return
+    run("combine", *members, "--rule", entry.rule, "--name", entry.name, "-o", path)
+
+
+def model_path(bench: Benchmark, entry: Entry, args: argparse.Namespace) -> Path:
     if isinstance(entry, Existing):
         return Path(entry.path)
     if isinstance(entry, Reuse):
@@ -238,9 +256,7 @@ def model_path(bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, a
     return args.out.models / bench.name / f"{entry.name}{suffix}"
 
 
-def evaluate(
-    run: Runner, bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
-) -> None:
+def evaluate(run: Runner, bench: Benchmark, entry: Entry, source: str, args: argparse.Namespace) -> None:
     result = result_dir(bench, source, args) / f"{entry.name}.json"
     if exists(result, args) and not (args.force or args.rescore):
         print(f"skip evaluate: {result} exists")
@@ -303,9 +319,7 @@ def record_dataset(bench: Benchmark, source: str, args: argparse.Namespace) -> N
         shutil.copyfile(manifest, target)
 
 
-def record_curves(
-    bench: Benchmark, entry: Trained | Baseline | Reuse | Existing, source: str, args: argparse.Namespace
-) -> None:
+def record_curves(bench: Benchmark, entry: Entry, source: str, args: argparse.Namespace) -> None:
     """Copy a trained row's training curves (``curves.png``, ``metrics.csv``) beside its result, where the table links them."""
     if isinstance(entry, Trained):
         run_dir = args.out.runs / bench.name / entry.name
@@ -415,6 +429,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             if isinstance(entry, Trained):
                 train_and_export(run, bench, entry, args, steps)
+            elif isinstance(entry, Combined) and "export" in steps:
+                combine(run, bench, entry, args)
             elif isinstance(entry, Baseline) and "baseline" in steps:
                 path = model_path(bench, entry, args)
                 if exists(path, args) and not args.force:

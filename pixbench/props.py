@@ -3,14 +3,14 @@
 Every producer of a model file describes the model as a :class:`ModelProps` and writes it
 through :meth:`ModelProps.metadata` (the ``{key: value}`` strings) or :meth:`ModelProps.write`
 (an ONNX model's ``metadata_props``): ``pixbench export``, the classical baselines, the grid
-detector graph and the grid upscaler graphs. A value the evaluator would refuse is refused
+detector graph, the grid upscaler graphs and ``pixbench combine``. A value the evaluator would refuse is refused
 here, when the file is made, with the same allowed values
 (:data:`pixbench.runtime.resolve.PROP_CHOICES`, ``docs/onnx-metadata.md``).
 
 The key order is part of a file's bytes, and the published model files were written in
 one order per producer; each producer names its order (:data:`EXPORT_ORDER`,
-:data:`BASELINE_ORDER`, :data:`GRID_DETECTOR_ORDER`, :data:`GRID_UPSCALER_ORDER`), so
-a file rebuilt today has the bytes of the published one.
+:data:`BASELINE_ORDER`, :data:`GRID_DETECTOR_ORDER`, :data:`GRID_UPSCALER_ORDER`,
+:data:`COMBINED_ORDER`), so a file rebuilt today has the bytes of the published one.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ EXPORT_ORDER = (
 BASELINE_ORDER = ("task", "model", "layout", "range", "channels", "input", "scale", "mask_input", "output", "version")
 #: The analytic detector graph (``grid-detector.onnx``).
 GRID_DETECTOR_ORDER = ("task", "layout", "range", "channels", "output", "model", "version")
+#: Two models combined into one graph by a rule (``pixbench combine``); ``model_args`` names the members.
+COMBINED_ORDER = ("task", "layout", "range", "channels", "output", "model", "model_args", "version")
 #: The grid upscaler graphs (``grid-upscaler-x{s}.onnx``, ``grid-upscaler-hq-x{s}.onnx``).
 GRID_UPSCALER_ORDER = ("task", "layout", "range", "channels", "input", "model", "version", "model_args")
 

@@ -246,8 +246,9 @@ def test_committed_commands_are_those_the_table_gives(reproduce, monkeypatch, ca
     # Set14), 3 trainings and exports, 2 baselines and 18 evaluations (4 detectors x 2 sources, espcn-x3 and
     # gray-deblocker-q10 x 2, 3 localize rows x 2); then detect-hard: 2 test sets, 1 baseline, 8 evaluations;
     # then depixelation at x2 and x8, per kind: x2 has 2 test sets, 3 baselines and 5 rows x 2 sources, x8 2 test
-    # sets, 3 baselines and 4 rows x 2 sources (28 a kind)
-    assert len(log) == 106 + 10 + 6 + 1 + 4 + 4 + 6 + 2 + 18 + 11 + 2 * 28
+    # sets, 3 baselines and 4 rows x 2 sources (28 a kind); then the combined detector: 1 `pixbench combine`
+    # and its 6 evaluations (detect on 4 sources, detect-hard on 2)
+    assert len(log) == 106 + 10 + 6 + 1 + 4 + 4 + 6 + 2 + 18 + 11 + 2 * 28 + 1 + 6
     configs = {word for line in log for word in line.split() if word.startswith("leaderboards/configs/")}
     assert len(configs) == 12 and all((REPO_ROOT / c).is_file() for c in configs)
     assert not any("--epochs" in line for line in log)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from pixbench import __version__
-from pixbench.cli import baseline, build, compare, evaluate, export, leaderboard, recipes, train, weights
+from pixbench.cli import baseline, build, combine, compare, evaluate, export, leaderboard, recipes, train, weights
 
 app = typer.Typer(
     name="pixbench",
@@ -45,6 +45,7 @@ app.command("train")(train.train)
 app.command("export")(export.export)
 app.command("evaluate")(evaluate.evaluate)
 app.command("baseline")(baseline.baseline)
+app.command("combine")(combine.combine)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("compare")(compare.compare)
 app.command("fetch-weights")(weights.fetch_weights)
