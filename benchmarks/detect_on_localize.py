@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from pixbench.datasets import open_dataset
-from pixbench.evaluate.detect import to_probability
+from pixbench.evaluate.detect import resolve_output, to_probability
 from pixbench.runtime import Runner, load_model, resolve_spec
 
 
@@ -28,12 +28,15 @@ def decisions(model_path: str, dataset_path: str, split: str) -> dict[str, dict[
     model = load_model(model_path)
     spec = resolve_spec(model, "detect")
     runner = Runner(model, spec)
-    output = spec.output if spec.output not in (None, "auto") else "probability"
-    groups: dict[str, list[float]] = defaultdict(list)
+    names, raws = [], []
     for sample in open_dataset(dataset_path).split(split):
-        p = float(to_probability(runner.detect_raw(sample.input).astype(np.float64), output).mean())
+        raws.append(runner.detect_raw(sample.input).astype(np.float64))
         kind = sample.meta.get("negative_kind", "")
-        groups[f"negative:{kind}" if kind else f"regions:{sample.meta.get('regions')}"].append(p)
+        names.append(f"negative:{kind}" if kind else f"regions:{sample.meta.get('regions')}")
+    output = resolve_output(spec.output, raws)  # as `pixbench evaluate` reads the model
+    groups: dict[str, list[float]] = defaultdict(list)
+    for name, raw in zip(names, raws):
+        groups[name].append(float(to_probability(raw, output).mean()))
     return {
         name: {"images": len(ps), "flagged": float(np.mean(np.array(ps) >= 0.5)), "mean_p": float(np.mean(ps))}
         for name, ps in sorted(groups.items())

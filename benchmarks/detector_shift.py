@@ -22,7 +22,7 @@ import argparse
 import numpy as np
 
 from pixbench.datasets import open_dataset
-from pixbench.evaluate.detect import to_probability
+from pixbench.evaluate.detect import resolve_output, to_probability
 from pixbench.runtime import Runner, load_model, resolve_spec
 
 #: Offsets per axis: 0..SHIFTS-1 (a 4x unshuffle stem has 4 phases per axis).
@@ -34,20 +34,19 @@ def shift_scores(model_path: str, dataset_path: str, split: str, limit: int | No
     model = load_model(model_path)
     spec = resolve_spec(model, "detect")
     runner = Runner(model, spec)
-    output = spec.output if spec.output not in (None, "auto") else "probability"
-    labels, probs = [], []
+    labels, raws = [], []
     samples = open_dataset(dataset_path).split(split)
     for index in range(len(samples) if limit is None else min(limit, len(samples))):
         sample = samples[index]
         h, w = sample.input.shape[:2]
-        row = []
         for dy in range(SHIFTS):
             for dx in range(SHIFTS):
                 window = sample.input[dy : h - SHIFTS + 1 + dy, dx : w - SHIFTS + 1 + dx]
-                row.append(float(to_probability(runner.detect_raw(window).astype(np.float64), output).mean()))
+                raws.append(runner.detect_raw(window).astype(np.float64))
         labels.append(int(sample.label))
-        probs.append(row)
-    return np.array(labels), np.array(probs)
+    output = resolve_output(spec.output, raws)  # as `pixbench evaluate` reads the model
+    probs = [float(to_probability(raw, output).mean()) for raw in raws]
+    return np.array(labels), np.array(probs).reshape(len(labels), SHIFTS * SHIFTS)
 
 
 def summary(labels: np.ndarray, probs: np.ndarray) -> dict[str, dict[str, float]]:

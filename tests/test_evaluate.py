@@ -382,3 +382,12 @@ def test_cli_prints_assumptions_and_fails_cleanly(tmp_path):
     res = runner.invoke(app, ["evaluate", str(model), "-d", str(ds), "--layout", "chw", "--no-speed"])
     assert res.exit_code == 1 and "--layout 'chw' is not one of nchw, nhwc" in res.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_the_output_kind_is_the_declared_one_or_read_from_the_values():
+    from pixbench.evaluate.detect import resolve_output
+
+    inside, outside = [np.array([[0.0], [0.7]]), np.array([[1.0]])], [np.array([[0.2]]), np.array([[-3.0]])]
+    assert resolve_output("logit", inside) == "logit"  # a declared kind is kept whatever the values
+    assert resolve_output("auto", inside) == "probability" and resolve_output(None, inside) == "probability"
+    assert resolve_output("auto", outside) == "logit" and resolve_output(None, []) == "probability"

@@ -44,6 +44,15 @@ def to_probability(raw: np.ndarray, output: str) -> np.ndarray:
     return raw[:, 0]
 
 
+def resolve_output(declared: str | None, raws: Iterable[np.ndarray]) -> str:
+    """How to read a detector's raw outputs: as ``declared``, or, where that is ``auto`` or unset, as
+    probabilities if every raw value lies in [0, 1] (or there is none), else as logits."""
+    if declared not in (None, "auto"):
+        return declared
+    every = np.concatenate([np.ravel(r) for r in raws] or [np.zeros(0)])
+    return "probability" if every.size == 0 or (every.min() >= 0 and every.max() <= 1) else "logit"
+
+
 def score_detection(
     runner: Runner, samples: Iterable[Sample], *, columns: list[str], on_sample: Callable[[], None] | None = None
 ) -> DetectionScores:
@@ -75,10 +84,7 @@ def score_detection(
         scores.rows.append(row)
         if on_sample:
             on_sample()
-    output = runner.spec.output or "auto"
-    if output == "auto":
-        every = np.concatenate([r.ravel() for r in raws if r is not None] or [np.zeros(0)])
-        output = "probability" if every.size == 0 or (every.min() >= 0 and every.max() <= 1) else "logit"
+    output = resolve_output(runner.spec.output, [r for r in raws if r is not None])
     scores.output = output
     for row, raw in zip(scores.rows, raws):
         row["score"] = float(to_probability(raw, output).mean()) if raw is not None else float("nan")
