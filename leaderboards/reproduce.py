@@ -235,16 +235,29 @@ def train_and_export(run: Runner, bench: Benchmark, entry: Trained, args: argpar
 def combine(run: Runner, bench: Benchmark, entry: Combined, args: argparse.Namespace) -> None:
     """``pixbench combine`` of two rows of ``bench`` (listed before it) into the row's model file."""
     path = model_path(bench, entry, args)
-    if exists(path, args) and not args.force:
-        print(f"skip combine: {path} exists")
-        return
     rows = {e.name: e for e in bench.entries}
     members = [model_path(bench, rows[name], args) for name in (entry.first, entry.second)]
+    if exists(path, args) and not args.force and (run.dry_run or members_unchanged(REPO / path, members)):
+        print(f"skip combine: {path} exists")
+        return
     missing = [m for m in members if not (REPO / m).is_file()]
     if missing and not run.dry_run:
         print(f"skip combine: {missing[0]} does not exist yet")
         return
     run("combine", *members, "--rule", entry.rule, "--name", entry.name, "-o", path)
+
+
+def members_unchanged(combined: Path, members: list[Path]) -> bool:
+    """The combined file names these member files by their current SHA-256 (a retrained member makes it stale)."""
+    import hashlib
+    import json
+
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(combined), load_external_data=False).metadata_props}
+    recorded = [m.get("sha256") for m in json.loads(props.get("pixbench.model_args", "{}")).get("members", [])]
+    current = [hashlib.sha256((REPO / m).read_bytes()).hexdigest() if (REPO / m).is_file() else None for m in members]
+    return recorded == current
 
 
 def model_path(bench: Benchmark, entry: Entry, args: argparse.Namespace) -> Path:

@@ -12,11 +12,12 @@ import pytest
 from onnx import TensorProto, helper
 from typer.testing import CliRunner
 
+import pixbench.combine as combine
 from pixbench.cli import app
-from pixbench.combine import combine_files, combine_graph, read_member
+from pixbench.combine import combine_files, combine_graph, detector_answer, read_member
 from pixbench.errors import ModelError
 from pixbench.props import EXPORT_ORDER, ModelProps
-from pixbench.runtime import Runner, load_model, resolve_spec
+from pixbench.runtime import load_model
 
 REPO = Path(__file__).resolve().parent.parent
 SEPUNET = REPO / "leaderboards/models/detect/sepunet-detector.onnx"
@@ -37,20 +38,24 @@ def _images() -> list[np.ndarray]:
 
 
 def _probability(path: Path, image: np.ndarray) -> float:
-    """What `pixbench evaluate` reads from a detector: its declared output as a probability, averaged."""
-    model = load_model(path)
-    raw = Runner(model, resolve_spec(model, "detect")).detect_raw(image).astype(np.float64)
-    p = 1 / (1 + np.exp(-raw)) if model.props.get("pixbench.output") == "logit" else raw
-    return float(p.mean())
+    """What `pixbench evaluate` reads from a detector (its runner, the first output value, as declared)."""
+    return detector_answer(path, image)
 
 
-def _tiny(path: Path, *, layout: str, range_: str, output: str, weight: float) -> Path:
-    """A one-node detector: ``weight * (mean of the image - middle of its range)``, with the given contract."""
+def _tiny(path: Path, *, layout: str, range_: str, output: str, weight: float, opset: int = 17, side=None) -> Path:
+    """A small detector: ``weight * (mean of the red channel - middle of the range)``, with the given contract.
+
+    It reads the red channel through a per-channel weight laid out for its own layout, so an image
+    given in the wrong layout or range reads another value.
+    """
     middle = {"01": 0.5, "11": 0.0, "255": 127.5}[range_]
-    shape = ["N", 3, "H", "W"] if layout == "nchw" else ["N", "H", "W", 3]
+    hw = [side, side] if side else ["H", "W"]
+    shape, pick = (["N", 3, *hw], [1, 3, 1, 1]) if layout == "nchw" else (["N", *hw, 3], [1, 1, 1, 3])
     graph = helper.make_graph(
         [
-            helper.make_node("ReduceMean", ["image"], ["m"], axes=[1, 2, 3], keepdims=0),
+            helper.make_node("Mul", ["image", "red"], ["r"]),
+            helper.make_node("ReduceMean", ["r"], ["m3"], axes=[1, 2, 3], keepdims=0),
+            helper.make_node("Mul", ["m3", "three"], ["m"]),
             helper.make_node("Sub", ["m", "middle"], ["d"]),
             helper.make_node("Mul", ["d", "weight"], ["v"]),
             helper.make_node("Unsqueeze", ["v", "one"], ["score"]),
@@ -59,12 +64,14 @@ def _tiny(path: Path, *, layout: str, range_: str, output: str, weight: float) -
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
         initializer=[
+            helper.make_tensor("red", TensorProto.FLOAT, pick, [1.0, 0.0, 0.0]),
+            helper.make_tensor("three", TensorProto.FLOAT, [], [3.0]),
             helper.make_tensor("middle", TensorProto.FLOAT, [], [middle]),
             helper.make_tensor("weight", TensorProto.FLOAT, [], [weight]),
             helper.make_tensor("one", TensorProto.INT64, [1], [1]),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     ModelProps(task="detect", model=path.stem, layout=layout, range=range_, output=output).write(model, EXPORT_ORDER)
     onnx.save(model, path)
@@ -121,16 +128,36 @@ def test_the_published_combined_detector_is_what_pixbench_combine_makes_of_its_m
     assert model.SerializeToString() == PUBLISHED.read_bytes()
 
 
-def test_a_logit_member_goes_through_a_sigmoid_and_an_nhwc_member_gets_its_layout(tmp_path):
-    logit = _tiny(tmp_path / "logit.onnx", layout="nchw", range_="11", output="logit", weight=8.0)
-    nhwc = _tiny(tmp_path / "nhwc.onnx", layout="nhwc", range_="255", output="probability", weight=0.0)
-    out = combine_files(logit, nhwc, tmp_path / "c.onnx", rule="max").path
-    bright = np.full((32, 48, 3), 200, np.uint8)
-    # first: sigmoid(8 * (mean in [-1, 1])); second: a constant 0 whatever the image
-    want = 1 / (1 + np.exp(-8.0 * (200 / 255 * 2 - 1)))
-    assert _probability(logit, bright) == pytest.approx(want, abs=1e-6)
-    assert _probability(out, bright) == pytest.approx(want, abs=1e-5)
-    assert _probability(combine_files(nhwc, logit, tmp_path / "d.onnx", rule="min").path, bright) == 0.0
+def test_a_logit_member_goes_through_a_sigmoid_and_each_member_gets_its_range_and_layout(tmp_path):
+    logit = _tiny(tmp_path / "logit.onnx", layout="nchw", range_="11", output="logit", weight=4.0)
+    nhwc = _tiny(tmp_path / "nhwc.onnx", layout="nhwc", range_="255", output="probability", weight=0.004, opset=13)
+    image = np.empty((32, 48, 3), np.uint8)
+    image[...] = (200, 10, 90)  # the red channel differs from the others: a wrong layout reads another value
+    first = 1 / (1 + np.exp(-4.0 * (200 / 255 * 2 - 1)))  # sigmoid(4 x red in [-1, 1])
+    second = 0.004 * (200 - 127.5)  # red in [0, 255], less its middle
+    assert (_probability(logit, image), _probability(nhwc, image)) == pytest.approx((first, second), abs=1e-6)
+    for a, b in ((logit, nhwc), (nhwc, logit)):  # either member's contract as the file's, opsets 17 and 13 mixed
+        for rule, want in (("max", max(first, second)), ("min", min(first, second)), ("mean", (first + second) / 2)):
+            out = combine_files(a, b, tmp_path / f"{a.stem}-{rule}.onnx", rule=rule).path
+            assert _probability(out, image) == pytest.approx(want, abs=1e-5)
+
+
+def test_a_graph_that_disagrees_with_its_members_is_not_written(tmp_path, monkeypatch):
+    # the graph takes the higher probability while the check expects the lower one
+    monkeypatch.setitem(combine.RULES, "min", ("Max", np.minimum))
+    keep = tmp_path / "c.onnx"
+    keep.write_bytes(b"what the user had")
+    with pytest.raises(ModelError, match="combined graph differs from the min of its members by .*; nothing written"):
+        combine_files(MOBILENET, GRID, keep, rule="min")
+    assert keep.read_bytes() == b"what the user had" and sorted(p.name for p in tmp_path.iterdir()) == ["c.onnx"]
+
+
+def test_a_fixed_size_member_is_refused(tmp_path):
+    fixed = _tiny(tmp_path / "fixed.onnx", layout="nchw", range_="01", output="probability", weight=1.0, side=64)
+    with pytest.raises(
+        ModelError, match="takes a fixed 64x64 input; combine takes models with a free batch, height and width"
+    ):
+        read_member(fixed)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def combine(
         "min",
         "--rule",
         help=(
-            "min: flag an image only where both do (the second confirms the first; fewer false alarms); "
+            "min: flag an image only where both do (the second confirms the first; no more false alarms than either); "
             "max: where either does; mean: the mean of the two probabilities."
         ),
     ),
@@ -30,7 +30,7 @@ def combine(
 ) -> None:
     """Combine two detectors into one ONNX file that `pixbench evaluate` scores like any detector.
 
-    Nothing is fitted: each member's output is read as the probability its metadata declares, and the rule is applied to the two. The file is written only after onnxruntime has run it beside its members on a test image and agreed with them (docs/detector.md, "Combined detectors").
+    Nothing is fitted: each member is read as `pixbench evaluate` reads a detector (its first output value per image, as the probability or logit its metadata declares), and the rule is applied to the two. Members must take any image size. The file is written only after it and its members have been run on two test images and it agreed with the rule over theirs (docs/detector.md, "Combined detectors").
     """
     from pixbench.combine import combine_files
 
