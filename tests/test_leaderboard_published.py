@@ -76,7 +76,7 @@ def test_no_speed_cell_reads_zero_and_slow_models_read_seconds_per_frame():
         column = rows[0].index("FPS 1080p")
         cells += [row[column] for row in rows[1:] if "*degraded input*" not in row]
     assert cells and "0.0" not in cells and not any(c.startswith("0.") for c in cells)
-    # blockcnn's median latency is 33.9 s per 1080p frame in its result files (the speed run of 2026-12-07T20:05:44Z)
+    # blockcnn's median latency is 33.9 s per 1080p frame in its result files (the speed run of 2026-12-07T21:18:36Z)
     jpeg = (PUBLISHED / "jpeg-v1-kodak.md").read_text(encoding="utf-8")
     assert "| 34 s/frame | H1 |" in jpeg and "| PSNR dB (RGB) | PSNR-B dB (Y) | SSIM (RGB) |" in jpeg
 
