@@ -50,7 +50,9 @@ def test_an_altered_table_cell_is_named(copy):
     problems = check_leaderboards(copy)
     assert len(problems) == 2, problems
     assert problems[0].startswith("depixelate-nearest-v1-kodak.md, row '4 espcn', column 'PSNR dB (RGB)': reads '25.51")
-    assert "jpeg-v1-kodak.csv, row 'blockcnn', column 'fps_1080p': reads '0.019', the results give '0.029'" in problems[1]
+    assert (
+        "jpeg-v1-kodak.csv, row 'blockcnn', column 'fps_1080p': reads '0.019', the results give '0.029'" in problems[1]
+    )
 
 
 def test_a_changed_model_file_dataset_and_samples_are_named(copy):
