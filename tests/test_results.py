@@ -37,8 +37,9 @@ def test_every_committed_result_file_writes_back_byte_for_byte(tmp_path):
     # protocols, vdsr on sr-bicubic); the detect rows on Set5 and LIVE1 (4 rows x 2), espcn-x3 on Set5 and
     # Set14, gray-deblocker-q10 on Classic5 and LIVE1, the localize rows on Kodak and Set14 (3 x 2), and the
     # detect-hard rows on Kodak and Set14 (4 x 2), and depixelation at x2 (5 rows) and x8 (4 rows), nearest and
-    # lanczos, on Kodak and Set14
-    assert len(paths) == 56 + 4 + 6 + 8 + 2 + 2 + 6 + 8 + (5 + 4) * 2 * 2
+    # lanczos, on Kodak and Set14; then the combined sepunet-grid-detector, on detect's four sources and
+    # detect-hard's two
+    assert len(paths) == 56 + 4 + 6 + 8 + 2 + 2 + 6 + 8 + (5 + 4) * 2 * 2 + 6
     for path in paths:
         result = read_result(path)
         write_result(tmp_path / "again.json", result)
