@@ -133,3 +133,13 @@ def test_every_trained_row_has_its_whole_run_record_and_committed_curves():
     # in two tables, the inpainter, the segmenter), the detectors on Set5 and LIVE1, espcn-x3 on Set5 and Set14,
     # gray-deblocker-q10 on Classic5 and LIVE1
     assert trained == 14 * 2 + 2 * 2 + 2 + 2
+
+
+def test_the_combined_detector_is_named_as_made_by_combine_in_the_generated_prose():
+    # its model file records the rule and both members (pixbench.model_args), which the prose reads
+    detect = (REPO_ROOT / "docs" / "tasks" / "detect.md").read_text(encoding="utf-8")
+    made = (
+        "Made by `pixbench combine` from two models: sepunet-grid-detector (min of sepunet-detector and grid-detector)."
+    )
+    assert detect.count(made) == 6  # detect on 4 sources, detect-hard on 2
+    assert "scored as committed: grid-detector, constant-1." in detect

@@ -266,6 +266,19 @@ def _skipped(table: Table) -> str:
     return ", ".join(f"`{s.get('source_id')}`" for s in skipped) or "none"
 
 
+def _combined(result: Result) -> str:
+    """``name (rule of a and b)`` for a model file written by ``pixbench combine``, else ``""``."""
+    try:
+        args = json.loads(result.model.props.get("pixbench.model_args") or "{}")
+    except json.JSONDecodeError:
+        return ""
+    members = args.get("members") if isinstance(args, dict) else None
+    if not isinstance(members, list) or len(members) != 2 or "rule" not in args:
+        return ""
+    names = [str(m.get("model", "?")) if isinstance(m, dict) else "?" for m in members]
+    return f"{result.model.name} ({args['rule']} of {names[0]} and {names[1]})"
+
+
 def _published(task: str, ctx: Context) -> str:
     # named sources (kodak) before folders of one's own images (folder:set14)
     tables = sorted((t for t in ctx.tables if t.task == task), key=lambda t: (t.source.startswith("folder:"), t.stem))
@@ -274,7 +287,8 @@ def _published(task: str, ctx: Context) -> str:
     paragraphs = []
     for table in tables:
         trained = [r.model.name for r in table.results if training_minutes(r) is not None]
-        others = [r.model.name for r in table.results if training_minutes(r) is None]
+        combined = [_combined(r) for r in table.results if training_minutes(r) is None and _combined(r)]
+        others = [r.model.name for r in table.results if training_minutes(r) is None and not _combined(r)]
         subset = f", scored with `{table.results[0].subset}`" if table.results[0].subset else ""
         text = (
             f"- {_table_link(ctx, table)}: {len(table.results)} rows on {_photo_count(table)} photos of "
@@ -282,6 +296,8 @@ def _published(task: str, ctx: Context) -> str:
         )
         if trained:
             text += f" Trained by `pixbench train` (the `train min` column): {', '.join(trained)}."
+        if combined:
+            text += f" Made by `pixbench combine` from two models: {', '.join(combined)}."
         if others:
             text += f" Baselines and models scored as committed: {', '.join(others)}."
         paragraphs.append(text)
