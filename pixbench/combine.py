@@ -24,7 +24,6 @@ matched the rule over the members' answers.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +37,13 @@ from pixbench.images import atomic_output
 from pixbench.props import COMBINED_ORDER, ModelProps
 from pixbench.runtime import Runner, load_model, resolve_spec
 from pixbench.runtime.onnx_model import OnnxModel
+from pixbench.runtime.runner import TO_MODEL
 from pixbench.runtime.spec import InputSpec
 
 #: The rules: their ONNX operator (each takes any number of inputs) and what they do to two probabilities.
 RULES = {"min": ("Min", np.minimum), "max": ("Max", np.maximum), "mean": ("Mean", lambda a, b: (a + b) / 2)}
 #: Member outputs the graph can read as a probability.
 OUTPUTS = ("probability", "logit")
-#: Each range as ``(scale, offset)`` from [0, 1] values: ``range = unit * scale + offset``.
-_FROM_UNIT = {"01": (1.0, 0.0), "11": (2.0, -1.0), "255": (255.0, 0.0)}
 _PERMUTE = {("nchw", "nhwc"): [0, 2, 3, 1], ("nhwc", "nchw"): [0, 3, 1, 2]}
 #: The lowest default-domain opset of a combined graph (Round, and Slice with its bounds as inputs);
 #: a member below it is converted up.
@@ -59,6 +57,7 @@ class Member:
     """One model of a combination: its file, graph, and how ``pixbench evaluate`` feeds and reads it."""
 
     path: Path
+    model: OnnxModel
     proto: onnx.ModelProto
     spec: InputSpec
     name: str
@@ -105,10 +104,11 @@ def read_member(path: str | Path) -> Member:
         raise ModelError(f"{path.name}: combine takes models with one float32 image input")
     return Member(
         path=path,
+        model=model,
         proto=onnx.load(str(path)),
         spec=spec,
         name=model.props.get("pixbench.model", path.stem),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=model.sha256,
     )
 
 
@@ -146,9 +146,10 @@ class _Nodes:
         """Convert the image from the first member's contract to ``member``'s, into ``target``."""
         x = image
         if member.range != first.range:
-            s0, o0 = _FROM_UNIT[first.range]
-            s1, o1 = _FROM_UNIT[member.range]
-            scale, offset = s1 / s0, o1 - o0 * s1 / s0
+            # the same 8-bit pixel in either range (the evaluator's own table): x1 = (x0 - a0) * m1 / m0 + a1
+            m0, a0 = TO_MODEL[first.range]
+            m1, a1 = TO_MODEL[member.range]
+            scale, offset = m1 / m0, a1 - a0 * m1 / m0
             x = self.add(
                 "Mul", [x, self.const(f"combine/{tag}/scale", np.array(scale, np.float32))], f"combine/{tag}/scaled"
             )
@@ -278,20 +279,19 @@ def parity_images() -> list[np.ndarray]:
     return [noise, np.repeat(np.repeat(noise[::8, ::8], 8, axis=0), 8, axis=1)]
 
 
-def detector_answer(path: Path, image: np.ndarray) -> float:
-    """What ``pixbench evaluate`` reads from the detector at ``path`` for ``image``: one probability."""
-    model = load_model(path)
-    spec = resolve_spec(model, model.props.get("pixbench.task", "detect"))
-    raw = Runner(model, spec).detect_raw(image).astype(np.float64)
-    return float(to_probability(raw, spec.output if spec.output in OUTPUTS else "probability").mean())
+def detector_answer(member: Member, image: np.ndarray) -> float:
+    """What ``pixbench evaluate`` reads from ``member`` for ``image``: one probability."""
+    raw = Runner(member.model, member.spec).detect_raw(image).astype(np.float64)
+    return float(to_probability(raw, member.spec.output).mean())
 
 
 def parity(combined: Path, first: Member, second: Member, rule: str) -> float:
     """Largest |combined - rule(first, second)| over :func:`parity_images`, each read as evaluate reads it."""
+    both = read_member(combined)
     worst = 0.0
     for image in parity_images():
-        want = RULES[rule][1](detector_answer(first.path, image), detector_answer(second.path, image))
-        worst = max(worst, abs(detector_answer(combined, image) - want))
+        want = RULES[rule][1](detector_answer(first, image), detector_answer(second, image))
+        worst = max(worst, abs(detector_answer(both, image) - want))
     return worst
 
 

@@ -39,7 +39,7 @@ def _images() -> list[np.ndarray]:
 
 def _probability(path: Path, image: np.ndarray) -> float:
     """What `pixbench evaluate` reads from a detector (its runner, the first output value, as declared)."""
-    return detector_answer(path, image)
+    return detector_answer(read_member(path), image)
 
 
 def _tiny(path: Path, *, layout: str, range_: str, output: str, weight: float, opset: int = 17, side=None) -> Path:

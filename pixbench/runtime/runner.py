@@ -26,7 +26,8 @@ MAX_BATCH, MAX_BATCH_PIXELS = 256, 256 * 256
 #: Most input values (tiles times channels times pixels) converted and blended in one group.
 MAX_GROUP_VALUES = 1 << 24
 
-_TO_MODEL = {"01": (1 / 255.0, 0.0), "11": (2 / 255.0, -1.0), "255": (1.0, 0.0)}
+#: Each value range as ``(mul, add)`` from 8-bit pixel values: ``model value = pixel * mul + add``.
+TO_MODEL = {"01": (1 / 255.0, 0.0), "11": (2 / 255.0, -1.0), "255": (1.0, 0.0)}
 
 
 def block_padded(x: np.ndarray) -> np.ndarray:
@@ -78,7 +79,7 @@ class Runner:
     def run_outputs(self, x: np.ndarray, mask: np.ndarray | None = None) -> list[np.ndarray]:
         """Run one batch and return every output, in the model's output order (as :meth:`run_raw` feeds it)."""
         spec = self.spec
-        mul, add = _TO_MODEL[spec.range]
+        mul, add = TO_MODEL[spec.range]
         n, h, w, c = x.shape
         direct = spec.dtype == np.uint8 and x.dtype == np.uint8 and spec.range == "255"  # no arithmetic at all
         t = self._input_buffer(n, c, h, w, mask, np.uint8 if direct else np.float32)
@@ -139,7 +140,7 @@ class Runner:
 
     def _to_pixels(self, out: np.ndarray) -> np.ndarray:
         """A checked float32 output, in place, to [0, 255] pixels (not clipped), as an ``NHWC`` view."""
-        mul, add = _TO_MODEL[self.spec.range]
+        mul, add = TO_MODEL[self.spec.range]
         if (mul, add) != (1.0, 0.0):
             if add:
                 out -= np.float32(add)
@@ -256,7 +257,7 @@ class Runner:
         out = self._checked(out, 1, *x.shape[:2], cast=not as_uint8 or out.dtype not in (np.float32, np.uint8))
         if not as_uint8:
             return self._to_pixels(out)[0]
-        mul, add = _TO_MODEL[self.spec.range]
+        mul, add = TO_MODEL[self.spec.range]
         return to_image(out[0], planar=self.spec.layout == "nchw", sub=add, mul=1.0 / mul, threads=self.threads)
 
     def _tiled(self, x: np.ndarray, mask: np.ndarray | None, *, as_uint8: bool) -> np.ndarray:
@@ -282,7 +283,7 @@ class Runner:
             wsum_y[y * s : (y + th) * s] += wy
         for x0 in np.unique(origins[:, 1]):
             wsum_x[x0 * s : (x0 + tw) * s] += wx
-        mul, add = _TO_MODEL[self.spec.range]
+        mul, add = TO_MODEL[self.spec.range]
         # Each tile's weights are divided by the summed weights where it lands, and by ``mul``, so
         # the sum is the blend in pixels plus ``add / mul``, which is taken off once at the end.
         ry = wy / wsum_y[origins[:, :1] * s + np.arange(th * s)]
